@@ -1,0 +1,23 @@
+"""Daily dose from a FHIR R4 MedicationRequest: exact on tidy orders, honest on the rest.
+
+``daily_dose`` reads an order (and the Medication it references) into the largest
+daily amount of the ingredient it allows, by route, with the arithmetic and every
+assumption in words for a card; or a ``DoseUnknown`` saying why it cannot. Drug
+facts (products, strengths, route codes) come from a ``DoseKnowledge``; this
+package holds only standard unit and timing definitions.
+"""
+
+from ._compute import daily_dose, order_route
+from ._protocol import DoseKnowledge, Product
+from ._result import DailyDose, DoseUnknown
+from ._scale import scaled_order
+
+__all__ = [
+    "DailyDose",
+    "DoseKnowledge",
+    "DoseUnknown",
+    "Product",
+    "daily_dose",
+    "order_route",
+    "scaled_order",
+]

@@ -1,0 +1,265 @@
+"""One Dosage -> its largest daily amount (a ``Part``), or Unknown saying why not."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from ._errors import Unknown
+from ._order import OrderContext
+from ._timing import events_per_day
+from ._units import (
+    DAY_SECONDS,
+    MASS_TO_MG,
+    UP,
+    Unit,
+    ceil_div,
+    fmt,
+    per_words,
+    positive,
+    quantity_unit_texts,
+    rate_unit,
+    show_value,
+    time_seconds,
+    unit_named,
+)
+
+_STU3_KEYS = ("doseQuantity", "doseRange", "rateQuantity", "rateRatio", "rateRange")
+AS_NEEDED = "as needed: the most the order allows"
+
+
+class Part(NamedTuple):
+    """A daily amount in mg, the mass unit to show it in, its arithmetic, what was assumed."""
+
+    mg: Decimal
+    unit: str
+    words: str
+    notes: list[str]
+
+    @property
+    def shown(self) -> str:
+        """E.g. '80 mg/day'."""
+        return f"{fmt(self.mg / MASS_TO_MG[self.unit])} {self.unit}/day"
+
+
+class _Amount(NamedTuple):
+    mg: Decimal
+    unit: str  # mass unit to show results in
+    words: str  # e.g. "2 tablets x 10 mg/tablet"
+
+
+def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
+    """The largest daily amount one Dosage allows; raises Unknown when it cannot be known."""
+    notes: list[str] = []
+    prn = (dosage.get("asNeededBoolean") is True or type(dosage.get("asNeededCodeableConcept"))
+           is dict or dosage.get("asNeeded") is True)
+    entries = _entries(dosage, notes)
+    cap = _cap(dosage, ctx, notes) if "maxDosePerPeriod" in dosage else None
+    timing = dosage.get("timing")
+    if timing is not None and type(timing) is not dict:
+        raise Unknown(f"the timing is {show_value(timing)}, not an object")
+    if prn:
+        notes.append(AS_NEEDED)
+    parts: list[Part] = []
+    failures: list[str] = []
+    for entry in entries:
+        try:
+            parts.append(_entry_part(entry, timing, prn, cap, ctx))
+        except Unknown as failure:
+            failures.append(failure.reason)
+    if not entries:
+        if cap is None:
+            raise Unknown("the dosage gives no dose")
+        parts.append(cap._replace(notes=["no dose given: the order's maximum per period counts"]))
+    if not parts:
+        raise Unknown(failures[0])
+    best = max(parts, key=lambda part: part.mg)
+    if len(entries) > 1:
+        notes.append(f"{len(entries)} doseAndRate entries describe one dose; the largest counts")
+    for reason in failures:
+        notes.append(f"a doseAndRate entry could not be read ({reason})")
+    notes.extend(best.notes)
+    if cap is not None:
+        notes.extend(cap.notes)
+        if cap.mg < best.mg:
+            return Part(cap.mg, best.unit, f"{best.words}; capped by {cap.words}", notes)
+    return best._replace(notes=notes)
+
+
+def _entries(dosage: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
+    dose_and_rate = dosage.get("doseAndRate")
+    if type(dose_and_rate) is list:
+        entries = [entry for entry in dose_and_rate if type(entry) is dict]
+        if len(entries) != len(dose_and_rate):
+            raise Unknown("a doseAndRate entry is not an object")
+        return entries
+    if type(dose_and_rate) is dict:
+        notes.append("doseAndRate sent as an object; read as one entry")
+        return [dose_and_rate]
+    if dose_and_rate is not None:
+        raise Unknown(f"doseAndRate is {show_value(dose_and_rate)}, not a list")
+    if any(key in dosage for key in _STU3_KEYS):
+        notes.append("dose sent directly on the Dosage (STU3 shape); read as one doseAndRate entry")
+        return [dosage]
+    return []
+
+
+def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
+                cap: Part | None, ctx: OrderContext) -> Part:
+    rate = _rate_part(entry, ctx)
+    if rate is not None:
+        if "doseQuantity" in entry or "doseRange" in entry:
+            rate.notes.append("a dose beside a rate is read as the infusion's content; "
+                              "the rate gives the daily amount")
+        return rate
+    quantity = _dose_quantity(entry)
+    amount = _amount(quantity, "dose", ctx)
+    events = events_per_day(timing) if timing is not None else None
+    if events is None:
+        if cap is not None:
+            what = "as needed" if prn else "no timing"
+            return Part(cap.mg, amount.unit, f"{what}, {cap.words}",
+                        [f"{what}: the order's maximum per period is the most it allows"])
+        if prn:
+            raise Unknown("as needed with neither a timing nor a maximum dose per period")
+        raise Unknown("no timing" if timing is None else "the timing gives no frequency or times")
+    mg = amount.mg * events.per_day
+    times = "" if events.per_day == 1 else f" x {fmt(events.per_day)} a day"
+    part = Part(mg, amount.unit, "", events.notes)
+    return part._replace(words=f"{amount.words}{times} = {part.shown}")
+
+
+def _dose_quantity(entry: dict[str, Any]) -> Any:
+    if "doseQuantity" in entry:
+        return entry["doseQuantity"]
+    dose_range = entry.get("doseRange")
+    if dose_range is None:
+        raise Unknown("the dosage gives no dose")
+    if type(dose_range) is not dict:
+        raise Unknown(f"doseRange is {show_value(dose_range)}, not an object")
+    if "high" not in dose_range:
+        raise Unknown("the dose range has no upper end")
+    return dose_range["high"]
+
+
+def _unit(quantity: dict[str, Any], what: str) -> Unit:
+    texts = quantity_unit_texts(quantity)
+    for text in texts:
+        unit = unit_named(text)
+        if unit is not None:
+            return unit
+    if not texts:
+        raise Unknown(f"the {what} has no unit")
+    raise Unknown(f"the {what} unit {texts[0][:40]!r} is not a mass, tablet or volume unit")
+
+
+def _value(quantity: Any, what: str) -> Decimal:
+    if type(quantity) is not dict:
+        raise Unknown(f"the {what} is {show_value(quantity)}, not a Quantity")
+    if quantity.get("comparator") in (">", ">="):
+        raise Unknown(f"the {what} is open-ended ('{quantity['comparator']}')")
+    return positive(quantity.get("value"), f"{what} value")
+
+
+def _amount(quantity: Any, what: str, ctx: OrderContext) -> _Amount:
+    value = _value(quantity, what)
+    unit = _unit(quantity, what)
+    if unit.kind == "mass":
+        return _Amount(value * unit.factor, unit.ucum, f"{fmt(value)} {unit.ucum}")
+    strength = ctx.strength(unit.kind)
+    ctx.notes.append(strength.source)
+    shown = f"{fmt(value)} {per_words(unit.ucum, value) if unit.kind == '{tbl}' else unit.ucum}"
+    return _Amount(value * unit.factor * strength.mg_per_unit, strength.unit,
+                   f"{shown} x {strength.shown}")
+
+
+def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part | None:
+    if "rateQuantity" in entry:
+        quantity, what = entry["rateQuantity"], "rate"
+    elif "rateRange" in entry:
+        rate_range = entry["rateRange"]
+        if type(rate_range) is not dict or "high" not in rate_range:
+            raise Unknown("the rate range has no upper end")
+        quantity, what = rate_range["high"], "rate range's upper end"
+    elif "rateRatio" in entry:
+        return _ratio_part(entry["rateRatio"], ctx)
+    else:
+        return None
+    value = _value(quantity, what)
+    texts = quantity_unit_texts(quantity)
+    for text in texts:
+        parsed = rate_unit(text)
+        if parsed is not None:
+            unit, seconds = parsed
+            label = text.split("/", 1)[1].strip()
+            return _per_time(value * unit.factor, unit, f"{fmt(value)} {unit.ucum}/{label}",
+                             seconds, ctx)
+    raise Unknown(f"the {what} unit {(texts or [''])[0][:40]!r} is not a mass or volume per time")
+
+
+def _ratio_part(ratio: Any, ctx: OrderContext) -> Part:
+    if type(ratio) is not dict:
+        raise Unknown(f"rateRatio is {show_value(ratio)}, not a Ratio")
+    numerator: Any = ratio.get("numerator")
+    value = _value(numerator, "rate numerator")
+    unit = _unit(numerator, "rate numerator")
+    denominator: Any = ratio.get("denominator")
+    length, seconds = _duration(denominator, "rate")
+    label = f"{fmt(value)} {unit.ucum}/{'' if length == 1 else fmt(length) + ' '}" \
+            f"{denominator.get('code') or denominator.get('unit')}"
+    return _per_time(value * unit.factor, unit, label, seconds, ctx)
+
+
+def _duration(quantity: Any, what: str) -> tuple[Decimal, Decimal]:
+    if type(quantity) is not dict:
+        raise Unknown(f"the {what} has no time denominator")
+    length = positive(quantity.get("value", 1), f"{what} denominator value")
+    for text in quantity_unit_texts(quantity):
+        seconds = time_seconds(text)
+        if seconds is not None:
+            return length, length * seconds
+    raise Unknown(f"the {what} denominator unit is not a time unit")
+
+
+def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal,
+              ctx: OrderContext) -> Part:
+    """A continuous rate: base amount (mg, mL or tablets) per ``seconds`` -> per day."""
+    per_day = UP.divide(base * DAY_SECONDS, seconds)
+    words = label if seconds == DAY_SECONDS else f"{label} over 24 h"
+    if unit.kind == "mass":
+        part = Part(per_day, unit.ucum, "", [])
+    else:
+        strength = ctx.strength(unit.kind)
+        ctx.notes.append(strength.source)
+        part = Part(per_day * strength.mg_per_unit, strength.unit, "", [])
+        words = f"{words} x {strength.shown}"
+    return part._replace(words=f"{words} = {part.shown}")
+
+
+def _cap(dosage: dict[str, Any], ctx: OrderContext, notes: list[str]) -> Part | None:
+    """The order's own maxDosePerPeriod as a daily amount; several (R5) -> the smallest."""
+    ratios = dosage["maxDosePerPeriod"]
+    caps: list[Part] = []
+    for ratio in ratios if type(ratios) is list else [ratios]:
+        try:
+            caps.append(_one_cap(ratio, ctx))
+        except Unknown as failure:
+            notes.append(f"the order's maximum dose per period was not applied: {failure.reason}")
+    return min(caps, key=lambda cap: cap.mg) if caps else None
+
+
+def _one_cap(ratio: Any, ctx: OrderContext) -> Part:
+    if type(ratio) is not dict:
+        raise Unknown(f"it is {show_value(ratio)}, not a Ratio")
+    amount = _amount(ratio.get("numerator"), "maximum dose", ctx)
+    length, seconds = _duration(ratio.get("denominator"), "maximum dose per period")
+    # A cap over a period shorter than a day repeats through the day; a longer one
+    # could all be taken on one day.
+    windows, _ = ceil_div(DAY_SECONDS, seconds)
+    denominator = ratio["denominator"]
+    unit = denominator.get("code") or denominator.get("unit")
+    per = f"{fmt(length)} {unit}"
+    part = Part(amount.mg * windows, amount.unit, "", [])
+    times = "" if windows == 1 else f" x {fmt(windows)}"
+    return part._replace(words=f"the order's maximum {amount.words} per {per}{times} "
+                               f"= {part.shown}")

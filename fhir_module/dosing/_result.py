@@ -1,0 +1,38 @@
+"""The two answers ``daily_dose`` gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ._units import MASS_TO_MG, mass_factor
+
+
+@dataclass(frozen=True, slots=True)
+class DailyDose:
+    """The largest daily amount of the ingredient an order allows, with how it was reached."""
+
+    route: str
+    mg_per_day: Decimal
+    arithmetic: str
+    assumptions: tuple[str, ...] = ()
+
+    def in_unit(self, ucum: str) -> Decimal:
+        """The daily amount in another mass unit ('mg', 'ug' or 'g'; 'mcg' is read as 'ug').
+
+        Raises ValueError for a unit that is not a mass unit.
+        """
+        factor = mass_factor(ucum)
+        if factor is None:
+            raise ValueError(f"{ucum!r} is not a mass unit (expected one of {sorted(MASS_TO_MG)})")
+        return self.mg_per_day / factor
+
+
+@dataclass(frozen=True, slots=True)
+class DoseUnknown:
+    """An order whose daily dose cannot be computed, and why."""
+
+    route: str
+    reason: str
+    assumptions: tuple[str, ...] = ()
+

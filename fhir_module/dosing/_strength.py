@@ -1,0 +1,156 @@
+"""How much ingredient is in one tablet or one mL of what the order names.
+
+Sources, most trusted first: the knowledge's product for the order's code, the
+Medication's ``ingredient.strength`` Ratio, then an RxNorm-style name with a
+strength in it ("baclofen 10 MG Oral Tablet", "baclofen 2000 mcg/mL ...").
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._errors import Unknown
+from ._units import MASS_TO_MG, UP, Unit, fmt, mass_unit_for, per_words, unit_named
+
+if TYPE_CHECKING:
+    from ._order import OrderContext
+
+
+class Strength(NamedTuple):
+    """mg per one tablet or mL, the mass unit to show it in, and where it came from."""
+
+    mg_per_unit: Decimal
+    per: str
+    unit: str
+    source: str
+
+    @property
+    def shown(self) -> str:
+        """E.g. '10 mg/tablet' or '2000 ug/mL'."""
+        return f"{fmt(self.mg_per_unit / MASS_TO_MG[self.unit])} {self.unit}/{per_words(self.per)}"
+
+    @property
+    def told(self) -> str:
+        """E.g. '10 mg per tablet'."""
+        value = fmt(self.mg_per_unit / MASS_TO_MG[self.unit])
+        return f"strength {value} {self.unit} per {per_words(self.per)}"
+
+
+_NAME_STRENGTH = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)\s*"
+    r"(mg|mcg|ug|\u00b5g|\u03bcg|g|gm|milligrams?|micrograms?|grams?)"
+    r"(?:\s*(?:/|per)\s*(\d+(?:\.\d+)?)?\s*"
+    r"(ml|mls|milliliters?|millilitres?|l|tab|tabs|tablets?))?(?!\w)",
+    re.IGNORECASE,
+)
+_TABLET_WORD = re.compile(r"\btab(?:let)?s?\b", re.IGNORECASE)
+
+
+def strength_for(per: str, ctx: OrderContext) -> Strength:
+    """The strength per '{tbl}' or per 'mL' of the ordered product; raises Unknown if none."""
+    mismatch = ""
+    product = ctx.product()
+    if product is not None:
+        product_per = unit_named(str(product.per_unit))
+        mg = product.strength_mg
+        if not isinstance(mg, Decimal):
+            mg = Decimal(str(mg))
+        if product_per is not None and product_per.kind == per and product_per.factor == 1 \
+                and mg > 0:
+            unit = mass_unit_for(mg)
+            strength = Strength(mg, per, unit, "")
+            return strength._replace(
+                source=f"{strength.told} taken from the product {product.label}")
+        mismatch = f"; the product {product.label} is per {product.per_unit}"
+    found = _from_ingredients(per, ctx.medication)
+    if found is not None:
+        return found
+    for name in ctx.names():
+        found = _from_name(per, name)
+        if found is not None:
+            return found
+    what = "tablet" if per == "{tbl}" else "mL"
+    raise Unknown(f"the dose is in {per_words(per, Decimal(2))} and no strength per {what} is "
+                  f"known (no product code, ingredient strength or name with one){mismatch}")
+
+
+def _from_ingredients(per: str, medication: dict[str, Any] | None) -> Strength | None:
+    if medication is None:
+        return None
+    ingredients = medication.get("ingredient")
+    if type(ingredients) is not list:
+        return None
+    seen: dict[Decimal, Strength] = {}
+    for ingredient in ingredients:
+        if type(ingredient) is not dict or ingredient.get("isActive") is False:
+            continue
+        ratio = ingredient.get("strength", ingredient.get("strengthRatio"))
+        if type(ratio) is not dict:
+            continue
+        strength = _from_ratio(per, ratio)
+        if strength is not None:
+            seen.setdefault(strength.mg_per_unit, strength)
+    if len(seen) > 1:
+        shown = ", ".join(s.shown for s in seen.values())
+        raise Unknown(f"the Medication lists several ingredient strengths ({shown}); "
+                      f"which one the dose refers to is not known")
+    return next(iter(seen.values()), None)
+
+
+def _from_ratio(per: str, ratio: dict[str, Any]) -> Strength | None:
+    numerator = ratio.get("numerator")
+    denominator = ratio.get("denominator")
+    if type(numerator) is not dict or type(denominator) is not dict:
+        return None
+    mass = _unit_of(numerator)
+    amount = _unit_of(denominator)
+    if mass is None or mass.kind != "mass" or amount is None or amount.kind != per:
+        return None
+    value = numerator.get("value")
+    count = denominator.get("value", 1)
+    if type(value) not in (int, float) or type(count) not in (int, float):
+        return None
+    value_d, count_d = Decimal(repr(value)), Decimal(repr(count))
+    if not value_d > 0 or not count_d > 0:
+        return None
+    mg = UP.divide(value_d * mass.factor, count_d * amount.factor)
+    strength = Strength(mg, per, mass.ucum, "")
+    return strength._replace(source=f"{strength.told} taken from the Medication's ingredient "
+                                    f"strength {fmt(value_d)} {mass.ucum}/{fmt(count_d)} "
+                                    f"{per_words(per, count_d)}")
+
+
+def _unit_of(quantity: dict[str, Any]) -> Unit | None:
+    for key in ("code", "unit"):
+        text = quantity.get(key)
+        if type(text) is str:
+            unit = unit_named(text)
+            if unit is not None:
+                return unit
+    return None
+
+
+def _from_name(per: str, name: str) -> Strength | None:
+    match = _NAME_STRENGTH.search(name)
+    if match is None:
+        return None
+    value_text, mass_text, count_text, per_text = match.groups()
+    mass = unit_named(mass_text)
+    if mass is None or mass.kind != "mass":
+        return None
+    if per_text is not None:
+        amount = unit_named(per_text)
+    elif _TABLET_WORD.search(name):
+        amount = unit_named("{tbl}")
+    else:
+        return None
+    if amount is None or amount.kind != per:
+        return None
+    value, count = Decimal(value_text), Decimal(count_text or 1)
+    if not value > 0 or not count > 0:
+        return None
+    mg = UP.divide(value * mass.factor, count * amount.factor)
+    strength = Strength(mg, per, mass.ucum, "")
+    return strength._replace(source=f"{strength.told} read from the name '{name[:80]}'")
