@@ -59,7 +59,7 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
             mg = Decimal(str(mg))
         if product_per is not None and product_per.kind == per and product_per.factor == 1 \
                 and mg > 0:
-            unit = mass_unit_for(mg)
+            unit = _label_unit(product.label, mg)
             strength = Strength(mg, per, unit, "")
             return strength._replace(
                 source=f"{strength.told} taken from the product {product.label}")
@@ -74,6 +74,28 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
     what = "tablet" if per == "{tbl}" else "mL"
     raise Unknown(f"the dose is in {per_words(per, Decimal(2))} and no strength per {what} is "
                   f"known (no product code, ingredient strength or name with one){mismatch}")
+
+
+_label_units: dict[tuple[str, Decimal], str] = {}
+
+
+def _label_unit(label: str, mg: Decimal) -> str:
+    """The mass unit the product's own label states its strength in, when the label's figure
+    agrees with the strength; otherwise ug below 1 mg and mg above."""
+    key = (label, mg)
+    unit = _label_units.get(key)
+    if unit is None:
+        unit = mass_unit_for(mg)
+        match = _NAME_STRENGTH.search(label) if type(label) is str else None
+        if match is not None:
+            named = unit_named(match.group(2))
+            count = Decimal(match.group(3) or 1)
+            if named is not None and named.kind == "mass" \
+                    and Decimal(match.group(1)) * named.factor == mg * count:
+                unit = named.ucum
+        if len(_label_units) < 256:
+            _label_units[key] = unit
+    return unit
 
 
 def _from_ingredients(per: str, medication: dict[str, Any] | None) -> Strength | None:

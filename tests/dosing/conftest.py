@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-UCUM = "http://unitsofmeasure.org"
+from ._orders import RXNORM, SNOMED
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,7 @@ PRODUCTS = {
     (RXNORM, "197392"): FakeProduct("oral", Decimal(20), "{tbl}",
                                     "RxNorm 197392 baclofen 20 MG Oral Tablet"),
     (RXNORM, "1666613"): FakeProduct("intrathecal", Decimal(2), "mL",
-                                     "RxNorm 1666613 baclofen 2 MG/ML Injectable Solution"),
+                                     "RxNorm 1666613 baclofen 2000 ug/mL intrathecal solution"),
 }
 ROUTE_CODES = {(SNOMED, "26643006"): "oral", (SNOMED, "72607000"): "intrathecal",
                (SNOMED, "47625008"): "other-injection"}
@@ -50,11 +48,7 @@ def _codings(concept: Mapping[str, Any] | None) -> list[tuple[Any, Any]]:
 class FakeKnowledge:
     """Products by RxNorm code; routes by SNOMED code or common text."""
 
-    def __init__(self) -> None:
-        self.product_calls = 0
-
     def product_for(self, concept: Mapping[str, Any] | None) -> FakeProduct | None:
-        self.product_calls += 1
         for key in _codings(concept):
             if key in PRODUCTS:
                 return PRODUCTS[key]
@@ -74,6 +68,7 @@ class FakeKnowledge:
         return None
 
 
-@pytest.fixture
+# Session scope: the knowledge is immutable, and hypothesis refuses function-scoped fixtures.
+@pytest.fixture(scope="session")
 def knowledge() -> FakeKnowledge:
     return FakeKnowledge()
