@@ -1,0 +1,264 @@
+"""The loaded knowledge, cross-checked and indexed for the engine and the dose arithmetic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .._errors import KnowledgeError
+from ._guidelines import Entry, mass_mg, read_guidelines
+from ._load import SourceFile, default_files, expand, read_resource
+from ._plan import Rule, compile_action
+from ._profiles import ProfileChecker
+from ._terminology import ValueSetIndex, build_value_set, codings, normalise_text
+
+ROUTE_PREFIX = "route-"
+
+
+@dataclass(frozen=True)
+class Product:
+    """A product on the market, as the dose arithmetic needs it."""
+
+    id: str
+    route: str
+    strength_mg: Decimal
+    per_unit: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Drug:
+    """An ingredient: its knowledge, its rules and how orders of it are recognised."""
+
+    id: str
+    name: str
+    knowledge: Mapping[str, Any]
+    value_set: ValueSetIndex
+    names: frozenset[str]
+    entries: tuple[Entry, ...]
+    rules: tuple[Rule, ...]
+    plan_url: str
+    plan_title: str
+    plan_version: str
+    override_reasons: tuple[Mapping[str, str], ...]
+
+    def matches(self, concept: Any) -> bool:
+        """Whether a medication CodeableConcept names this drug, by code or by name."""
+        if self.value_set.has_concept(concept):
+            return True
+        texts = [concept.get("text")] if isinstance(concept, Mapping) else []
+        texts += [c.get("display") for c in codings(concept)]
+        return any(isinstance(t, str) and self.names & set(normalise_text(t).split())
+                   for t in texts)
+
+
+class Knowledge:
+    """Every knowledge resource, loaded, validated and indexed."""
+
+    def __init__(self, files: Sequence[SourceFile]) -> None:
+        self.files = tuple(files)
+        self.by_key: dict[str, SourceFile] = {}
+        self.by_url: dict[str, SourceFile] = {}
+        for f in files:
+            key = f"{f.resource['resourceType']}/{f.resource['id']}"
+            if key in self.by_key:
+                raise KnowledgeError(f.name, "id", f"{key} is also defined in {self.by_key[key].name}")
+            self.by_key[key] = f
+            if f.resource.get("url"):
+                self.by_url[f.resource["url"]] = f
+        self._check_profiles()
+        self._check_canonicals()
+        self.code_systems = {u: f.resource for u, f in self.by_url.items()
+                             if f.resource["resourceType"] == "CodeSystem"}
+        self.value_sets: dict[str, ValueSetIndex] = {}
+        for url, f in self.by_url.items():
+            if f.resource["resourceType"] == "ValueSet":
+                index, problems = build_value_set(f.resource, self.code_systems)
+                if problems:
+                    element, _, problem = problems[0].partition(": ")
+                    raise KnowledgeError(f.name, element, problem)
+                self.value_sets[url] = index
+        self.route_sets = {f.resource["id"][len(ROUTE_PREFIX):]: self.value_sets[u]
+                           for u, f in self.by_url.items()
+                           if f.resource["resourceType"] == "ValueSet"
+                           and f.resource["id"].startswith(ROUTE_PREFIX)}
+        self.products: dict[tuple[str, str], Product] = {}
+        self._forms: dict[tuple[str, str], set[str]] = {}
+        self.drugs = tuple(self._drug(f) for f in files
+                           if f.resource["resourceType"] == "PlanDefinition")
+
+    # ----- the DoseKnowledge protocol of fhir_module.dosing
+    def product_for(self, concept: Mapping[str, Any] | None) -> Product | None:
+        for c in codings(concept):
+            found = self.products.get((str(c.get("system")), str(c.get("code"))))
+            if found:
+                return found
+        return None
+
+    def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
+        for category, vs in self.route_sets.items():
+            if vs.has_concept(concept):
+                return category
+        texts = [concept.get("text")] if isinstance(concept, Mapping) else []
+        texts += [c.get("display") for c in codings(concept)] + [c.get("code") for c in codings(concept)]
+        for text in texts:
+            for category, vs in self.route_sets.items():
+                if vs.has_text(text):
+                    return category
+        return None
+
+    def route_for_form(self, concept: Mapping[str, Any] | None) -> str | None:
+        for c in codings(concept):
+            routes = self._forms.get((str(c.get("system")), str(c.get("code"))))
+            if routes and len(routes) == 1:
+                return next(iter(routes))
+        return None
+
+    # ----- look-ups for the engine and the service
+    def value_set(self, url: str) -> ValueSetIndex:
+        return self.value_sets[url]
+
+    def hooks(self) -> frozenset[str]:
+        return frozenset(h for d in self.drugs for r in d.rules for h in r.hooks)
+
+    def drug_for(self, concept: Any) -> Drug | None:
+        return next((d for d in self.drugs if d.matches(concept)), None)
+
+    # ----- building
+    def _drug(self, plan: SourceFile) -> Drug:
+        res = plan.resource
+        links = {a.get("label"): a for a in res.get("relatedArtifact") or []}
+        mk_key = str(links.get("knowledge", {}).get("url", "")).split("/", 0)[0]
+        mk_file = self.by_key.get("/".join(mk_key.rstrip("/").split("/")[-2:]))
+        if mk_file is None or mk_file.resource["resourceType"] != "MedicationKnowledge":
+            raise KnowledgeError(plan.name, "relatedArtifact(knowledge).url",
+                                 "does not resolve to a MedicationKnowledge in the module")
+        mk = mk_file.resource
+        try:
+            entries = read_guidelines(mk, self.route_for)
+        except ValueError as exc:
+            element, _, problem = str(exc).partition(": ")
+            raise KnowledgeError(mk_file.name, element, problem) from None
+        self._index_products(mk_file)
+        triggers = {fl.get("valueSet") for a in res.get("action") or [] for t in a.get("trigger") or []
+                    for d in t.get("data") or [] for fl in d.get("codeFilter") or []}
+        triggers.discard(None)
+        if len(triggers) != 1 or next(iter(triggers)) not in self.value_sets:
+            raise KnowledgeError(plan.name, "action.trigger.data.codeFilter.valueSet",
+                                 "the triggers must name one medication ValueSet of the module")
+        rules = []
+        for i, action in enumerate(res.get("action") or []):
+            try:
+                rule = compile_action(action, i)
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                raise KnowledgeError(plan.name, f"action[{i}]", str(exc)) from None
+            self._check_code(plan.name, f"action[{i}].code", rule.rule_system, rule.rule_id)
+            rules.append(rule)
+        for g, guideline in enumerate(mk.get("administrationGuidelines") or []):
+            for d, group in enumerate(guideline.get("dosage") or []):
+                for c in (group.get("type") or {}).get("coding") or []:
+                    self._check_code(mk_file.name, f"administrationGuidelines[{g}].dosage[{d}].type",
+                                     c.get("system"), c.get("code"))
+        names = {normalise_text(mk["code"].get("text", ""))} | {normalise_text(s) for s in mk.get("synonym") or []}
+        override = self._override_reasons(plan, links.get("override-reasons"))
+        return Drug(mk["id"], mk["code"].get("text", mk["id"]), mk, self.value_sets[next(iter(triggers))],
+                    frozenset(n for n in names if n), entries, tuple(rules), res["url"],
+                    res.get("title", res.get("name", res["id"])), res.get("version", ""), override)
+
+    def _override_reasons(self, plan: SourceFile, link: Mapping[str, Any] | None) -> tuple[Mapping[str, str], ...]:
+        if not link:
+            return ()
+        vs = self.by_url.get(str(link.get("resource", "")).split("|")[0])
+        if vs is None:
+            raise KnowledgeError(plan.name, "relatedArtifact(override-reasons).resource", "does not resolve")
+        out = []
+        for inc in vs.resource.get("compose", {}).get("include", []):
+            system = inc.get("system")
+            concepts = inc.get("concept") or self.code_systems.get(system, {}).get("concept", [])
+            out += [{"system": system, "code": c["code"], "display": c.get("display", c["code"])} for c in concepts]
+        return tuple(out)
+
+    def _index_products(self, mk_file: SourceFile) -> None:
+        for ref in (r for rel in mk_file.resource.get("relatedMedicationKnowledge") or []
+                    for r in rel.get("reference") or []):
+            product = self.by_key.get(str(ref.get("reference")))
+            if product is None:
+                raise KnowledgeError(mk_file.name, "relatedMedicationKnowledge.reference",
+                                     f"{ref.get('reference')} does not resolve in the module")
+            res = product.resource
+            if res["id"] == mk_file.resource["id"] or not res.get("ingredient"):
+                continue
+            try:
+                strength = res["ingredient"][0]["strength"]
+                mg, _ = mass_mg(strength["numerator"])
+                per = Decimal(str(strength["denominator"]["value"]))
+                route = self.route_for((res.get("intendedRoute") or [None])[0])
+                if route is None:
+                    raise ValueError("intendedRoute: not in a route value set of the module")
+            except (KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
+                raise KnowledgeError(product.name, "ingredient.strength", str(exc)) from None
+            label = " ".join(f"{c.get('code')} {c.get('display', '')}".strip()
+                             for c in codings(res.get("code"))[:1])
+            item = Product(res["id"], route, mg / per, strength["denominator"].get("code", ""),
+                           f"RxNorm {label}" if "rxnorm" in str(codings(res.get("code"))[:1]) else label)
+            for c in codings(res.get("code")):
+                self.products[(str(c.get("system")), str(c.get("code")))] = item
+            for c in codings(res.get("doseForm")):
+                self._forms.setdefault((str(c.get("system")), str(c.get("code"))), set()).add(route)
+
+    def _check_code(self, file: str, element: str, system: Any, code: Any) -> None:
+        cs = self.code_systems.get(str(system))
+        if cs is None:
+            raise KnowledgeError(file, element, f"code system {system} is not in the module")
+        if code not in {c["code"] for c in cs.get("concept") or []}:
+            raise KnowledgeError(file, element, f"{code!r} is not a code of {system}")
+
+    def _check_profiles(self) -> None:
+        checker = ProfileChecker({u: f.resource for u, f in self.by_url.items()
+                                  if f.resource["resourceType"] == "StructureDefinition"})
+        self.profile_checker = checker
+        for f in self.files:
+            problems = checker.check(f.resource)
+            if problems:
+                element, _, problem = problems[0].partition(": ")
+                raise KnowledgeError(f.name, element, problem)
+
+    def _check_canonicals(self) -> None:
+        bases = {u[: u.rfind("/" + f.resource["resourceType"] + "/")]
+                 for u, f in self.by_url.items()}
+        for f in self.files:
+            for element, url in _canonicals(f.resource):
+                plain = url.split("|")[0]
+                if any(plain.startswith(b + "/") for b in bases) and plain not in self.by_url \
+                        and "/".join(plain.split("/")[-2:]) not in self.by_key:
+                    raise KnowledgeError(f.name, element, f"{url} does not resolve in the module")
+
+
+def _canonicals(node: Any, path: str = "") -> Iterable[tuple[str, str]]:
+    """Every URL-valued element (url, system, profile, valueSet, resource, ...) but own url."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            sub = f"{path}.{key}" if path else key
+            if isinstance(value, str) and key in ("system", "valueSet", "resource", "url", "valueCanonical") \
+                    and sub != "url" and value.startswith("http"):
+                yield sub, value
+            elif key == "profile" and isinstance(value, list):
+                yield from ((f"{sub}[{i}]", v) for i, v in enumerate(value) if isinstance(v, str))
+            else:
+                yield from _canonicals(value, sub)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _canonicals(item, f"{path}[{i}]")
+
+
+def load_knowledge(*extra: Path | str, include_default: bool = True) -> Knowledge:
+    """Load, validate and cross-check the module's knowledge (plus extra files or folders).
+
+    Raises KnowledgeError naming the file and the element of the first problem.
+    """
+    paths = default_files() if include_default else []
+    paths += expand(Path(p) for p in extra)
+    return Knowledge([read_resource(p) for p in paths])

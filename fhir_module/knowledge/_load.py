@@ -1,0 +1,95 @@
+"""Reading knowledge files: JSON, then FHIR R4 structure (fhir.resources), then profiles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from .._errors import KnowledgeError
+
+SUPPORTED_TYPES = frozenset({
+    "CodeSystem", "MedicationKnowledge", "PlanDefinition", "StructureDefinition", "ValueSet",
+})
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A knowledge resource and the file it came from."""
+
+    name: str
+    resource: dict[str, Any]
+
+
+def default_files() -> list[Path]:
+    """The module's own knowledge and profile files, from the installed package."""
+    found: list[Path] = []
+    for package in ("fhir_module.knowledge", "fhir_module.profiles"):
+        root = resources.files(package)
+        folder = root / "data" if package.endswith("knowledge") else root
+        found += sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".json"))
+    return found
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files named directly, and the *.json files of folders named."""
+    out: list[Path] = []
+    for path in paths:
+        out += sorted(path.glob("*.json")) if path.is_dir() else [path]
+    return out
+
+
+def read_json(path: Path) -> Any:
+    """Parsed JSON of a file, or a KnowledgeError naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise KnowledgeError(path.name, "$", f"cannot be read ({exc.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(path.name, "$", f"is not valid JSON ({exc})") from None
+
+
+def structure_problems(resource: Any) -> list[str]:
+    """FHIR R4 structural problems of a parsed resource, as 'element: problem' lines."""
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        return ["resourceType: missing; not a FHIR resource"]
+    try:
+        model = get_fhir_model_class(resource["resourceType"])
+    except KeyError:
+        return [f"resourceType: unknown FHIR resource type {resource['resourceType']!r}"]
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        return [f"{_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
+    return []
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not str(part).startswith("function-after") and part != "__root__":
+            text += f".{part}" if text else str(part)
+    return text or "$"
+
+
+def read_resource(path: Path) -> SourceFile:
+    """A knowledge file, parsed and checked against FHIR R4 structure."""
+    resource = read_json(path)
+    problems = structure_problems(resource)
+    if problems:
+        element, _, problem = problems[0].partition(": ")
+        raise KnowledgeError(path.name, element, problem)
+    if resource["resourceType"] not in SUPPORTED_TYPES:
+        raise KnowledgeError(path.name, "resourceType",
+                             f"{resource['resourceType']} is not a knowledge resource type")
+    if not resource.get("id"):
+        raise KnowledgeError(path.name, "id", "every knowledge resource needs an id")
+    return SourceFile(path.name, resource)

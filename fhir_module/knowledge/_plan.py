@@ -1,0 +1,130 @@
+"""PlanDefinition actions compiled into rules the engine can run.
+
+The variables below are the contract between the knowledge and the engine:
+every condition, template and dynamic value may use them (and nothing else),
+and the engine provides every one of them on every evaluation. The README
+documents their meaning.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ._fhirpath import Compiled, compile_expression, evaluate
+
+VARIABLES: tuple[str, ...] = (
+    "age", "ageText", "arithmetic", "assumptionsText", "breastfeeding", "breastfeedingEvidence",
+    "citation", "combinedExceedsMaximum", "combinedText", "current", "currentDailyDose",
+    "currentDailyDoseText", "currentDays", "currentText", "dailyDose", "dose", "doseText",
+    "everIntrathecal", "guideline", "hook", "medication", "order", "orders", "patient",
+    "pregnancyEvidence", "pregnant", "respiratoryDisease", "respiratoryEvidence", "route",
+    "routeName", "routeText", "unit",
+)
+INDICATORS = {"routine": "info", "urgent": "warning", "stat": "critical", "asap": "warning"}
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+def render_value(values: list[Any]) -> str:
+    """Text of a FHIRPath result: numbers without trailing zeros, lists joined by ', '."""
+    return ", ".join(_one(v) for v in values)
+
+
+def _one(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float | Decimal | int):
+        number = Decimal(str(value)).quantize(Decimal("0.001")).normalize()
+        return f"{number:f}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Template:
+    """Text with {{ FHIRPath }} placeholders, compiled once."""
+
+    parts: tuple[str | Compiled, ...]
+
+    @classmethod
+    def compile(cls, text: str) -> Template:
+        parts: list[str | Compiled] = []
+        last = 0
+        for match in _PLACEHOLDER.finditer(text):
+            parts.append(text[last:match.start()])
+            parts.append(compile_expression(match.group(1).strip(), VARIABLES))
+            last = match.end()
+        parts.append(text[last:])
+        return cls(tuple(p for p in parts if p != ""))
+
+    def render(self, env: Mapping[str, Any]) -> str:
+        return "".join(p if isinstance(p, str) else render_value(evaluate(p, env))
+                       for p in self.parts)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A child action: a one-click change the card offers."""
+
+    label: Template
+    action_type: str                 # 'remove' | 'update' | 'create'
+    values: tuple[tuple[str, Compiled], ...]   # dynamicValue path -> expression
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One PlanDefinition action."""
+
+    rule_id: str
+    rule_system: str
+    position: int
+    indicator: str
+    hooks: frozenset[str]
+    condition: Compiled
+    summary: Template
+    detail: Template
+    citations: tuple[str, ...]
+    links: tuple[Link, ...]
+    suggestions: tuple[Suggestion, ...]
+    selection_behavior: str | None
+
+    def applies(self, env: Mapping[str, Any]) -> bool:
+        return evaluate(self.condition, env) == [True]
+
+
+def compile_action(action: Mapping[str, Any], position: int) -> Rule:
+    """A Rule from a PlanDefinition action; raises ValueError naming the element on failure."""
+    coding = action["code"][0]["coding"][0]
+    condition = action["condition"][0]["expression"]
+    suggestions = []
+    for j, child in enumerate(action.get("action") or []):
+        kind = child["type"]["coding"][0]["code"]
+        values = tuple((dv["path"], _expr(dv["expression"]["expression"], f"action[{j}].dynamicValue"))
+                       for dv in child.get("dynamicValue") or [])
+        suggestions.append(Suggestion(Template.compile(child["title"]), kind, values))
+    return Rule(
+        rule_id=coding["code"], rule_system=coding["system"], position=position,
+        indicator=INDICATORS[action["priority"]],
+        hooks=frozenset(t["name"] for t in action["trigger"] if t.get("type") == "named-event"),
+        condition=_expr(condition["expression"], "condition[0].expression.expression"),
+        summary=Template.compile(action["title"]), detail=Template.compile(action["description"]),
+        citations=tuple(d["citation"] for d in action.get("documentation") or [] if d.get("citation")),
+        links=tuple(Link(d.get("display") or d.get("label") or d["url"], d["url"])
+                    for d in action.get("documentation") or [] if d.get("url")),
+        suggestions=tuple(suggestions), selection_behavior=action.get("selectionBehavior"),
+    )
+
+
+def _expr(text: str, where: str) -> Compiled:
+    try:
+        return compile_expression(text, VARIABLES)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
