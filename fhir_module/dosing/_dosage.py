@@ -142,11 +142,14 @@ def _dose_quantity(entry: dict[str, Any]) -> Any:
     return dose_range["high"]
 
 
-def _unit(quantity: dict[str, Any], what: str) -> Unit:
+def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
     texts = quantity_unit_texts(quantity)
     for text in texts:
         unit = unit_named(text)
         if unit is not None:
+            if unit.kind == "mass" and text != unit.ucum:
+                # mcg for mg is a classic misreading: say how the spelling was taken.
+                ctx.notes.append(f"unit {text[:40]!r} read as {unit.ucum}")
             return unit
     if not texts:
         raise Unknown(f"the {what} has no unit")
@@ -163,7 +166,7 @@ def _value(quantity: Any, what: str) -> Decimal:
 
 def _amount(quantity: Any, what: str, ctx: OrderContext) -> _Amount:
     value = _value(quantity, what)
-    unit = _unit(quantity, what)
+    unit = _unit(quantity, what, ctx)
     if unit.kind == "mass":
         return _Amount(value * unit.factor, unit.ucum, f"{fmt(value)} {unit.ucum}")
     strength = ctx.strength(unit.kind)
@@ -202,7 +205,7 @@ def _ratio_part(ratio: Any, ctx: OrderContext) -> Part:
         raise Unknown(f"rateRatio is {show_value(ratio)}, not a Ratio")
     numerator: Any = ratio.get("numerator")
     value = _value(numerator, "rate numerator")
-    unit = _unit(numerator, "rate numerator")
+    unit = _unit(numerator, "rate numerator", ctx)
     denominator: Any = ratio.get("denominator")
     length, seconds = _duration(denominator, "rate")
     label = f"{fmt(value)} {unit.ucum}/{'' if length == 1 else fmt(length) + ' '}" \
