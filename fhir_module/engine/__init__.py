@@ -1,1 +1,1 @@
-"""fhir_module.engine."""
+"""The rule engine: PlanDefinition actions evaluated against orders and patient facts."""

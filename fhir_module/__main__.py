@@ -1,0 +1,5 @@
+"""python -m fhir_module: the command line."""
+
+from .cli import console
+
+console()

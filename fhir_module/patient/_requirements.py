@@ -1,0 +1,39 @@
+"""The data the rules need, as CDS Hooks prefetch templates (FHIR R4 search syntax).
+
+The observation codes come from the knowledge's status-observation ValueSets,
+so a site that adds a code to a ValueSet gets it prefetched too.
+"""
+
+from __future__ import annotations
+
+from ..knowledge import Knowledge
+
+#: prefetch key -> the resource type its data holds
+KEYS = {
+    "patient": "Patient",
+    "observations": "Observation",
+    "conditions": "Condition",
+    "medications": "MedicationRequest",
+}
+STATUS_OBSERVATIONS = ("pregnancy-status-observations", "breastfeeding-status-observations")
+
+
+def observation_codes(knowledge: Knowledge) -> list[str]:
+    """'system|code' tokens of every status observation the facts read."""
+    tokens: list[str] = []
+    for url, vs in sorted(knowledge.value_sets.items()):
+        if url.rsplit("/", 1)[-1] in STATUS_OBSERVATIONS:
+            tokens += sorted(f"{system}|{code}" for system, code in vs.codes)
+    return tokens
+
+
+def prefetch_templates(knowledge: Knowledge) -> dict[str, str]:
+    """The prefetch templates a service advertises in discovery."""
+    pid = "{{context.patientId}}"
+    return {
+        "patient": f"Patient/{pid}",
+        "observations": f"Observation?patient={pid}&code={','.join(observation_codes(knowledge))}"
+                        "&_sort=-date&_count=100",
+        "conditions": f"Condition?patient={pid}&_count=100",
+        "medications": f"MedicationRequest?patient={pid}&_count=100",
+    }
