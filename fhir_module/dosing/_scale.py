@@ -29,9 +29,12 @@ _ENTRY_RANGES = ("doseRange", "rateRange")
 def scaled_order(order: Mapping[str, Any], factor: Decimal) -> dict[str, Any]:
     """A deep copy of ``order`` with every dose, rate and maximum multiplied by ``factor``.
 
-    ``factor`` must lie strictly between 0 and 1 (ValueError otherwise). Covers
+    ``factor`` must lie strictly between 0 and 1 (ValueError otherwise); ``order`` must be a
+    mapping (TypeError otherwise), while anything malformed inside it is left as it is. Covers
     doseAndRate (list or object) and the STU3 shape with the dose on the Dosage.
     """
+    if not isinstance(order, Mapping):
+        raise TypeError(f"order must be a JSON object, not {type(order).__name__}")
     factor = Decimal(factor)
     if not 0 < factor < 1:
         raise ValueError(f"factor must lie strictly between 0 and 1, not {factor}")

@@ -42,7 +42,9 @@ def _codings(concept: Mapping[str, Any] | None) -> list[tuple[Any, Any]]:
     codings = concept.get("coding")
     if not isinstance(codings, list):
         return []
-    return [(c.get("system"), c.get("code")) for c in codings if isinstance(c, dict)]
+    return [(c.get("system"), c.get("code")) for c in codings
+            if isinstance(c, dict) and isinstance(c.get("system"), str)
+            and isinstance(c.get("code"), str)]
 
 
 class FakeKnowledge:
