@@ -44,6 +44,7 @@ class Drug:
     plan_title: str
     plan_version: str
     override_reasons: tuple[Mapping[str, str], ...]
+    rule_displays: Mapping[tuple[str, str], str]
 
     def matches(self, concept: Any) -> bool:
         """Whether a medication CodeableConcept names this drug, by code or by name."""
@@ -166,7 +167,12 @@ class Knowledge:
         override = self._override_reasons(plan, links.get("override-reasons"))
         return Drug(mk["id"], mk["code"].get("text", mk["id"]), mk, self.value_sets[next(iter(triggers))],
                     frozenset(n for n in names if n), entries, tuple(rules), res["url"],
-                    res.get("title", res.get("name", res["id"])), res.get("version", ""), override)
+                    res.get("title", res.get("name", res["id"])), res.get("version", ""), override,
+                    {(r.rule_system, r.rule_id): self._display(r.rule_system, r.rule_id) for r in rules})
+
+    def _display(self, system: str, code: str) -> str:
+        concepts = self.code_systems.get(system, {}).get("concept") or []
+        return next((c.get("display", code) for c in concepts if c["code"] == code), code)
 
     def _override_reasons(self, plan: SourceFile, link: Mapping[str, Any] | None) -> tuple[Mapping[str, str], ...]:
         if not link:

@@ -1,0 +1,70 @@
+"""Findings -> CDS Hooks 2.0.1 cards.
+
+The mapping follows HL7's CDS Hooks / Clinical Reasoning alignment: action
+title -> summary, description -> detail, priority -> indicator, documentation
+URLs -> links, child actions -> suggestions, selectionBehavior as is; the rule
+id becomes source.topic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from ..engine._findings import Action, Finding
+from ..knowledge import Drug
+
+SUMMARY_LIMIT = 140
+ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def _summary(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) < SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 2].rstrip() + "…"
+
+
+def _action(action: Action) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": action.type, "description": action.description}
+    if action.resource is not None:
+        out["resource"] = action.resource
+    if action.resource_id is not None:
+        out["resourceId"] = [action.resource_id]
+    return out
+
+
+def card(finding: Finding) -> dict[str, Any]:
+    """One CDS Hooks card for a finding."""
+    rule, drug = finding.rule, finding.drug
+    body: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "summary": _summary(finding.summary),
+        "indicator": finding.level,
+        "detail": finding.detail,
+        "source": {
+            "label": f"{drug.plan_title} (version {drug.plan_version})",
+            "topic": {"system": rule.rule_system, "code": rule.rule_id,
+                      "display": _display(drug, rule.rule_system, rule.rule_id)},
+        },
+    }
+    if finding.offers:
+        body["suggestions"] = [
+            {"label": o.label, "uuid": str(uuid.uuid4()), "actions": [_action(a) for a in o.actions]}
+            for o in finding.offers
+        ]
+        body["selectionBehavior"] = rule.selection_behavior or "at-most-one"
+    if finding.level in ("warning", "critical") and drug.override_reasons:
+        body["overrideReasons"] = [dict(c) for c in drug.override_reasons]
+    if rule.links:
+        body["links"] = [{"label": link.label, "url": link.url, "type": "absolute"}
+                         for link in rule.links]
+    return body
+
+
+def _display(drug: Drug, system: str, code: str) -> str:
+    return drug.rule_displays.get((system, code), code)
+
+
+def cards(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    """Cards, most severe first, then in the PlanDefinition's order."""
+    return [card(f) for f in sorted(findings, key=lambda f: (ORDER[f.level], f.rule.position))]

@@ -1,0 +1,163 @@
+"""Running a drug's rules against the draft orders of a hook call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ..dosing import DailyDose, daily_dose, scaled_order
+from ..knowledge import Knowledge, Rule
+from ..knowledge._fhirpath import evaluate
+from ..patient import PatientFacts, PatientRecord, age_on, order_date, patient_facts
+from ._env import (
+    Dose, dose_summary, dose_variable, guideline_view, in_unit, route_text, route_unit, show,
+)
+from ._findings import Action, Finding, Offer, merge
+from ._orders import DrugOrder, drug_orders_in
+
+INACTIVE = frozenset({"entered-in-error", "cancelled", "draft"})
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A draft order with its dose and the orders it is judged together with."""
+
+    item: DrugOrder
+    dose: Dose
+    group: tuple[DrugOrder, ...]
+    group_doses: tuple[Dose, ...]
+
+
+def evaluate_orders(knowledge: Knowledge, hook: str, scope: list[DrugOrder],
+                    drafts: list[DrugOrder], record: PatientRecord, today: date) -> list[Finding]:
+    """Findings for the orders in scope; one rule failing yields a 'not completed' finding."""
+    facts = patient_facts(knowledge, record)
+    draft_ids = {d.reference for d in drafts if d.reference}
+    doses = {id(o): daily_dose(o.order, knowledge, o.medication) for o in scope}
+    history = drug_orders_in(knowledge, [r for r in record.medication_requests
+                                         if isinstance(r, Mapping)])
+    findings: list[Finding] = []
+    for item in scope:
+        dose = doses[id(item)]
+        group = tuple(o for o in scope if o.drug is item.drug and doses[id(o)].route == dose.route)
+        judged = Judged(item, dose, group, tuple(doses[id(o)] for o in group))
+        env = _environment(knowledge, hook, judged, record, facts, history, draft_ids, today)
+        for rule in item.drug.rules:
+            if hook in rule.hooks:
+                findings += _run(rule, env, judged)
+    return merge(findings)
+
+
+def _run(rule: Rule, env: dict[str, Any], judged: Judged) -> list[Finding]:
+    env["citation"] = list(rule.citations[:1])
+    try:
+        if not rule.applies(env):
+            return []
+        return [Finding(rule, judged.item.drug, rule.summary.render(env), rule.detail.render(env),
+                        tuple(_offers(rule, env, judged)))]
+    except Exception as exc:  # one rule failing must not take the others down
+        name = type(exc).__name__
+        return [Finding(rule, judged.item.drug, f"The {rule.rule_id} check of {judged.item.drug.name} could not be "
+                              f"completed",
+                        f"The check '{rule.rule_id}' failed on this order's data ({name}), so it "
+                        f"was not applied. Check this order by hand.", (), "warning")]
+
+
+def _environment(knowledge: Knowledge, hook: str, judged: Judged, record: PatientRecord,
+                 facts: PatientFacts, history: list[DrugOrder], draft_ids: set[str | None],
+                 today: date) -> dict[str, Any]:
+    item, dose = judged.item, judged.dose
+    drug, route = item.drug, dose.route
+    unit = route_unit(drug, route)
+    on = order_date(item.order, today)
+    patient = record.patient if isinstance(record.patient, Mapping) else None
+    age = age_on(patient.get("birthDate"), on) if patient else None
+    total, arithmetic, assumptions = dose_summary(judged.group_doses, unit)
+    guideline = guideline_view(drug, route, age, unit)
+    current, current_doses, ever_intrathecal = [], [], False
+    for past in history:
+        if past.drug is not drug or past.reference in draft_ids:
+            continue
+        status = past.order.get("status")
+        past_dose = daily_dose(past.order, knowledge, past.medication)
+        if status not in INACTIVE and past_dose.route == "intrathecal":
+            ever_intrathecal = True
+        if status == "active" and past_dose.route == route:
+            current.append(past)
+            current_doses.append(past_dose)
+    env: dict[str, Any] = {
+        "order": dict(item.order), "orders": [dict(o.order) for o in judged.group],
+        "patient": dict(patient) if patient else [], "medication": dict(drug.knowledge),
+        "hook": hook, "route": route, "routeText": route_text(item.order, route),
+        "routeName": route.replace("-", " "), "unit": unit,
+        "age": {"low": age.low, "high": age.high} if age else [],
+        "ageText": age.text() if age else [],
+        "pregnant": facts.pregnant.present, "pregnancyEvidence": facts.pregnant.evidence,
+        "breastfeeding": facts.breastfeeding.present,
+        "breastfeedingEvidence": facts.breastfeeding.evidence,
+        "respiratoryDisease": facts.respiratory.present,
+        "respiratoryEvidence": facts.respiratory.evidence,
+        "dose": dose_variable(dose), "dailyDose": in_unit(total, unit),
+        "doseText": show(total, unit), "arithmetic": arithmetic or [],
+        "assumptionsText": assumptions, "guideline": guideline,
+        "current": [dict(c.order) for c in current], "everIntrathecal": ever_intrathecal,
+        "citation": [],
+    }
+    env.update(_current_variables(current, current_doses, total, unit, guideline, on))
+    return env
+
+
+def _current_variables(current: list[DrugOrder], doses: list[Dose], total: Decimal, unit: str,
+                       guideline: Mapping[str, Any], on: date) -> dict[str, Any]:
+    computed = [d for d in doses if isinstance(d, DailyDose)]
+    out: dict[str, Any] = {"currentDailyDose": [], "currentDailyDoseText": [],
+                           "currentText": [], "currentDays": [], "combinedText": [],
+                           "combinedExceedsMaximum": []}
+    if not current:
+        return out
+    dates = [order_date(c.order, on) for c in current if c.order.get("authoredOn")]
+    if dates:
+        out["currentDays"] = (on - max(dates)).days
+    if len(computed) < len(doses):
+        out["currentText"] = "an order whose daily dose cannot be computed"
+        out["currentDailyDoseText"] = "unknown dose"
+        out["combinedText"] = "cannot be computed"
+        return out
+    current_mg = sum((d.mg_per_day for d in computed), Decimal(0))
+    out["currentDailyDose"] = in_unit(current_mg, unit)
+    out["currentDailyDoseText"] = show(current_mg, unit)
+    out["currentText"] = f"{show(current_mg, unit)} ({'; '.join(d.arithmetic for d in computed)})"
+    out["combinedText"] = show(total + current_mg, unit)
+    maximum = (guideline.get("maximum") or {}).get("maxDaily")
+    if maximum is not None:
+        out["combinedExceedsMaximum"] = in_unit(total + current_mg, unit) > maximum
+    return out
+
+
+def _offers(rule: Rule, env: dict[str, Any], judged: Judged) -> list[Offer]:
+    offers = []
+    for suggestion in rule.suggestions:
+        values = {path: evaluate(expr, env) for path, expr in suggestion.values}
+        label = suggestion.label.render(env)
+        actions: list[Action] = []
+        if suggestion.action_type == "remove":
+            targets = values.get("resource", [dict(o.order) for o in judged.group])
+            for target in targets:
+                if isinstance(target, Mapping) and isinstance(target.get("id"), str):
+                    ref = f"{target.get('resourceType', 'MedicationRequest')}/{target['id']}"
+                    actions.append(Action("delete", label, resource_id=ref))
+        elif suggestion.action_type == "update":
+            limit = values.get("dailyDoseLimit") or []
+            daily = env["dailyDose"]
+            if limit and daily and 0 < float(limit[0]) < daily:
+                factor = Decimal(str(limit[0])) / Decimal(str(daily))
+                for order, dose in zip(judged.group, judged.group_doses, strict=True):
+                    if isinstance(dose, DailyDose) and isinstance(order.order.get("id"), str):
+                        actions.append(Action("update", label,
+                                              resource=scaled_order(order.order, factor)))
+        if actions:
+            offers.append(Offer(label, tuple(actions)))
+    return offers
