@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ._dosage import Part, dosage_part
+from ._dosage import Part, dosage_part, shown
 from ._errors import Unknown
 from ._order import OrderContext
 from ._protocol import DoseKnowledge
 from ._result import DailyDose, DoseUnknown
-from ._units import MASS_TO_MG, fmt, show_value, tidy
+from ._units import show_value, tidy
 
 
 def daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
@@ -58,9 +58,11 @@ def order_route(order: Mapping[str, Any], knowledge: DoseKnowledge,
 
 def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
                 medication: Mapping[str, Any] | None) -> DailyDose | DoseUnknown:
-    if not isinstance(order, Mapping):
-        return DoseUnknown("unknown", f"the order is {show_value(order)}, not a JSON object")
-    ctx = OrderContext(order if type(order) is dict else dict(order), knowledge, medication)
+    if type(order) is not dict:
+        if not isinstance(order, Mapping):
+            return DoseUnknown("unknown", f"the order is {show_value(order)}, not a JSON object")
+        order = dict(order)
+    ctx = OrderContext(order, knowledge, medication)
     dosages, as_object = _dosages(ctx.order)
     if as_object:
         ctx.notes.append("dosageInstruction sent as an object; read as one entry")
@@ -69,6 +71,17 @@ def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
         return DoseUnknown(route, mixed, _unique(ctx.notes))
     if not dosages:
         return DoseUnknown(route, "the order has no dosage instructions", _unique(ctx.notes))
+    if len(dosages) == 1:
+        # One instruction, the usual order: nothing to group or add.
+        dosage = dosages[0]
+        try:
+            if type(dosage) is not dict:
+                raise Unknown(f"it is {show_value(dosage)}, not an object")
+            part = dosage_part(dosage, ctx)
+        except Unknown as failure:
+            return DoseUnknown(route, failure.reason, _unique(ctx.notes))
+        notes = ctx.notes + part.notes if ctx.notes else part.notes
+        return DailyDose(route, tidy(part.mg), part.words, _unique(notes))
     sequenced: dict[Any, list[Part]] = {}
     loose: list[Part] = []
     for index, dosage in enumerate(dosages):
@@ -77,9 +90,7 @@ def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
                 raise Unknown(f"it is {show_value(dosage)}, not an object")
             part = dosage_part(dosage, ctx)
         except Unknown as failure:
-            reason = failure.reason
-            if len(dosages) > 1:
-                reason = f"dosage instruction {index + 1}: {reason}"
+            reason = f"dosage instruction {index + 1}: {failure.reason}"
             return DoseUnknown(route, reason, _unique(ctx.notes))
         sequence = dosage.get("sequence")
         if type(sequence) is int:
@@ -145,10 +156,10 @@ def _combine(sequenced: dict[Any, list[Part]], loose: list[Part]) -> tuple[Decim
     if len(totals) == 1:
         return totals[0]
     best = max(total for total, _ in totals)
-    shown = "; ".join(f"sequence {key}: {words}"
-                      for key, (_, words) in zip(sequenced, totals, strict=True))
+    listed = "; ".join(f"sequence {key}: {words}"
+                       for key, (_, words) in zip(sequenced, totals, strict=True))
     unit = _unit([part for parts in sequenced.values() for part in parts] + loose)
-    return best, f"{shown}; the largest: {_shown(best, unit)}"
+    return best, f"{listed}; the largest: {shown(best, unit)}"
 
 
 def _sum(parts: list[Part]) -> tuple[Decimal, str]:
@@ -156,16 +167,12 @@ def _sum(parts: list[Part]) -> tuple[Decimal, str]:
         return parts[0].mg, parts[0].words
     total = sum((part.mg for part in parts), Decimal(0))
     words = " + ".join(f"({part.words})" for part in parts)
-    return total, f"{words} = {_shown(total, _unit(parts))}"
+    return total, f"{words} = {shown(total, _unit(parts))}"
 
 
 def _unit(parts: list[Part]) -> str:
     units = {part.unit for part in parts}
     return units.pop() if len(units) == 1 else "mg"
-
-
-def _shown(mg: Decimal, unit: str) -> str:
-    return f"{fmt(mg / MASS_TO_MG[unit])} {unit}/day"
 
 
 def _unique(notes: list[str]) -> tuple[str, ...]:

@@ -36,10 +36,10 @@ class Part(NamedTuple):
     words: str
     notes: list[str]
 
-    @property
-    def shown(self) -> str:
-        """E.g. '80 mg/day'."""
-        return f"{fmt(self.mg / MASS_TO_MG[self.unit])} {self.unit}/day"
+
+def shown(mg: Decimal, unit: str) -> str:
+    """A daily amount in words, in a mass unit: '80 mg/day'."""
+    return f"{fmt(mg / MASS_TO_MG[unit])} {unit}/day"
 
 
 class _Amount(NamedTuple):
@@ -60,6 +60,27 @@ def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
         raise Unknown(f"the timing is {show_value(timing)}, not an object")
     if prn:
         notes.append(AS_NEEDED)
+    if len(entries) == 1:
+        best = _entry_part(entries[0], timing, prn, cap, ctx)
+    elif entries:
+        best = _largest(entries, timing, prn, cap, ctx, notes)
+    elif cap is not None:
+        best = Part(cap.mg, cap.unit, cap.words,
+                    ["no dose given: the order's maximum per period counts"])
+    else:
+        raise Unknown("the dosage gives no dose")
+    if best.notes:
+        notes.extend(best.notes)
+    if cap is not None:
+        notes.extend(cap.notes)
+        if cap.mg < best.mg:
+            return Part(cap.mg, best.unit, f"{best.words}; capped by {cap.words}", notes)
+    return Part(best.mg, best.unit, best.words, notes)
+
+
+def _largest(entries: list[dict[str, Any]], timing: dict[str, Any] | None, prn: bool,
+             cap: Part | None, ctx: OrderContext, notes: list[str]) -> Part:
+    """Several doseAndRate entries state one dose several ways (ordered, calculated)."""
     parts: list[Part] = []
     failures: list[str] = []
     for entry in entries:
@@ -67,23 +88,11 @@ def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
             parts.append(_entry_part(entry, timing, prn, cap, ctx))
         except Unknown as failure:
             failures.append(failure.reason)
-    if not entries:
-        if cap is None:
-            raise Unknown("the dosage gives no dose")
-        parts.append(cap._replace(notes=["no dose given: the order's maximum per period counts"]))
     if not parts:
         raise Unknown(failures[0])
-    best = max(parts, key=lambda part: part.mg)
-    if len(entries) > 1:
-        notes.append(f"{len(entries)} doseAndRate entries describe one dose; the largest counts")
-    for reason in failures:
-        notes.append(f"a doseAndRate entry could not be read ({reason})")
-    notes.extend(best.notes)
-    if cap is not None:
-        notes.extend(cap.notes)
-        if cap.mg < best.mg:
-            return Part(cap.mg, best.unit, f"{best.words}; capped by {cap.words}", notes)
-    return best._replace(notes=notes)
+    notes.append(f"{len(entries)} doseAndRate entries describe one dose; the largest counts")
+    notes.extend(f"a doseAndRate entry could not be read ({reason})" for reason in failures)
+    return max(parts, key=lambda part: part.mg)
 
 
 def _entries(dosage: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
@@ -125,8 +134,8 @@ def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
         raise Unknown("no timing" if timing is None else "the timing gives no frequency or times")
     mg = amount.mg * events.per_day
     times = "" if events.per_day == 1 else f" x {fmt(events.per_day)} a day"
-    part = Part(mg, amount.unit, "", events.notes)
-    return part._replace(words=f"{amount.words}{times} = {part.shown}")
+    return Part(mg, amount.unit, f"{amount.words}{times} = {shown(mg, amount.unit)}",
+                list(events.notes))
 
 
 def _dose_quantity(entry: dict[str, Any]) -> Any:
@@ -230,13 +239,12 @@ def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal,
     per_day = UP.divide(base * DAY_SECONDS, seconds)
     words = label if seconds == DAY_SECONDS else f"{label} over 24 h"
     if unit.kind == "mass":
-        part = Part(per_day, unit.ucum, "", [])
-    else:
-        strength = ctx.strength(unit.kind)
-        ctx.notes.append(strength.source)
-        part = Part(per_day * strength.mg_per_unit, strength.unit, "", [])
-        words = f"{words} x {strength.shown}"
-    return part._replace(words=f"{words} = {part.shown}")
+        return Part(per_day, unit.ucum, f"{words} = {shown(per_day, unit.ucum)}", [])
+    strength = ctx.strength(unit.kind)
+    ctx.notes.append(strength.source)
+    mg = per_day * strength.mg_per_unit
+    return Part(mg, strength.unit, f"{words} x {strength.shown} = {shown(mg, strength.unit)}",
+                [])
 
 
 def _cap(dosage: dict[str, Any], ctx: OrderContext, notes: list[str]) -> Part | None:
@@ -262,7 +270,7 @@ def _one_cap(ratio: Any, ctx: OrderContext) -> Part:
     denominator = ratio["denominator"]
     unit = denominator.get("code") or denominator.get("unit")
     per = f"{fmt(length)} {unit}"
-    part = Part(amount.mg * windows, amount.unit, "", [])
+    mg = amount.mg * windows
     times = "" if windows == 1 else f" x {fmt(windows)}"
-    return part._replace(words=f"the order's maximum {amount.words} per {per}{times} "
-                               f"= {part.shown}")
+    return Part(mg, amount.unit, f"the order's maximum {amount.words} per {per}{times} "
+                                 f"= {shown(mg, amount.unit)}", [])

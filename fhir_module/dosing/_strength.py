@@ -24,18 +24,16 @@ class Strength(NamedTuple):
     mg_per_unit: Decimal
     per: str
     unit: str
-    source: str
+    shown: str  # e.g. '10 mg/tablet', '2000 ug/mL'
+    source: str  # e.g. 'strength 10 mg per tablet taken from the product ...'
 
-    @property
-    def shown(self) -> str:
-        """E.g. '10 mg/tablet' or '2000 ug/mL'."""
-        return f"{fmt(self.mg_per_unit / MASS_TO_MG[self.unit])} {self.unit}/{per_words(self.per)}"
 
-    @property
-    def told(self) -> str:
-        """E.g. '10 mg per tablet'."""
-        value = fmt(self.mg_per_unit / MASS_TO_MG[self.unit])
-        return f"strength {value} {self.unit} per {per_words(self.per)}"
+def _strength(mg: Decimal, per: str, unit: str, source: str) -> Strength:
+    """A Strength with its words; ``source`` completes 'strength 10 mg per tablet ...'."""
+    value = fmt(mg / MASS_TO_MG[unit])
+    words = per_words(per)
+    return Strength(mg, per, unit, f"{value} {unit}/{words}",
+                    f"strength {value} {unit} per {words} {source}")
 
 
 _NAME_STRENGTH = re.compile(
@@ -53,17 +51,21 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
     mismatch = ""
     product = ctx.product()
     if product is not None:
-        product_per = unit_named(str(product.per_unit))
-        mg = product.strength_mg
+        label, mg, product_per = product.label, product.strength_mg, product.per_unit
+        key = (label, mg, product_per, per)
+        found = _product_strengths.get(key)
+        if found is not None:
+            return found
+        product_unit = unit_named(str(product_per))
         if not isinstance(mg, Decimal):
             mg = Decimal(str(mg))
-        if product_per is not None and product_per.kind == per and product_per.factor == 1 \
+        if product_unit is not None and product_unit.kind == per and product_unit.factor == 1 \
                 and mg > 0:
-            unit = _label_unit(product.label, mg)
-            strength = Strength(mg, per, unit, "")
-            return strength._replace(
-                source=f"{strength.told} taken from the product {product.label}")
-        mismatch = f"; the product {product.label} is per {product.per_unit}"
+            found = _strength(mg, per, _label_unit(label, mg), f"taken from the product {label}")
+            if len(_product_strengths) < 256:
+                _product_strengths[key] = found
+            return found
+        mismatch = f"; the product {label} is per {product_per}"
     found = _from_ingredients(per, ctx.medication)
     if found is not None:
         return found
@@ -76,6 +78,8 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
                   f"known (no product code, ingredient strength or name with one){mismatch}")
 
 
+# Products are few and their strengths fixed: the words about them are built once.
+_product_strengths: dict[tuple[Any, ...], Strength] = {}
 _label_units: dict[tuple[str, Decimal], str] = {}
 
 
@@ -138,10 +142,9 @@ def _from_ratio(per: str, ratio: dict[str, Any]) -> Strength | None:
     if not value_d > 0 or not count_d > 0:
         return None
     mg = UP.divide(value_d * mass.factor, count_d * amount.factor)
-    strength = Strength(mg, per, mass.ucum, "")
-    return strength._replace(source=f"{strength.told} taken from the Medication's ingredient "
-                                    f"strength {fmt(value_d)} {mass.ucum}/{fmt(count_d)} "
-                                    f"{per_words(per, count_d)}")
+    return _strength(mg, per, mass.ucum, f"taken from the Medication's ingredient strength "
+                                         f"{fmt(value_d)} {mass.ucum}/{fmt(count_d)} "
+                                         f"{per_words(per, count_d)}")
 
 
 def _unit_of(quantity: dict[str, Any]) -> Unit | None:
@@ -174,5 +177,4 @@ def _from_name(per: str, name: str) -> Strength | None:
     if not value > 0 or not count > 0:
         return None
     mg = UP.divide(value * mass.factor, count * amount.factor)
-    strength = Strength(mg, per, mass.ucum, "")
-    return strength._replace(source=f"{strength.told} read from the name '{name[:80]}'")
+    return _strength(mg, per, mass.ucum, f"read from the name '{name[:80]}'")

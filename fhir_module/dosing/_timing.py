@@ -35,7 +35,10 @@ class Events(NamedTuple):
     """Doses on the busiest day, and what was assumed to get there."""
 
     per_day: Decimal
-    notes: list[str]
+    notes: tuple[str, ...]
+
+
+_common: dict[tuple[Any, ...], Events | None] = {}
 
 
 def events_per_day(timing: dict[str, Any]) -> Events | None:
@@ -43,6 +46,24 @@ def events_per_day(timing: dict[str, Any]) -> Events | None:
 
     Raises Unknown for a timing that states a frequency it does not let us read.
     """
+    # Most orders say "n times per period unit" and nothing else; few such timings recur.
+    if len(timing) == 1:
+        repeat = timing.get("repeat")
+        if type(repeat) is dict and len(repeat) == 3:
+            frequency, period = repeat.get("frequency"), repeat.get("period")
+            unit = repeat.get("periodUnit")
+            if type(frequency) is int and type(period) is int and type(unit) is str:
+                key = (frequency, period, unit)
+                if key in _common:
+                    return _common[key]
+                found = _events(timing)
+                if len(_common) < 1024:
+                    _common[key] = found
+                return found
+    return _events(timing)
+
+
+def _events(timing: dict[str, Any]) -> Events | None:
     found: list[Decimal] = []
     notes: list[str] = []
     count: Decimal | None = None
@@ -66,7 +87,7 @@ def events_per_day(timing: dict[str, Any]) -> Events | None:
         if count is None:
             return None
         notes.append(f"a count of {fmt(count)} with no frequency: all could fall on one day")
-        return Events(count, notes)
+        return Events(count, tuple(notes))
     best = max(found)
     if min(found) != best:
         notes.append(f"the timing gives {' and '.join(fmt(n) for n in found)} doses a day; "
@@ -74,7 +95,7 @@ def events_per_day(timing: dict[str, Any]) -> Events | None:
     if count is not None and count < best:
         notes.append(f"only {fmt(count)} doses in all, so at most {fmt(count)} on one day")
         best = count
-    return Events(best, notes)
+    return Events(best, tuple(notes))
 
 
 def _from_repeat(repeat: dict[str, Any], found: list[Decimal], notes: list[str]) -> Decimal | None:

@@ -165,9 +165,18 @@ def ceil_div(numerator: Decimal, denominator: Decimal) -> tuple[Decimal, bool]:
     return whole, whole == quotient
 
 
+_fmt_cache: dict[Decimal, str] = {}
+
+
 def fmt(value: Decimal) -> str:
     """A Decimal in plain digits, without exponent or trailing zeros."""
-    return f"{value.normalize():f}"
+    text = _fmt_cache.get(value)
+    if text is None:
+        text = f"{value.normalize():f}"
+        # The same few figures recur (doses, counts, strengths): keep them, within bounds.
+        if len(_fmt_cache) < 2048:
+            _fmt_cache[value] = text
+    return text
 
 
 def tidy(value: Decimal) -> Decimal:

@@ -1,0 +1,102 @@
+"""Cost of one daily-dose computation next to the cost of parsing the order's JSON.
+
+Run by hand: ``python benchmarks/bench_dose.py``. Prints figures, asserts nothing.
+The goal is a ratio at or below 1: reading the dose costs no more than parsing.
+"""
+
+from __future__ import annotations
+
+import json
+import timeit
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from fhir_module.dosing import daily_dose
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+SNOMED = "http://snomed.info/sct"
+
+# A typical EHR draft order: a coded tablet product, two tablets three times a day by mouth.
+ORDER_TEXT = json.dumps({
+    "resourceType": "MedicationRequest",
+    "id": "draft-baclofen-1",
+    "status": "draft",
+    "intent": "order",
+    "medicationCodeableConcept": {
+        "coding": [{"system": RXNORM, "code": "197391",
+                    "display": "baclofen 10 MG Oral Tablet"}],
+        "text": "baclofen 10 MG Oral Tablet",
+    },
+    "subject": {"reference": "Patient/example"},
+    "authoredOn": "2024-05-01",
+    "dosageInstruction": [{
+        "sequence": 1,
+        "text": "2 tablets by mouth three times a day",
+        "timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d"}},
+        "route": {"coding": [{"system": SNOMED, "code": "26643006", "display": "Oral route"}]},
+        "doseAndRate": [{
+            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/dose-rate-type",
+                                 "code": "ordered"}]},
+            "doseQuantity": {"value": 2, "unit": "tablet", "system": "http://unitsofmeasure.org",
+                             "code": "{tbl}"},
+        }],
+    }],
+})
+
+
+@dataclass(frozen=True)
+class _Product:
+    route: str
+    strength_mg: Decimal
+    per_unit: str
+    label: str
+
+
+class _Knowledge:
+    """Dictionary lookups, as an indexed knowledge would do them."""
+
+    products = {(RXNORM, "197391"): _Product("oral", Decimal(10), "{tbl}",
+                                             "RxNorm 197391 baclofen 10 MG Oral Tablet")}
+    routes = {(SNOMED, "26643006"): "oral"}
+
+    def product_for(self, concept: Mapping[str, Any] | None) -> _Product | None:
+        for coding in (concept or {}).get("coding", ()):
+            found = self.products.get((coding.get("system"), coding.get("code")))
+            if found is not None:
+                return found
+        return None
+
+    def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
+        for coding in (concept or {}).get("coding", ()):
+            found = self.routes.get((coding.get("system"), coding.get("code")))
+            if found is not None:
+                return found
+        return None
+
+    def route_for_form(self, concept: Mapping[str, Any] | None) -> str | None:
+        return None
+
+
+def _best_per_call(statement: Any, number: int, repeat: int = 7) -> float:
+    return min(timeit.repeat(statement, number=number, repeat=repeat)) / number
+
+
+def main() -> None:
+    """Time both, best of several repeats, and print them with their ratio."""
+    order = json.loads(ORDER_TEXT)
+    knowledge = _Knowledge()
+    result = daily_dose(order, knowledge)
+    number = 20_000
+    parse = _best_per_call(lambda: json.loads(ORDER_TEXT), number)
+    dose = _best_per_call(lambda: daily_dose(order, knowledge), number)
+    print(f"order JSON: {len(ORDER_TEXT)} characters")
+    print(f"result: {result}")
+    print(f"json.loads:  {parse * 1e6:8.2f} us per call")
+    print(f"daily_dose:  {dose * 1e6:8.2f} us per call")
+    print(f"ratio daily_dose / json.loads: {dose / parse:.2f}")
+
+
+if __name__ == "__main__":
+    main()
