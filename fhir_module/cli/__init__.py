@@ -30,9 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    from ._common import Exit
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except Exit as done:
+        return int(done.code or 0)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

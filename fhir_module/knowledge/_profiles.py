@@ -13,6 +13,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import fhirpathpy
+from fhirpathpy.models import models
+
+R4 = models["r4"]
 
 Node = tuple[str, Any]
 
@@ -70,7 +73,7 @@ class ProfileChecker:
 
     def _invariant(self, expression: str) -> Any:
         if expression not in self._compiled:
-            self._compiled[expression] = fhirpathpy.compile(expression)
+            self._compiled[expression] = fhirpathpy.compile(expression, R4)
         return self._compiled[expression]
 
     def check(self, resource: Mapping[str, Any]) -> list[str]:
@@ -80,10 +83,30 @@ class ProfileChecker:
             definition = self.definitions.get(str(url).split("|")[0])
             if definition is not None:
                 problems += self._check_against(resource, definition, "")
+                problems += self._invariants(resource, definition, "")
+        used: set[str] = set()
         for path, ext in _extensions(resource, ""):
             definition = self.definitions.get(str(ext.get("url")))
             if definition is not None:
                 problems += self._check_against(ext, definition, path)
+                used.add(str(ext.get("url")))
+        for url in sorted(used):
+            scope = f"descendants().where(url = '{url}')"
+            problems += self._invariants(resource, self.definitions[url], scope)
+        return problems
+
+    def _invariants(self, resource: Mapping[str, Any], definition: Mapping[str, Any],
+                    scope: str) -> list[str]:
+        """Invariants, evaluated from the resource root so that FHIR's types are known."""
+        problems = []
+        for element in definition.get("differential", {}).get("element", []):
+            nav = ".".join(element["path"].split(".")[1:])
+            target = ".".join(p for p in (scope, nav) if p)
+            for constraint in element.get("constraint") or []:
+                expr = constraint["expression"]
+                full = f"{target}.all({expr})" if target else expr
+                if self._invariant(full)(resource) == [False]:
+                    problems.append(f"{element['path']}: {constraint['key']}: {constraint['human']}")
         return problems
 
     def _check_against(self, root: Any, definition: Mapping[str, Any], base: str) -> list[str]:
@@ -141,12 +164,6 @@ class ProfileChecker:
             for name, _ in _matching(parent, key) if isinstance(parent, Mapping) else ():
                 if name[len(key) - 3:] not in {str(t)[:1].upper() + str(t)[1:] for t in types}:
                     problems.append(f"{path}.{name}: type must be one of {', '.join(map(str, types))}")
-        targets = [(base, root)] if "." not in element["id"] else values
-        for constraint in element.get("constraint") or []:
-            evaluate = self._invariant(constraint["expression"])
-            for path, node in targets:
-                if evaluate(node) == [False]:
-                    problems.append(f"{path or label}: {constraint['key']}: {constraint['human']}")
         return problems
 
     def _siblings(self, element: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -1,0 +1,68 @@
+"""The importable API: a CDS Hooks request or a plain Bundle in, a CDS Hooks response out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from ._bundle import bundle_as_hook
+from ._errors import InvalidRequest
+from .engine import evaluate_hook
+from .knowledge import Knowledge, load_knowledge
+
+
+@lru_cache(maxsize=1)
+def default_knowledge() -> Knowledge:
+    """The module's own knowledge, loaded once per process."""
+    return load_knowledge()
+
+
+def _parse(document: Mapping[str, Any] | str | bytes) -> Any:
+    if isinstance(document, str | bytes):
+        try:
+            return json.loads(document)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidRequest(f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") \
+                from None
+    return document
+
+
+def evaluate_bundle(bundle: Mapping[str, Any] | str | bytes, *,
+                    knowledge: Knowledge | None = None,
+                    today: date | None = None) -> dict[str, Any]:
+    """Judge a plain FHIR R4 Bundle as order-sign would; returns the CDS Hooks response.
+
+    The Bundle holds the MedicationRequests to judge (status 'draft'), and the
+    Patient, Observations, Conditions and other MedicationRequests of the patient.
+    """
+    document = _parse(bundle)
+    if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
+        raise InvalidRequest("expected a FHIR Bundle", "resourceType")
+    if not isinstance(document.get("entry", []), list):
+        raise InvalidRequest("Bundle.entry must be an array", "Bundle.entry")
+    context, record = bundle_as_hook(document)
+    return evaluate_hook(knowledge or default_knowledge(), "order-sign", context, record,
+                         today=today)
+
+
+def evaluate(request: Mapping[str, Any] | str | bytes, *, service: str | None = None,
+             knowledge: Knowledge | None = None, today: date | None = None) -> dict[str, Any]:
+    """Answer a CDS Hooks request (prefetched data only, or its FHIR server) as the service would.
+
+    `service` is a service id from discovery; by default the one for the request's hook.
+    Raises InvalidRequest for a malformed request and DataUnavailable when data a
+    rule needs is neither prefetched nor fetchable.
+    """
+    from .service import handle_hook, service_for_hook
+
+    document = _parse(request)
+    know = knowledge or default_knowledge()
+    if service is None:
+        hook = document.get("hook") if isinstance(document, Mapping) else None
+        service = service_for_hook(know, hook) if isinstance(hook, str) else None
+        if service is None:
+            raise InvalidRequest("the request's hook is missing or no service answers it", "hook")
+    return handle_hook(know, service, document, today=today)

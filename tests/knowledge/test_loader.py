@@ -1,0 +1,132 @@
+"""A broken knowledge file stops loading with a message naming the file and the element."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fhir_module import KnowledgeError, load_knowledge
+from fhir_module.knowledge import default_files
+
+PD = "PlanDefinition-baclofen-order-safety.json"
+MK = "MedicationKnowledge-baclofen.json"
+
+
+@pytest.fixture()
+def copy(tmp_path: Path) -> Path:
+    for path in default_files():
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path
+
+
+def edit(folder: Path, name: str, change: Callable[[dict[str, Any]], None]) -> None:
+    path = folder / name
+    resource = json.loads(path.read_text())
+    change(resource)
+    path.write_text(json.dumps(resource))
+
+
+def load(folder: Path) -> None:
+    load_knowledge(folder, include_default=False)
+
+
+def test_the_copy_loads(copy: Path) -> None:
+    load(copy)
+
+
+def test_invalid_json(copy: Path) -> None:
+    (copy / MK).write_text("{ not json")
+    with pytest.raises(KnowledgeError, match=rf"^{MK}: \$: is not valid JSON"):
+        load(copy)
+
+
+def test_wrong_fhir_structure(copy: Path) -> None:
+    edit(copy, MK, lambda r: r.update(status=["active"]))
+    with pytest.raises(KnowledgeError) as err:
+        load(copy)
+    assert (err.value.file, err.value.element) == (MK, "status")
+
+
+def test_dangling_product_reference(copy: Path) -> None:
+    (copy / "MedicationKnowledge-baclofen-10mg-tablet.json").unlink()
+    with pytest.raises(KnowledgeError, match="MedicationKnowledge/baclofen-10mg-tablet does not"):
+        load(copy)
+
+
+def test_unknown_rule_id(copy: Path) -> None:
+    edit(copy, PD, lambda r: r["action"][0]["code"][0]["coding"][0].update(code="no-such-rule"))
+    with pytest.raises(KnowledgeError) as err:
+        load(copy)
+    assert (err.value.file, err.value.element) == (PD, "action[0].code")
+    assert "'no-such-rule' is not a code" in err.value.problem
+
+
+@pytest.mark.parametrize(("expression", "problem"), [
+    ("%pregnant and (", "syntax error"),
+    ("%pregnant.nosuchfunction()", "Not implemented"),
+    ("%notAVariable", "undefined environment variable"),
+])
+def test_bad_fhirpath_condition(copy: Path, expression: str, problem: str) -> None:
+    edit(copy, PD, lambda r: r["action"][0]["condition"][0]["expression"].update(
+        expression=expression))
+    with pytest.raises(KnowledgeError, match=problem) as err:
+        load(copy)
+    assert err.value.element == "action[0]"
+
+
+def test_bad_template_placeholder(copy: Path) -> None:
+    edit(copy, PD, lambda r: r["action"][3].update(title="Baclofen {{%dailyDose >}}"))
+    with pytest.raises(KnowledgeError, match="syntax error"):
+        load(copy)
+
+
+def test_unknown_unit_in_a_guideline(copy: Path) -> None:
+    def change(r: dict[str, Any]) -> None:
+        dosage = r["administrationGuidelines"][0]["dosage"][0]["dosage"][0]
+        dosage["maxDosePerPeriod"]["numerator"].update(code="mg/kg", unit="mg/kg")
+    edit(copy, MK, change)
+    with pytest.raises(KnowledgeError, match="not a UCUM mass unit") as err:
+        load(copy)
+    assert err.value.element == "administrationGuidelines[0].dosage[0].dosage[0]"
+
+
+def test_profile_violation_missing_citation(copy: Path) -> None:
+    edit(copy, MK, lambda r: r["administrationGuidelines"][0]["dosage"][0]["dosage"][0].pop(
+        "extension"))
+    with pytest.raises(KnowledgeError, match="at least 1 required") as err:
+        load(copy)
+    assert err.value.file == MK
+
+
+def test_profile_invariant_age_needs_range(copy: Path) -> None:
+    edit(copy, MK, lambda r: r["administrationGuidelines"][1]["patientCharacteristics"][0].pop(
+        "extension"))
+    with pytest.raises(KnowledgeError, match="dk-5"):
+        load(copy)
+
+
+def test_unresolved_canonical(copy: Path) -> None:
+    edit(copy, PD, lambda r: r["action"][0]["trigger"][0]["data"][0]["codeFilter"][0].update(
+        valueSet="http://fhir-module.org/fhir/ValueSet/nowhere"))
+    with pytest.raises(KnowledgeError, match="does not resolve in the module"):
+        load(copy)
+
+
+def test_value_set_filter_that_cannot_be_evaluated(copy: Path) -> None:
+    def change(r: dict[str, Any]) -> None:
+        r["compose"]["include"].append({"system": "http://snomed.info/sct", "filter": [
+            {"property": "concept", "op": "is-a", "value": "50043002"}]})
+    edit(copy, "ValueSet-respiratory-diseases.json", change)
+    with pytest.raises(KnowledgeError, match="only is-a on ICD-10"):
+        load(copy)
+
+
+def test_duplicate_id(copy: Path) -> None:
+    shutil.copy(copy / MK, copy / "another-copy.json")
+    with pytest.raises(KnowledgeError, match="also defined in"):
+        load(copy)
