@@ -79,8 +79,14 @@ class _Knowledge:
         return None
 
 
-def _best_per_call(statement: Any, number: int, repeat: int = 7) -> float:
-    return min(timeit.repeat(statement, number=number, repeat=repeat)) / number
+def _best_per_call(statements: dict[str, Any], number: int, rounds: int = 9) -> dict[str, float]:
+    """Best time per call of each statement, the rounds interleaved so that a busy moment
+    on the machine weighs on both alike."""
+    best = dict.fromkeys(statements, float("inf"))
+    for _ in range(rounds):
+        for name, statement in statements.items():
+            best[name] = min(best[name], timeit.timeit(statement, number=number) / number)
+    return best
 
 
 def main() -> None:
@@ -88,14 +94,13 @@ def main() -> None:
     order = json.loads(ORDER_TEXT)
     knowledge = _Knowledge()
     result = daily_dose(order, knowledge)
-    number = 20_000
-    parse = _best_per_call(lambda: json.loads(ORDER_TEXT), number)
-    dose = _best_per_call(lambda: daily_dose(order, knowledge), number)
+    best = _best_per_call({"json.loads": lambda: json.loads(ORDER_TEXT),
+                           "daily_dose": lambda: daily_dose(order, knowledge)}, number=20_000)
     print(f"order JSON: {len(ORDER_TEXT)} characters")
     print(f"result: {result}")
-    print(f"json.loads:  {parse * 1e6:8.2f} us per call")
-    print(f"daily_dose:  {dose * 1e6:8.2f} us per call")
-    print(f"ratio daily_dose / json.loads: {dose / parse:.2f}")
+    for name, seconds in best.items():
+        print(f"{name + ':':12s} {seconds * 1e6:8.2f} us per call")
+    print(f"ratio daily_dose / json.loads: {best['daily_dose'] / best['json.loads']:.2f}")
 
 
 if __name__ == "__main__":

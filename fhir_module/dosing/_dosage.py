@@ -11,6 +11,7 @@ from ._timing import events_per_day
 from ._units import (
     DAY_SECONDS,
     MASS_TO_MG,
+    UNITS,
     UP,
     Unit,
     ceil_div,
@@ -152,6 +153,11 @@ def _dose_quantity(entry: dict[str, Any]) -> Any:
 
 
 def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
+    code = quantity.get("code")
+    if type(code) is str:
+        unit = UNITS.get(code)
+        if unit is not None and code == unit.ucum:
+            return unit
     texts = quantity_unit_texts(quantity)
     for text in texts:
         unit = unit_named(text)
@@ -168,9 +174,16 @@ def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
 def _value(quantity: Any, what: str) -> Decimal:
     if type(quantity) is not dict:
         raise Unknown(f"the {what} is {show_value(quantity)}, not a Quantity")
-    if quantity.get("comparator") in (">", ">="):
+    if "comparator" in quantity and quantity["comparator"] in (">", ">="):
         raise Unknown(f"the {what} is open-ended ('{quantity['comparator']}')")
-    return positive(quantity.get("value"), f"{what} value")
+    value = quantity.get("value")
+    if type(value) is int and value > 0:
+        return Decimal(value)
+    return positive(value, f"{what} value")
+
+
+# "2 tablets x 10 mg/tablet": the same few doses of the same few products recur.
+_words: dict[tuple[Decimal, str, str], str] = {}
 
 
 def _amount(quantity: Any, what: str, ctx: OrderContext) -> _Amount:
@@ -180,9 +193,14 @@ def _amount(quantity: Any, what: str, ctx: OrderContext) -> _Amount:
         return _Amount(value * unit.factor, unit.ucum, f"{fmt(value)} {unit.ucum}")
     strength = ctx.strength(unit.kind)
     ctx.notes.append(strength.source)
-    shown = f"{fmt(value)} {per_words(unit.ucum, value) if unit.kind == '{tbl}' else unit.ucum}"
-    return _Amount(value * unit.factor * strength.mg_per_unit, strength.unit,
-                   f"{shown} x {strength.shown}")
+    key = (value, unit.ucum, strength.shown)
+    words = _words.get(key)
+    if words is None:
+        amount = per_words(unit.ucum, value) if unit.kind == "{tbl}" else unit.ucum
+        words = f"{fmt(value)} {amount} x {strength.shown}"
+        if len(_words) < 1024:
+            _words[key] = words
+    return _Amount(value * unit.factor * strength.mg_per_unit, strength.unit, words)
 
 
 def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part | None:

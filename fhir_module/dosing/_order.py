@@ -42,6 +42,8 @@ class OrderContext:
             self.concept = code if type(code) is dict else None
 
     def _resolve(self, reference: Any, given: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if reference is None and given is None:
+            return None
         target = reference.get("reference") if type(reference) is dict else None
         if type(target) is str and target.startswith("#"):
             contained = self.order.get("contained")
@@ -51,7 +53,7 @@ class OrderContext:
                             and resource.get("resourceType") == "Medication"):
                         return resource
             self.notes.append(f"the contained Medication {target[:40]!r} was not found")
-        if isinstance(given, Mapping):
+        if given is not None and isinstance(given, Mapping):
             return given if type(given) is dict else dict(given)
         return None
 

@@ -179,12 +179,21 @@ def fmt(value: Decimal) -> str:
     return text
 
 
+_tidy_cache: dict[Decimal, Decimal] = {}
+
+
 def tidy(value: Decimal) -> Decimal:
     """The same number without trailing zeros (1.0000 -> 1), and without an exponent
     for whole numbers (100, not 1E+2)."""
-    if value == value.to_integral_value() and value.adjusted() < 28:
-        return value.quantize(ONE)
-    return value.normalize()
+    found = _tidy_cache.get(value)
+    if found is None:
+        if value == value.to_integral_value() and value.adjusted() < 28:
+            found = value.quantize(ONE)
+        else:
+            found = value.normalize()
+        if len(_tidy_cache) < 2048:
+            _tidy_cache[value] = found
+    return found
 
 
 def mass_unit_for(mg: Decimal) -> str:
