@@ -1,1 +1,43 @@
-"""fhir_module.service."""
+"""The CDS Hooks 2.0.1 service: discovery, order-select and order-sign, feedback, audit.
+
+`handle_hook` is the whole hook pipeline (validation, prefetch or FHIR reads,
+engine) without HTTP and without audit, for the CLI and the library API;
+`create_app` wraps it in FastAPI with the SQLite audit and feedback store.
+"""
+
+from ._app import app_from_env, create_app, error_response
+from ._data import fill_template, patient_record
+from ._discovery import Service, service_for_hook, services
+from ._models import Feedback, HookCall, parse_feedback, parse_hook_call
+from ._outcome import FetchFailed, RequestProblem, UnknownService, operation_outcome, outcome_for
+from ._pipeline import HookResult, handle_hook, run_hook
+from ._report import RuleReport, feedback_report
+from ._settings import Settings
+from ._store import Store
+
+__all__ = [
+    "Feedback",
+    "FetchFailed",
+    "HookCall",
+    "HookResult",
+    "RequestProblem",
+    "RuleReport",
+    "Service",
+    "Settings",
+    "Store",
+    "UnknownService",
+    "app_from_env",
+    "create_app",
+    "error_response",
+    "feedback_report",
+    "fill_template",
+    "handle_hook",
+    "operation_outcome",
+    "outcome_for",
+    "parse_feedback",
+    "parse_hook_call",
+    "patient_record",
+    "run_hook",
+    "service_for_hook",
+    "services",
+]

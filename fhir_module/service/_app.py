@@ -1,0 +1,136 @@
+"""The FastAPI app: discovery, the hook endpoints and feedback.
+
+This module alone turns the package's exceptions into HTTP answers, each a
+FHIR OperationOutcome: 400 bad request, 404 unknown service, 412 data that
+cannot be had, and 500 only for a fault of the service itself, logged by its
+type alone (no patient data, no stack trace in the answer).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import requests
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .._errors import DataUnavailable, FhirModuleError, FhirServerError, InvalidRequest
+from ..knowledge import Knowledge, load_knowledge
+from ._discovery import services
+from ._models import parse_feedback
+from ._outcome import UnknownService, operation_outcome, outcome_for
+from ._pipeline import run_hook
+from ._settings import Settings
+from ._store import Store
+
+log = logging.getLogger("fhir_module.service")
+FHIR_JSON = "application/fhir+json"
+
+
+def _status(exc: FhirModuleError) -> int:
+    if isinstance(exc, UnknownService):
+        return 404
+    if isinstance(exc, InvalidRequest):
+        return 400
+    if isinstance(exc, DataUnavailable | FhirServerError):
+        return 412
+    return 500
+
+
+def error_response(exc: Exception) -> JSONResponse:
+    """The HTTP answer for an exception raised while serving a request."""
+    if isinstance(exc, FhirModuleError):
+        status = _status(exc)
+        if status == 500:
+            log.error("service fault: %s", type(exc).__name__)
+        return JSONResponse(outcome_for(exc), status, media_type=FHIR_JSON)
+    log.error("unexpected %s while serving a request", type(exc).__name__)
+    return JSONResponse(outcome_for(exc), 500, media_type=FHIR_JSON)
+
+
+async def _guarded(work: Callable[[], Response]) -> Response:
+    # Blocking work (FHIR reads, SQLite) runs in the thread pool. Errors are answered here
+    # rather than by an app-level handler, which Starlette would re-raise after answering.
+    try:
+        return await run_in_threadpool(work)
+    except Exception as exc:  # noqa: BLE001 - every request gets an answer, never a trace
+        return error_response(exc)
+
+
+def create_app(settings: Settings | None = None, knowledge: Knowledge | None = None, *,
+               session: requests.Session | None = None) -> FastAPI:
+    """The CDS Hooks service; loads the knowledge once unless given, opens the store."""
+    settings = settings or Settings()
+    knowledge = knowledge or load_knowledge()
+    catalogue = services(knowledge)
+    store = Store(settings.db_path, settings.audit_key)
+    http = session or requests.Session()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+        http.close()
+
+    app = FastAPI(title="fhir-module CDS Hooks service", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings, app.state.knowledge, app.state.store = settings, knowledge, store
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST", "OPTIONS"],
+                           allow_headers=["Authorization", "Content-Type"])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+        return JSONResponse(operation_outcome(code, str(exc.detail)), exc.status_code,
+                            headers=getattr(exc, "headers", None), media_type=FHIR_JSON)
+
+    @app.get("/cds-services")
+    async def discovery() -> dict[str, Any]:
+        return {"services": [s.discovery() for s in catalogue.values()]}
+
+    @app.post("/cds-services/{service_id}")
+    async def hook(service_id: str, request: Request) -> Response:
+        body = await request.body()
+
+        def work() -> Response:
+            result = run_hook(knowledge, service_id, body, settings=settings, session=http,
+                              catalogue=catalogue)
+            try:
+                store.record_call(hook_instance=result.call.hook_instance, service_id=service_id,
+                                  hook=result.service.hook, patient_id=result.call.patient_id,
+                                  cards=result.response.get("cards", []))
+            except sqlite3.Error as exc:
+                # The cards matter more than their audit: answer, and say the audit failed.
+                log.error("audit not written: %s", type(exc).__name__)
+            return JSONResponse(result.response)
+
+        return await _guarded(work)
+
+    @app.post("/cds-services/{service_id}/feedback")
+    async def feedback(service_id: str, request: Request) -> Response:
+        body = await request.body()
+
+        def work() -> Response:
+            if service_id not in catalogue:
+                raise UnknownService()
+            # Committed before the 200: an acknowledged feedback survives a crash.
+            store.record_feedback(service_id, parse_feedback(body))
+            return Response(status_code=200)
+
+        return await _guarded(work)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """An app configured from FHIR_MODULE_* variables: uvicorn's factory for worker processes."""
+    return create_app(Settings.from_env())

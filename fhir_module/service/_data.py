@@ -1,0 +1,135 @@
+"""The patient's record for a hook call: from prefetch where the client sent it, else fetched.
+
+CDS Hooks 2.0.1: a prefetch key that is present is the data (`null` means the
+client has none); a key whose value is an OperationOutcome means the client
+failed to fetch it, so the service fetches it itself; an absent key is fetched
+from `fhirServer`. Data that cannot be had raises FetchFailed (HTTP 412).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from ..knowledge import Knowledge
+from ..patient import KEYS, PatientRecord, prefetch_templates
+from ._fhir import FhirClient, bundle_resources, next_link
+from ._models import HookCall
+from ._outcome import FetchFailed, RequestProblem, is_operation_outcome
+from ._settings import Settings
+
+_TOKEN = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+#: CDS Hooks user tokens: the id part of context.userId when it names that resource type
+_USER_TOKENS = {"userPractitionerId": "Practitioner", "userPractitionerRoleId": "PractitionerRole",
+                "userPatientId": "Patient", "userRelatedPersonId": "RelatedPerson"}
+
+
+def fill_template(template: str, context: Mapping[str, Any]) -> str | None:
+    """The relative FHIR URL of a prefetch template for this context; None if a token is unknown."""
+    missing = False
+
+    def value(match: re.Match[str]) -> str:
+        nonlocal missing
+        name = match.group(1)
+        found: Any = None
+        if name.startswith("context."):
+            found = context.get(name.removeprefix("context."))
+        elif name in _USER_TOKENS:
+            kind, _, rid = str(context.get("userId", "")).partition("/")
+            found = rid if kind == _USER_TOKENS[name] and rid else None
+        if isinstance(found, bool) or not isinstance(found, str | int | float):
+            missing = True
+            return ""
+        # Quoted whole: an id is one path segment or one parameter value, never more.
+        return quote(str(found), safe="")
+
+    url = _TOKEN.sub(value, template)
+    return None if missing else url
+
+
+class _Sources:
+    """The prefetched values and, made when first needed, the FHIR client."""
+
+    def __init__(self, call: HookCall, settings: Settings, session: requests.Session | None):
+        self.call = call
+        self.settings = settings
+        self.session = session
+        self._client: FhirClient | None = None
+        self._owned: requests.Session | None = None
+
+    def client(self, key: str) -> FhirClient:
+        if self.call.fhir_server is None:
+            raise FetchFailed(key, "not prefetched, and the request gives no fhirServer")
+        if self._client is None:
+            if self.session is None:
+                self.session = self._owned = requests.Session()
+            self._client = FhirClient(self.call.fhir_server, self.session,
+                                      self.call.access_token, self.settings.fhir_timeout,
+                                      self.settings.max_pages)
+        return self._client
+
+    def close(self) -> None:
+        if self._owned is not None:
+            self._owned.close()
+
+
+def _prefetched(sources: _Sources, key: str, kind: str, value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if value.get("resourceType") == kind:
+        return [value]
+    if value.get("resourceType") != "Bundle":
+        raise RequestProblem(f"prefetch.{key}: must be a {kind} or a Bundle", f"prefetch.{key}",
+                             "invalid")
+    found = bundle_resources(value, kind)
+    if next_link(value) is not None:
+        # CDS clients may paginate prefetch; the rest of the pages are on the FHIR server.
+        for page in sources.client(key).more_pages(key, value, pages_read=1):
+            found += bundle_resources(page, kind)
+    return found
+
+
+def _fetched(sources: _Sources, key: str, kind: str, template: str) -> list[dict[str, Any]]:
+    client = sources.client(key)
+    relative = fill_template(template, sources.call.context)
+    if relative is None:
+        raise FetchFailed(key, "its template names a context field the request lacks")
+    if "?" not in relative:
+        resource = client.read(key, relative)
+        if resource is None:
+            return []
+        if resource.get("resourceType") != kind:
+            raise FetchFailed(key, f"the FHIR server did not answer with a {kind}")
+        return [resource]
+    found: list[dict[str, Any]] = []
+    for page in client.search(key, relative):
+        found += bundle_resources(page, kind)
+    return found
+
+
+def patient_record(knowledge: Knowledge, call: HookCall, settings: Settings,
+                   session: requests.Session | None = None) -> PatientRecord:
+    """The PatientRecord the engine needs, from prefetch and, for what it lacks, the FHIR server."""
+    sources = _Sources(call, settings, session)
+    prefetch = call.prefetch or {}
+    data: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for key, template in prefetch_templates(knowledge).items():
+            kind = KEYS[key]
+            if key in prefetch and not is_operation_outcome(prefetch[key]):
+                data[key] = _prefetched(sources, key, kind, prefetch[key])
+            else:
+                data[key] = _fetched(sources, key, kind, template)
+    finally:
+        sources.close()
+    patients = data.get("patient", [])
+    return PatientRecord(
+        patient=patients[0] if patients else None,
+        observations=tuple(data.get("observations", ())),
+        conditions=tuple(data.get("conditions", ())),
+        medication_requests=tuple(data.get("medications", ())),
+    )

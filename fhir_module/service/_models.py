@@ -1,0 +1,258 @@
+"""The CDS Hooks 2.0.1 request and feedback bodies, checked with pydantic v2.
+
+The models only validate: the engine gets the caller's own context dict, so
+nothing the models do not know (extensions, untidy FHIR) is lost. Error
+messages name the field, never its value, so no patient data reaches a log or
+an answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ._outcome import RequestProblem
+
+#: "REQUIRED string attributes MAY NOT have empty values (or just whitespace)"
+Text = Annotated[str, StringConstraints(pattern=r"\S")]
+
+
+class _Model(BaseModel):
+    # strict: a number is not a string here; extra: `extension` and hook additions are allowed
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+
+
+class FhirAuthorization(_Model):
+    access_token: SecretStr
+    token_type: Text
+    expires_in: int
+    scope: Text
+    subject: Text
+    patient: Text | None = None
+
+    @field_validator("access_token")
+    @classmethod
+    def _token_present(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("token_type")
+    @classmethod
+    def _bearer(cls, value: str) -> str:
+        # OAuth 2.0 token types are case-insensitive (RFC 6749 section 5.1)
+        if value.lower() != "bearer":
+            raise ValueError("must be 'Bearer'")
+        return value
+
+
+class _Resource(_Model):
+    resourceType: Text
+
+
+class _Entry(_Model):
+    resource: _Resource | None = None
+
+
+class _Bundle(_Model):
+    # `type` is not required: real clients send draftOrders without it
+    resourceType: Literal["Bundle"]
+    entry: list[_Entry] | None = None
+
+
+class _OrderSignContext(_Model):
+    userId: Text
+    patientId: Text
+    encounterId: Text | None = None
+    draftOrders: _Bundle
+
+
+class _OrderSelectContext(_OrderSignContext):
+    selections: list[Text]
+
+
+class _PatientContext(_Model):
+    userId: Text
+    patientId: Text
+
+
+#: the context each hook of the Hook Library defines; another hook needs at least a patient
+CONTEXTS: dict[str, type[_Model]] = {
+    "order-select": _OrderSelectContext,
+    "order-sign": _OrderSignContext,
+}
+
+
+class _Request(_Model):
+    hook: Text
+    hookInstance: Text
+    fhirServer: Text | None = None
+    fhirAuthorization: FhirAuthorization | None = None
+    context: dict[str, Any]
+    prefetch: dict[str, dict[str, Any] | None] | None = None
+
+    @field_validator("fhirServer")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("must be an http or https URL")
+        return value
+
+    @model_validator(mode="after")
+    def _server_with_token(self) -> _Request:
+        if self.fhirAuthorization is not None and self.fhirServer is None:
+            raise ValueError("fhirServer is required when fhirAuthorization is given")
+        return self
+
+
+@dataclass(frozen=True)
+class HookCall:
+    """A validated hook request; `context` and `prefetch` are the caller's own dicts."""
+
+    hook: str
+    hook_instance: str
+    context: Mapping[str, Any]
+    prefetch: Mapping[str, Any] | None
+    fhir_server: str | None = None
+    access_token: str | None = field(default=None, repr=False)
+
+    @property
+    def patient_id(self) -> str:
+        return str(self.context["patientId"])
+
+
+class _AcceptedSuggestion(_Model):
+    id: Text
+
+
+class _Coding(_Model):
+    code: Text
+    system: Text
+    display: str | None = None
+
+
+class _OverrideReason(_Model):
+    reason: _Coding | None = None
+    userComment: str | None = None
+
+
+class Feedback(_Model):
+    """One feedback item; `outcomeTimestamp` is normalised to UTC."""
+
+    card: Text
+    outcome: Literal["accepted", "overridden"]
+    acceptedSuggestions: list[_AcceptedSuggestion] | None = None
+    overrideReason: _OverrideReason | None = None
+    outcomeTimestamp: Text
+
+    @field_validator("outcomeTimestamp")
+    @classmethod
+    def _utc(cls, value: str) -> str:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an RFC 3339 date-time") from None
+        if moment.tzinfo is None:
+            raise ValueError("must give its time zone (UTC, e.g. 2021-12-11T10:05:31Z)")
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    @model_validator(mode="after")
+    def _suggestions_when_accepted(self) -> Feedback:
+        if self.outcome == "accepted" and not self.acceptedSuggestions:
+            raise ValueError("acceptedSuggestions is required when the outcome is 'accepted'")
+        return self
+
+
+class _FeedbackBody(_Model):
+    feedback: list[Feedback]
+
+
+_TYPES = {"string_type": "a string", "int_type": "an integer", "dict_type": "a JSON object",
+          "model_type": "a JSON object", "model_attributes_type": "a JSON object",
+          "list_type": "an array", "bool_type": "a boolean"}
+
+
+def _problem(exc: ValidationError, prefix: str = "") -> RequestProblem:
+    err = exc.errors(include_input=False, include_url=False)[0]
+    path = prefix
+    for part in err["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    kind = err["type"]
+    if kind == "missing":
+        return RequestProblem(f"{path}: is required", path, "required")
+    if kind in _TYPES:
+        return RequestProblem(f"{path}: must be {_TYPES[kind]}", path, "structure")
+    if kind == "literal_error":
+        return RequestProblem(f"{path}: must be {err['ctx']['expected']}", path, "invalid")
+    if kind == "string_pattern_mismatch":
+        return RequestProblem(f"{path}: must not be empty", path, "invalid")
+    if kind == "value_error":
+        # our own validators' messages: they name rules, never values
+        return RequestProblem(f"{path or 'request'}: {err['ctx']['error']}", path or None,
+                              "invalid")
+    return RequestProblem(f"{path}: is not valid", path or None, "invalid")
+
+
+def parse_json(body: Any) -> Any:
+    """The JSON value of a body given as bytes or text; anything else is taken as parsed."""
+    if not isinstance(body, bytes | bytearray | str):
+        return body
+    try:
+        return json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise RequestProblem("request: the body is not valid JSON", None, "structure") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RequestProblem(f"{what}: must be a JSON object", None, "structure")
+    return value
+
+
+def parse_hook_call(body: Any, hook: str) -> HookCall:
+    """Validate a CDS Hooks request to a service of `hook`; InvalidRequest names the field."""
+    raw = _object(parse_json(body), "request")
+    try:
+        request = _Request.model_validate(raw)
+    except ValidationError as exc:
+        raise _problem(exc) from None
+    if request.hook != hook:
+        raise RequestProblem(f"hook: this service answers '{hook}' requests", "hook", "invalid")
+    try:
+        CONTEXTS.get(hook, _PatientContext).model_validate(request.context)
+    except ValidationError as exc:
+        raise _problem(exc, "context") from None
+    token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+    return HookCall(hook=request.hook, hook_instance=request.hookInstance,
+                    context=raw["context"], prefetch=raw.get("prefetch"),
+                    fhir_server=request.fhirServer,
+                    access_token=token.get_secret_value() if token else None)
+
+
+def parse_feedback(body: Any) -> list[Feedback]:
+    """Validate a CDS Hooks feedback body; raise InvalidRequest naming the field."""
+    raw = _object(parse_json(body), "request")
+    try:
+        return list(_FeedbackBody.model_validate(raw).feedback)
+    except ValidationError as exc:
+        raise _problem(exc) from None

@@ -1,0 +1,67 @@
+"""One hook call from request body to CDS Hooks response, shared by the HTTP service and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import requests
+
+from ..engine import drug_orders, evaluate_hook
+from ..knowledge import Knowledge
+from ._data import patient_record
+from ._discovery import Service, service_for_hook, services
+from ._models import HookCall, parse_hook_call, parse_json
+from ._outcome import RequestProblem, UnknownService
+from ._settings import Settings
+
+
+@dataclass(frozen=True)
+class HookResult:
+    """The validated call, the service that answered it and its response."""
+
+    service: Service
+    call: HookCall
+    response: dict[str, Any]
+
+
+def run_hook(knowledge: Knowledge, service_id: str | None, body: Any, *,
+             settings: Settings | None = None,
+             session: requests.Session | None = None, today: date | None = None,
+             catalogue: Mapping[str, Service] | None = None) -> HookResult:
+    """Validate, gather the patient's data, run the engine; see `handle_hook`."""
+    catalogue = services(knowledge) if catalogue is None else catalogue
+    body = parse_json(body)
+    if service_id is None:
+        hook = body.get("hook") if isinstance(body, dict) else None
+        service_id = service_for_hook(knowledge, hook) if isinstance(hook, str) else None
+        if service_id is None:
+            raise RequestProblem("hook: no service of this module answers it", "hook", "invalid")
+    service = catalogue.get(service_id)
+    if service is None:
+        raise UnknownService()
+    call = parse_hook_call(body, service.hook)
+    if not drug_orders(knowledge, call.context):
+        # Nothing for this module to judge: answer at once, read nothing from the EHR.
+        return HookResult(service, call, {"cards": []})
+    record = patient_record(knowledge, call, settings or Settings(), session)
+    return HookResult(service, call,
+                      evaluate_hook(knowledge, service.hook, call.context, record, today=today))
+
+
+def handle_hook(knowledge: Knowledge, service_id: str | None, body: Any, *,
+                settings: Settings | None = None,
+                session: requests.Session | None = None,
+                today: date | None = None) -> dict[str, Any]:
+    """The CDS Hooks response for a request body (bytes, text or parsed JSON).
+
+    `service_id` None picks the service by the request's `hook`; `settings` (default
+    `Settings()`) give the FHIR time-out and page cap; `session` is the requests
+    Session for FHIR reads (one per call if None). Raises
+    InvalidRequest (bad body, unknown service: UnknownService) or DataUnavailable
+    (data neither prefetched nor fetchable); writes no audit record.
+    """
+    return run_hook(knowledge, service_id, body, settings=settings, session=session,
+                    today=today).response

@@ -1,0 +1,52 @@
+"""Per-rule feedback figures from the service's database, read without writing to it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.request import pathname2url
+
+UNKNOWN_CARD = "(unknown card)"
+NO_REASON = "(no reason given)"
+
+
+@dataclass(frozen=True)
+class RuleReport:
+    """How one rule's cards fared: shown (audit), accepted, overridden and why."""
+
+    rule_id: str
+    shown: int
+    accepted: int
+    overridden: int
+    reasons: tuple[tuple[str, int], ...]
+
+
+def feedback_report(db_path: Path) -> list[RuleReport]:
+    """The report, one row per rule id; raises sqlite3.Error for a missing or foreign file."""
+    if not db_path.is_file():
+        raise sqlite3.OperationalError("no such database file")
+    uri = f"file:{pathname2url(str(db_path.resolve()))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        shown = dict(conn.execute(
+            "SELECT COALESCE(rule_id, ''), COUNT(*) FROM card_shown GROUP BY 1").fetchall())
+        rows = conn.execute(
+            "SELECT COALESCE(c.rule_id, ?), f.outcome, f.reason_code, f.reason_display"
+            " FROM feedback f LEFT JOIN card_shown c ON c.card_uuid = f.card_uuid",
+            (UNKNOWN_CARD,)).fetchall()
+    finally:
+        conn.close()
+    outcomes: dict[str, Counter[str]] = defaultdict(Counter)
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    for rule, outcome, code, display in rows:
+        outcomes[rule][outcome] += 1
+        if outcome == "overridden":
+            reasons[rule][display or code or NO_REASON] += 1
+    return [
+        RuleReport(rule, shown.get(rule, 0), outcomes[rule]["accepted"],
+                   outcomes[rule]["overridden"],
+                   tuple(sorted(reasons[rule].items(), key=lambda kv: (-kv[1], kv[0]))))
+        for rule in sorted(set(shown) | set(outcomes))
+    ]

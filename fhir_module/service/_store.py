@@ -1,0 +1,152 @@
+"""SQLite records of the service: the audit of hook calls and the feedback on cards.
+
+The audit holds no patient data and no tokens: the patient id only as an
+HMAC-SHA256 under the settings' key, the cards only as uuid, rule id and
+indicator. Every write is committed (WAL, synchronous=FULL) before the
+service answers, so nothing acknowledged is lost across restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ._models import Feedback
+
+SCHEMA_VERSION = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hook_call (
+    id            INTEGER PRIMARY KEY,
+    hook_instance TEXT NOT NULL,
+    service_id    TEXT NOT NULL,
+    hook          TEXT NOT NULL,
+    patient_hash  TEXT NOT NULL,
+    card_count    INTEGER NOT NULL,
+    called_at     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS card_shown (
+    card_uuid TEXT PRIMARY KEY,
+    call_id   INTEGER NOT NULL REFERENCES hook_call (id),
+    rule_id   TEXT,
+    indicator TEXT
+);
+CREATE INDEX IF NOT EXISTS card_shown_rule ON card_shown (rule_id);
+CREATE TABLE IF NOT EXISTS feedback (
+    id                   INTEGER PRIMARY KEY,
+    service_id           TEXT NOT NULL,
+    card_uuid            TEXT NOT NULL,
+    outcome              TEXT NOT NULL,
+    outcome_timestamp    TEXT NOT NULL,
+    accepted_suggestions TEXT NOT NULL,
+    reason_system        TEXT,
+    reason_code          TEXT,
+    reason_display       TEXT,
+    user_comment         TEXT,
+    known_card           INTEGER NOT NULL,
+    received_at          TEXT NOT NULL,
+    UNIQUE (service_id, card_uuid, outcome, outcome_timestamp)
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the durability settings; creates the schema if missing."""
+    if path.parent != Path(""):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    with conn:
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?)",
+                     (SCHEMA_VERSION,))
+    return conn
+
+
+class Store:
+    """The service's database; safe to share between the threads of one process."""
+
+    def __init__(self, path: Path, audit_key: bytes | None = None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = connect(path)
+        self._key = audit_key if audit_key is not None else self._stored_key()
+
+    def _stored_key(self) -> bytes:
+        # INSERT OR IGNORE then read: concurrent workers all end up with the first key written.
+        with self._lock, self._conn:
+            self._conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('audit_key', ?)",
+                               (secrets.token_bytes(32),))
+            row = self._conn.execute("SELECT value FROM meta WHERE name = 'audit_key'").fetchone()
+        return bytes(row[0])
+
+    def patient_hash(self, patient_id: str) -> str:
+        """The keyed hash under which the audit knows a patient."""
+        return hmac.new(self._key, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def record_call(self, *, hook_instance: str, service_id: str, hook: str, patient_id: str,
+                    cards: Iterable[Mapping[str, Any]]) -> None:
+        """Audit one answered hook call: which rules showed which cards, for whom (hashed)."""
+        shown = []
+        for card in cards:
+            source = card.get("source")
+            topic = source.get("topic") if isinstance(source, Mapping) else None
+            rule = topic.get("code") if isinstance(topic, Mapping) else None
+            shown.append((str(card.get("uuid")), rule, card.get("indicator")))
+        with self._lock, self._conn:
+            call_id = self._conn.execute(
+                "INSERT INTO hook_call (hook_instance, service_id, hook, patient_hash, card_count,"
+                " called_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (hook_instance, service_id, hook, self.patient_hash(patient_id), len(shown),
+                 _now()),
+            ).lastrowid
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO card_shown (card_uuid, call_id, rule_id, indicator)"
+                " VALUES (?, ?, ?, ?)",
+                [(uuid, call_id, rule, indicator) for uuid, rule, indicator in shown if uuid],
+            )
+
+    def record_feedback(self, service_id: str, items: Sequence[Feedback]) -> int:
+        """Store feedback items (idempotent per card, outcome and time); the number new."""
+        added = 0
+        with self._lock, self._conn:
+            for item in items:
+                known = self._conn.execute("SELECT 1 FROM card_shown WHERE card_uuid = ?",
+                                           (item.card,)).fetchone() is not None
+                why = item.overrideReason
+                reason = why.reason if why else None
+                cursor = self._conn.execute(
+                    "INSERT OR IGNORE INTO feedback (service_id, card_uuid, outcome,"
+                    " outcome_timestamp, accepted_suggestions, reason_system, reason_code,"
+                    " reason_display, user_comment, known_card, received_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (service_id, item.card, item.outcome, item.outcomeTimestamp,
+                     json.dumps([s.id for s in item.acceptedSuggestions or []]),
+                     reason.system if reason else None, reason.code if reason else None,
+                     reason.display if reason else None, why.userComment if why else None,
+                     int(known), _now()),
+                )
+                added += cursor.rowcount
+        return added
+
+    def close(self) -> None:
+        """Close the connection; the store is unusable afterwards."""
+        with self._lock:
+            self._conn.close()
