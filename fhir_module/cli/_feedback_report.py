@@ -1,0 +1,52 @@
+"""fhir-module feedback-report: per rule, cards shown, accepted, overridden, and why."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .._errors import InvalidRequest
+from ..service import RuleReport, Settings, feedback_report
+from ._common import fail
+
+COLUMNS = ("rule", "shown", "accepted", "overridden")
+
+
+def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "feedback-report", help="per rule: cards shown, accepted, overridden, override reasons",
+        description=__doc__)
+    parser.add_argument("--db", type=Path, metavar="PATH",
+                        help="the service's SQLite file (default: FHIR_MODULE_DB, "
+                             "else ./fhir-module.sqlite3)")
+    parser.set_defaults(run=run)
+
+
+def write_table(rows: Sequence[RuleReport], out: TextIO) -> None:
+    """The report as a plain text table; override reasons indented under their rule."""
+    width = max([len(COLUMNS[0])] + [len(r.rule_id) for r in rows]
+                + [len(reason) + 4 for r in rows for reason, _ in r.reasons])
+    out.write(f"{COLUMNS[0]:<{width}}  {COLUMNS[1]:>6}  {COLUMNS[2]:>8}  {COLUMNS[3]:>10}\n")
+    for r in rows:
+        out.write(f"{r.rule_id:<{width}}  {r.shown:>6}  {r.accepted:>8}  {r.overridden:>10}\n")
+        for reason, count in r.reasons:
+            out.write(f"    {reason:<{width - 4}}  {'':>6}  {'':>8}  {count:>10}\n")
+    if not rows:
+        out.write("(no cards shown and no feedback yet)\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        path = args.db or Settings.from_env().db_path
+    except InvalidRequest as exc:
+        return fail(str(exc))
+    try:
+        rows = feedback_report(path)
+    except sqlite3.Error as exc:
+        return fail(f"cannot read the database {path}: {exc}")
+    write_table(rows, sys.stdout)
+    return 0
