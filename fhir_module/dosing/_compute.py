@@ -176,4 +176,4 @@ def _unit(parts: list[Part]) -> str:
 
 
 def _unique(notes: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(notes))
+    return tuple(notes) if len(notes) < 2 else tuple(dict.fromkeys(notes))

@@ -70,6 +70,8 @@ def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
                     ["no dose given: the order's maximum per period counts"])
     else:
         raise Unknown("the dosage gives no dose")
+    if cap is None and not notes:
+        return best
     if best.notes:
         notes.extend(best.notes)
     if cap is not None:
