@@ -41,6 +41,8 @@ class Settings:
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
 
     def __post_init__(self) -> None:
+        # A str path is the common slip; the store needs a Path.
+        object.__setattr__(self, "db_path", Path(self.db_path))
         if not 0 < self.port < 65536:
             raise InvalidRequest("port: must be between 1 and 65535", "port")
         if self.fhir_timeout <= 0:
