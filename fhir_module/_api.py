@@ -25,14 +25,18 @@ def _parse(document: Mapping[str, Any] | str | bytes) -> Any:
         try:
             return json.loads(document)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidRequest(f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") \
-                from None
+            raise InvalidRequest(
+                f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})"
+            ) from None
     return document
 
 
-def evaluate_bundle(bundle: Mapping[str, Any] | str | bytes, *,
-                    knowledge: Knowledge | None = None,
-                    today: date | None = None) -> dict[str, Any]:
+def evaluate_bundle(
+    bundle: Mapping[str, Any] | str | bytes,
+    *,
+    knowledge: Knowledge | None = None,
+    today: date | None = None,
+) -> dict[str, Any]:
     """Judge a plain FHIR R4 Bundle as order-sign would; returns the CDS Hooks response.
 
     The Bundle holds the MedicationRequests to judge (status 'draft'), and the
@@ -44,12 +48,18 @@ def evaluate_bundle(bundle: Mapping[str, Any] | str | bytes, *,
     if not isinstance(document.get("entry", []), list):
         raise InvalidRequest("Bundle.entry must be an array", "Bundle.entry")
     context, record = bundle_as_hook(document)
-    return evaluate_hook(knowledge or default_knowledge(), "order-sign", context, record,
-                         today=today)
+    return evaluate_hook(
+        knowledge or default_knowledge(), "order-sign", context, record, today=today
+    )
 
 
-def evaluate(request: Mapping[str, Any] | str | bytes, *, service: str | None = None,
-             knowledge: Knowledge | None = None, today: date | None = None) -> dict[str, Any]:
+def evaluate(
+    request: Mapping[str, Any] | str | bytes,
+    *,
+    service: str | None = None,
+    knowledge: Knowledge | None = None,
+    today: date | None = None,
+) -> dict[str, Any]:
     """Answer a CDS Hooks request (prefetched data only, or its FHIR server) as the service would.
 
     `service` is a service id from discovery; by default the one for the request's hook.

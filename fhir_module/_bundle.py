@@ -9,14 +9,21 @@ from .knowledge import Knowledge
 from .patient import PatientRecord
 
 # Definitions first, so a server that checks references as it goes meets them in order.
-_TYPE_ORDER = ("StructureDefinition", "CodeSystem", "ValueSet", "MedicationKnowledge",
-               "PlanDefinition")
+_TYPE_ORDER = (
+    "StructureDefinition",
+    "CodeSystem",
+    "ValueSet",
+    "MedicationKnowledge",
+    "PlanDefinition",
+)
 
 
 def transaction_bundle(knowledge: Knowledge) -> dict[str, Any]:
     """Every knowledge resource and profile as PUT entries: importing twice changes nothing."""
-    files = sorted(knowledge.files, key=lambda f: (_TYPE_ORDER.index(f.resource["resourceType"]),
-                                                   f.resource["id"]))
+    files = sorted(
+        knowledge.files,
+        key=lambda f: (_TYPE_ORDER.index(f.resource["resourceType"]), f.resource["id"]),
+    )
     base = _module_base(knowledge)
     entries = []
     for f in files:
@@ -42,8 +49,11 @@ def bundle_as_hook(bundle: Mapping[str, Any]) -> tuple[dict[str, Any], PatientRe
     The MedicationRequests with status 'draft' are the orders to judge and the
     others are the patient's record; a Bundle with no draft judges all of them.
     """
-    resources = [e["resource"] for e in bundle.get("entry") or []
-                 if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
+    resources = [
+        e["resource"]
+        for e in bundle.get("entry") or []
+        if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
+    ]
     requests = [r for r in resources if r.get("resourceType") == "MedicationRequest"]
     drafts = [r for r in requests if r.get("status") == "draft"] or requests
     others = [r for r in requests if not any(r is d for d in drafts)]
@@ -51,8 +61,11 @@ def bundle_as_hook(bundle: Mapping[str, Any]) -> tuple[dict[str, Any], PatientRe
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
     context = {
         "patientId": patients[0].get("id", "") if patients else "",
-        "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                        "entry": [{"resource": r} for r in drafts + medications]},
+        "draftOrders": {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in drafts + medications],
+        },
     }
     record = PatientRecord(
         patient=patients[0] if patients else None,

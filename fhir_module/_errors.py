@@ -43,8 +43,9 @@ class DataUnavailable(FhirModuleError):
 class FhirServerError(FhirModuleError):
     """A FHIR server could not be reached or answered with an error."""
 
-    def __init__(self, message: str, status: int | None = None,
-                 outcome: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, outcome: dict[str, Any] | None = None
+    ) -> None:
         self.status = status
         self.outcome = outcome
         super().__init__(message)

@@ -32,7 +32,9 @@ def outcome_lines(outcome: Any) -> list[str]:
             continue
         text = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or ""
         where = ", ".join(issue.get("expression") or issue.get("location") or [])
-        line = f"{issue.get('severity', 'error')} {issue.get('code', 'unknown')}: {text}".rstrip(": ")
+        line = f"{issue.get('severity', 'error')} {issue.get('code', 'unknown')}: {text}".rstrip(
+            ": "
+        )
         lines.append(f"{line} (at {where})" if where else line)
     return lines
 
@@ -46,13 +48,21 @@ def _raise_for(response: requests.Response) -> None:
     except ValueError:
         body = None
     outcome = body if isinstance(body, Mapping) else None
-    raise FhirServerError(f"the FHIR server answered {response.status_code} {response.reason}",
-                          status=response.status_code, outcome=dict(outcome) if outcome else None)
+    raise FhirServerError(
+        f"the FHIR server answered {response.status_code} {response.reason}",
+        status=response.status_code,
+        outcome=dict(outcome) if outcome else None,
+    )
 
 
-def push_bundle(bundle: Mapping[str, Any], server: str, token: str | None = None, *,
-                timeout: float = DEFAULT_TIMEOUT,
-                session: requests.Session | None = None) -> list[EntryResult]:
+def push_bundle(
+    bundle: Mapping[str, Any],
+    server: str,
+    token: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    session: requests.Session | None = None,
+) -> list[EntryResult]:
     """POST a transaction Bundle to a FHIR server's base URL; the result per entry."""
     headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
     if token:

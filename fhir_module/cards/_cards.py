@@ -43,21 +43,29 @@ def card(finding: Finding) -> dict[str, Any]:
         "detail": finding.detail,
         "source": {
             "label": f"{drug.plan_title} (version {drug.plan_version})",
-            "topic": {"system": rule.rule_system, "code": rule.rule_id,
-                      "display": _display(drug, rule.rule_system, rule.rule_id)},
+            "topic": {
+                "system": rule.rule_system,
+                "code": rule.rule_id,
+                "display": _display(drug, rule.rule_system, rule.rule_id),
+            },
         },
     }
     if finding.offers:
         body["suggestions"] = [
-            {"label": o.label, "uuid": str(uuid.uuid4()), "actions": [_action(a) for a in o.actions]}
+            {
+                "label": o.label,
+                "uuid": str(uuid.uuid4()),
+                "actions": [_action(a) for a in o.actions],
+            }
             for o in finding.offers
         ]
         body["selectionBehavior"] = rule.selection_behavior or "at-most-one"
     if finding.level in ("warning", "critical") and drug.override_reasons:
         body["overrideReasons"] = [dict(c) for c in drug.override_reasons]
     if rule.links:
-        body["links"] = [{"label": link.label, "url": link.url, "type": "absolute"}
-                         for link in rule.links]
+        body["links"] = [
+            {"label": link.label, "url": link.url, "type": "absolute"} for link in rule.links
+        ]
     return body
 
 

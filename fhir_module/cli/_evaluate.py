@@ -12,16 +12,25 @@ from .._errors import DataUnavailable, FhirServerError, InvalidRequest
 from ._common import fail
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "evaluate", help="print the CDS Hooks response to a request (or a FHIR Bundle)",
-        description=__doc__)
-    parser.add_argument("request", type=Path, metavar="REQUEST.json",
-                        help="a CDS Hooks request, or a FHIR R4 Bundle judged as order-sign")
+        "evaluate",
+        help="print the CDS Hooks response to a request (or a FHIR Bundle)",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "request",
+        type=Path,
+        metavar="REQUEST.json",
+        help="a CDS Hooks request, or a FHIR R4 Bundle judged as order-sign",
+    )
     parser.add_argument("--service", help="service id (default: the one for the request's hook)")
-    parser.add_argument("--date", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                        help="the day of the request (default: today); ages use it when an "
-                             "order has no authoredOn")
+    parser.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="the day of the request (default: today); ages use it when an order has no authoredOn",
+    )
     parser.set_defaults(run=run)
 
 

@@ -9,9 +9,10 @@ import sys
 from ._common import fail, knowledge_or_fail
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("export", help="write the knowledge as a transaction Bundle",
-                                   description=__doc__)
+def add(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export", help="write the knowledge as a transaction Bundle", description=__doc__
+    )
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     parser.set_defaults(run=run)
 

@@ -8,11 +8,13 @@ from .._errors import FhirServerError
 from ._common import fail, knowledge_or_fail
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("push", help="send the knowledge Bundle to a FHIR server",
-                                   description=__doc__)
-    parser.add_argument("--fhir-server", required=True, metavar="URL",
-                        help="the FHIR server's base URL")
+def add(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "push", help="send the knowledge Bundle to a FHIR server", description=__doc__
+    )
+    parser.add_argument(
+        "--fhir-server", required=True, metavar="URL", help="the FHIR server's base URL"
+    )
     parser.add_argument("--token", help="a bearer token for the server (never printed)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     parser.set_defaults(run=run)

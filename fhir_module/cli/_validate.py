@@ -8,11 +8,17 @@ from pathlib import Path
 from ._common import fail
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("validate", help="check resources against R4 and the profiles",
-                                   description=__doc__)
-    parser.add_argument("files", nargs="*", type=Path, metavar="FILE",
-                        help="resources or Bundles (default: the module's own knowledge)")
+def add(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validate", help="check resources against R4 and the profiles", description=__doc__
+    )
+    parser.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        metavar="FILE",
+        help="resources or Bundles (default: the module's own knowledge)",
+    )
     parser.set_defaults(run=run)
 
 

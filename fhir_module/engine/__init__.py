@@ -14,8 +14,14 @@ from ._findings import Finding
 from ._orders import DrugOrder, bundle_resources, drug_orders, drug_orders_in, selected
 
 
-def evaluate_hook(knowledge: Knowledge, hook: str, context: Mapping[str, Any],
-                  record: PatientRecord, *, today: date | None = None) -> dict[str, Any]:
+def evaluate_hook(
+    knowledge: Knowledge,
+    hook: str,
+    context: Mapping[str, Any],
+    record: PatientRecord,
+    *,
+    today: date | None = None,
+) -> dict[str, Any]:
     """The CDS Hooks response for a validated hook context and the patient's record.
 
     order-sign judges every draft order of a known drug; order-select judges the

@@ -8,12 +8,14 @@ from typing import Any
 
 from ..dosing import DailyDose, DoseUnknown
 from ..dosing._units import MASS_TO_MG
-from ..knowledge import Drug, Entry, render_value
+from ..knowledge import Drug, render_value
 from ..patient import AgeRange
 
 Dose = DailyDose | DoseUnknown
-UNKNOWN_ROUTE = ("The route is not given and cannot be inferred from the product or dose form, "
-                 "so no route's dose limits could be applied.")
+UNKNOWN_ROUTE = (
+    "The route is not given and cannot be inferred from the product or dose form, "
+    "so no route's dose limits could be applied."
+)
 
 
 def route_unit(drug: Drug, route: str) -> str:
@@ -49,8 +51,12 @@ def guideline_view(drug: Drug, route: str, age: AgeRange | None, unit: str) -> d
         item["quote"] += [q for q in entry.quotes if q not in item["quote"]]
         item["note"] += [n for n in entry.notes if n not in item["note"]]
         item.setdefault("band", entry.band)
-        for key, mg in (("maxDaily", entry.max_daily_mg), ("low", entry.usual_low_mg),
-                        ("high", entry.usual_high_mg), ("step", entry.step_mg)):
+        for key, mg in (
+            ("maxDaily", entry.max_daily_mg),
+            ("low", entry.usual_low_mg),
+            ("high", entry.usual_high_mg),
+            ("step", entry.step_mg),
+        ):
             if mg is not None:
                 value = in_unit(mg, unit)
                 item[key] = min(item.get(key, value), value)

@@ -13,7 +13,14 @@ from ..knowledge import Knowledge, Rule
 from ..knowledge._fhirpath import evaluate
 from ..patient import PatientFacts, PatientRecord, age_on, order_date, patient_facts
 from ._env import (
-    Dose, dose_summary, dose_variable, guideline_view, in_unit, route_text, route_unit, show,
+    Dose,
+    dose_summary,
+    dose_variable,
+    guideline_view,
+    in_unit,
+    route_text,
+    route_unit,
+    show,
 )
 from ._findings import Action, Finding, Offer, merge
 from ._orders import DrugOrder, drug_orders_in
@@ -31,14 +38,21 @@ class Judged:
     group_doses: tuple[Dose, ...]
 
 
-def evaluate_orders(knowledge: Knowledge, hook: str, scope: list[DrugOrder],
-                    drafts: list[DrugOrder], record: PatientRecord, today: date) -> list[Finding]:
+def evaluate_orders(
+    knowledge: Knowledge,
+    hook: str,
+    scope: list[DrugOrder],
+    drafts: list[DrugOrder],
+    record: PatientRecord,
+    today: date,
+) -> list[Finding]:
     """Findings for the orders in scope; one rule failing yields a 'not completed' finding."""
     facts = patient_facts(knowledge, record)
     draft_ids = {d.reference for d in drafts if d.reference}
     doses = {id(o): daily_dose(o.order, knowledge, o.medication) for o in scope}
-    history = drug_orders_in(knowledge, [r for r in record.medication_requests
-                                         if isinstance(r, Mapping)])
+    history = drug_orders_in(
+        knowledge, [r for r in record.medication_requests if isinstance(r, Mapping)]
+    )
     findings: list[Finding] = []
     for item in scope:
         dose = doses[id(item)]
@@ -56,19 +70,40 @@ def _run(rule: Rule, env: dict[str, Any], judged: Judged) -> list[Finding]:
     try:
         if not rule.applies(env):
             return []
-        return [Finding(rule, judged.item.drug, rule.summary.render(env), rule.detail.render(env),
-                        tuple(_offers(rule, env, judged)))]
+        return [
+            Finding(
+                rule,
+                judged.item.drug,
+                rule.summary.render(env),
+                rule.detail.render(env),
+                tuple(_offers(rule, env, judged)),
+            )
+        ]
     except Exception as exc:  # one rule failing must not take the others down
         name = type(exc).__name__
-        return [Finding(rule, judged.item.drug, f"The {rule.rule_id} check of {judged.item.drug.name} could not be "
-                              f"completed",
-                        f"The check '{rule.rule_id}' failed on this order's data ({name}), so it "
-                        f"was not applied. Check this order by hand.", (), "warning")]
+        return [
+            Finding(
+                rule,
+                judged.item.drug,
+                f"The {rule.rule_id} check of {judged.item.drug.name} could not be completed",
+                f"The check '{rule.rule_id}' failed on this order's data ({name}), so it "
+                f"was not applied. Check this order by hand.",
+                (),
+                "warning",
+            )
+        ]
 
 
-def _environment(knowledge: Knowledge, hook: str, judged: Judged, record: PatientRecord,
-                 facts: PatientFacts, history: list[DrugOrder], draft_ids: set[str | None],
-                 today: date) -> dict[str, Any]:
+def _environment(
+    knowledge: Knowledge,
+    hook: str,
+    judged: Judged,
+    record: PatientRecord,
+    facts: PatientFacts,
+    history: list[DrugOrder],
+    draft_ids: set[str],
+    today: date,
+) -> dict[str, Any]:
     item, dose = judged.item, judged.dose
     drug, route = item.drug, dose.route
     unit = route_unit(drug, route)
@@ -89,33 +124,54 @@ def _environment(knowledge: Knowledge, hook: str, judged: Judged, record: Patien
             current.append(past)
             current_doses.append(past_dose)
     env: dict[str, Any] = {
-        "order": dict(item.order), "orders": [dict(o.order) for o in judged.group],
-        "patient": dict(patient) if patient else [], "medication": dict(drug.knowledge),
-        "hook": hook, "route": route, "routeText": route_text(item.order, route),
-        "routeName": route.replace("-", " "), "unit": unit,
+        "order": dict(item.order),
+        "orders": [dict(o.order) for o in judged.group],
+        "patient": dict(patient) if patient else [],
+        "medication": dict(drug.knowledge),
+        "hook": hook,
+        "route": route,
+        "routeText": route_text(item.order, route),
+        "routeName": route.replace("-", " "),
+        "unit": unit,
         "age": {"low": age.low, "high": age.high} if age else [],
         "ageText": age.text() if age else [],
-        "pregnant": facts.pregnant.present, "pregnancyEvidence": facts.pregnant.evidence,
+        "pregnant": facts.pregnant.present,
+        "pregnancyEvidence": facts.pregnant.evidence,
         "breastfeeding": facts.breastfeeding.present,
         "breastfeedingEvidence": facts.breastfeeding.evidence,
         "respiratoryDisease": facts.respiratory.present,
         "respiratoryEvidence": facts.respiratory.evidence,
-        "dose": dose_variable(dose), "dailyDose": in_unit(total, unit),
-        "doseText": show(total, unit), "arithmetic": arithmetic or [],
-        "assumptionsText": assumptions, "guideline": guideline,
-        "current": [dict(c.order) for c in current], "everIntrathecal": ever_intrathecal,
+        "dose": dose_variable(dose),
+        "dailyDose": in_unit(total, unit),
+        "doseText": show(total, unit),
+        "arithmetic": arithmetic or [],
+        "assumptionsText": assumptions,
+        "guideline": guideline,
+        "current": [dict(c.order) for c in current],
+        "everIntrathecal": ever_intrathecal,
         "citation": [],
     }
     env.update(_current_variables(current, current_doses, total, unit, guideline, on))
     return env
 
 
-def _current_variables(current: list[DrugOrder], doses: list[Dose], total: Decimal, unit: str,
-                       guideline: Mapping[str, Any], on: date) -> dict[str, Any]:
+def _current_variables(
+    current: list[DrugOrder],
+    doses: list[Dose],
+    total: Decimal,
+    unit: str,
+    guideline: Mapping[str, Any],
+    on: date,
+) -> dict[str, Any]:
     computed = [d for d in doses if isinstance(d, DailyDose)]
-    out: dict[str, Any] = {"currentDailyDose": [], "currentDailyDoseText": [],
-                           "currentText": [], "currentDays": [], "combinedText": [],
-                           "combinedExceedsMaximum": []}
+    out: dict[str, Any] = {
+        "currentDailyDose": [],
+        "currentDailyDoseText": [],
+        "currentText": [],
+        "currentDays": [],
+        "combinedText": [],
+        "combinedExceedsMaximum": [],
+    }
     if not current:
         return out
     dates = [order_date(c.order, on) for c in current if c.order.get("authoredOn")]
@@ -156,8 +212,9 @@ def _offers(rule: Rule, env: dict[str, Any], judged: Judged) -> list[Offer]:
                 factor = Decimal(str(limit[0])) / Decimal(str(daily))
                 for order, dose in zip(judged.group, judged.group_doses, strict=True):
                     if isinstance(dose, DailyDose) and isinstance(order.order.get("id"), str):
-                        actions.append(Action("update", label,
-                                              resource=scaled_order(order.order, factor)))
+                        actions.append(
+                            Action("update", label, resource=scaled_order(order.order, factor))
+                        )
         if actions:
             offers.append(Offer(label, tuple(actions)))
     return offers

@@ -13,7 +13,7 @@ from ..knowledge import Drug, Rule
 class Action:
     """One change a suggestion makes: CDS Hooks action type and its resource or reference."""
 
-    type: str                                  # 'delete' | 'update' | 'create'
+    type: str  # 'delete' | 'update' | 'create'
     description: str
     resource: Mapping[str, Any] | None = None
     resource_id: str | None = None
@@ -36,7 +36,7 @@ class Finding:
     summary: str
     detail: str
     offers: tuple[Offer, ...] = ()
-    indicator: str | None = None    # overrides the rule's own (used for checks that failed)
+    indicator: str | None = None  # overrides the rule's own (used for checks that failed)
 
     @property
     def key(self) -> tuple[int, str, str]:

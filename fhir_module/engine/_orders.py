@@ -29,8 +29,11 @@ def bundle_resources(bundle: Any) -> list[Resource]:
     """The resources of a Bundle's entries, skipping anything malformed."""
     if not isinstance(bundle, Mapping) or not isinstance(bundle.get("entry"), list):
         return []
-    return [e["resource"] for e in bundle["entry"]
-            if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)]
+    return [
+        e["resource"]
+        for e in bundle["entry"]
+        if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
+    ]
 
 
 def _medication(order: Resource, pool: list[Resource]) -> Resource | None:
@@ -45,7 +48,10 @@ def _medication(order: Resource, pool: list[Resource]) -> Resource | None:
         return None
     wanted = target.rstrip("/").split("/")[-2:]
     for res in pool:
-        if res.get("resourceType") == "Medication" and [res.get("resourceType"), res.get("id")] == wanted:
+        if (
+            res.get("resourceType") == "Medication"
+            and [res.get("resourceType"), res.get("id")] == wanted
+        ):
             return res
     return None
 
@@ -75,10 +81,14 @@ def drug_orders_in(knowledge: Knowledge, resources: list[Resource]) -> list[Drug
 
 def drug_orders(knowledge: Knowledge, context: Mapping[str, Any]) -> list[Resource]:
     """The draft MedicationRequests of a known drug in a hook's context."""
-    return [d.order for d in drug_orders_in(knowledge, bundle_resources(context.get("draftOrders")))]
+    return [
+        d.order for d in drug_orders_in(knowledge, bundle_resources(context.get("draftOrders")))
+    ]
 
 
 def selected(orders: list[DrugOrder], selections: Any) -> list[DrugOrder]:
     """The orders named in order-select's `selections` ('MedicationRequest/id' references)."""
-    wanted = {s for s in selections if isinstance(s, str)} if isinstance(selections, list) else set()
+    wanted = (
+        {s for s in selections if isinstance(s, str)} if isinstance(selections, list) else set()
+    )
     return [o for o in orders if o.reference in wanted]

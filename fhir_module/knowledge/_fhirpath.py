@@ -24,9 +24,16 @@ class FhirPathError(ValueError):
     """An expression does not parse or does not run against the documented variables."""
 
 
-class _Raise(ErrorListener):  # type: ignore[misc]
-    def syntaxError(self, recognizer: Any, offendingSymbol: Any, line: int, column: int,  # noqa: N802
-                    msg: str, e: Any) -> None:
+class _Raise(ErrorListener):
+    def syntaxError(
+        self,
+        recognizer: Any,
+        offendingSymbol: Any,
+        line: int,
+        column: int,  # noqa: N802
+        msg: str,
+        e: Any,
+    ) -> None:
         raise FhirPathError(f"syntax error at column {column + 1}: {msg}")
 
 

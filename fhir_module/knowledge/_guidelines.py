@@ -21,11 +21,11 @@ class Entry:
     """One dosage entry of a guideline, its limits in mg per day."""
 
     role: str
-    route: str | None            # route category; None: every route
+    route: str | None  # route category; None: every route
     age_low: int | None
     age_high: int | None
-    band: str                    # the age band in words, e.g. "4 to 10 years"
-    unit: str | None             # the UCUM mass unit the entry states its figures in
+    band: str  # the age band in words, e.g. "4 to 10 years"
+    unit: str | None  # the UCUM mass unit the entry states its figures in
     text: str
     instruction: str | None
     max_daily_mg: Decimal | None
@@ -99,8 +99,9 @@ def _citations(node: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...
     return tuple(quotes), tuple(notes)
 
 
-def read_guidelines(mk: Mapping[str, Any],
-                    route_of: Callable[[Any], str | None]) -> tuple[Entry, ...]:
+def read_guidelines(
+    mk: Mapping[str, Any], route_of: Callable[[Any], str | None]
+) -> tuple[Entry, ...]:
     """Every dosage entry of every guideline; ValueError('element: problem') on bad data."""
     entries: list[Entry] = []
     for g, guideline in enumerate(mk.get("administrationGuidelines") or []):
@@ -117,7 +118,9 @@ def read_guidelines(mk: Mapping[str, Any],
                     raise ValueError(f"{where}.patientCharacteristics[{c}]: {exc}") from None
                 band = ", ".join(char.get("value") or []) or band
         for d, group in enumerate(guideline.get("dosage") or []):
-            role = next((c.get("code") for c in (group.get("type") or {}).get("coding") or []), None)
+            role = next(
+                (c.get("code") for c in (group.get("type") or {}).get("coding") or []), None
+            )
             if not role:
                 raise ValueError(f"{where}.dosage[{d}].type: no dosage-role code")
             for k, dosage in enumerate(group.get("dosage") or []):
@@ -129,8 +132,14 @@ def read_guidelines(mk: Mapping[str, Any],
     return tuple(entries)
 
 
-def _entry(role: str, dosage: Mapping[str, Any], low: int | None, high: int | None, band: str,
-           route_of: Callable[[Any], str | None]) -> Entry:
+def _entry(
+    role: str,
+    dosage: Mapping[str, Any],
+    low: int | None,
+    high: int | None,
+    band: str,
+    route_of: Callable[[Any], str | None],
+) -> Entry:
     route = None
     if dosage.get("route") is not None:
         route = route_of(dosage["route"])
@@ -153,6 +162,20 @@ def _entry(role: str, dosage: Mapping[str, Any], low: int | None, high: int | No
         step, unit = rate_mg_per_day(ratio["numerator"])
         step_days = days(ratio["denominator"])
     quotes, notes = _citations(dosage)
-    return Entry(role, route, low, high, band, unit, dosage.get("text", ""),
-                 dosage.get("patientInstruction"), max_daily, usual_low, usual_high, step,
-                 step_days, quotes, notes)
+    return Entry(
+        role,
+        route,
+        low,
+        high,
+        band,
+        unit,
+        dosage.get("text", ""),
+        dosage.get("patientInstruction"),
+        max_daily,
+        usual_low,
+        usual_high,
+        step,
+        step_days,
+        quotes,
+        notes,
+    )

@@ -52,8 +52,9 @@ class Drug:
             return True
         texts = [concept.get("text")] if isinstance(concept, Mapping) else []
         texts += [c.get("display") for c in codings(concept)]
-        return any(isinstance(t, str) and self.names & set(normalise_text(t).split())
-                   for t in texts)
+        return any(
+            isinstance(t, str) and self.names & set(normalise_text(t).split()) for t in texts
+        )
 
 
 class Knowledge:
@@ -66,14 +67,19 @@ class Knowledge:
         for f in files:
             key = f"{f.resource['resourceType']}/{f.resource['id']}"
             if key in self.by_key:
-                raise KnowledgeError(f.name, "id", f"{key} is also defined in {self.by_key[key].name}")
+                raise KnowledgeError(
+                    f.name, "id", f"{key} is also defined in {self.by_key[key].name}"
+                )
             self.by_key[key] = f
             if f.resource.get("url"):
                 self.by_url[f.resource["url"]] = f
         self._check_profiles()
         self._check_canonicals()
-        self.code_systems = {u: f.resource for u, f in self.by_url.items()
-                             if f.resource["resourceType"] == "CodeSystem"}
+        self.code_systems = {
+            u: f.resource
+            for u, f in self.by_url.items()
+            if f.resource["resourceType"] == "CodeSystem"
+        }
         self.value_sets: dict[str, ValueSetIndex] = {}
         for url, f in self.by_url.items():
             if f.resource["resourceType"] == "ValueSet":
@@ -82,14 +88,17 @@ class Knowledge:
                     element, _, problem = problems[0].partition(": ")
                     raise KnowledgeError(f.name, element, problem)
                 self.value_sets[url] = index
-        self.route_sets = {f.resource["id"][len(ROUTE_PREFIX):]: self.value_sets[u]
-                           for u, f in self.by_url.items()
-                           if f.resource["resourceType"] == "ValueSet"
-                           and f.resource["id"].startswith(ROUTE_PREFIX)}
+        self.route_sets = {
+            f.resource["id"][len(ROUTE_PREFIX) :]: self.value_sets[u]
+            for u, f in self.by_url.items()
+            if f.resource["resourceType"] == "ValueSet"
+            and f.resource["id"].startswith(ROUTE_PREFIX)
+        }
         self.products: dict[tuple[str, str], Product] = {}
         self._forms: dict[tuple[str, str], set[str]] = {}
-        self.drugs = tuple(self._drug(f) for f in files
-                           if f.resource["resourceType"] == "PlanDefinition")
+        self.drugs = tuple(
+            self._drug(f) for f in files if f.resource["resourceType"] == "PlanDefinition"
+        )
 
     # ----- the DoseKnowledge protocol of fhir_module.dosing
     def product_for(self, concept: Mapping[str, Any] | None) -> Product | None:
@@ -104,7 +113,9 @@ class Knowledge:
             if vs.has_concept(concept):
                 return category
         texts = [concept.get("text")] if isinstance(concept, Mapping) else []
-        texts += [c.get("display") for c in codings(concept)] + [c.get("code") for c in codings(concept)]
+        texts += [c.get("display") for c in codings(concept)] + [
+            c.get("code") for c in codings(concept)
+        ]
         for text in texts:
             for category, vs in self.route_sets.items():
                 if vs.has_text(text):
@@ -135,8 +146,11 @@ class Knowledge:
         mk_key = str(links.get("knowledge", {}).get("url", "")).split("/", 0)[0]
         mk_file = self.by_key.get("/".join(mk_key.rstrip("/").split("/")[-2:]))
         if mk_file is None or mk_file.resource["resourceType"] != "MedicationKnowledge":
-            raise KnowledgeError(plan.name, "relatedArtifact(knowledge).url",
-                                 "does not resolve to a MedicationKnowledge in the module")
+            raise KnowledgeError(
+                plan.name,
+                "relatedArtifact(knowledge).url",
+                "does not resolve to a MedicationKnowledge in the module",
+            )
         mk = mk_file.resource
         try:
             entries = read_guidelines(mk, self.route_for)
@@ -144,12 +158,20 @@ class Knowledge:
             element, _, problem = str(exc).partition(": ")
             raise KnowledgeError(mk_file.name, element, problem) from None
         self._index_products(mk_file)
-        triggers = {fl.get("valueSet") for a in res.get("action") or [] for t in a.get("trigger") or []
-                    for d in t.get("data") or [] for fl in d.get("codeFilter") or []}
+        triggers = {
+            fl.get("valueSet")
+            for a in res.get("action") or []
+            for t in a.get("trigger") or []
+            for d in t.get("data") or []
+            for fl in d.get("codeFilter") or []
+        }
         triggers.discard(None)
         if len(triggers) != 1 or next(iter(triggers)) not in self.value_sets:
-            raise KnowledgeError(plan.name, "action.trigger.data.codeFilter.valueSet",
-                                 "the triggers must name one medication ValueSet of the module")
+            raise KnowledgeError(
+                plan.name,
+                "action.trigger.data.codeFilter.valueSet",
+                "the triggers must name one medication ValueSet of the module",
+            )
         rules = []
         for i, action in enumerate(res.get("action") or []):
             try:
@@ -161,39 +183,68 @@ class Knowledge:
         for g, guideline in enumerate(mk.get("administrationGuidelines") or []):
             for d, group in enumerate(guideline.get("dosage") or []):
                 for c in (group.get("type") or {}).get("coding") or []:
-                    self._check_code(mk_file.name, f"administrationGuidelines[{g}].dosage[{d}].type",
-                                     c.get("system"), c.get("code"))
-        names = {normalise_text(mk["code"].get("text", ""))} | {normalise_text(s) for s in mk.get("synonym") or []}
+                    self._check_code(
+                        mk_file.name,
+                        f"administrationGuidelines[{g}].dosage[{d}].type",
+                        c.get("system"),
+                        c.get("code"),
+                    )
+        names = {normalise_text(mk["code"].get("text", ""))} | {
+            normalise_text(s) for s in mk.get("synonym") or []
+        }
         override = self._override_reasons(plan, links.get("override-reasons"))
-        return Drug(mk["id"], mk["code"].get("text", mk["id"]), mk, self.value_sets[next(iter(triggers))],
-                    frozenset(n for n in names if n), entries, tuple(rules), res["url"],
-                    res.get("title", res.get("name", res["id"])), res.get("version", ""), override,
-                    {(r.rule_system, r.rule_id): self._display(r.rule_system, r.rule_id) for r in rules})
+        return Drug(
+            mk["id"],
+            mk["code"].get("text", mk["id"]),
+            mk,
+            self.value_sets[next(iter(triggers))],
+            frozenset(n for n in names if n),
+            entries,
+            tuple(rules),
+            res["url"],
+            res.get("title", res.get("name", res["id"])),
+            res.get("version", ""),
+            override,
+            {(r.rule_system, r.rule_id): self._display(r.rule_system, r.rule_id) for r in rules},
+        )
 
     def _display(self, system: str, code: str) -> str:
         concepts = self.code_systems.get(system, {}).get("concept") or []
         return next((c.get("display", code) for c in concepts if c["code"] == code), code)
 
-    def _override_reasons(self, plan: SourceFile, link: Mapping[str, Any] | None) -> tuple[Mapping[str, str], ...]:
+    def _override_reasons(
+        self, plan: SourceFile, link: Mapping[str, Any] | None
+    ) -> tuple[Mapping[str, str], ...]:
         if not link:
             return ()
         vs = self.by_url.get(str(link.get("resource", "")).split("|")[0])
         if vs is None:
-            raise KnowledgeError(plan.name, "relatedArtifact(override-reasons).resource", "does not resolve")
+            raise KnowledgeError(
+                plan.name, "relatedArtifact(override-reasons).resource", "does not resolve"
+            )
         out = []
         for inc in vs.resource.get("compose", {}).get("include", []):
             system = inc.get("system")
             concepts = inc.get("concept") or self.code_systems.get(system, {}).get("concept", [])
-            out += [{"system": system, "code": c["code"], "display": c.get("display", c["code"])} for c in concepts]
+            out += [
+                {"system": system, "code": c["code"], "display": c.get("display", c["code"])}
+                for c in concepts
+            ]
         return tuple(out)
 
     def _index_products(self, mk_file: SourceFile) -> None:
-        for ref in (r for rel in mk_file.resource.get("relatedMedicationKnowledge") or []
-                    for r in rel.get("reference") or []):
+        for ref in (
+            r
+            for rel in mk_file.resource.get("relatedMedicationKnowledge") or []
+            for r in rel.get("reference") or []
+        ):
             product = self.by_key.get(str(ref.get("reference")))
             if product is None:
-                raise KnowledgeError(mk_file.name, "relatedMedicationKnowledge.reference",
-                                     f"{ref.get('reference')} does not resolve in the module")
+                raise KnowledgeError(
+                    mk_file.name,
+                    "relatedMedicationKnowledge.reference",
+                    f"{ref.get('reference')} does not resolve in the module",
+                )
             res = product.resource
             if res["id"] == mk_file.resource["id"] or not res.get("ingredient"):
                 continue
@@ -206,10 +257,10 @@ class Knowledge:
                     raise ValueError("intendedRoute: not in a route value set of the module")
             except (KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
                 raise KnowledgeError(product.name, "ingredient.strength", str(exc)) from None
-            label = " ".join(f"{c.get('code')} {c.get('display', '')}".strip()
-                             for c in codings(res.get("code"))[:1])
-            item = Product(res["id"], route, mg / per, strength["denominator"].get("code", ""),
-                           f"RxNorm {label}" if "rxnorm" in str(codings(res.get("code"))[:1]) else label)
+            first = codings(res.get("code"))[0]
+            label = f"{first.get('display') or res['code'].get('text', '')} ({first.get('code')})"
+            per_unit = strength["denominator"].get("code", "")
+            item = Product(res["id"], route, mg / per, per_unit, label)
             for c in codings(res.get("code")):
                 self.products[(str(c.get("system")), str(c.get("code")))] = item
             for c in codings(res.get("doseForm")):
@@ -223,8 +274,13 @@ class Knowledge:
             raise KnowledgeError(file, element, f"{code!r} is not a code of {system}")
 
     def _check_profiles(self) -> None:
-        checker = ProfileChecker({u: f.resource for u, f in self.by_url.items()
-                                  if f.resource["resourceType"] == "StructureDefinition"})
+        checker = ProfileChecker(
+            {
+                u: f.resource
+                for u, f in self.by_url.items()
+                if f.resource["resourceType"] == "StructureDefinition"
+            }
+        )
         self.profile_checker = checker
         for f in self.files:
             problems = checker.check(f.resource)
@@ -233,13 +289,17 @@ class Knowledge:
                 raise KnowledgeError(f.name, element, problem)
 
     def _check_canonicals(self) -> None:
-        bases = {u[: u.rfind("/" + f.resource["resourceType"] + "/")]
-                 for u, f in self.by_url.items()}
+        bases = {
+            u[: u.rfind("/" + f.resource["resourceType"] + "/")] for u, f in self.by_url.items()
+        }
         for f in self.files:
             for element, url in _canonicals(f.resource):
                 plain = url.split("|")[0]
-                if any(plain.startswith(b + "/") for b in bases) and plain not in self.by_url \
-                        and "/".join(plain.split("/")[-2:]) not in self.by_key:
+                if (
+                    any(plain.startswith(b + "/") for b in bases)
+                    and plain not in self.by_url
+                    and "/".join(plain.split("/")[-2:]) not in self.by_key
+                ):
                     raise KnowledgeError(f.name, element, f"{url} does not resolve in the module")
 
 
@@ -248,8 +308,12 @@ def _canonicals(node: Any, path: str = "") -> Iterable[tuple[str, str]]:
     if isinstance(node, Mapping):
         for key, value in node.items():
             sub = f"{path}.{key}" if path else key
-            if isinstance(value, str) and key in ("system", "valueSet", "resource", "url", "valueCanonical") \
-                    and sub != "url" and value.startswith("http"):
+            if (
+                isinstance(value, str)
+                and key in ("system", "valueSet", "resource", "url", "valueCanonical")
+                and sub != "url"
+                and value.startswith("http")
+            ):
                 yield sub, value
             elif key == "profile" and isinstance(value, list):
                 yield from ((f"{sub}[{i}]", v) for i, v in enumerate(value) if isinstance(v, str))

@@ -14,9 +14,15 @@ from pydantic import ValidationError
 
 from .._errors import KnowledgeError
 
-SUPPORTED_TYPES = frozenset({
-    "CodeSystem", "MedicationKnowledge", "PlanDefinition", "StructureDefinition", "ValueSet",
-})
+SUPPORTED_TYPES = frozenset(
+    {
+        "CodeSystem",
+        "MedicationKnowledge",
+        "PlanDefinition",
+        "StructureDefinition",
+        "ValueSet",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -88,8 +94,11 @@ def read_resource(path: Path) -> SourceFile:
         element, _, problem = problems[0].partition(": ")
         raise KnowledgeError(path.name, element, problem)
     if resource["resourceType"] not in SUPPORTED_TYPES:
-        raise KnowledgeError(path.name, "resourceType",
-                             f"{resource['resourceType']} is not a knowledge resource type")
+        raise KnowledgeError(
+            path.name,
+            "resourceType",
+            f"{resource['resourceType']} is not a knowledge resource type",
+        )
     if not resource.get("id"):
         raise KnowledgeError(path.name, "id", "every knowledge resource needs an id")
     return SourceFile(path.name, resource)

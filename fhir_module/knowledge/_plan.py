@@ -17,12 +17,38 @@ from typing import Any
 from ._fhirpath import Compiled, compile_expression, evaluate
 
 VARIABLES: tuple[str, ...] = (
-    "age", "ageText", "arithmetic", "assumptionsText", "breastfeeding", "breastfeedingEvidence",
-    "citation", "combinedExceedsMaximum", "combinedText", "current", "currentDailyDose",
-    "currentDailyDoseText", "currentDays", "currentText", "dailyDose", "dose", "doseText",
-    "everIntrathecal", "guideline", "hook", "medication", "order", "orders", "patient",
-    "pregnancyEvidence", "pregnant", "respiratoryDisease", "respiratoryEvidence", "route",
-    "routeName", "routeText", "unit",
+    "age",
+    "ageText",
+    "arithmetic",
+    "assumptionsText",
+    "breastfeeding",
+    "breastfeedingEvidence",
+    "citation",
+    "combinedExceedsMaximum",
+    "combinedText",
+    "current",
+    "currentDailyDose",
+    "currentDailyDoseText",
+    "currentDays",
+    "currentText",
+    "dailyDose",
+    "dose",
+    "doseText",
+    "everIntrathecal",
+    "guideline",
+    "hook",
+    "medication",
+    "order",
+    "orders",
+    "patient",
+    "pregnancyEvidence",
+    "pregnant",
+    "respiratoryDisease",
+    "respiratoryEvidence",
+    "route",
+    "routeName",
+    "routeText",
+    "unit",
 )
 INDICATORS = {"routine": "info", "urgent": "warning", "stat": "critical", "asap": "warning"}
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -53,15 +79,16 @@ class Template:
         parts: list[str | Compiled] = []
         last = 0
         for match in _PLACEHOLDER.finditer(text):
-            parts.append(text[last:match.start()])
+            parts.append(text[last : match.start()])
             parts.append(compile_expression(match.group(1).strip(), VARIABLES))
             last = match.end()
         parts.append(text[last:])
         return cls(tuple(p for p in parts if p != ""))
 
     def render(self, env: Mapping[str, Any]) -> str:
-        return "".join(p if isinstance(p, str) else render_value(evaluate(p, env))
-                       for p in self.parts)
+        return "".join(
+            p if isinstance(p, str) else render_value(evaluate(p, env)) for p in self.parts
+        )
 
 
 @dataclass(frozen=True)
@@ -69,8 +96,8 @@ class Suggestion:
     """A child action: a one-click change the card offers."""
 
     label: Template
-    action_type: str                 # 'remove' | 'update' | 'create'
-    values: tuple[tuple[str, Compiled], ...]   # dynamicValue path -> expression
+    action_type: str  # 'remove' | 'update' | 'create'
+    values: tuple[tuple[str, Compiled], ...]  # dynamicValue path -> expression
 
 
 @dataclass(frozen=True)
@@ -107,19 +134,30 @@ def compile_action(action: Mapping[str, Any], position: int) -> Rule:
     suggestions = []
     for j, child in enumerate(action.get("action") or []):
         kind = child["type"]["coding"][0]["code"]
-        values = tuple((dv["path"], _expr(dv["expression"]["expression"], f"action[{j}].dynamicValue"))
-                       for dv in child.get("dynamicValue") or [])
+        values = tuple(
+            (dv["path"], _expr(dv["expression"]["expression"], f"action[{j}].dynamicValue"))
+            for dv in child.get("dynamicValue") or []
+        )
         suggestions.append(Suggestion(Template.compile(child["title"]), kind, values))
     return Rule(
-        rule_id=coding["code"], rule_system=coding["system"], position=position,
+        rule_id=coding["code"],
+        rule_system=coding["system"],
+        position=position,
         indicator=INDICATORS[action["priority"]],
         hooks=frozenset(t["name"] for t in action["trigger"] if t.get("type") == "named-event"),
         condition=_expr(condition["expression"], "condition[0].expression.expression"),
-        summary=Template.compile(action["title"]), detail=Template.compile(action["description"]),
-        citations=tuple(d["citation"] for d in action.get("documentation") or [] if d.get("citation")),
-        links=tuple(Link(d.get("display") or d.get("label") or d["url"], d["url"])
-                    for d in action.get("documentation") or [] if d.get("url")),
-        suggestions=tuple(suggestions), selection_behavior=action.get("selectionBehavior"),
+        summary=Template.compile(action["title"]),
+        detail=Template.compile(action["description"]),
+        citations=tuple(
+            d["citation"] for d in action.get("documentation") or [] if d.get("citation")
+        ),
+        links=tuple(
+            Link(d.get("display") or d.get("label") or d["url"], d["url"])
+            for d in action.get("documentation") or []
+            if d.get("url")
+        ),
+        suggestions=tuple(suggestions),
+        selection_behavior=action.get("selectionBehavior"),
     )
 
 

@@ -37,7 +37,7 @@ def _matching(node: Mapping[str, Any], key: str) -> Iterator[tuple[str, Any]]:
     if key.endswith("[x]"):
         stem = key[:-3]
         for name, value in node.items():
-            if name.startswith(stem) and name[len(stem):][:1].isupper():
+            if name.startswith(stem) and name[len(stem) :][:1].isupper():
                 yield name, value
     elif key in node:
         yield key, node[key]
@@ -95,8 +95,9 @@ class ProfileChecker:
             problems += self._invariants(resource, self.definitions[url], scope)
         return problems
 
-    def _invariants(self, resource: Mapping[str, Any], definition: Mapping[str, Any],
-                    scope: str) -> list[str]:
+    def _invariants(
+        self, resource: Mapping[str, Any], definition: Mapping[str, Any], scope: str
+    ) -> list[str]:
         """Invariants, evaluated from the resource root so that FHIR's types are known."""
         problems = []
         for element in definition.get("differential", {}).get("element", []):
@@ -106,7 +107,9 @@ class ProfileChecker:
                 expr = constraint["expression"]
                 full = f"{target}.all({expr})" if target else expr
                 if self._invariant(full)(resource) == [False]:
-                    problems.append(f"{element['path']}: {constraint['key']}: {constraint['human']}")
+                    problems.append(
+                        f"{element['path']}: {constraint['key']}: {constraint['human']}"
+                    )
         return problems
 
     def _check_against(self, root: Any, definition: Mapping[str, Any], base: str) -> list[str]:
@@ -116,8 +119,9 @@ class ProfileChecker:
             problems += self._element(root, element, base, slice_nodes)
         return problems
 
-    def _nodes(self, root: Any, element: Mapping[str, Any], base: str,
-               slice_nodes: dict[str, list[Node]]) -> tuple[list[Node], str]:
+    def _nodes(
+        self, root: Any, element: Mapping[str, Any], base: str, slice_nodes: dict[str, list[Node]]
+    ) -> tuple[list[Node], str]:
         """Parent nodes of the element and the child key, honouring slices in the id."""
         parts = element["id"].split(".")
         nodes: list[Node] = [(base, root)]
@@ -128,8 +132,9 @@ class ProfileChecker:
                 nodes = slice_nodes.get(".".join(parts[: depth + 1]), [])
         return nodes, parts[-1]
 
-    def _element(self, root: Any, element: Mapping[str, Any], base: str,
-                 slice_nodes: dict[str, list[Node]]) -> list[str]:
+    def _element(
+        self, root: Any, element: Mapping[str, Any], base: str, slice_nodes: dict[str, list[Node]]
+    ) -> list[str]:
         problems: list[str] = []
         parents, last = self._nodes(root, element, base, slice_nodes)
         key, _, slice_name = last.partition(":")
@@ -138,8 +143,11 @@ class ProfileChecker:
             wanted = _slice_url(element, slice_name)
             selected: list[Node] = []
             for path, parent in parents:
-                hits = [n for n in _children([(path, parent)], key) if isinstance(n[1], Mapping)
-                        and n[1].get("url") == wanted]
+                hits = [
+                    n
+                    for n in _children([(path, parent)], key)
+                    if isinstance(n[1], Mapping) and n[1].get("url") == wanted
+                ]
                 selected += hits
                 problems += _cardinality(label, path, len(hits), element)
             slice_nodes[element["id"]] = selected
@@ -152,18 +160,25 @@ class ProfileChecker:
             allowed = {_slice_url(e, e["sliceName"]) for e in self._siblings(element)}
             for path, value in values:
                 if isinstance(value, Mapping) and value.get("url") not in allowed:
-                    problems.append(f"{path or label}: extension {value.get('url')!r} is not allowed here")
+                    problems.append(
+                        f"{path or label}: extension {value.get('url')!r} is not allowed here"
+                    )
         for name, value in element.items():
             if name.startswith("fixed"):
                 problems += [f"{p or label}: must be {value!r}" for p, v in values if v != value]
             elif name.startswith("pattern"):
-                problems += [f"{p or label}: must match {value!r}" for p, v in values
-                             if not _pattern_matches(value, v)]
+                problems += [
+                    f"{p or label}: must match {value!r}"
+                    for p, v in values
+                    if not _pattern_matches(value, v)
+                ]
         types = [t.get("code") for t in element.get("type") or [] if key.endswith("[x]")]
         for path, parent in parents if types else []:
             for name, _ in _matching(parent, key) if isinstance(parent, Mapping) else ():
-                if name[len(key) - 3:] not in {str(t)[:1].upper() + str(t)[1:] for t in types}:
-                    problems.append(f"{path}.{name}: type must be one of {', '.join(map(str, types))}")
+                if name[len(key) - 3 :] not in {str(t)[:1].upper() + str(t)[1:] for t in types}:
+                    problems.append(
+                        f"{path}.{name}: type must be one of {', '.join(map(str, types))}"
+                    )
         return problems
 
     def _siblings(self, element: Mapping[str, Any]) -> list[Mapping[str, Any]]:

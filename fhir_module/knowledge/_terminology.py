@@ -10,7 +10,7 @@ cannot be evaluated here, so the loader refuses it rather than guess.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,13 +60,13 @@ class ValueSetIndex:
         return isinstance(text, str) and normalise_text(text) in self.terms
 
 
-def codings(concept: Any) -> Iterable[Mapping[str, Any]]:
+def codings(concept: Any) -> list[Mapping[str, Any]]:
     """The Codings of a CodeableConcept, tolerating any malformed input."""
     if not isinstance(concept, Mapping):
-        return ()
+        return []
     found = concept.get("coding")
     if not isinstance(found, list):
-        return ()
+        return []
     return [c for c in found if isinstance(c, Mapping)]
 
 
@@ -97,12 +97,15 @@ def build_value_set(
                 if isinstance(term, str) and term:
                     terms.setdefault(normalise_text(term), (system, concept["code"]))
         for j, flt in enumerate(inc.get("filter") or []):
-            if system in ICD10_SYSTEMS and flt.get("op") == "is-a" and flt.get("property") == "concept":
+            if (
+                system in ICD10_SYSTEMS
+                and flt.get("op") == "is-a"
+                and flt.get("property") == "concept"
+            ):
                 filters.append((system, flt["value"]))
             else:
-                problems.append(
-                    f"compose.include[{i}].filter[{j}]: only is-a on ICD-10 can be evaluated locally"
-                )
+                where = f"compose.include[{i}].filter[{j}]"
+                problems.append(f"{where}: only is-a on ICD-10 can be evaluated locally")
         if not inc.get("concept") and not inc.get("filter") and system:
             if system in code_systems:
                 for concept in code_systems[system].get("concept") or []:

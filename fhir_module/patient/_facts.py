@@ -99,7 +99,9 @@ def order_date(order: Mapping[str, Any], today: date) -> date:
 
 
 def _vs(knowledge: Knowledge, id_: str) -> ValueSetIndex | None:
-    return next((vs for url, vs in knowledge.value_sets.items() if url.rsplit("/", 1)[-1] == id_), None)
+    return next(
+        (vs for url, vs in knowledge.value_sets.items() if url.rsplit("/", 1)[-1] == id_), None
+    )
 
 
 def _label(concept: Any) -> str:
@@ -112,8 +114,12 @@ def _label(concept: Any) -> str:
     return "coded finding"
 
 
-def _observation_finding(record: PatientRecord, status: ValueSetIndex | None,
-                         yes: ValueSetIndex | None, no: ValueSetIndex | None) -> Finding | None:
+def _observation_finding(
+    record: PatientRecord,
+    status: ValueSetIndex | None,
+    yes: ValueSetIndex | None,
+    no: ValueSetIndex | None,
+) -> Finding | None:
     """The latest final status observation; None when there is none."""
     latest: tuple[str, Mapping[str, Any]] | None = None
     for obs in record.observations:
@@ -121,8 +127,12 @@ def _observation_finding(record: PatientRecord, status: ValueSetIndex | None,
             continue
         if status is None or not status.has_concept(obs.get("code")):
             continue
-        when = obs.get("effectiveDateTime") or (obs.get("effectivePeriod") or {}).get("start") \
-            or obs.get("issued") or ""
+        when = (
+            obs.get("effectiveDateTime")
+            or (obs.get("effectivePeriod") or {}).get("start")
+            or obs.get("issued")
+            or ""
+        )
         if not isinstance(when, str):
             when = ""
         if latest is None or when > latest[0]:
@@ -141,7 +151,11 @@ def _observation_finding(record: PatientRecord, status: ValueSetIndex | None,
 def _condition_finding(record: PatientRecord, codes: ValueSetIndex | None) -> Finding:
     shown = []
     for cond in record.conditions:
-        if not isinstance(cond, Mapping) or codes is None or not codes.has_concept(cond.get("code")):
+        if (
+            not isinstance(cond, Mapping)
+            or codes is None
+            or not codes.has_concept(cond.get("code"))
+        ):
             continue
         clinical = {c.get("code") for c in codings(cond.get("clinicalStatus"))}
         verification = {c.get("code") for c in codings(cond.get("verificationStatus"))}
@@ -152,15 +166,22 @@ def _condition_finding(record: PatientRecord, codes: ValueSetIndex | None) -> Fi
 
 def patient_facts(knowledge: Knowledge, record: PatientRecord) -> PatientFacts:
     """Pregnancy, breastfeeding and respiratory disease from the record."""
+
     def status(prefix: str, positive: str, negative: str) -> Finding:
-        observed = _observation_finding(record, _vs(knowledge, f"{prefix}-status-observations"),
-                                        _vs(knowledge, positive), _vs(knowledge, negative))
+        observed = _observation_finding(
+            record,
+            _vs(knowledge, f"{prefix}-status-observations"),
+            _vs(knowledge, positive),
+            _vs(knowledge, negative),
+        )
         if observed is not None:
             return observed  # the latest final observation wins over older conditions
         return _condition_finding(record, _vs(knowledge, positive))
 
     return PatientFacts(
         pregnant=status("pregnancy", "pregnancy-findings", "not-pregnant-findings"),
-        breastfeeding=status("breastfeeding", "breastfeeding-findings", "not-breastfeeding-findings"),
+        breastfeeding=status(
+            "breastfeeding", "breastfeeding-findings", "not-breastfeeding-findings"
+        ),
         respiratory=_condition_finding(record, _vs(knowledge, "respiratory-diseases")),
     )

@@ -33,7 +33,7 @@ def prefetch_templates(knowledge: Knowledge) -> dict[str, str]:
     return {
         "patient": f"Patient/{pid}",
         "observations": f"Observation?patient={pid}&code={','.join(observation_codes(knowledge))}"
-                        "&_sort=-date&_count=100",
+        "&_sort=-date&_count=100",
         "conditions": f"Condition?patient={pid}&_count=100",
         "medications": f"MedicationRequest?patient={pid}&_count=100",
     }

@@ -32,8 +32,13 @@ def test_export_is_a_transaction_of_puts_of_everything(tmp_path: Path) -> None:
         assert entry["request"] == {"method": "PUT", "url": f"{res['resourceType']}/{res['id']}"}
         assert entry["fullUrl"] == f"http://fhir-module.org/fhir/{res['resourceType']}/{res['id']}"
     types = {e["resource"]["resourceType"] for e in bundle["entry"]}
-    assert types == {"StructureDefinition", "CodeSystem", "ValueSet", "MedicationKnowledge",
-                     "PlanDefinition"}
+    assert types == {
+        "StructureDefinition",
+        "CodeSystem",
+        "ValueSet",
+        "MedicationKnowledge",
+        "PlanDefinition",
+    }
 
 
 def test_export_is_deterministic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -44,11 +49,20 @@ def test_export_is_deterministic(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def transaction_response(request: Any) -> tuple[int, dict[str, str], str]:
     bundle = json.loads(request.body)
-    entries = [{"response": {"status": "201 Created" if i % 2 else "200 OK",
-                             "location": f"{e['request']['url']}/_history/1"}}
-               for i, e in enumerate(bundle["entry"])]
-    return 200, {}, json.dumps({"resourceType": "Bundle", "type": "transaction-response",
-                                "entry": entries})
+    entries = [
+        {
+            "response": {
+                "status": "201 Created" if i % 2 else "200 OK",
+                "location": f"{e['request']['url']}/_history/1",
+            }
+        }
+        for i, e in enumerate(bundle["entry"])
+    ]
+    return (
+        200,
+        {},
+        json.dumps({"resourceType": "Bundle", "type": "transaction-response", "entry": entries}),
+    )
 
 
 @responses.activate
@@ -73,10 +87,18 @@ def test_push_without_token_sends_no_authorization() -> None:
 
 @responses.activate
 def test_push_reports_the_operation_outcome(capsys: pytest.CaptureFixture[str]) -> None:
-    outcome = {"resourceType": "OperationOutcome", "issue": [
-        {"severity": "error", "code": "processing", "diagnostics": "Unknown profile",
-         "expression": ["Bundle.entry[3].resource"]},
-        {"severity": "warning", "code": "informational", "details": {"text": "slow"}}]}
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error",
+                "code": "processing",
+                "diagnostics": "Unknown profile",
+                "expression": ["Bundle.entry[3].resource"],
+            },
+            {"severity": "warning", "code": "informational", "details": {"text": "slow"}},
+        ],
+    }
     responses.add(responses.POST, SERVER, json=outcome, status=422)
     assert main(["push", "--fhir-server", SERVER, "--token", "tok"]) == 1
     out = capsys.readouterr()
@@ -98,7 +120,8 @@ def test_push_connection_error_is_one_line(capsys: pytest.CaptureFixture[str]) -
     responses.add(responses.POST, SERVER, body=requests.ConnectionError("refused"))
     assert main(["push", "--fhir-server", SERVER]) == 1
     assert capsys.readouterr().err.strip() == (
-        "fhir-module: cannot reach the FHIR server (ConnectionError)")
+        "fhir-module: cannot reach the FHIR server (ConnectionError)"
+    )
 
 
 def test_push_refuses_a_non_http_url(capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,28 +149,56 @@ def broken(tmp_path: Path, name: str, change: Any) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("name", "change", "problem"), [
-    ("MedicationKnowledge-baclofen.json", lambda r: r.update(status=5),
-     "MedicationKnowledge-baclofen.json: status:"),
-    ("MedicationKnowledge-baclofen.json", lambda r: r.pop("intendedRoute"),
-     "MedicationKnowledge.intendedRoute: at least 1 required, found 0"),
-    ("MedicationKnowledge-baclofen.json", lambda r: r.update(status="inactive"),
-     "status: must be 'active'"),
-    ("MedicationKnowledge-baclofen.json",
-     lambda r: r["administrationGuidelines"][1]["patientCharacteristics"][0]["extension"][0]
-     ["valueRange"]["low"].update(code="mo"), "age-1: Ages are in UCUM years"),
-    ("MedicationKnowledge-baclofen.json",
-     lambda r: r["extension"][0]["extension"].pop(0), "at least 1 required"),
-    ("PlanDefinition-baclofen-order-safety.json", lambda r: r.update(type={"text": "rule"}),
-     ": type: must match"),
-    ("PlanDefinition-baclofen-order-safety.json",
-     lambda r: r["action"][0]["condition"][0]["expression"].update(language="text/cql"),
-     "must be 'text/fhirpath'"),
-    ("PlanDefinition-baclofen-order-safety.json", lambda r: r["action"][3].pop(
-        "selectionBehavior"), "eca-3"),
-])
-def test_validate_broken_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
-                               change: Any, problem: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "change", "problem"),
+    [
+        (
+            "MedicationKnowledge-baclofen.json",
+            lambda r: r.update(status=5),
+            "MedicationKnowledge-baclofen.json: status:",
+        ),
+        (
+            "MedicationKnowledge-baclofen.json",
+            lambda r: r.pop("intendedRoute"),
+            "MedicationKnowledge.intendedRoute: at least 1 required, found 0",
+        ),
+        (
+            "MedicationKnowledge-baclofen.json",
+            lambda r: r.update(status="inactive"),
+            "status: must be 'active'",
+        ),
+        (
+            "MedicationKnowledge-baclofen.json",
+            lambda r: r["administrationGuidelines"][1]["patientCharacteristics"][0]["extension"][0][
+                "valueRange"
+            ]["low"].update(code="mo"),
+            "age-1: Ages are in UCUM years",
+        ),
+        (
+            "MedicationKnowledge-baclofen.json",
+            lambda r: r["extension"][0]["extension"].pop(0),
+            "at least 1 required",
+        ),
+        (
+            "PlanDefinition-baclofen-order-safety.json",
+            lambda r: r.update(type={"text": "rule"}),
+            ": type: must match",
+        ),
+        (
+            "PlanDefinition-baclofen-order-safety.json",
+            lambda r: r["action"][0]["condition"][0]["expression"].update(language="text/cql"),
+            "must be 'text/fhirpath'",
+        ),
+        (
+            "PlanDefinition-baclofen-order-safety.json",
+            lambda r: r["action"][3].pop("selectionBehavior"),
+            "eca-3",
+        ),
+    ],
+)
+def test_validate_broken_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, change: Any, problem: str
+) -> None:
     path = broken(tmp_path, name, change)
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr().out
@@ -155,8 +206,9 @@ def test_validate_broken_files(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert out.strip().splitlines()[-1].endswith("in 1 resource(s)")
 
 
-def test_validate_not_json_and_missing_file(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_not_json_and_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "x.json"
     bad.write_text("{")
     assert main(["validate", str(bad)]) == 1

@@ -66,14 +66,20 @@ def test_unknown_rule_id(copy: Path) -> None:
     assert "'no-such-rule' is not a code" in err.value.problem
 
 
-@pytest.mark.parametrize(("expression", "problem"), [
-    ("%pregnant and (", "syntax error"),
-    ("%pregnant.nosuchfunction()", "Not implemented"),
-    ("%notAVariable", "undefined environment variable"),
-])
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ("%pregnant and (", "syntax error"),
+        ("%pregnant.nosuchfunction()", "Not implemented"),
+        ("%notAVariable", "undefined environment variable"),
+    ],
+)
 def test_bad_fhirpath_condition(copy: Path, expression: str, problem: str) -> None:
-    edit(copy, PD, lambda r: r["action"][0]["condition"][0]["expression"].update(
-        expression=expression))
+    edit(
+        copy,
+        PD,
+        lambda r: r["action"][0]["condition"][0]["expression"].update(expression=expression),
+    )
     with pytest.raises(KnowledgeError, match=problem) as err:
         load(copy)
     assert err.value.element == "action[0]"
@@ -89,6 +95,7 @@ def test_unknown_unit_in_a_guideline(copy: Path) -> None:
     def change(r: dict[str, Any]) -> None:
         dosage = r["administrationGuidelines"][0]["dosage"][0]["dosage"][0]
         dosage["maxDosePerPeriod"]["numerator"].update(code="mg/kg", unit="mg/kg")
+
     edit(copy, MK, change)
     with pytest.raises(KnowledgeError, match="not a UCUM mass unit") as err:
         load(copy)
@@ -96,31 +103,47 @@ def test_unknown_unit_in_a_guideline(copy: Path) -> None:
 
 
 def test_profile_violation_missing_citation(copy: Path) -> None:
-    edit(copy, MK, lambda r: r["administrationGuidelines"][0]["dosage"][0]["dosage"][0].pop(
-        "extension"))
+    edit(
+        copy,
+        MK,
+        lambda r: r["administrationGuidelines"][0]["dosage"][0]["dosage"][0].pop("extension"),
+    )
     with pytest.raises(KnowledgeError, match="at least 1 required") as err:
         load(copy)
     assert err.value.file == MK
 
 
 def test_profile_invariant_age_needs_range(copy: Path) -> None:
-    edit(copy, MK, lambda r: r["administrationGuidelines"][1]["patientCharacteristics"][0].pop(
-        "extension"))
+    edit(
+        copy,
+        MK,
+        lambda r: r["administrationGuidelines"][1]["patientCharacteristics"][0].pop("extension"),
+    )
     with pytest.raises(KnowledgeError, match="dk-5"):
         load(copy)
 
 
 def test_unresolved_canonical(copy: Path) -> None:
-    edit(copy, PD, lambda r: r["action"][0]["trigger"][0]["data"][0]["codeFilter"][0].update(
-        valueSet="http://fhir-module.org/fhir/ValueSet/nowhere"))
+    edit(
+        copy,
+        PD,
+        lambda r: r["action"][0]["trigger"][0]["data"][0]["codeFilter"][0].update(
+            valueSet="http://fhir-module.org/fhir/ValueSet/nowhere"
+        ),
+    )
     with pytest.raises(KnowledgeError, match="does not resolve in the module"):
         load(copy)
 
 
 def test_value_set_filter_that_cannot_be_evaluated(copy: Path) -> None:
     def change(r: dict[str, Any]) -> None:
-        r["compose"]["include"].append({"system": "http://snomed.info/sct", "filter": [
-            {"property": "concept", "op": "is-a", "value": "50043002"}]})
+        r["compose"]["include"].append(
+            {
+                "system": "http://snomed.info/sct",
+                "filter": [{"property": "concept", "op": "is-a", "value": "50043002"}],
+            }
+        )
+
     edit(copy, "ValueSet-respiratory-diseases.json", change)
     with pytest.raises(KnowledgeError, match="only is-a on ICD-10"):
         load(copy)

@@ -20,8 +20,13 @@ def test_second_drug_orders_are_flagged_with_no_code_change() -> None:
     assert sorted(d.id for d in knowledge.drugs) == ["baclofen", "tizanidine"]
     tizanidine = order("t", 3, 4, medication=TIZANIDINE_4MG, unit="{tbl}", route=ORAL)
     baclofen = order("b", 5, 3)
-    response = evaluate_hook(knowledge, "order-sign", context(tizanidine, baclofen),
-                             PatientRecord(patient("1970-01-01")), today=date(2026, 11, 26))
+    response = evaluate_hook(
+        knowledge,
+        "order-sign",
+        context(tizanidine, baclofen),
+        PatientRecord(patient("1970-01-01")),
+        today=date(2026, 11, 26),
+    )
     [card] = response["cards"]
     assert card["summary"] == "Tizanidine 48 mg/day exceeds the 36 mg/day maximum"
     assert card["indicator"] == "critical"
@@ -29,13 +34,19 @@ def test_second_drug_orders_are_flagged_with_no_code_change() -> None:
     assert card["source"]["label"].startswith("Tizanidine order safety")
     [action] = card["suggestions"][0]["actions"]
     assert action["type"] == "update"
-    assert action["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] \
-        == 2
+    assert (
+        action["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 2
+    )
 
 
 def test_by_name_only() -> None:
     knowledge = load_knowledge(HERE)
     named = order("t", 12, 4, medication={"text": "Zanaflex 4 mg tablets"})
-    cards = evaluate_hook(knowledge, "order-sign", context(named),
-                          PatientRecord(patient("1970-01-01")), today=date(2026, 11, 26))["cards"]
+    cards = evaluate_hook(
+        knowledge,
+        "order-sign",
+        context(named),
+        PatientRecord(patient("1970-01-01")),
+        today=date(2026, 11, 26),
+    )["cards"]
     assert [c["source"]["topic"]["code"] for c in cards] == ["max-daily-dose"]
