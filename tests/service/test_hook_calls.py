@@ -11,9 +11,19 @@ import requests
 import responses
 from responses import matchers
 
+from ._requests import (
+    PATIENT,
+    PATIENT_ID,
+    SERVER,
+    TOKEN,
+    baclofen_order,
+    full_prefetch,
+    hook_request,
+    other_order,
+    rule_ids,
+    searchset,
+)
 from .conftest import TestClient
-from ._requests import (PATIENT, PATIENT_ID, SERVER, TOKEN, baclofen_order, full_prefetch,
-                        hook_request, other_order, rule_ids, searchset)
 
 SIGN = "/cds-services/baclofen-order-sign"
 SELECT = "/cds-services/baclofen-order-select"

@@ -14,8 +14,8 @@ from fhir_module._errors import InvalidRequest
 from fhir_module.knowledge import Knowledge
 from fhir_module.service import handle_hook
 
-from .conftest import TestClient
 from ._requests import PATIENT_ID, TOKEN, hook_request
+from .conftest import TestClient
 
 SIGN = "/cds-services/baclofen-order-sign"
 SELECT = "/cds-services/baclofen-order-select"

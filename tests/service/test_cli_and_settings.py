@@ -1,0 +1,148 @@
+"""serve and feedback-report through the command line; Settings from the environment."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fhir_module.service as service
+from fhir_module._errors import InvalidRequest
+from fhir_module.cli import main
+from fhir_module.knowledge import Knowledge
+from fhir_module.service import Settings, create_app
+
+from ._requests import hook_request
+from .conftest import TestClient
+
+FEEDBACK = "/cds-services/baclofen-order-sign/feedback"
+
+
+def test_feedback_report_counts_per_rule(settings: Settings, knowledge: Knowledge,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with TestClient(create_app(settings, knowledge)) as client:
+        shown = []
+        for _ in range(3):
+            shown += client.post("/cds-services/baclofen-order-sign",
+                                 json=hook_request()).json()["cards"]
+        by_rule = {c["source"]["topic"]["code"]: [] for c in shown}
+        for card in shown:
+            by_rule[card["source"]["topic"]["code"]].append(card)
+        maxdose, starting = by_rule["max-daily-dose"], by_rule["starting-dose"]
+        reason = {"system": "http://fhir-module.org/fhir/CodeSystem/override-reason",
+                  "code": "dose-intended", "display": "Dose checked and intended"}
+        items = [
+            {"card": maxdose[0]["uuid"], "outcome": "accepted",
+             "acceptedSuggestions": [{"id": maxdose[0]["suggestions"][0]["uuid"]}],
+             "outcomeTimestamp": "2024-05-01T10:00:00Z"},
+            {"card": maxdose[1]["uuid"], "outcome": "overridden",
+             "overrideReason": {"reason": reason}, "outcomeTimestamp": "2024-05-01T10:01:00Z"},
+            {"card": starting[0]["uuid"], "outcome": "overridden",
+             "overrideReason": {"reason": reason}, "outcomeTimestamp": "2024-05-01T10:02:00Z"},
+            {"card": starting[1]["uuid"], "outcome": "overridden",
+             "outcomeTimestamp": "2024-05-01T10:03:00Z"},
+            {"card": "not-a-card-of-ours", "outcome": "overridden",
+             "outcomeTimestamp": "2024-05-01T10:04:00Z"},
+        ]
+        assert client.post(FEEDBACK, json={"feedback": items}).status_code == 200
+    assert main(["feedback-report", "--db", str(settings.db_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["rule", "shown", "accepted", "overridden"]
+    table = [re.split(r"\s{2,}", line.strip()) for line in lines[1:]]
+    assert table == [
+        ["(unknown card)", "0", "0", "1"],
+        ["(no reason given)", "1"],
+        ["max-daily-dose", "3", "1", "1"],
+        ["Dose checked and intended", "1"],
+        ["starting-dose", "3", "0", "2"],
+        ["(no reason given)", "1"],
+        ["Dose checked and intended", "1"],
+    ]
+    assert all(line.startswith("    ") for line in lines[1:] if not line[0].isalnum()
+               and not line.startswith("(unknown"))
+
+
+@pytest.mark.parametrize("content", [None, b"this is not a database" * 100, b""])
+def test_feedback_report_on_an_unreadable_db_exits_2(tmp_path: Path, content: bytes | None,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "x.sqlite3"
+    if content is not None:
+        db.write_bytes(content)
+    assert main(["feedback-report", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_feedback_report_of_a_fresh_db(settings: Settings, knowledge: Knowledge,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    create_app(settings, knowledge).state.store.close()
+    assert main(["feedback-report", "--db", str(settings.db_path)]) == 0
+    assert "no cards shown" in capsys.readouterr().out
+
+
+def test_serve_runs_uvicorn_with_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    db = tmp_path / "s.sqlite3"
+    assert main(["serve", "--port", "8999", "--db", str(db)]) == 0
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8999
+    assert seen["app"].state.settings.db_path == db and db.exists()
+    seen["app"].state.store.close()
+
+
+def test_serve_with_workers_uses_the_factory(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    for name in Settings().to_env():
+        monkeypatch.delenv(name, raising=False)
+    db = tmp_path / "w.sqlite3"
+    assert main(["serve", "--workers", "3", "--host", "0.0.0.0", "--db", str(db)]) == 0
+    assert seen == {"app": "fhir_module.service:app_from_env", "factory": True,
+                    "host": "0.0.0.0", "port": 8080, "workers": 3}
+    assert Settings.from_env().db_path == db
+
+
+def test_serve_refuses_an_unusable_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("x")
+    assert main(["serve", "--db", str(tmp_path / "file" / "db.sqlite3")]) == 2
+    assert main(["serve", "--workers", "0"]) == 2
+
+
+def test_settings_defaults_and_environment() -> None:
+    assert Settings() == Settings.from_env({})
+    assert Settings().db_path == Path("fhir-module.sqlite3") and Settings().port == 8080
+    env = {"FHIR_MODULE_DB": "/data/x.sqlite3", "FHIR_MODULE_PORT": "9000",
+           "FHIR_MODULE_FHIR_TIMEOUT": "2.5", "FHIR_MODULE_MAX_PAGES": "4",
+           "FHIR_MODULE_AUDIT_KEY": "k" * 32, "FHIR_MODULE_CORS_ORIGINS": "https://a, https://b"}
+    settings = Settings.from_env(env)
+    assert (settings.db_path, settings.port, settings.fhir_timeout, settings.max_pages,
+            settings.audit_key, settings.cors_origins) == (
+        Path("/data/x.sqlite3"), 9000, 2.5, 4, b"k" * 32, ("https://a", "https://b"))
+    assert Settings.from_env(settings.to_env()) == settings
+    assert "kkkk" not in repr(settings)
+
+
+@pytest.mark.parametrize("env", [{"FHIR_MODULE_PORT": "eighty"}, {"FHIR_MODULE_PORT": "0"},
+                                 {"FHIR_MODULE_MAX_PAGES": "0"}, {"FHIR_MODULE_AUDIT_KEY": "x"}])
+def test_bad_settings_are_refused(env: dict[str, str]) -> None:
+    with pytest.raises(InvalidRequest):
+        Settings.from_env(env)
+
+
+def test_app_from_env_builds_the_service(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FHIR_MODULE_DB", str(tmp_path / "env.sqlite3"))
+    app = service.app_from_env()
+    with TestClient(app) as client:
+        assert len(client.get("/cds-services").json()["services"]) == 2
+    with sqlite3.connect(tmp_path / "env.sqlite3") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM meta").fetchone() == (2,)
+    conn.close()
