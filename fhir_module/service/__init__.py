@@ -8,7 +8,8 @@ engine) without HTTP and without audit, for the CLI and the library API;
 from ._app import app_from_env, create_app, error_response
 from ._data import fill_template, patient_record
 from ._discovery import Service, service_for_hook, services
-from ._models import Feedback, HookCall, parse_feedback, parse_hook_call
+from ._feedback import Feedback, parse_feedback
+from ._models import HookCall, parse_hook_call
 from ._outcome import FetchFailed, RequestProblem, UnknownService, operation_outcome, outcome_for
 from ._pipeline import HookResult, handle_hook, run_hook
 from ._report import RuleReport, feedback_report

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .._errors import DataUnavailable, FhirModuleError, FhirServerError, InvalidRequest
 from ..knowledge import Knowledge, load_knowledge
 from ._discovery import services
-from ._models import parse_feedback
+from ._feedback import parse_feedback
 from ._outcome import UnknownService, operation_outcome, outcome_for
 from ._pipeline import run_hook
 from ._settings import Settings

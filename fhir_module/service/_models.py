@@ -1,4 +1,4 @@
-"""The CDS Hooks 2.0.1 request and feedback bodies, checked with pydantic v2.
+"""The CDS Hooks 2.0.1 request body, checked with pydantic v2.
 
 The models only validate: the engine gets the caller's own context dict, so
 nothing the models do not know (extensions, untidy FHIR) is lost. Error
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -31,12 +30,14 @@ from ._outcome import RequestProblem
 Text = Annotated[str, StringConstraints(pattern=r"\S")]
 
 
-class _Model(BaseModel):
+class Model(BaseModel):
+    """Base of the CDS Hooks models."""
+
     # strict: a number is not a string here; extra: `extension` and hook additions are allowed
     model_config = ConfigDict(strict=True, extra="allow", frozen=True)
 
 
-class FhirAuthorization(_Model):
+class FhirAuthorization(Model):
     access_token: SecretStr
     token_type: Text
     expires_in: int
@@ -60,21 +61,21 @@ class FhirAuthorization(_Model):
         return value
 
 
-class _Resource(_Model):
+class _Resource(Model):
     resourceType: Text
 
 
-class _Entry(_Model):
+class _Entry(Model):
     resource: _Resource | None = None
 
 
-class _Bundle(_Model):
+class _Bundle(Model):
     # `type` is not required: real clients send draftOrders without it
     resourceType: Literal["Bundle"]
     entry: list[_Entry] | None = None
 
 
-class _OrderSignContext(_Model):
+class _OrderSignContext(Model):
     userId: Text
     patientId: Text
     encounterId: Text | None = None
@@ -85,19 +86,19 @@ class _OrderSelectContext(_OrderSignContext):
     selections: list[Text]
 
 
-class _PatientContext(_Model):
+class _PatientContext(Model):
     userId: Text
     patientId: Text
 
 
 #: the context each hook of the Hook Library defines; another hook needs at least a patient
-CONTEXTS: dict[str, type[_Model]] = {
+CONTEXTS: dict[str, type[Model]] = {
     "order-select": _OrderSelectContext,
     "order-sign": _OrderSignContext,
 }
 
 
-class _Request(_Model):
+class _Request(Model):
     hook: Text
     hookInstance: Text
     fhirServer: Text | None = None
@@ -137,58 +138,13 @@ class HookCall:
         return str(self.context["patientId"])
 
 
-class _AcceptedSuggestion(_Model):
-    id: Text
-
-
-class _Coding(_Model):
-    code: Text
-    system: Text
-    display: str | None = None
-
-
-class _OverrideReason(_Model):
-    reason: _Coding | None = None
-    userComment: str | None = None
-
-
-class Feedback(_Model):
-    """One feedback item; `outcomeTimestamp` is normalised to UTC."""
-
-    card: Text
-    outcome: Literal["accepted", "overridden"]
-    acceptedSuggestions: list[_AcceptedSuggestion] | None = None
-    overrideReason: _OverrideReason | None = None
-    outcomeTimestamp: Text
-
-    @field_validator("outcomeTimestamp")
-    @classmethod
-    def _utc(cls, value: str) -> str:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("must be an RFC 3339 date-time") from None
-        if moment.tzinfo is None:
-            raise ValueError("must give its time zone (UTC, e.g. 2021-12-11T10:05:31Z)")
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-    @model_validator(mode="after")
-    def _suggestions_when_accepted(self) -> Feedback:
-        if self.outcome == "accepted" and not self.acceptedSuggestions:
-            raise ValueError("acceptedSuggestions is required when the outcome is 'accepted'")
-        return self
-
-
-class _FeedbackBody(_Model):
-    feedback: list[Feedback]
-
-
 _TYPES = {"string_type": "a string", "int_type": "an integer", "dict_type": "a JSON object",
           "model_type": "a JSON object", "model_attributes_type": "a JSON object",
           "list_type": "an array", "bool_type": "a boolean"}
 
 
-def _problem(exc: ValidationError, prefix: str = "") -> RequestProblem:
+def problem_from(exc: ValidationError, prefix: str = "") -> RequestProblem:
+    """The first validation error as an InvalidRequest naming its field path (no values)."""
     err = exc.errors(include_input=False, include_url=False)[0]
     path = prefix
     for part in err["loc"]:
@@ -223,7 +179,8 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _object(value: Any, what: str) -> dict[str, Any]:
+def json_object(value: Any, what: str) -> dict[str, Any]:
+    """`value` if it is a JSON object, else InvalidRequest."""
     if not isinstance(value, dict):
         raise RequestProblem(f"{what}: must be a JSON object", None, "structure")
     return value
@@ -231,28 +188,19 @@ def _object(value: Any, what: str) -> dict[str, Any]:
 
 def parse_hook_call(body: Any, hook: str) -> HookCall:
     """Validate a CDS Hooks request to a service of `hook`; InvalidRequest names the field."""
-    raw = _object(parse_json(body), "request")
+    raw = json_object(parse_json(body), "request")
     try:
         request = _Request.model_validate(raw)
     except ValidationError as exc:
-        raise _problem(exc) from None
+        raise problem_from(exc) from None
     if request.hook != hook:
         raise RequestProblem(f"hook: this service answers '{hook}' requests", "hook", "invalid")
     try:
         CONTEXTS.get(hook, _PatientContext).model_validate(request.context)
     except ValidationError as exc:
-        raise _problem(exc, "context") from None
+        raise problem_from(exc, "context") from None
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
     return HookCall(hook=request.hook, hook_instance=request.hookInstance,
                     context=raw["context"], prefetch=raw.get("prefetch"),
                     fhir_server=request.fhirServer,
                     access_token=token.get_secret_value() if token else None)
-
-
-def parse_feedback(body: Any) -> list[Feedback]:
-    """Validate a CDS Hooks feedback body; raise InvalidRequest naming the field."""
-    raw = _object(parse_json(body), "request")
-    try:
-        return list(_FeedbackBody.model_validate(raw).feedback)
-    except ValidationError as exc:
-        raise _problem(exc) from None

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._models import Feedback
+from ._feedback import Feedback
 
 SCHEMA_VERSION = "1"
 SCHEMA = """

@@ -28,7 +28,8 @@ def test_feedback_report_counts_per_rule(settings: Settings, knowledge: Knowledg
         for _ in range(3):
             shown += client.post("/cds-services/baclofen-order-sign",
                                  json=hook_request()).json()["cards"]
-        by_rule = {c["source"]["topic"]["code"]: [] for c in shown}
+        by_rule: dict[str, list[dict[str, Any]]] = {c["source"]["topic"]["code"]: []
+                                                    for c in shown}
         for card in shown:
             by_rule[card["source"]["topic"]["code"]].append(card)
         maxdose, starting = by_rule["max-daily-dose"], by_rule["starting-dose"]

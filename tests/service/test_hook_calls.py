@@ -79,7 +79,8 @@ def test_absent_prefetch_is_read_with_the_token(client: TestClient) -> None:
         status, body = post(client, SIGN, request)
         assert len(rsps.calls) == 4
         assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in rsps.calls)
-        search = next(c.request.url for c in rsps.calls if "/Observation" in c.request.url)
+        search = next(str(c.request.url) for c in rsps.calls
+                      if "/Observation" in str(c.request.url))
         assert f"patient={PATIENT_ID}" in search and "82810-3" in search
     assert status == 200 and "pregnancy" in rule_ids(body)
 
@@ -236,3 +237,29 @@ def test_third_party_shapes_with_a_baclofen_order(client: TestClient) -> None:
     request["prefetch"] = full_prefetch()
     status, body = post(client, SIGN, request)
     assert status == 200 and "max-daily-dose" in rule_ids(body)
+
+
+def test_an_unexpected_fault_is_a_bare_500(client: TestClient, monkeypatch: pytest.MonkeyPatch,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError(PATIENT_ID)
+
+    monkeypatch.setattr("fhir_module.service._pipeline.evaluate_hook", broken)
+    response = client.post(SIGN, json=hook_request())
+    assert response.status_code == 500
+    assert response.json()["issue"][0]["code"] == "exception"
+    assert PATIENT_ID not in response.text and PATIENT_ID not in caplog.text
+    assert "KeyError" in caplog.text
+
+
+def test_cards_are_answered_even_if_the_audit_fails(client: TestClient,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    client.app.state.store.close()  # type: ignore[attr-defined]
+    status, body = post(client, SIGN, hook_request())
+    assert status == 200 and body["cards"]
+    assert "audit not written" in caplog.text
+    response = client.post(f"{SIGN}/feedback", json={"feedback": [
+        {"card": body["cards"][0]["uuid"], "outcome": "overridden",
+         "outcomeTimestamp": "2024-05-01T10:00:00Z"}]})
+    # feedback that cannot be stored must not be acknowledged
+    assert response.status_code == 500
