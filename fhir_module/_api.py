@@ -66,13 +66,6 @@ def evaluate(
     Raises InvalidRequest for a malformed request and DataUnavailable when data a
     rule needs is neither prefetched nor fetchable.
     """
-    from .service import handle_hook, service_for_hook
+    from .service import handle_hook
 
-    document = _parse(request)
-    know = knowledge or default_knowledge()
-    if service is None:
-        hook = document.get("hook") if isinstance(document, Mapping) else None
-        service = service_for_hook(know, hook) if isinstance(hook, str) else None
-        if service is None:
-            raise InvalidRequest("the request's hook is missing or no service answers it", "hook")
-    return handle_hook(know, service, document, today=today)
+    return handle_hook(knowledge or default_knowledge(), service, _parse(request), today=today)

@@ -9,6 +9,9 @@ tablet x 0.9) keeps its three significant digits instead, since zero is no dose.
 
 Dosage.text and patientInstruction are dropped from the copy: they restate the
 old dose in words, and a suggestion must not carry a dose it does not order.
+The copy goes back to the EHR as a FHIR R4 resource, so the untidy shapes an
+order may arrive in (doseAndRate as an object, the STU3 dose on the Dosage)
+are written as R4's doseAndRate array.
 """
 
 from __future__ import annotations
@@ -54,7 +57,23 @@ def scaled_order(order: Mapping[str, Any], factor: Decimal) -> dict[str, Any]:
             if type(cap) is dict:
                 _scale_quantity(cap.get("numerator"), factor)
         _scale_quantity(dosage.get("maxDosePerAdministration"), factor)
+        _as_r4(dosage)
     return scaled
+
+
+def _as_r4(dosage: dict[str, Any]) -> None:
+    entries = dosage.get("doseAndRate")
+    if type(entries) is dict:
+        dosage["doseAndRate"] = entries = [entries]
+    moved = {k: dosage.pop(k) for k in _ENTRY_QUANTITIES + _ENTRY_RANGES + ("rateRatio",)
+             if k in dosage}
+    if not moved:
+        return
+    if type(entries) is list and entries and type(entries[0]) is dict:
+        for key, value in moved.items():
+            entries[0].setdefault(key, value)
+    else:
+        dosage["doseAndRate"] = [moved]
 
 
 def _scale_entry(entry: dict[str, Any], factor: Decimal) -> None:

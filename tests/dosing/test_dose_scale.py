@@ -45,11 +45,13 @@ def test_scales_every_shape_and_leaves_the_original_alone(knowledge: Any) -> Non
     scaled = scaled_order(original, Decimal("0.5"))
     assert original == kept
     first, second, third = scaled["dosageInstruction"]
-    assert first["doseQuantity"]["value"] == 10
+    # the copy is R4: the STU3 dose and the doseAndRate object become doseAndRate arrays
+    assert "doseQuantity" not in first
+    assert first["doseAndRate"] == [{"doseQuantity": {**q(20), "value": 10}}]
     assert first["maxDosePerPeriod"]["numerator"]["value"] == 40
     assert "text" not in first
-    assert second["doseAndRate"]["rateRatio"]["numerator"]["value"] == 25
-    assert second["doseAndRate"]["rateRatio"]["denominator"]["value"] == 1
+    assert second["doseAndRate"][0]["rateRatio"]["numerator"]["value"] == 25
+    assert second["doseAndRate"][0]["rateRatio"]["denominator"]["value"] == 1
     assert third["doseAndRate"][0]["doseRange"]["high"]["value"] == 10
     assert third["doseAndRate"][1]["rateRange"]["high"]["value"] == 10
 
