@@ -18,18 +18,26 @@ COLUMNS = ("rule", "shown", "accepted", "overridden")
 
 def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "feedback-report", help="per rule: cards shown, accepted, overridden, override reasons",
-        description=__doc__)
-    parser.add_argument("--db", type=Path, metavar="PATH",
-                        help="the service's SQLite file (default: FHIR_MODULE_DB, "
-                             "else ./fhir-module.sqlite3)")
+        "feedback-report",
+        help="per rule: cards shown, accepted, overridden, override reasons",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="the service's SQLite file (default: FHIR_MODULE_DB, else ./fhir-module.sqlite3)",
+    )
     parser.set_defaults(run=run)
 
 
 def write_table(rows: Sequence[RuleReport], out: TextIO) -> None:
     """The report as a plain text table; override reasons indented under their rule."""
-    width = max([len(COLUMNS[0])] + [len(r.rule_id) for r in rows]
-                + [len(reason) + 4 for r in rows for reason, _ in r.reasons])
+    width = max(
+        [len(COLUMNS[0])]
+        + [len(r.rule_id) for r in rows]
+        + [len(reason) + 4 for r in rows for reason, _ in r.reasons]
+    )
     out.write(f"{COLUMNS[0]:<{width}}  {COLUMNS[1]:>6}  {COLUMNS[2]:>8}  {COLUMNS[3]:>10}\n")
     for r in rows:
         out.write(f"{r.rule_id:<{width}}  {r.shown:>6}  {r.accepted:>8}  {r.overridden:>10}\n")

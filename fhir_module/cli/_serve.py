@@ -17,16 +17,23 @@ FACTORY = "fhir_module.service:app_from_env"
 
 def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "serve", help="serve CDS Hooks at /cds-services", description=__doc__,
+        "serve",
+        help="serve CDS Hooks at /cds-services",
+        description=__doc__,
         epilog="Unset options come from FHIR_MODULE_HOST, _PORT, _DB, _FHIR_TIMEOUT, "
-               "_MAX_PAGES, _AUDIT_KEY and _CORS_ORIGINS, else the defaults.")
+        "_MAX_PAGES, _AUDIT_KEY and _CORS_ORIGINS, else the defaults.",
+    )
     parser.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: 8080)")
-    parser.add_argument("--db", type=Path, metavar="PATH",
-                        help="SQLite file for the audit and feedback "
-                             "(default: ./fhir-module.sqlite3)")
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="worker processes (default: 1)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="SQLite file for the audit and feedback (default: ./fhir-module.sqlite3)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes (default: 1)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -55,11 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Workers are new processes: they rebuild the settings from the environment.
         os.environ.update(settings.to_env())
-        uvicorn.run(FACTORY, factory=True, host=settings.host, port=settings.port,
-                    workers=args.workers)
+        uvicorn.run(
+            FACTORY, factory=True, host=settings.host, port=settings.port, workers=args.workers
+        )
         return 0
     from ..service import create_app
 
-    uvicorn.run(create_app(settings, knowledge_or_fail()), host=settings.host,
-                port=settings.port)
+    uvicorn.run(create_app(settings, knowledge_or_fail()), host=settings.host, port=settings.port)
     return 0

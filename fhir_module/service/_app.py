@@ -64,8 +64,12 @@ async def _guarded(work: Callable[[], Response]) -> Response:
         return error_response(exc)
 
 
-def create_app(settings: Settings | None = None, knowledge: Knowledge | None = None, *,
-               session: requests.Session | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    knowledge: Knowledge | None = None,
+    *,
+    session: requests.Session | None = None,
+) -> FastAPI:
     """The CDS Hooks service; loads the knowledge once unless given, opens the store."""
     settings = settings or Settings()
     knowledge = knowledge or load_knowledge()
@@ -79,19 +83,31 @@ def create_app(settings: Settings | None = None, knowledge: Knowledge | None = N
         store.close()
         http.close()
 
-    app = FastAPI(title="fhir-module CDS Hooks service", lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="fhir-module CDS Hooks service",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings, app.state.knowledge, app.state.store = settings, knowledge, store
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST", "OPTIONS"],
-                           allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
-        return JSONResponse(operation_outcome(code, str(exc.detail)), exc.status_code,
-                            headers=getattr(exc, "headers", None), media_type=FHIR_JSON)
+        return JSONResponse(
+            operation_outcome(code, str(exc.detail)),
+            exc.status_code,
+            headers=getattr(exc, "headers", None),
+            media_type=FHIR_JSON,
+        )
 
     @app.get("/cds-services")
     async def discovery() -> dict[str, Any]:
@@ -102,12 +118,17 @@ def create_app(settings: Settings | None = None, knowledge: Knowledge | None = N
         body = await request.body()
 
         def work() -> Response:
-            result = run_hook(knowledge, service_id, body, settings=settings, session=http,
-                              catalogue=catalogue)
+            result = run_hook(
+                knowledge, service_id, body, settings=settings, session=http, catalogue=catalogue
+            )
             try:
-                store.record_call(hook_instance=result.call.hook_instance, service_id=service_id,
-                                  hook=result.service.hook, patient_id=result.call.patient_id,
-                                  cards=result.response.get("cards", []))
+                store.record_call(
+                    hook_instance=result.call.hook_instance,
+                    service_id=service_id,
+                    hook=result.service.hook,
+                    patient_id=result.call.patient_id,
+                    cards=result.response.get("cards", []),
+                )
             except sqlite3.Error as exc:
                 # The cards matter more than their audit: answer, and say the audit failed.
                 log.error("audit not written: %s", type(exc).__name__)

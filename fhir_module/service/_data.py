@@ -24,8 +24,12 @@ from ._settings import Settings
 
 _TOKEN = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 #: CDS Hooks user tokens: the id part of context.userId when it names that resource type
-_USER_TOKENS = {"userPractitionerId": "Practitioner", "userPractitionerRoleId": "PractitionerRole",
-                "userPatientId": "Patient", "userRelatedPersonId": "RelatedPerson"}
+_USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
 
 
 def fill_template(template: str, context: Mapping[str, Any]) -> str | None:
@@ -67,9 +71,13 @@ class _Sources:
         if self._client is None:
             if self.session is None:
                 self.session = self._owned = requests.Session()
-            self._client = FhirClient(self.call.fhir_server, self.session,
-                                      self.call.access_token, self.settings.fhir_timeout,
-                                      self.settings.max_pages)
+            self._client = FhirClient(
+                self.call.fhir_server,
+                self.session,
+                self.call.access_token,
+                self.settings.fhir_timeout,
+                self.settings.max_pages,
+            )
         return self._client
 
     def close(self) -> None:
@@ -83,8 +91,9 @@ def _prefetched(sources: _Sources, key: str, kind: str, value: Any) -> list[dict
     if value.get("resourceType") == kind:
         return [value]
     if value.get("resourceType") != "Bundle":
-        raise RequestProblem(f"prefetch.{key}: must be a {kind} or a Bundle", f"prefetch.{key}",
-                             "invalid")
+        raise RequestProblem(
+            f"prefetch.{key}: must be a {kind} or a Bundle", f"prefetch.{key}", "invalid"
+        )
     found = bundle_resources(value, kind)
     if next_link(value) is not None:
         # CDS clients may paginate prefetch; the rest of the pages are on the FHIR server.
@@ -111,8 +120,12 @@ def _fetched(sources: _Sources, key: str, kind: str, template: str) -> list[dict
     return found
 
 
-def patient_record(knowledge: Knowledge, call: HookCall, settings: Settings,
-                   session: requests.Session | None = None) -> PatientRecord:
+def patient_record(
+    knowledge: Knowledge,
+    call: HookCall,
+    settings: Settings,
+    session: requests.Session | None = None,
+) -> PatientRecord:
     """The PatientRecord the engine needs, from prefetch and, for what it lacks, the FHIR server."""
     sources = _Sources(call, settings, session)
     prefetch = call.prefetch or {}

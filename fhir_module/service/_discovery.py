@@ -8,10 +8,12 @@ from typing import Any
 from ..knowledge import Knowledge
 from ..patient import prefetch_templates
 
-USAGE = ("Reads the patient's birth date, pregnancy and breastfeeding observations, conditions "
-         "and medication requests: send them as prefetch, or send fhirServer and "
-         "fhirAuthorization so the service can read what prefetch lacks. Without either, "
-         "the service answers 412.")
+USAGE = (
+    "Reads the patient's birth date, pregnancy and breastfeeding observations, conditions "
+    "and medication requests: send them as prefetch, or send fhirServer and "
+    "fhirAuthorization so the service can read what prefetch lacks. Without either, "
+    "the service answers 412."
+)
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,14 @@ class Service:
 
     def discovery(self) -> dict[str, Any]:
         """This service's entry in the discovery response."""
-        return {"hook": self.hook, "title": self.title, "description": self.description,
-                "id": self.id, "prefetch": dict(self.prefetch), "usageRequirements": USAGE}
+        return {
+            "hook": self.hook,
+            "title": self.title,
+            "description": self.description,
+            "id": self.id,
+            "prefetch": dict(self.prefetch),
+            "usageRequirements": USAGE,
+        }
 
 
 def services(knowledge: Knowledge) -> dict[str, Service]:
@@ -36,8 +44,9 @@ def services(knowledge: Knowledge) -> dict[str, Service]:
     found: dict[str, Service] = {}
     for hook in sorted(knowledge.hooks()):
         drugs = [d for d in knowledge.drugs if any(hook in r.hooks for r in d.rules)]
-        plans = [knowledge.by_url[d.plan_url].resource for d in drugs
-                 if d.plan_url in knowledge.by_url]
+        plans = [
+            knowledge.by_url[d.plan_url].resource for d in drugs if d.plan_url in knowledge.by_url
+        ]
         sid = "-".join(sorted(d.id for d in drugs)) + f"-{hook}"
         title = "; ".join(d.plan_title for d in drugs) + f" ({hook})"
         text = " ".join(str(p.get("description", "")).strip() for p in plans).strip()

@@ -44,8 +44,9 @@ class FhirClient:
         yield page
         yield from self.more_pages(key, page, pages_read=1)
 
-    def more_pages(self, key: str, page: Mapping[str, Any],
-                   pages_read: int) -> Iterator[dict[str, Any]]:
+    def more_pages(
+        self, key: str, page: Mapping[str, Any], pages_read: int
+    ) -> Iterator[dict[str, Any]]:
         """The pages after `page`, so that at most `max_pages` pages are read in all."""
         while (url := next_link(page)) is not None:
             if pages_read >= self.max_pages:
@@ -67,8 +68,9 @@ class FhirClient:
 
     def _same_server(self, url: str) -> bool:
         base, other = urlsplit(self.base), urlsplit(url)
-        return (other.scheme, other.netloc) == (base.scheme, base.netloc) and \
-            other.path.startswith(base.path.rstrip("/"))
+        return (other.scheme, other.netloc) == (base.scheme, base.netloc) and other.path.startswith(
+            base.path.rstrip("/")
+        )
 
     def _get(self, key: str, url: str, *, absent_ok: bool) -> dict[str, Any] | None:
         headers = {"Accept": "application/fhir+json, application/json"}

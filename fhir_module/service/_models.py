@@ -138,9 +138,15 @@ class HookCall:
         return str(self.context["patientId"])
 
 
-_TYPES = {"string_type": "a string", "int_type": "an integer", "dict_type": "a JSON object",
-          "model_type": "a JSON object", "model_attributes_type": "a JSON object",
-          "list_type": "an array", "bool_type": "a boolean"}
+_TYPES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "dict_type": "a JSON object",
+    "model_type": "a JSON object",
+    "model_attributes_type": "a JSON object",
+    "list_type": "an array",
+    "bool_type": "a boolean",
+}
 
 
 def problem_from(exc: ValidationError, prefix: str = "") -> RequestProblem:
@@ -160,8 +166,9 @@ def problem_from(exc: ValidationError, prefix: str = "") -> RequestProblem:
         return RequestProblem(f"{path}: must not be empty", path, "invalid")
     if kind == "value_error":
         # our own validators' messages: they name rules, never values
-        return RequestProblem(f"{path or 'request'}: {err['ctx']['error']}", path or None,
-                              "invalid")
+        return RequestProblem(
+            f"{path or 'request'}: {err['ctx']['error']}", path or None, "invalid"
+        )
     return RequestProblem(f"{path}: is not valid", path or None, "invalid")
 
 
@@ -200,7 +207,11 @@ def parse_hook_call(body: Any, hook: str) -> HookCall:
     except ValidationError as exc:
         raise problem_from(exc, "context") from None
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
-    return HookCall(hook=request.hook, hook_instance=request.hookInstance,
-                    context=raw["context"], prefetch=raw.get("prefetch"),
-                    fhir_server=request.fhirServer,
-                    access_token=token.get_secret_value() if token else None)
+    return HookCall(
+        hook=request.hook,
+        hook_instance=request.hookInstance,
+        context=raw["context"],
+        prefetch=raw.get("prefetch"),
+        fhir_server=request.fhirServer,
+        access_token=token.get_secret_value() if token else None,
+    )

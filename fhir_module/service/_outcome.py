@@ -31,8 +31,9 @@ class FetchFailed(DataUnavailable):
         super().__init__(f"prefetch '{key}': {reason}")
 
 
-def operation_outcome(code: str, diagnostics: str, expression: str | None = None,
-                      severity: str = "error") -> dict[str, Any]:
+def operation_outcome(
+    code: str, diagnostics: str, expression: str | None = None, severity: str = "error"
+) -> dict[str, Any]:
     """A one-issue OperationOutcome."""
     issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
     if expression:
@@ -44,8 +45,9 @@ def outcome_for(exc: Exception) -> dict[str, Any]:
     """The OperationOutcome for an error this package raises on purpose."""
     code = getattr(exc, "code", None)
     if isinstance(exc, InvalidRequest):
-        return operation_outcome(code if isinstance(code, str) else "invalid", str(exc),
-                                 exc.expression)
+        return operation_outcome(
+            code if isinstance(code, str) else "invalid", str(exc), exc.expression
+        )
     if isinstance(exc, FetchFailed):
         return operation_outcome(exc.code, str(exc), f"prefetch.{exc.key}")
     if isinstance(exc, DataUnavailable):
@@ -62,5 +64,6 @@ def is_operation_outcome(value: Any) -> bool:
     if value.get("resourceType") != "Bundle":
         return False
     entries = [e.get("resource") for e in value.get("entry") or [] if isinstance(e, dict)]
-    return bool(entries) and all(isinstance(r, dict) and r.get("resourceType") == "OperationOutcome"
-                                 for r in entries)
+    return bool(entries) and all(
+        isinstance(r, dict) and r.get("resourceType") == "OperationOutcome" for r in entries
+    )

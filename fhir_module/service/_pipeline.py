@@ -27,10 +27,16 @@ class HookResult:
     response: dict[str, Any]
 
 
-def run_hook(knowledge: Knowledge, service_id: str | None, body: Any, *,
-             settings: Settings | None = None,
-             session: requests.Session | None = None, today: date | None = None,
-             catalogue: Mapping[str, Service] | None = None) -> HookResult:
+def run_hook(
+    knowledge: Knowledge,
+    service_id: str | None,
+    body: Any,
+    *,
+    settings: Settings | None = None,
+    session: requests.Session | None = None,
+    today: date | None = None,
+    catalogue: Mapping[str, Service] | None = None,
+) -> HookResult:
     """Validate, gather the patient's data, run the engine; see `handle_hook`."""
     catalogue = services(knowledge) if catalogue is None else catalogue
     body = parse_json(body)
@@ -47,14 +53,20 @@ def run_hook(knowledge: Knowledge, service_id: str | None, body: Any, *,
         # Nothing for this module to judge: answer at once, read nothing from the EHR.
         return HookResult(service, call, {"cards": []})
     record = patient_record(knowledge, call, settings or Settings(), session)
-    return HookResult(service, call,
-                      evaluate_hook(knowledge, service.hook, call.context, record, today=today))
+    return HookResult(
+        service, call, evaluate_hook(knowledge, service.hook, call.context, record, today=today)
+    )
 
 
-def handle_hook(knowledge: Knowledge, service_id: str | None, body: Any, *,
-                settings: Settings | None = None,
-                session: requests.Session | None = None,
-                today: date | None = None) -> dict[str, Any]:
+def handle_hook(
+    knowledge: Knowledge,
+    service_id: str | None,
+    body: Any,
+    *,
+    settings: Settings | None = None,
+    session: requests.Session | None = None,
+    today: date | None = None,
+) -> dict[str, Any]:
     """The CDS Hooks response for a request body (bytes, text or parsed JSON).
 
     `service_id` None picks the service by the request's `hook`; `settings` (default
@@ -63,5 +75,6 @@ def handle_hook(knowledge: Knowledge, service_id: str | None, body: Any, *,
     InvalidRequest (bad body, unknown service: UnknownService) or DataUnavailable
     (data neither prefetched nor fetchable); writes no audit record.
     """
-    return run_hook(knowledge, service_id, body, settings=settings, session=session,
-                    today=today).response
+    return run_hook(
+        knowledge, service_id, body, settings=settings, session=session, today=today
+    ).response

@@ -30,12 +30,16 @@ def feedback_report(db_path: Path) -> list[RuleReport]:
     uri = f"file:{pathname2url(str(db_path.resolve()))}?mode=ro"
     conn = sqlite3.connect(uri, uri=True)
     try:
-        shown = dict(conn.execute(
-            "SELECT COALESCE(rule_id, ''), COUNT(*) FROM card_shown GROUP BY 1").fetchall())
+        shown = dict(
+            conn.execute(
+                "SELECT COALESCE(rule_id, ''), COUNT(*) FROM card_shown GROUP BY 1"
+            ).fetchall()
+        )
         rows = conn.execute(
             "SELECT COALESCE(c.rule_id, ?), f.outcome, f.reason_code, f.reason_display"
             " FROM feedback f LEFT JOIN card_shown c ON c.card_uuid = f.card_uuid",
-            (UNKNOWN_CARD,)).fetchall()
+            (UNKNOWN_CARD,),
+        ).fetchall()
     finally:
         conn.close()
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
@@ -45,8 +49,12 @@ def feedback_report(db_path: Path) -> list[RuleReport]:
         if outcome == "overridden":
             reasons[rule][display or code or NO_REASON] += 1
     return [
-        RuleReport(rule, shown.get(rule, 0), outcomes[rule]["accepted"],
-                   outcomes[rule]["overridden"],
-                   tuple(sorted(reasons[rule].items(), key=lambda kv: (-kv[1], kv[0]))))
+        RuleReport(
+            rule,
+            shown.get(rule, 0),
+            outcomes[rule]["accepted"],
+            outcomes[rule]["overridden"],
+            tuple(sorted(reasons[rule].items(), key=lambda kv: (-kv[1], kv[0]))),
+        )
         for rule in sorted(set(shown) | set(outcomes))
     ]

@@ -77,15 +77,21 @@ class Settings:
             fhir_timeout=timeout,
             max_pages=pages,
             audit_key=key.encode("utf-8", "surrogateescape") if key else None,
-            cors_origins=(tuple(o.strip() for o in origins.split(",") if o.strip())
-                          if origins else DEFAULT_CORS_ORIGINS),
+            cors_origins=(
+                tuple(o.strip() for o in origins.split(",") if o.strip())
+                if origins
+                else DEFAULT_CORS_ORIGINS
+            ),
         )
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes `from_env` rebuild these settings (for uvicorn workers)."""
         env = {
-            "HOST": self.host, "PORT": str(self.port), "DB": str(self.db_path),
-            "FHIR_TIMEOUT": repr(self.fhir_timeout), "MAX_PAGES": str(self.max_pages),
+            "HOST": self.host,
+            "PORT": str(self.port),
+            "DB": str(self.db_path),
+            "FHIR_TIMEOUT": repr(self.fhir_timeout),
+            "MAX_PAGES": str(self.max_pages),
             "CORS_ORIGINS": ",".join(self.cors_origins),
         }
         if self.audit_key is not None:

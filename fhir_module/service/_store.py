@@ -75,8 +75,9 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     with conn:
         conn.executescript(SCHEMA)
-        conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?)",
-                     (SCHEMA_VERSION,))
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
+        )
     return conn
 
 
@@ -92,8 +93,10 @@ class Store:
     def _stored_key(self) -> bytes:
         # INSERT OR IGNORE then read: concurrent workers all end up with the first key written.
         with self._lock, self._conn:
-            self._conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('audit_key', ?)",
-                               (secrets.token_bytes(32),))
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta (name, value) VALUES ('audit_key', ?)",
+                (secrets.token_bytes(32),),
+            )
             row = self._conn.execute("SELECT value FROM meta WHERE name = 'audit_key'").fetchone()
         return bytes(row[0])
 
@@ -101,8 +104,15 @@ class Store:
         """The keyed hash under which the audit knows a patient."""
         return hmac.new(self._key, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
-    def record_call(self, *, hook_instance: str, service_id: str, hook: str, patient_id: str,
-                    cards: Iterable[Mapping[str, Any]]) -> None:
+    def record_call(
+        self,
+        *,
+        hook_instance: str,
+        service_id: str,
+        hook: str,
+        patient_id: str,
+        cards: Iterable[Mapping[str, Any]],
+    ) -> None:
         """Audit one answered hook call: which rules showed which cards, for whom (hashed)."""
         shown = []
         for card in cards:
@@ -114,8 +124,14 @@ class Store:
             call_id = self._conn.execute(
                 "INSERT INTO hook_call (hook_instance, service_id, hook, patient_hash, card_count,"
                 " called_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (hook_instance, service_id, hook, self.patient_hash(patient_id), len(shown),
-                 _now()),
+                (
+                    hook_instance,
+                    service_id,
+                    hook,
+                    self.patient_hash(patient_id),
+                    len(shown),
+                    _now(),
+                ),
             ).lastrowid
             self._conn.executemany(
                 "INSERT OR IGNORE INTO card_shown (card_uuid, call_id, rule_id, indicator)"
@@ -128,8 +144,12 @@ class Store:
         added = 0
         with self._lock, self._conn:
             for item in items:
-                known = self._conn.execute("SELECT 1 FROM card_shown WHERE card_uuid = ?",
-                                           (item.card,)).fetchone() is not None
+                known = (
+                    self._conn.execute(
+                        "SELECT 1 FROM card_shown WHERE card_uuid = ?", (item.card,)
+                    ).fetchone()
+                    is not None
+                )
                 why = item.overrideReason
                 reason = why.reason if why else None
                 cursor = self._conn.execute(
@@ -137,11 +157,19 @@ class Store:
                     " outcome_timestamp, accepted_suggestions, reason_system, reason_code,"
                     " reason_display, user_comment, known_card, received_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (service_id, item.card, item.outcome, item.outcomeTimestamp,
-                     json.dumps([s.id for s in item.acceptedSuggestions or []]),
-                     reason.system if reason else None, reason.code if reason else None,
-                     reason.display if reason else None, why.userComment if why else None,
-                     int(known), _now()),
+                    (
+                        service_id,
+                        item.card,
+                        item.outcome,
+                        item.outcomeTimestamp,
+                        json.dumps([s.id for s in item.acceptedSuggestions or []]),
+                        reason.system if reason else None,
+                        reason.code if reason else None,
+                        reason.display if reason else None,
+                        why.userComment if why else None,
+                        int(known),
+                        _now(),
+                    ),
                 )
                 added += cursor.rowcount
         return added

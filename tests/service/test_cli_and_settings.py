@@ -21,32 +21,53 @@ from .conftest import TestClient
 FEEDBACK = "/cds-services/baclofen-order-sign/feedback"
 
 
-def test_feedback_report_counts_per_rule(settings: Settings, knowledge: Knowledge,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_feedback_report_counts_per_rule(
+    settings: Settings, knowledge: Knowledge, capsys: pytest.CaptureFixture[str]
+) -> None:
     with TestClient(create_app(settings, knowledge)) as client:
         shown = []
         for _ in range(3):
-            shown += client.post("/cds-services/baclofen-order-sign",
-                                 json=hook_request()).json()["cards"]
-        by_rule: dict[str, list[dict[str, Any]]] = {c["source"]["topic"]["code"]: []
-                                                    for c in shown}
+            shown += client.post("/cds-services/baclofen-order-sign", json=hook_request()).json()[
+                "cards"
+            ]
+        by_rule: dict[str, list[dict[str, Any]]] = {c["source"]["topic"]["code"]: [] for c in shown}
         for card in shown:
             by_rule[card["source"]["topic"]["code"]].append(card)
         maxdose, starting = by_rule["max-daily-dose"], by_rule["starting-dose"]
-        reason = {"system": "http://fhir-module.org/fhir/CodeSystem/override-reason",
-                  "code": "dose-intended", "display": "Dose checked and intended"}
+        reason = {
+            "system": "http://fhir-module.org/fhir/CodeSystem/override-reason",
+            "code": "dose-intended",
+            "display": "Dose checked and intended",
+        }
         items = [
-            {"card": maxdose[0]["uuid"], "outcome": "accepted",
-             "acceptedSuggestions": [{"id": maxdose[0]["suggestions"][0]["uuid"]}],
-             "outcomeTimestamp": "2024-05-01T10:00:00Z"},
-            {"card": maxdose[1]["uuid"], "outcome": "overridden",
-             "overrideReason": {"reason": reason}, "outcomeTimestamp": "2024-05-01T10:01:00Z"},
-            {"card": starting[0]["uuid"], "outcome": "overridden",
-             "overrideReason": {"reason": reason}, "outcomeTimestamp": "2024-05-01T10:02:00Z"},
-            {"card": starting[1]["uuid"], "outcome": "overridden",
-             "outcomeTimestamp": "2024-05-01T10:03:00Z"},
-            {"card": "not-a-card-of-ours", "outcome": "overridden",
-             "outcomeTimestamp": "2024-05-01T10:04:00Z"},
+            {
+                "card": maxdose[0]["uuid"],
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": maxdose[0]["suggestions"][0]["uuid"]}],
+                "outcomeTimestamp": "2024-05-01T10:00:00Z",
+            },
+            {
+                "card": maxdose[1]["uuid"],
+                "outcome": "overridden",
+                "overrideReason": {"reason": reason},
+                "outcomeTimestamp": "2024-05-01T10:01:00Z",
+            },
+            {
+                "card": starting[0]["uuid"],
+                "outcome": "overridden",
+                "overrideReason": {"reason": reason},
+                "outcomeTimestamp": "2024-05-01T10:02:00Z",
+            },
+            {
+                "card": starting[1]["uuid"],
+                "outcome": "overridden",
+                "outcomeTimestamp": "2024-05-01T10:03:00Z",
+            },
+            {
+                "card": "not-a-card-of-ours",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2024-05-01T10:04:00Z",
+            },
         ]
         assert client.post(FEEDBACK, json={"feedback": items}).status_code == 200
     assert main(["feedback-report", "--db", str(settings.db_path)]) == 0
@@ -62,13 +83,17 @@ def test_feedback_report_counts_per_rule(settings: Settings, knowledge: Knowledg
         ["(no reason given)", "1"],
         ["Dose checked and intended", "1"],
     ]
-    assert all(line.startswith("    ") for line in lines[1:] if not line[0].isalnum()
-               and not line.startswith("(unknown"))
+    assert all(
+        line.startswith("    ")
+        for line in lines[1:]
+        if not line[0].isalnum() and not line.startswith("(unknown")
+    )
 
 
 @pytest.mark.parametrize("content", [None, b"this is not a database" * 100, b""])
-def test_feedback_report_on_an_unreadable_db_exits_2(tmp_path: Path, content: bytes | None,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_feedback_report_on_an_unreadable_db_exits_2(
+    tmp_path: Path, content: bytes | None, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "x.sqlite3"
     if content is not None:
         db.write_bytes(content)
@@ -77,8 +102,9 @@ def test_feedback_report_on_an_unreadable_db_exits_2(tmp_path: Path, content: by
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_feedback_report_of_a_fresh_db(settings: Settings, knowledge: Knowledge,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_feedback_report_of_a_fresh_db(
+    settings: Settings, knowledge: Knowledge, capsys: pytest.CaptureFixture[str]
+) -> None:
     create_app(settings, knowledge).state.store.close()
     assert main(["feedback-report", "--db", str(settings.db_path)]) == 0
     assert "no cards shown" in capsys.readouterr().out
@@ -96,8 +122,9 @@ def test_serve_runs_uvicorn_with_the_app(tmp_path: Path, monkeypatch: pytest.Mon
     seen["app"].state.store.close()
 
 
-def test_serve_with_workers_uses_the_factory(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_with_workers_uses_the_factory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import uvicorn
 
     seen: dict[str, Any] = {}
@@ -106,8 +133,13 @@ def test_serve_with_workers_uses_the_factory(tmp_path: Path,
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "w.sqlite3"
     assert main(["serve", "--workers", "3", "--host", "0.0.0.0", "--db", str(db)]) == 0
-    assert seen == {"app": "fhir_module.service:app_from_env", "factory": True,
-                    "host": "0.0.0.0", "port": 8080, "workers": 3}
+    assert seen == {
+        "app": "fhir_module.service:app_from_env",
+        "factory": True,
+        "host": "0.0.0.0",
+        "port": 8080,
+        "workers": 3,
+    }
     assert Settings.from_env().db_path == db
 
 
@@ -120,26 +152,42 @@ def test_serve_refuses_an_unusable_db(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_settings_defaults_and_environment() -> None:
     assert Settings() == Settings.from_env({})
     assert Settings().db_path == Path("fhir-module.sqlite3") and Settings().port == 8080
-    env = {"FHIR_MODULE_DB": "/data/x.sqlite3", "FHIR_MODULE_PORT": "9000",
-           "FHIR_MODULE_FHIR_TIMEOUT": "2.5", "FHIR_MODULE_MAX_PAGES": "4",
-           "FHIR_MODULE_AUDIT_KEY": "k" * 32, "FHIR_MODULE_CORS_ORIGINS": "https://a, https://b"}
+    env = {
+        "FHIR_MODULE_DB": "/data/x.sqlite3",
+        "FHIR_MODULE_PORT": "9000",
+        "FHIR_MODULE_FHIR_TIMEOUT": "2.5",
+        "FHIR_MODULE_MAX_PAGES": "4",
+        "FHIR_MODULE_AUDIT_KEY": "k" * 32,
+        "FHIR_MODULE_CORS_ORIGINS": "https://a, https://b",
+    }
     settings = Settings.from_env(env)
-    assert (settings.db_path, settings.port, settings.fhir_timeout, settings.max_pages,
-            settings.audit_key, settings.cors_origins) == (
-        Path("/data/x.sqlite3"), 9000, 2.5, 4, b"k" * 32, ("https://a", "https://b"))
+    assert (
+        settings.db_path,
+        settings.port,
+        settings.fhir_timeout,
+        settings.max_pages,
+        settings.audit_key,
+        settings.cors_origins,
+    ) == (Path("/data/x.sqlite3"), 9000, 2.5, 4, b"k" * 32, ("https://a", "https://b"))
     assert Settings.from_env(settings.to_env()) == settings
     assert "kkkk" not in repr(settings)
 
 
-@pytest.mark.parametrize("env", [{"FHIR_MODULE_PORT": "eighty"}, {"FHIR_MODULE_PORT": "0"},
-                                 {"FHIR_MODULE_MAX_PAGES": "0"}, {"FHIR_MODULE_AUDIT_KEY": "x"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"FHIR_MODULE_PORT": "eighty"},
+        {"FHIR_MODULE_PORT": "0"},
+        {"FHIR_MODULE_MAX_PAGES": "0"},
+        {"FHIR_MODULE_AUDIT_KEY": "x"},
+    ],
+)
 def test_bad_settings_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(InvalidRequest):
         Settings.from_env(env)
 
 
-def test_app_from_env_builds_the_service(tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_app_from_env_builds_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FHIR_MODULE_DB", str(tmp_path / "env.sqlite3"))
     app = service.app_from_env()
     with TestClient(app) as client:

@@ -17,10 +17,11 @@ def test_discovery_lists_one_service_per_hook(client: TestClient, knowledge: Kno
     assert {s["hook"] for s in found} == set(knowledge.hooks()) == {"order-select", "order-sign"}
     assert {s["id"] for s in found} == {"baclofen-order-select", "baclofen-order-sign"}
     for entry in found:
-        assert set(entry) == {"hook", "title", "description", "id", "prefetch",
-                              "usageRequirements"}
-        assert all(isinstance(entry[k], str) and entry[k].strip()
-                   for k in ("hook", "title", "description", "id", "usageRequirements"))
+        assert set(entry) == {"hook", "title", "description", "id", "prefetch", "usageRequirements"}
+        assert all(
+            isinstance(entry[k], str) and entry[k].strip()
+            for k in ("hook", "title", "description", "id", "usageRequirements")
+        )
         assert entry["hook"] in entry["description"] and "baclofen" in entry["description"]
         assert entry["prefetch"] == prefetch_templates(knowledge)
 

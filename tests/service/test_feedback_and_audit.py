@@ -17,8 +17,11 @@ from .conftest import TestClient
 
 SIGN = "/cds-services/baclofen-order-sign"
 FEEDBACK = "/cds-services/baclofen-order-sign/feedback"
-REASON = {"system": "http://fhir-module.org/fhir/CodeSystem/override-reason",
-          "code": "dose-intended", "display": "Dose checked and intended"}
+REASON = {
+    "system": "http://fhir-module.org/fhir/CodeSystem/override-reason",
+    "code": "dose-intended",
+    "display": "Dose checked and intended",
+}
 
 
 def cards(client: TestClient) -> list[dict[str, Any]]:
@@ -28,13 +31,20 @@ def cards(client: TestClient) -> list[dict[str, Any]]:
 
 
 def accepted(card: dict[str, Any]) -> dict[str, Any]:
-    return {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2024-05-01T10:05:31Z",
-            "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}]}
+    return {
+        "card": card["uuid"],
+        "outcome": "accepted",
+        "outcomeTimestamp": "2024-05-01T10:05:31Z",
+        "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
+    }
 
 
 def overridden(uuid: str, reason: dict[str, Any] | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"card": uuid, "outcome": "overridden",
-                            "outcomeTimestamp": "2024-05-01T12:05:31+02:00"}
+    item: dict[str, Any] = {
+        "card": uuid,
+        "outcome": "overridden",
+        "outcomeTimestamp": "2024-05-01T12:05:31+02:00",
+    }
     if reason is not None:
         item["overrideReason"] = {"reason": reason, "userComment": "discussed"}
     return item
@@ -45,8 +55,9 @@ def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
-def test_feedback_is_stored_once_and_survives_a_restart(settings: Settings,
-                                                        knowledge: Knowledge) -> None:
+def test_feedback_is_stored_once_and_survives_a_restart(
+    settings: Settings, knowledge: Knowledge
+) -> None:
     with TestClient(create_app(settings, knowledge)) as client:
         shown = cards(client)
         body = {"feedback": [accepted(shown[0]), overridden(shown[1]["uuid"], REASON)]}
@@ -55,41 +66,79 @@ def test_feedback_is_stored_once_and_survives_a_restart(settings: Settings,
             assert response.status_code == 200 and response.content == b""
     with TestClient(create_app(settings, knowledge)) as client:
         assert client.post(FEEDBACK, json=body).status_code == 200
-    stored = rows(settings.db_path, "SELECT card_uuid, outcome, outcome_timestamp, reason_code,"
-                                    " known_card FROM feedback ORDER BY id")
+    stored = rows(
+        settings.db_path,
+        "SELECT card_uuid, outcome, outcome_timestamp, reason_code,"
+        " known_card FROM feedback ORDER BY id",
+    )
     assert stored == [
         (shown[0]["uuid"], "accepted", "2024-05-01T10:05:31.000000Z", None, 1),
         (shown[1]["uuid"], "overridden", "2024-05-01T10:05:31.000000Z", "dose-intended", 1),
     ]
 
 
-def test_feedback_on_an_unknown_card_is_kept_and_marked(client: TestClient,
-                                                        settings: Settings) -> None:
+def test_feedback_on_an_unknown_card_is_kept_and_marked(
+    client: TestClient, settings: Settings
+) -> None:
     body = {"feedback": [overridden("4e0a3a1e-3283-4575-ab82-028d55fe2719")]}
     assert client.post(FEEDBACK, json=body).status_code == 200
     assert rows(settings.db_path, "SELECT known_card FROM feedback") == [(0,)]
 
 
-@pytest.mark.parametrize("item, expression, code", [
-    ({"outcome": "overridden", "outcomeTimestamp": "2020-12-11T00:00:00Z"},
-     "feedback[0].card", "required"),
-    ({"card": "c", "outcome": "ignored", "outcomeTimestamp": "2020-12-11T00:00:00Z"},
-     "feedback[0].outcome", "invalid"),
-    ({"card": "c", "outcome": "accepted", "outcomeTimestamp": "2020-12-11T00:00:00Z"},
-     "feedback[0]", "invalid"),
-    ({"card": "c", "outcome": "accepted", "outcomeTimestamp": "2020-12-11T00:00:00Z",
-      "acceptedSuggestions": [{}]}, "feedback[0].acceptedSuggestions[0].id", "required"),
-    ({"card": "c", "outcome": "overridden"}, "feedback[0].outcomeTimestamp", "required"),
-    ({"card": "c", "outcome": "overridden", "outcomeTimestamp": "2020-12-11T00:00:00"},
-     "feedback[0].outcomeTimestamp", "invalid"),
-    ({"card": "c", "outcome": "overridden", "outcomeTimestamp": "yesterday"},
-     "feedback[0].outcomeTimestamp", "invalid"),
-    ({"card": "c", "outcome": "overridden", "outcomeTimestamp": "2020-12-11T00:00:00Z",
-      "overrideReason": {"reason": {"code": "x"}}},
-     "feedback[0].overrideReason.reason.system", "required"),
-])
-def test_bad_feedback_gets_400(client: TestClient, settings: Settings, item: dict[str, Any],
-                               expression: str, code: str) -> None:
+@pytest.mark.parametrize(
+    "item, expression, code",
+    [
+        (
+            {"outcome": "overridden", "outcomeTimestamp": "2020-12-11T00:00:00Z"},
+            "feedback[0].card",
+            "required",
+        ),
+        (
+            {"card": "c", "outcome": "ignored", "outcomeTimestamp": "2020-12-11T00:00:00Z"},
+            "feedback[0].outcome",
+            "invalid",
+        ),
+        (
+            {"card": "c", "outcome": "accepted", "outcomeTimestamp": "2020-12-11T00:00:00Z"},
+            "feedback[0]",
+            "invalid",
+        ),
+        (
+            {
+                "card": "c",
+                "outcome": "accepted",
+                "outcomeTimestamp": "2020-12-11T00:00:00Z",
+                "acceptedSuggestions": [{}],
+            },
+            "feedback[0].acceptedSuggestions[0].id",
+            "required",
+        ),
+        ({"card": "c", "outcome": "overridden"}, "feedback[0].outcomeTimestamp", "required"),
+        (
+            {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2020-12-11T00:00:00"},
+            "feedback[0].outcomeTimestamp",
+            "invalid",
+        ),
+        (
+            {"card": "c", "outcome": "overridden", "outcomeTimestamp": "yesterday"},
+            "feedback[0].outcomeTimestamp",
+            "invalid",
+        ),
+        (
+            {
+                "card": "c",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2020-12-11T00:00:00Z",
+                "overrideReason": {"reason": {"code": "x"}},
+            },
+            "feedback[0].overrideReason.reason.system",
+            "required",
+        ),
+    ],
+)
+def test_bad_feedback_gets_400(
+    client: TestClient, settings: Settings, item: dict[str, Any], expression: str, code: str
+) -> None:
     response = client.post(FEEDBACK, json={"feedback": [item]})
     assert response.status_code == 400
     (issue,) = response.json()["issue"]
@@ -103,21 +152,39 @@ def test_feedback_body_must_hold_an_array(client: TestClient) -> None:
 
 
 def test_the_spec_examples_parse() -> None:
-    items = parse_feedback(json.dumps({"feedback": [
-        {"card": "9368d37b-283f-44a0-93ea-547cebab93ed", "outcome": "overridden",
-         "overrideReason": {"reason": {"code": "d7ecf885",
-                                       "system": "https://example.com/override-reason-system"},
-                            "userComment": "A comment entered by the clinician."},
-         "outcomeTimestamp": "2020-12-11T00:00:00Z"},
-        {"card": "4e0a3a1e-3283-4575-ab82-028d55fe2719", "outcome": "accepted",
-         "acceptedSuggestions": [{"id": "e56e1945-20b3-4393-8503-a1a20fd73152"}],
-         "outcomeTimestamp": "1985-04-12T23:20:50.52Z"}]}))
-    assert [i.outcomeTimestamp for i in items] == ["2020-12-11T00:00:00.000000Z",
-                                                    "1985-04-12T23:20:50.520000Z"]
+    items = parse_feedback(
+        json.dumps(
+            {
+                "feedback": [
+                    {
+                        "card": "9368d37b-283f-44a0-93ea-547cebab93ed",
+                        "outcome": "overridden",
+                        "overrideReason": {
+                            "reason": {
+                                "code": "d7ecf885",
+                                "system": "https://example.com/override-reason-system",
+                            },
+                            "userComment": "A comment entered by the clinician.",
+                        },
+                        "outcomeTimestamp": "2020-12-11T00:00:00Z",
+                    },
+                    {
+                        "card": "4e0a3a1e-3283-4575-ab82-028d55fe2719",
+                        "outcome": "accepted",
+                        "acceptedSuggestions": [{"id": "e56e1945-20b3-4393-8503-a1a20fd73152"}],
+                        "outcomeTimestamp": "1985-04-12T23:20:50.52Z",
+                    },
+                ]
+            }
+        )
+    )
+    assert [i.outcomeTimestamp for i in items] == [
+        "2020-12-11T00:00:00.000000Z",
+        "1985-04-12T23:20:50.520000Z",
+    ]
 
 
-def test_the_audit_holds_no_patient_id_and_no_token(client: TestClient,
-                                                    settings: Settings) -> None:
+def test_the_audit_holds_no_patient_id_and_no_token(client: TestClient, settings: Settings) -> None:
     prefetch = full_prefetch()
     prefetch["patient"] = dict(PATIENT, name=[{"family": "Zebedee"}])
     response = client.post(SIGN, json=hook_request(prefetch=prefetch))
@@ -128,15 +195,23 @@ def test_the_audit_holds_no_patient_id_and_no_token(client: TestClient,
     raw = b"".join(p.read_bytes() for p in settings.db_path.parent.glob("service.sqlite3*"))
     for secret in (PATIENT_ID, TOKEN, "Zebedee", "1980-02-03"):
         assert secret.encode() not in raw
-    (call,) = rows(settings.db_path, "SELECT hook_instance, service_id, hook, patient_hash,"
-                                     " card_count FROM hook_call")
+    (call,) = rows(
+        settings.db_path,
+        "SELECT hook_instance, service_id, hook, patient_hash, card_count FROM hook_call",
+    )
     store = Store(settings.db_path)
-    assert call == ("d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", "baclofen-order-sign", "order-sign",
-                    store.patient_hash(PATIENT_ID), len(shown))
+    assert call == (
+        "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "baclofen-order-sign",
+        "order-sign",
+        store.patient_hash(PATIENT_ID),
+        len(shown),
+    )
     store.close()
     audited = rows(settings.db_path, "SELECT card_uuid, rule_id, indicator FROM card_shown")
-    assert sorted(audited) == sorted((c["uuid"], c["source"]["topic"]["code"], c["indicator"])
-                                     for c in shown)
+    assert sorted(audited) == sorted(
+        (c["uuid"], c["source"]["topic"]["code"], c["indicator"]) for c in shown
+    )
 
 
 def test_the_audit_key_is_made_once_and_kept(tmp_path: Path) -> None:

@@ -29,11 +29,13 @@ SIGN = "/cds-services/baclofen-order-sign"
 SELECT = "/cds-services/baclofen-order-select"
 FIXTURES = Path("/work/shared/fixtures/third-party")
 PREGNANT = {
-    "resourceType": "Observation", "id": "obs-1", "status": "final",
+    "resourceType": "Observation",
+    "id": "obs-1",
+    "status": "final",
     "code": {"coding": [{"system": "http://loinc.org", "code": "82810-3"}]},
-    "subject": {"reference": f"Patient/{PATIENT_ID}"}, "effectiveDateTime": "2024-04-20",
-    "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
-                                         "code": "77386006"}]},
+    "subject": {"reference": f"Patient/{PATIENT_ID}"},
+    "effectiveDateTime": "2024-04-20",
+    "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "77386006"}]},
 }
 
 
@@ -44,14 +46,17 @@ def post(client: TestClient, url: str, body: Any) -> tuple[int, dict[str, Any]]:
 
 def mock_server(rsps: responses.RequestsMock, **bodies: Any) -> None:
     """The EHR's FHIR server: each resource path answers with its body (a dict or a status)."""
-    paths = {"patient": f"{SERVER}/Patient/{PATIENT_ID}", "observations": f"{SERVER}/Observation",
-             "conditions": f"{SERVER}/Condition", "medications": f"{SERVER}/MedicationRequest"}
+    paths = {
+        "patient": f"{SERVER}/Patient/{PATIENT_ID}",
+        "observations": f"{SERVER}/Observation",
+        "conditions": f"{SERVER}/Condition",
+        "medications": f"{SERVER}/MedicationRequest",
+    }
     auth = matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"})
     for key, url in paths.items():
         body = bodies.get(key, PATIENT if key == "patient" else searchset())
         if isinstance(body, int):
-            rsps.get(url, status=body, json={"resourceType": "OperationOutcome"},
-                     match=[auth])
+            rsps.get(url, status=body, json={"resourceType": "OperationOutcome"}, match=[auth])
         elif isinstance(body, Exception):
             rsps.get(url, body=body)
         else:
@@ -79,8 +84,9 @@ def test_absent_prefetch_is_read_with_the_token(client: TestClient) -> None:
         status, body = post(client, SIGN, request)
         assert len(rsps.calls) == 4
         assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in rsps.calls)
-        search = next(str(c.request.url) for c in rsps.calls
-                      if "/Observation" in str(c.request.url))
+        search = next(
+            str(c.request.url) for c in rsps.calls if "/Observation" in str(c.request.url)
+        )
         assert f"patient={PATIENT_ID}" in search and "82810-3" in search
     assert status == 200 and "pregnancy" in rule_ids(body)
 
@@ -138,13 +144,16 @@ def test_a_next_link_to_another_host_never_gets_the_token(client: TestClient) ->
     assert status == 412 and body["issue"][0]["expression"] == ["prefetch.observations"]
 
 
-@pytest.mark.parametrize("failure, code", [
-    (requests.ConnectTimeout(), "timeout"),
-    (requests.ReadTimeout(), "timeout"),
-    (requests.ConnectionError(), "incomplete"),
-    (500, "incomplete"),
-    (401, "security"),
-])
+@pytest.mark.parametrize(
+    "failure, code",
+    [
+        (requests.ConnectTimeout(), "timeout"),
+        (requests.ReadTimeout(), "timeout"),
+        (requests.ConnectionError(), "incomplete"),
+        (500, "incomplete"),
+        (401, "security"),
+    ],
+)
 def test_a_failing_fhir_server_gives_412(client: TestClient, failure: Any, code: str) -> None:
     prefetch = full_prefetch()
     del prefetch["medications"]
@@ -174,12 +183,22 @@ def test_null_prefetch_means_no_data(client: TestClient) -> None:
     assert status == 200 and "patient-data-missing" in rule_ids(body)
 
 
-@pytest.mark.parametrize("failed", [
-    {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]},
-    {"resourceType": "Bundle", "type": "searchset", "entry": [
-        {"resource": {"resourceType": "OperationOutcome", "issue": []},
-         "search": {"mode": "outcome"}}]},
-])
+@pytest.mark.parametrize(
+    "failed",
+    [
+        {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]},
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [
+                {
+                    "resource": {"resourceType": "OperationOutcome", "issue": []},
+                    "search": {"mode": "outcome"},
+                }
+            ],
+        },
+    ],
+)
 def test_an_operation_outcome_prefetch_is_read_again(client: TestClient, failed: Any) -> None:
     prefetch = full_prefetch()
     prefetch["observations"] = failed
@@ -194,8 +213,11 @@ def test_outcome_entries_of_a_search_are_skipped(client: TestClient) -> None:
     prefetch = full_prefetch()
     prefetch["observations"] = searchset(PREGNANT)
     prefetch["observations"]["entry"].append(
-        {"resource": {"resourceType": "OperationOutcome", "issue": []},
-         "search": {"mode": "outcome"}})
+        {
+            "resource": {"resourceType": "OperationOutcome", "issue": []},
+            "search": {"mode": "outcome"},
+        }
+    )
     status, body = post(client, SIGN, hook_request(prefetch=prefetch))
     assert status == 200 and "pregnancy" in rule_ids(body)
 
@@ -216,10 +238,13 @@ def test_no_drug_order_answers_at_once_without_reading(client: TestClient) -> No
     assert (status, body) == (200, {"cards": []})
 
 
-@pytest.mark.parametrize("name, url", [("order_select_hook_request.json", SELECT),
-                                       ("order_sign_hook_request.json", SIGN)])
-def test_third_party_requests_get_a_sensible_answer(client: TestClient, name: str,
-                                                    url: str) -> None:
+@pytest.mark.parametrize(
+    "name, url",
+    [("order_select_hook_request.json", SELECT), ("order_sign_hook_request.json", SIGN)],
+)
+def test_third_party_requests_get_a_sensible_answer(
+    client: TestClient, name: str, url: str
+) -> None:
     request = json.loads((FIXTURES / name).read_text())
     with responses.RequestsMock() as rsps:
         status, body = post(client, url, request)
@@ -239,8 +264,9 @@ def test_third_party_shapes_with_a_baclofen_order(client: TestClient) -> None:
     assert status == 200 and "max-daily-dose" in rule_ids(body)
 
 
-def test_an_unexpected_fault_is_a_bare_500(client: TestClient, monkeypatch: pytest.MonkeyPatch,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unexpected_fault_is_a_bare_500(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError(PATIENT_ID)
 
@@ -252,14 +278,24 @@ def test_an_unexpected_fault_is_a_bare_500(client: TestClient, monkeypatch: pyte
     assert "KeyError" in caplog.text
 
 
-def test_cards_are_answered_even_if_the_audit_fails(client: TestClient,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_cards_are_answered_even_if_the_audit_fails(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     client.app.state.store.close()  # type: ignore[attr-defined]
     status, body = post(client, SIGN, hook_request())
     assert status == 200 and body["cards"]
     assert "audit not written" in caplog.text
-    response = client.post(f"{SIGN}/feedback", json={"feedback": [
-        {"card": body["cards"][0]["uuid"], "outcome": "overridden",
-         "outcomeTimestamp": "2024-05-01T10:00:00Z"}]})
+    response = client.post(
+        f"{SIGN}/feedback",
+        json={
+            "feedback": [
+                {
+                    "card": body["cards"][0]["uuid"],
+                    "outcome": "overridden",
+                    "outcomeTimestamp": "2024-05-01T10:00:00Z",
+                }
+            ]
+        },
+    )
     # feedback that cannot be stored must not be acknowledged
     assert response.status_code == 500

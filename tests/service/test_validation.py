@@ -28,6 +28,7 @@ def _del(*path: str) -> Edit:
         for part in path[:-1]:
             target = target[part]
         del target[path[-1]]
+
     return edit
 
 
@@ -37,6 +38,7 @@ def _set(value: Any, *path: str | int) -> Edit:
         for part in path[:-1]:
             target = target[part]
         target[path[-1]] = value
+
     return edit
 
 
@@ -58,25 +60,30 @@ CASES = [
     (_set("MedicationRequest/mr-1", "context", "selections"), "context.selections", "structure"),
     (_set([7], "context", "selections"), "context.selections[0]", "structure"),
     (_set([], "context", "draftOrders"), "context.draftOrders", "structure"),
-    (_set({"resourceType": "Parameters"}, "context", "draftOrders"),
-     "context.draftOrders.resourceType", "invalid"),
-    (_set({"resource": 3}, "context", "draftOrders", "entry", 0),
-     "context.draftOrders.entry[0].resource", "structure"),
+    (
+        _set({"resourceType": "Parameters"}, "context", "draftOrders"),
+        "context.draftOrders.resourceType",
+        "invalid",
+    ),
+    (
+        _set({"resource": 3}, "context", "draftOrders", "entry", 0),
+        "context.draftOrders.entry[0].resource",
+        "structure",
+    ),
     (_set("ftp://ehr.example.org", "fhirServer"), "fhirServer", "invalid"),
     (_set("MAC", "fhirAuthorization", "token_type"), "fhirAuthorization.token_type", "invalid"),
-    (_set("300", "fhirAuthorization", "expires_in"), "fhirAuthorization.expires_in",
-     "structure"),
+    (_set("300", "fhirAuthorization", "expires_in"), "fhirAuthorization.expires_in", "structure"),
     (_set([], "prefetch"), "prefetch", "structure"),
     (_set("Patient/1", "prefetch", "patient"), "prefetch.patient", "structure"),
-    (_set({"resourceType": "Observation"}, "prefetch", "patient"), "prefetch.patient",
-     "invalid"),
+    (_set({"resourceType": "Observation"}, "prefetch", "patient"), "prefetch.patient", "invalid"),
     (_set("order-sign", "hook"), "hook", "invalid"),
 ]
 
 
 @pytest.mark.parametrize("edit, expression, code", CASES)
-def test_a_bad_request_gets_400_naming_the_field(client: TestClient, edit: Edit,
-                                                 expression: str | None, code: str) -> None:
+def test_a_bad_request_gets_400_naming_the_field(
+    client: TestClient, edit: Edit, expression: str | None, code: str
+) -> None:
     request = hook_request("order-select")
     edit(request)
     response = client.post(SELECT, json=request)
@@ -89,8 +96,19 @@ def test_a_bad_request_gets_400_naming_the_field(client: TestClient, edit: Edit,
     assert PATIENT_ID not in response.text and TOKEN not in response.text
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"", b"[1, 2]", b'"text"', b"NaN",
-                                  b'{"hook": NaN}', b"[" * 100_000, "\u00e9".encode("latin-1")])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"",
+        b"[1, 2]",
+        b'"text"',
+        b"NaN",
+        b'{"hook": NaN}',
+        b"[" * 100_000,
+        "\u00e9".encode("latin-1"),
+    ],
+)
 def test_a_body_that_is_not_a_json_object_gets_400(client: TestClient, body: bytes) -> None:
     response = client.post(SIGN, content=body)
     assert response.status_code == 400
@@ -101,8 +119,10 @@ def test_an_unknown_service_gets_404(client: TestClient) -> None:
     response = client.post("/cds-services/no-such-service", json=hook_request())
     assert response.status_code == 404
     assert response.json()["issue"][0]["code"] == "not-found"
-    assert client.post("/cds-services/no-such-service/feedback",
-                       json={"feedback": []}).status_code == 404
+    assert (
+        client.post("/cds-services/no-such-service/feedback", json={"feedback": []}).status_code
+        == 404
+    )
 
 
 def test_untidy_but_valid_requests_pass(client: TestClient) -> None:
@@ -114,19 +134,37 @@ def test_untidy_but_valid_requests_pass(client: TestClient) -> None:
     assert client.post(SIGN, json=request).status_code == 200
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-                    | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12)
-FIELDS = st.sampled_from(["hook", "hookInstance", "context", "prefetch", "fhirServer",
-                          "patientId", "draftOrders", "selections", "entry", "resource",
-                          "dosageInstruction", "doseAndRate", "patient"])
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(
+    [
+        "hook",
+        "hookInstance",
+        "context",
+        "prefetch",
+        "fhirServer",
+        "patientId",
+        "draftOrders",
+        "selections",
+        "entry",
+        "resource",
+        "dosageInstruction",
+        "doseAndRate",
+        "patient",
+    ]
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.lists(FIELDS, min_size=1, max_size=4), value=JSON)
-def test_no_mangled_request_breaks_the_pipeline(knowledge: Knowledge, path: list[str],
-                                                value: Any) -> None:
+def test_no_mangled_request_breaks_the_pipeline(
+    knowledge: Knowledge, path: list[str], value: Any
+) -> None:
     """Whatever a field is replaced by, the answer is a response or InvalidRequest."""
     request = hook_request("order-select", server=False)
     target: Any = request
@@ -147,24 +185,35 @@ def test_no_mangled_request_breaks_the_pipeline(knowledge: Knowledge, path: list
     assert isinstance(response["cards"], list)
 
 
-ORDER_PATHS = st.sampled_from([
-    ("status",), ("subject",), ("authoredOn",), ("medicationCodeableConcept",),
-    ("medicationCodeableConcept", "text"), ("medicationReference",), ("dosageInstruction",),
-    ("dosageInstruction", 0), ("dosageInstruction", 0, "route"),
-    ("dosageInstruction", 0, "timing"), ("dosageInstruction", 0, "timing", "repeat"),
-    ("dosageInstruction", 0, "timing", "repeat", "frequency"),
-    ("dosageInstruction", 0, "timing", "repeat", "periodUnit"),
-    ("dosageInstruction", 0, "doseAndRate"), ("dosageInstruction", 0, "doseAndRate", 0),
-    ("dosageInstruction", 0, "doseAndRate", 0, "doseQuantity"),
-    ("dosageInstruction", 0, "doseAndRate", 0, "doseQuantity", "value"),
-    ("dosageInstruction", 0, "doseAndRate", 0, "doseQuantity", "unit"),
-])
+ORDER_PATHS = st.sampled_from(
+    [
+        ("status",),
+        ("subject",),
+        ("authoredOn",),
+        ("medicationCodeableConcept",),
+        ("medicationCodeableConcept", "text"),
+        ("medicationReference",),
+        ("dosageInstruction",),
+        ("dosageInstruction", 0),
+        ("dosageInstruction", 0, "route"),
+        ("dosageInstruction", 0, "timing"),
+        ("dosageInstruction", 0, "timing", "repeat"),
+        ("dosageInstruction", 0, "timing", "repeat", "frequency"),
+        ("dosageInstruction", 0, "timing", "repeat", "periodUnit"),
+        ("dosageInstruction", 0, "doseAndRate"),
+        ("dosageInstruction", 0, "doseAndRate", 0),
+        ("dosageInstruction", 0, "doseAndRate", 0, "doseQuantity"),
+        ("dosageInstruction", 0, "doseAndRate", 0, "doseQuantity", "value"),
+        ("dosageInstruction", 0, "doseAndRate", 0, "doseQuantity", "unit"),
+    ]
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=ORDER_PATHS, value=JSON)
-def test_no_mangled_order_breaks_the_pipeline(knowledge: Knowledge, path: tuple[Any, ...],
-                                              value: Any) -> None:
+def test_no_mangled_order_breaks_the_pipeline(
+    knowledge: Knowledge, path: tuple[Any, ...], value: Any
+) -> None:
     """Real EHR orders are untidy: whatever a field holds, the answer is cards, not a crash."""
     request = hook_request("order-sign", server=False)
     target: Any = request["context"]["draftOrders"]["entry"][0]["resource"]
