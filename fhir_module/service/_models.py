@@ -38,6 +38,8 @@ class Model(BaseModel):
 
 
 class FhirAuthorization(Model):
+    """The bearer token for the EHR's FHIR server; every field but `patient` is required."""
+
     access_token: SecretStr
     token_type: Text
     expires_in: int
@@ -135,6 +137,7 @@ class HookCall:
 
     @property
     def patient_id(self) -> str:
+        """context.patientId (validated as a non-empty string)."""
         return str(self.context["patientId"])
 
 
