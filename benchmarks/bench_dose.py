@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import timeit
-from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from fhir_module.dosing import daily_dose
+from fhir_module.knowledge import load_knowledge
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
@@ -46,37 +44,6 @@ ORDER_TEXT = json.dumps({
 })
 
 
-@dataclass(frozen=True)
-class _Product:
-    route: str
-    strength_mg: Decimal
-    per_unit: str
-    label: str
-
-
-class _Knowledge:
-    """Dictionary lookups, as an indexed knowledge would do them."""
-
-    products = {(RXNORM, "197391"): _Product("oral", Decimal(10), "{tbl}",
-                                             "RxNorm 197391 baclofen 10 MG Oral Tablet")}
-    routes = {(SNOMED, "26643006"): "oral"}
-
-    def product_for(self, concept: Mapping[str, Any] | None) -> _Product | None:
-        for coding in (concept or {}).get("coding", ()):
-            found = self.products.get((coding.get("system"), coding.get("code")))
-            if found is not None:
-                return found
-        return None
-
-    def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
-        for coding in (concept or {}).get("coding", ()):
-            found = self.routes.get((coding.get("system"), coding.get("code")))
-            if found is not None:
-                return found
-        return None
-
-    def route_for_form(self, concept: Mapping[str, Any] | None) -> str | None:
-        return None
 
 
 def _best_per_call(statements: dict[str, Any], number: int, rounds: int = 9) -> dict[str, float]:
@@ -92,7 +59,7 @@ def _best_per_call(statements: dict[str, Any], number: int, rounds: int = 9) -> 
 def main() -> None:
     """Time both, best of several repeats, and print them with their ratio."""
     order = json.loads(ORDER_TEXT)
-    knowledge = _Knowledge()
+    knowledge = load_knowledge()  # the module's real, indexed knowledge
     result = daily_dose(order, knowledge)
     best = _best_per_call({"json.loads": lambda: json.loads(ORDER_TEXT),
                            "daily_dose": lambda: daily_dose(order, knowledge)}, number=20_000)

@@ -94,6 +94,14 @@ class Knowledge:
             if f.resource["resourceType"] == "ValueSet"
             and f.resource["id"].startswith(ROUTE_PREFIX)
         }
+        # Routes are looked up on every order: flat dictionaries, built once.
+        self._route_codes: dict[tuple[Any, Any], str] = {}
+        self._route_terms: dict[str, str] = {}
+        for category, vs in sorted(self.route_sets.items()):
+            for key in vs.codes:
+                self._route_codes.setdefault(key, category)
+            for term in vs.terms:
+                self._route_terms.setdefault(term, category)
         self.products: dict[tuple[str, str], Product] = {}
         self._forms: dict[tuple[str, str], set[str]] = {}
         self.drugs = tuple(
@@ -109,17 +117,17 @@ class Knowledge:
         return None
 
     def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
-        for category, vs in self.route_sets.items():
-            if vs.has_concept(concept):
-                return category
+        for c in codings(concept):
+            found = self._route_codes.get((c.get("system"), c.get("code")))
+            if found:
+                return found
         texts = [concept.get("text")] if isinstance(concept, Mapping) else []
-        texts += [c.get("display") for c in codings(concept)] + [
-            c.get("code") for c in codings(concept)
-        ]
+        texts += [c.get("display") for c in codings(concept)]
+        texts += [c.get("code") for c in codings(concept)]
         for text in texts:
-            for category, vs in self.route_sets.items():
-                if vs.has_text(text):
-                    return category
+            found = self._route_terms.get(normalise_text(text)) if isinstance(text, str) else None
+            if found:
+                return found
         return None
 
     def route_for_form(self, concept: Mapping[str, Any] | None) -> str | None:
