@@ -17,6 +17,21 @@ IT_2000 = {
 DAY = "2026-11-26"
 
 
+def _request(
+    id_: str, medication: dict[str, Any], dosage: dict[str, Any], status: str, authored: str
+) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": id_,
+        "status": status,
+        "intent": "order",
+        "subject": {"reference": "Patient/p"},
+        "authoredOn": authored,
+        "medicationCodeableConcept": medication,
+        "dosageInstruction": [dosage],
+    }
+
+
 def order(
     id_: str,
     mg: float,
@@ -28,53 +43,22 @@ def order(
     authored: str = DAY,
     unit: str = "mg",
 ) -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationRequest",
-        "id": id_,
-        "status": status,
-        "intent": "order",
-        "subject": {"reference": "Patient/p"},
-        "authoredOn": authored,
-        "medicationCodeableConcept": medication,
-        "dosageInstruction": [
-            {
-                "route": route,
-                "timing": {"repeat": {"frequency": per_day, "period": 1, "periodUnit": "d"}},
-                "doseAndRate": [
-                    {"doseQuantity": {"value": mg, "unit": unit, "system": UCUM, "code": unit}}
-                ],
-            }
+    dosage = {
+        "route": route,
+        "timing": {"repeat": {"frequency": per_day, "period": 1, "periodUnit": "d"}},
+        "doseAndRate": [
+            {"doseQuantity": {"value": mg, "unit": unit, "system": UCUM, "code": unit}}
         ],
     }
+    return _request(id_, medication, dosage, status, authored)
 
 
 def intrathecal(
     id_: str, ug_per_day: float, *, status: str = "draft", authored: str = DAY
 ) -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationRequest",
-        "id": id_,
-        "status": status,
-        "intent": "order",
-        "subject": {"reference": "Patient/p"},
-        "authoredOn": authored,
-        "medicationCodeableConcept": IT_2000,
-        "dosageInstruction": [
-            {
-                "route": INTRATHECAL,
-                "doseAndRate": [
-                    {
-                        "rateQuantity": {
-                            "value": ug_per_day,
-                            "unit": "ug/d",
-                            "system": UCUM,
-                            "code": "ug/d",
-                        }
-                    }
-                ],
-            }
-        ],
-    }
+    rate = {"value": ug_per_day, "unit": "ug/d", "system": UCUM, "code": "ug/d"}
+    dosage = {"route": INTRATHECAL, "doseAndRate": [{"rateQuantity": rate}]}
+    return _request(id_, IT_2000, dosage, status, authored)
 
 
 def patient(birth: str | None) -> dict[str, Any]:
