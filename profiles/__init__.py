@@ -1,1 +1,1 @@
-"""StructureDefinitions the module's knowledge conforms to (package data of fhir_module.profiles)."""
+"""StructureDefinitions the knowledge conforms to (shipped as fhir_module.profiles)."""
