@@ -98,8 +98,8 @@ class Knowledge:
         self._route_codes: dict[tuple[Any, Any], str] = {}
         self._route_terms: dict[str, str] = {}
         for category, vs in sorted(self.route_sets.items()):
-            for key in vs.codes:
-                self._route_codes.setdefault(key, category)
+            for coding_key in vs.codes:
+                self._route_codes.setdefault(coding_key, category)
             for term in vs.terms:
                 self._route_terms.setdefault(term, category)
         self.products: dict[tuple[str, str], Product] = {}
