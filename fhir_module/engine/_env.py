@@ -9,6 +9,7 @@ from typing import Any
 from ..dosing import DailyDose, DoseUnknown
 from ..dosing._units import MASS_TO_MG
 from ..knowledge import Drug, render_value
+from ..knowledge._terminology import codings
 from ..patient import AgeRange
 
 Dose = DailyDose | DoseUnknown
@@ -88,12 +89,13 @@ def dose_variable(dose: Dose) -> dict[str, Any]:
 
 def route_text(order: Mapping[str, Any], route: str) -> str:
     """The order's own words for its route, for the card."""
-    for dosage in order.get("dosageInstruction") or []:
+    dosages = order.get("dosageInstruction")
+    for dosage in dosages if isinstance(dosages, list) else []:
         concept = dosage.get("route") if isinstance(dosage, Mapping) else None
         if isinstance(concept, Mapping):
             if isinstance(concept.get("text"), str):
                 return str(concept["text"])
-            for c in concept.get("coding") or []:
+            for c in codings(concept):
                 if isinstance(c, Mapping) and isinstance(c.get("display"), str):
                     return str(c["display"])
     return route.replace("-", " ")

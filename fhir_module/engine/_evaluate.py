@@ -116,7 +116,7 @@ def _environment(
     for past in history:
         if past.drug is not drug or past.reference in draft_ids:
             continue
-        status = past.order.get("status")
+        status = str(past.order.get("status"))
         past_dose = daily_dose(past.order, knowledge, past.medication)
         if status not in INACTIVE and past_dose.route == "intrathecal":
             ever_intrathecal = True

@@ -42,7 +42,8 @@ def _medication(order: Resource, pool: list[Resource]) -> Resource | None:
     if not isinstance(target, str):
         return None
     if target.startswith("#"):
-        for res in order.get("contained") or []:
+        contained = order.get("contained")
+        for res in contained if isinstance(contained, list) else []:
             if isinstance(res, Mapping) and res.get("id") == target[1:]:
                 return res
         return None

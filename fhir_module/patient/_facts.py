@@ -123,13 +123,17 @@ def _observation_finding(
     """The latest final status observation; None when there is none."""
     latest: tuple[str, Mapping[str, Any]] | None = None
     for obs in record.observations:
-        if not isinstance(obs, Mapping) or obs.get("status") not in FINAL:
+        if not isinstance(obs, Mapping) or str(obs.get("status")) not in FINAL:
             continue
         if status is None or not status.has_concept(obs.get("code")):
             continue
         when = (
             obs.get("effectiveDateTime")
-            or (obs.get("effectivePeriod") or {}).get("start")
+            or (
+                obs.get("effectivePeriod")
+                if isinstance(obs.get("effectivePeriod"), Mapping)
+                else {}
+            ).get("start")
             or obs.get("issued")
             or ""
         )
@@ -157,8 +161,8 @@ def _condition_finding(record: PatientRecord, codes: ValueSetIndex | None) -> Fi
             or not codes.has_concept(cond.get("code"))
         ):
             continue
-        clinical = {c.get("code") for c in codings(cond.get("clinicalStatus"))}
-        verification = {c.get("code") for c in codings(cond.get("verificationStatus"))}
+        clinical = {str(c.get("code")) for c in codings(cond.get("clinicalStatus"))}
+        verification = {str(c.get("code")) for c in codings(cond.get("verificationStatus"))}
         if clinical & ACTIVE_CLINICAL and not verification & VOID_VERIFICATION:
             shown.append(f"Condition: {_label(cond.get('code'))}")
     return Finding(bool(shown), "; ".join(shown))
