@@ -2,8 +2,10 @@
 
 This module alone turns the package's exceptions into HTTP answers, each a
 FHIR OperationOutcome: 400 bad request, 404 unknown service, 412 data that
-cannot be had, and 500 only for a fault of the service itself, logged by its
-type alone (no patient data, no stack trace in the answer).
+cannot be had, 413 more than the service takes on, and 500 only for a fault of
+the service itself, logged by its type alone (no patient data, no stack trace
+in the answer). Authentication (a bare 401) and the body size limit are the
+Guard's, in front of everything.
 """
 
 from __future__ import annotations
@@ -23,10 +25,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._errors import DataUnavailable, FhirModuleError, FhirServerError, InvalidRequest
 from ..knowledge import Knowledge, load_knowledge
+from ._auth import Authenticator
+from ._config import TrustedClient, is_loopback_url, load_config
+from ._data import ServerPolicy
 from ._discovery import services
 from ._feedback import parse_feedback
+from ._guard import Guard
+from ._limits import TooLarge, check_feedback_size
+from ._models import parse_json
+from ._openapi import (
+    DISCOVERY_RESPONSES,
+    FEEDBACK_BODY,
+    FEEDBACK_RESPONSES,
+    HOOK_BODY,
+    HOOK_RESPONSES,
+    install_openapi,
+)
 from ._outcome import UnknownService, operation_outcome, outcome_for
 from ._pipeline import run_hook
+from ._replay import ReplayCache
 from ._settings import Settings
 from ._store import Store
 
@@ -34,9 +51,21 @@ log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
 
 
+class _NoUrlsInDebug(logging.Filter):
+    """urllib3 logs each request line at DEBUG, and a FHIR read's URL holds the patient id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_NO_URLS = _NoUrlsInDebug()
+
+
 def _status(exc: FhirModuleError) -> int:
     if isinstance(exc, UnknownService):
         return 404
+    if isinstance(exc, TooLarge):
+        return 413
     if isinstance(exc, InvalidRequest):
         return 400
     if isinstance(exc, DataUnavailable | FhirServerError):
@@ -70,18 +99,38 @@ def create_app(
     *,
     session: requests.Session | None = None,
 ) -> FastAPI:
-    """The CDS Hooks service; loads the knowledge once unless given, opens the store."""
+    """The CDS Hooks service; loads the knowledge once unless given, opens the store.
+
+    With `settings.config_path`, every call must carry a JWT of a client the file trusts
+    (ConfigError if the file is wrong); without, the service is open to loopback callers
+    and reads only loopback fhirServers.
+    """
     settings = settings or Settings()
     knowledge = knowledge or load_knowledge()
+    config = load_config(settings.config_path) if settings.config_path else None
     catalogue = services(knowledge)
     store = Store(settings.db_path, settings.audit_key)
     http = session or requests.Session()
+    replay = ReplayCache(settings.db_path) if config else None
+    auth = (
+        Authenticator(config, replay, session=http, timeout=settings.fhir_timeout)
+        if config and replay
+        else None
+    )
+    logging.getLogger("urllib3.connectionpool").addFilter(_NO_URLS)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if config is None:
+            log.warning(
+                "open mode: no trusted clients configured (--config), so callers are not "
+                "authenticated; only loopback callers are served, only loopback fhirServers read"
+            )
         yield
         store.close()
         http.close()
+        if replay is not None:
+            replay.close()
 
     app = FastAPI(
         title="fhir-module CDS Hooks service",
@@ -91,6 +140,15 @@ def create_app(
         openapi_url=None,
     )
     app.state.settings, app.state.knowledge, app.state.store = settings, knowledge, store
+    app.state.config = config
+    install_openapi(app, catalogue, settings)
+    app.add_middleware(
+        Guard,
+        auth=auth,
+        max_body_bytes=settings.max_body_bytes,
+        public_base_url=config.public_base_url if config else None,
+    )
+    # Added last, so outermost: CORS preflights are answered before the Guard asks for a JWT.
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -109,17 +167,28 @@ def create_app(
             media_type=FHIR_JSON,
         )
 
-    @app.get("/cds-services")
+    @app.get("/cds-services", responses=DISCOVERY_RESPONSES)
     async def discovery() -> dict[str, Any]:
         return {"services": [s.discovery() for s in catalogue.values()]}
 
-    @app.post("/cds-services/{service_id}")
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.post("/cds-services/{service_id}", openapi_extra=HOOK_BODY, responses=HOOK_RESPONSES)
     async def hook(service_id: str, request: Request) -> Response:
         body = await request.body()
+        allowed = _server_policy(request)
 
         def work() -> Response:
             result = run_hook(
-                knowledge, service_id, body, settings=settings, session=http, catalogue=catalogue
+                knowledge,
+                service_id,
+                body,
+                settings=settings,
+                session=http,
+                catalogue=catalogue,
+                allowed=allowed,
             )
             try:
                 store.record_call(
@@ -136,20 +205,32 @@ def create_app(
 
         return await _guarded(work)
 
-    @app.post("/cds-services/{service_id}/feedback")
+    @app.post(
+        "/cds-services/{service_id}/feedback",
+        openapi_extra=FEEDBACK_BODY,
+        responses=FEEDBACK_RESPONSES,
+    )
     async def feedback(service_id: str, request: Request) -> Response:
         body = await request.body()
 
         def work() -> Response:
             if service_id not in catalogue:
                 raise UnknownService()
+            parsed = parse_json(body)
+            check_feedback_size(parsed, settings.max_entries)
             # Committed before the 200: an acknowledged feedback survives a crash.
-            store.record_feedback(service_id, parse_feedback(body))
+            store.record_feedback(service_id, parse_feedback(parsed))
             return Response(status_code=200)
 
         return await _guarded(work)
 
     return app
+
+
+def _server_policy(request: Request) -> ServerPolicy:
+    """Which fhirServer URLs this call may have read: its client's list, or loopback when open."""
+    client: TrustedClient | None = getattr(request.state, "cds_client", None)
+    return client.allows_fhir_server if client is not None else is_loopback_url
 
 
 def app_from_env() -> FastAPI:

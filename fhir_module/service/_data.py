@@ -8,8 +8,9 @@ from `fhirServer`. Data that cannot be had raises FetchFailed (HTTP 412).
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +22,11 @@ from ._fhir import FhirClient, bundle_resources, next_link
 from ._models import HookCall
 from ._outcome import FetchFailed, RequestProblem, is_operation_outcome
 from ._settings import Settings
+
+log = logging.getLogger("fhir_module.service")
+
+#: decides whether the service may read from a request's fhirServer (None: from any)
+ServerPolicy = Callable[[str], bool]
 
 _TOKEN = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 #: CDS Hooks user tokens: the id part of context.userId when it names that resource type
@@ -58,16 +64,27 @@ def fill_template(template: str, context: Mapping[str, Any]) -> str | None:
 class _Sources:
     """The prefetched values and, made when first needed, the FHIR client."""
 
-    def __init__(self, call: HookCall, settings: Settings, session: requests.Session | None):
+    def __init__(
+        self,
+        call: HookCall,
+        settings: Settings,
+        session: requests.Session | None,
+        allowed: ServerPolicy | None,
+    ):
         self.call = call
         self.settings = settings
         self.session = session
+        self.allowed = allowed
         self._client: FhirClient | None = None
         self._owned: requests.Session | None = None
 
     def client(self, key: str) -> FhirClient:
         if self.call.fhir_server is None:
             raise FetchFailed(key, "not prefetched, and the request gives no fhirServer")
+        if self.allowed is not None and not self.allowed(self.call.fhir_server):
+            # Never contacted: as if the request had no FHIR access at all.
+            log.warning("fhirServer not read: it is not one the caller may name")
+            raise FetchFailed(key, "not prefetched, and the service may not read this fhirServer")
         if self._client is None:
             if self.session is None:
                 self.session = self._owned = requests.Session()
@@ -125,9 +142,11 @@ def patient_record(
     call: HookCall,
     settings: Settings,
     session: requests.Session | None = None,
+    allowed: ServerPolicy | None = None,
 ) -> PatientRecord:
-    """The PatientRecord the engine needs, from prefetch and, for what it lacks, the FHIR server."""
-    sources = _Sources(call, settings, session)
+    """The PatientRecord the engine needs, from prefetch and, for what it lacks, the FHIR server
+    (only if `allowed` says yes to the request's fhirServer)."""
+    sources = _Sources(call, settings, session, allowed)
     prefetch = call.prefetch or {}
     data: dict[str, list[dict[str, Any]]] = {}
     try:

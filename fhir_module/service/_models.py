@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from ._limits import check_depth
 from ._outcome import RequestProblem
 
 #: "REQUIRED string attributes MAY NOT have empty values (or just whitespace)"
@@ -71,6 +72,12 @@ class _Entry(Model):
     resource: _Resource | None = None
 
 
+class _PrefetchValue(_Resource):
+    # What the data layer iterates must be arrays of objects, whatever the resource type.
+    entry: list[_Entry] | None = None
+    link: list[dict[str, Any]] | None = None
+
+
 class _Bundle(Model):
     # `type` is not required: real clients send draftOrders without it
     resourceType: Literal["Bundle"]
@@ -106,7 +113,7 @@ class _Request(Model):
     fhirServer: Text | None = None
     fhirAuthorization: FhirAuthorization | None = None
     context: dict[str, Any]
-    prefetch: dict[str, dict[str, Any] | None] | None = None
+    prefetch: dict[str, _PrefetchValue | None] | None = None
 
     @field_validator("fhirServer")
     @classmethod
@@ -176,13 +183,17 @@ def problem_from(exc: ValidationError, prefix: str = "") -> RequestProblem:
 
 
 def parse_json(body: Any) -> Any:
-    """The JSON value of a body given as bytes or text; anything else is taken as parsed."""
-    if not isinstance(body, bytes | bytearray | str):
-        return body
-    try:
-        return json.loads(body, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise RequestProblem("request: the body is not valid JSON", None, "structure") from None
+    """The JSON value of a body given as bytes or text; anything else is taken as parsed.
+
+    Either way, nesting deeper than the service takes on is refused (InvalidRequest).
+    """
+    if isinstance(body, bytes | bytearray | str):
+        try:
+            body = json.loads(body, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            raise RequestProblem("request: the body is not valid JSON", None, "structure") from None
+    check_depth(body)
+    return body
 
 
 def _no_constant(name: str) -> Any:

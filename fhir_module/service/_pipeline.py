@@ -11,8 +11,9 @@ import requests
 
 from ..engine import drug_orders, evaluate_hook
 from ..knowledge import Knowledge
-from ._data import patient_record
+from ._data import ServerPolicy, patient_record
 from ._discovery import Service, service_for_hook, services
+from ._limits import check_hook_sizes
 from ._models import HookCall, parse_hook_call, parse_json
 from ._outcome import RequestProblem, UnknownService
 from ._settings import Settings
@@ -36,10 +37,17 @@ def run_hook(
     session: requests.Session | None = None,
     today: date | None = None,
     catalogue: Mapping[str, Service] | None = None,
+    allowed: ServerPolicy | None = None,
 ) -> HookResult:
-    """Validate, gather the patient's data, run the engine; see `handle_hook`."""
+    """Validate, gather the patient's data, run the engine; see `handle_hook`.
+
+    `allowed` decides which fhirServer URLs may be read (None: any); a refused one
+    is treated as no FHIR access. Bundles over `settings.max_entries` raise TooLarge.
+    """
     catalogue = services(knowledge) if catalogue is None else catalogue
+    settings = settings or Settings()
     body = parse_json(body)
+    check_hook_sizes(body, settings.max_entries)
     if service_id is None:
         hook = body.get("hook") if isinstance(body, dict) else None
         service_id = service_for_hook(knowledge, hook) if isinstance(hook, str) else None
@@ -52,7 +60,7 @@ def run_hook(
     if not drug_orders(knowledge, call.context):
         # Nothing for this module to judge: answer at once, read nothing from the EHR.
         return HookResult(service, call, {"cards": []})
-    record = patient_record(knowledge, call, settings or Settings(), session)
+    record = patient_record(knowledge, call, settings, session, allowed)
     return HookResult(
         service, call, evaluate_hook(knowledge, service.hook, call.context, record, today=today)
     )

@@ -19,13 +19,21 @@ DEFAULT_FHIR_TIMEOUT = 10.0
 DEFAULT_MAX_PAGES = 10
 #: browser-based CDS clients need CORS (CDS Hooks 2.0 "Cross-Origin Resource Sharing")
 DEFAULT_CORS_ORIGINS: tuple[str, ...] = ("*",)
+#: the largest request body read; a larger one gets 413
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+#: the most draftOrders entries, prefetch Bundle entries or feedback items one request may hold
+DEFAULT_MAX_ENTRIES = 1000
 
 ENV_PREFIX = "FHIR_MODULE_"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the service listens, where it keeps its records, how it talks to FHIR servers.
+    """Where the service listens, where it keeps its records, how it talks to FHIR servers,
+    whom it trusts and how much it takes on.
+
+    `config_path` names the TOML file of trusted clients (see `_config`); None runs the
+    service open, for loopback callers only.
 
     `audit_key` is the HMAC-SHA256 key that turns patient ids into audit hashes;
     when None, the store generates one on first use and keeps it in the database,
@@ -39,10 +47,19 @@ class Settings:
     max_pages: int = DEFAULT_MAX_PAGES
     audit_key: bytes | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    config_path: Path | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_entries: int = DEFAULT_MAX_ENTRIES
 
     def __post_init__(self) -> None:
         # A str path is the common slip; the store needs a Path.
         object.__setattr__(self, "db_path", Path(self.db_path))
+        if self.config_path is not None:
+            object.__setattr__(self, "config_path", Path(self.config_path))
+        if self.max_body_bytes < 1024:
+            raise InvalidRequest("max_body_bytes: must be at least 1024", "max_body_bytes")
+        if self.max_entries < 1:
+            raise InvalidRequest("max_entries: must be at least 1", "max_entries")
         if not 0 < self.port < 65536:
             raise InvalidRequest("port: must be between 1 and 65535", "port")
         if self.fhir_timeout <= 0:
@@ -54,8 +71,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Settings from FHIR_MODULE_HOST, _PORT, _DB, _FHIR_TIMEOUT, _MAX_PAGES,
-        _AUDIT_KEY and _CORS_ORIGINS (comma-separated); unset ones keep their defaults."""
+        """Settings from FHIR_MODULE_HOST, _PORT, _DB, _FHIR_TIMEOUT, _MAX_PAGES, _AUDIT_KEY,
+        _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES and _MAX_ENTRIES;
+        unset ones keep their defaults."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -66,8 +84,13 @@ class Settings:
             port = int(get("PORT") or DEFAULT_PORT)
             timeout = float(get("FHIR_TIMEOUT") or DEFAULT_FHIR_TIMEOUT)
             pages = int(get("MAX_PAGES") or DEFAULT_MAX_PAGES)
+            max_body = int(get("MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
+            max_entries = int(get("MAX_ENTRIES") or DEFAULT_MAX_ENTRIES)
         except ValueError as exc:
-            raise InvalidRequest(f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES: {exc}") from None
+            raise InvalidRequest(
+                f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_ENTRIES: {exc}"
+            ) from None
+        config = get("CONFIG")
         key = get("AUDIT_KEY")
         origins = get("CORS_ORIGINS")
         return cls(
@@ -82,6 +105,9 @@ class Settings:
                 if origins
                 else DEFAULT_CORS_ORIGINS
             ),
+            config_path=Path(config) if config else None,
+            max_body_bytes=max_body,
+            max_entries=max_entries,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -93,6 +119,10 @@ class Settings:
             "FHIR_TIMEOUT": repr(self.fhir_timeout),
             "MAX_PAGES": str(self.max_pages),
             "CORS_ORIGINS": ",".join(self.cors_origins),
+            "MAX_BODY_BYTES": str(self.max_body_bytes),
+            "MAX_ENTRIES": str(self.max_entries),
+            # Absolute: a worker may start in another directory.
+            "CONFIG": str(self.config_path.resolve()) if self.config_path else "",
         }
         if self.audit_key is not None:
             env["AUDIT_KEY"] = self.audit_key.decode("utf-8", "surrogateescape")

@@ -1,25 +1,65 @@
-"""Fixtures of the service tests: settings on a temporary database, the app's test client."""
+"""Fixtures of the service tests: settings trusting the test EHR, the app's test client."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fhir_module.knowledge import Knowledge
 from fhir_module.service import Settings, create_app
 
+from ._jwt import token, write_config
+
 with warnings.catch_warnings():
     # Starlette asks for httpx2 over httpx for its test client; the test extras pin httpx.
     warnings.filterwarnings("ignore", message=".*httpx2.*")
-    from fastapi.testclient import TestClient
+    from fastapi.testclient import TestClient as _StarletteTestClient
+
+#: where the test clients call from: open mode serves loopback callers only
+LOOPBACK_PEER = ("127.0.0.1", 50000)
+
+
+class TestClient(_StarletteTestClient):
+    """Starlette's test client, calling from loopback like a local EHR would.
+
+    When the app trusts clients (a config), each request that brings no Authorization
+    header of its own is signed with a fresh JWT of the test EHR (`_jwt`), its `aud`
+    the URL called: the tests of the hooks pass through real authentication.
+    """
+
+    __test__ = False
+
+    def __init__(self, app: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("client", LOOPBACK_PEER)
+        super().__init__(app, **kwargs)
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        headers = dict(kwargs.pop("headers", None) or {})
+        config = getattr(self.app, "state", None) and self.app.state.config  # type: ignore[attr-defined]
+        if config is not None and not any(h.lower() == "authorization" for h in headers):
+            aud = str(self.base_url.join(str(url)).copy_with(query=None))
+            headers["Authorization"] = f"Bearer {token(aud)}"
+        return super().request(method, url, headers=headers, **kwargs)
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(db_path=tmp_path / "service.sqlite3", fhir_timeout=2.0, max_pages=3)
+    return Settings(
+        db_path=tmp_path / "service.sqlite3",
+        fhir_timeout=2.0,
+        max_pages=3,
+        config_path=write_config(tmp_path),
+    )
+
+
+@pytest.fixture
+def open_settings(tmp_path: Path) -> Settings:
+    """Settings without trusted clients: the service runs open, for loopback callers."""
+    return Settings(db_path=tmp_path / "open.sqlite3", fhir_timeout=2.0, max_pages=3)
 
 
 @pytest.fixture

@@ -1,0 +1,147 @@
+"""The door of the service, an ASGI middleware: who may call, and how much they may send.
+
+With trusted clients configured, every HTTP call must carry a valid CDS Hooks
+JWT (see `_auth`), else a bare 401. Without them the service is open, and then
+only to callers on this machine's loopback. The body is read here, up to
+`max_body_bytes`: a larger one gets 413 before any handler sees it. The
+authenticated client is left in the request state as `cds_client`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._auth import Authenticator, Unauthorized
+from ._config import is_loopback_host
+from ._outcome import operation_outcome
+
+log = logging.getLogger("fhir_module.service.auth")
+
+
+async def _send_401(send: Send) -> None:
+    # Bare on purpose: nothing in it tells a caller which check failed.
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [(b"www-authenticate", b"Bearer"), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    body = json.dumps(
+        operation_outcome("too-costly", f"request: the body is larger than {limit} bytes")
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/fhir+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Guard:
+    """Authentication and the body size limit for every HTTP call."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        auth: Authenticator | None,
+        max_body_bytes: int,
+        public_base_url: str | None = None,
+    ) -> None:
+        self.app = app
+        self.auth = auth
+        self.max_body_bytes = max_body_bytes
+        self.public_base_url = public_base_url
+
+    def called_url(self, scope: Scope) -> str:
+        """The URL the caller called, as the JWT's `aud` must name it (no query)."""
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if self.public_base_url is not None:
+            return self.public_base_url + (path[len(root) :] if path.startswith(root) else path)
+        url = Request(scope).url
+        return f"{url.scheme}://{url.netloc}{url.path}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        if self.auth is None:
+            peer = scope.get("client")
+            if not (peer and is_loopback_host(peer[0])):
+                log.warning("refused: open mode serves loopback callers only")
+                await _send_401(send)
+                return
+            state["cds_client"] = None
+        else:
+            headers = dict(scope.get("headers") or [])
+            raw = headers.get(b"authorization")
+            authorization = raw.decode("latin-1") if raw is not None else None
+            try:
+                state["cds_client"] = await run_in_threadpool(
+                    self.auth.verify, authorization, self.called_url(scope)
+                )
+            except Unauthorized as exc:
+                log.warning("authentication failed: %s", exc.reason)
+                await _send_401(send)
+                return
+        body = await self._read_body(scope, receive)
+        if body is None:
+            await _send_413(send, self.max_body_bytes)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, or None when it exceeds the limit (read no further then)."""
+        for name, value in scope.get("headers") or []:
+            if name == b"content-length":
+                try:
+                    if int(value) > self.max_body_bytes:
+                        return None
+                except ValueError:
+                    pass
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the buffered body once, then whatever the server sends next."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again

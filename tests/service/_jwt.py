@@ -1,0 +1,100 @@
+"""A test EHR that signs CDS Hooks JWTs: its keys (ES384 and RS384), JWKS and config file."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from ._requests import SERVER
+
+ISSUER = "https://ehr.example.org"
+JWKS_URL = "https://ehr.example.org/.well-known/jwks.json"
+
+
+@dataclass(frozen=True)
+class Key:
+    kid: str
+    alg: str
+    private: Any
+
+    def public_jwk(self) -> dict[str, Any]:
+        algorithm = ECAlgorithm if self.alg.startswith("ES") else RSAAlgorithm
+        jwk = json.loads(algorithm.to_jwk(self.private.public_key()))
+        return {**jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
+
+
+@cache
+def key(alg: str = "ES384", kid: str | None = None) -> Key:
+    """A key pair, made once per test session (RSA keys take a moment)."""
+    if alg.startswith("ES"):
+        curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1()}[alg]
+        private: Any = ec.generate_private_key(curve)
+    else:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return Key(kid or f"{alg.lower()}-1", alg, private)
+
+
+def jwks(*keys: Key) -> dict[str, Any]:
+    return {"keys": [k.public_jwk() for k in keys]}
+
+
+def token(
+    aud: str | list[str],
+    signer: Key | None = None,
+    *,
+    header: dict[str, Any] | None = None,
+    drop: tuple[str, ...] = (),
+    alg: str | None = None,
+    **claims: Any,
+) -> str:
+    """A CDS Hooks JWT for a call to `aud`; `claims` override, `drop` removes claims."""
+    signer = signer or key()
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": aud,
+        "exp": now + 300,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+    }
+    payload.update(claims)
+    for name in drop:
+        payload.pop(name, None)
+    headers = {"kid": signer.kid, "typ": "JWT", **(header or {})}
+    return jwt.encode(payload, signer.private, algorithm=alg or signer.alg, headers=headers)
+
+
+def write_config(
+    folder: Path,
+    *,
+    keys: tuple[Key, ...] | None = None,
+    jwks_url: str | None = None,
+    tenant: str | None = None,
+    public_base_url: str | None = None,
+    fhir_servers: tuple[str, ...] = (SERVER,),
+) -> Path:
+    """A config file trusting the test EHR (its JWKS as a file beside it, or at `jwks_url`)."""
+    lines = []
+    if public_base_url:
+        lines.append(f'public_base_url = "{public_base_url}"')
+    lines += ["[[clients]]", f'issuer = "{ISSUER}"']
+    if jwks_url:
+        lines.append(f'jwks_url = "{jwks_url}"')
+    else:
+        (folder / "ehr-jwks.json").write_text(json.dumps(jwks(*(keys or (key(), key("RS384"))))))
+        lines.append('jwks_file = "ehr-jwks.json"')
+    lines.append("fhir_servers = [" + ", ".join(f'"{s}"' for s in fhir_servers) + "]")
+    if tenant:
+        lines.append(f'tenant = "{tenant}"')
+    path = folder / "cds.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
