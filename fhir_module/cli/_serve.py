@@ -1,4 +1,8 @@
-"""fhir-module serve: run the CDS Hooks service (discovery at /cds-services) with uvicorn."""
+"""fhir-module serve: run the CDS Hooks service (discovery at /cds-services) with uvicorn.
+
+With --config, only the CDS clients the file trusts may call (a signed JWT on
+every call). Without it the service is open, so it listens on loopback only.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import argparse
 import dataclasses
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 from .._errors import InvalidRequest
-from ..service import Settings, Store
+from ..service import Settings, Store, check_config, is_loopback_host
 from ._common import fail, knowledge_or_fail
 
 FACTORY = "fhir_module.service:app_from_env"
@@ -20,8 +25,9 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "serve",
         help="serve CDS Hooks at /cds-services",
         description=__doc__,
-        epilog="Unset options come from FHIR_MODULE_HOST, _PORT, _DB, _FHIR_TIMEOUT, "
-        "_MAX_PAGES, _AUDIT_KEY and _CORS_ORIGINS, else the defaults.",
+        epilog="Unset options come from FHIR_MODULE_HOST, _PORT, _DB, _CONFIG, _FHIR_TIMEOUT, "
+        "_MAX_PAGES, _AUDIT_KEY, _CORS_ORIGINS, _MAX_BODY_BYTES and _MAX_ENTRIES, else the "
+        "defaults.",
     )
     parser.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: 8080)")
@@ -32,6 +38,13 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="SQLite file for the audit and feedback (default: ./fhir-module.sqlite3)",
     )
     parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.toml",
+        help="trusted CDS clients (issuer, JWKS, FHIR servers); without it the service is "
+        "open and listens on loopback only",
+    )
+    parser.add_argument(
         "--workers", type=int, default=1, metavar="N", help="worker processes (default: 1)"
     )
     parser.set_defaults(run=run)
@@ -40,7 +53,7 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def settings_for(args: argparse.Namespace) -> Settings:
     """The environment's settings with the command line's options on top."""
     settings = Settings.from_env()
-    given = {"host": args.host, "port": args.port, "db_path": args.db}
+    given = {"host": args.host, "port": args.port, "db_path": args.db, "config_path": args.config}
     return dataclasses.replace(settings, **{k: v for k, v in given.items() if v is not None})
 
 
@@ -53,6 +66,22 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_for(args)
     except InvalidRequest as exc:
         return fail(str(exc))
+    if settings.config_path is not None:
+        try:
+            check_config(settings.config_path)
+        except InvalidRequest as exc:
+            return fail(f"bad config: {exc}")
+    elif not is_loopback_host(settings.host):
+        return fail(
+            f"refusing to listen on {settings.host} without trusted clients: "
+            "give --config FILE.toml, or listen on 127.0.0.1"
+        )
+    else:
+        print(
+            "fhir-module: open mode (no --config): callers are not authenticated, so the "
+            f"service listens on {settings.host} only and reads only loopback FHIR servers",
+            file=sys.stderr,
+        )
     try:
         # Open once here: a bad path fails in one line, and the audit key is made only once
         # even when several workers start together.

@@ -15,12 +15,13 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import jwt
 import requests
 
-from ._config import ServiceConfig, TrustedClient
+from ._config import ServiceConfig, TrustedClient, load_config
 from ._jwks import ALGORITHMS, KeySet, verification_key
 from ._replay import ReplayCache, ReplayCacheFull
 
@@ -33,6 +34,18 @@ DEFAULT_MAX_LIFETIME = 3600.0
 #: a bearer value longer than this is not a CDS Hooks JWT
 MAX_TOKEN_CHARS = 16 * 1024
 MAX_JTI_CHARS = 256
+
+
+def check_config(path: Path) -> ServiceConfig:
+    """Load a config file and read each jwks_file in it: ConfigError says what is wrong.
+
+    jwks_url key sets are fetched when first needed, not here: the EHR may be down at start.
+    """
+    config = load_config(path)
+    for client in config.clients.values():
+        if client.jwks_file is not None:
+            KeySet(file=client.jwks_file)
+    return config
 
 
 class Unauthorized(Exception):

@@ -15,6 +15,7 @@ from fhir_module.cli import main
 from fhir_module.knowledge import Knowledge
 from fhir_module.service import Settings, create_app
 
+from ._jwt import write_config
 from ._requests import hook_request
 from .conftest import TestClient
 
@@ -132,7 +133,9 @@ def test_serve_with_workers_uses_the_factory(
     for name in Settings().to_env():
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "w.sqlite3"
-    assert main(["serve", "--workers", "3", "--host", "0.0.0.0", "--db", str(db)]) == 0
+    config = write_config(tmp_path)
+    argv = ["serve", "--workers", "3", "--host", "0.0.0.0", "--db", str(db), "--config", str(config)]
+    assert main(argv) == 0
     assert seen == {
         "app": "fhir_module.service:app_from_env",
         "factory": True,
@@ -140,7 +143,9 @@ def test_serve_with_workers_uses_the_factory(
         "port": 8080,
         "workers": 3,
     }
+    # the workers rebuild the settings, the config's path with them, from the environment
     assert Settings.from_env().db_path == db
+    assert Settings.from_env().config_path == config.resolve()
 
 
 def test_serve_refuses_an_unusable_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
