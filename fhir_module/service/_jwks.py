@@ -100,30 +100,37 @@ class KeySet:
                 self._keys = self._read()
             except JwksError as exc:
                 raise ConfigError(f"jwks_file {file}: {exc}") from None
-            self._loaded_at = self._tried_at = clock()
+            self._loaded_at = clock()
 
     def find(self, kid: str) -> dict[str, Any] | None:
-        """The JWK with this kid, reloading (rate-limited) when it is unknown or stale."""
+        """The JWK with this kid, loading the set when it is missing or stale, and reloading
+        it once when the kid is unknown (rate-limited)."""
         with self._lock:
             now = self._clock()
             stale = self.url is not None and (
                 self._loaded_at is None or now - self._loaded_at > self._ttl
             )
-            if (stale or kid not in self._keys) and self._may_reload(now):
+            loaded = stale and self._may_reload(now) and self._reload(now)
+            if kid not in self._keys and not loaded and self._may_reload(now):
+                # The client may have rotated its keys. Each such look costs the budget,
+                # so made-up kids cannot make the service hammer the EHR.
+                self._tried_at = now
                 self._reload(now)
             return self._keys.get(kid)
 
     def _may_reload(self, now: float) -> bool:
+        # Failed loads and unknown-kid reloads spend the budget; routine loads do not.
         return self._tried_at is None or now - self._tried_at >= self._min_refresh
 
-    def _reload(self, now: float) -> None:
-        self._tried_at = now
+    def _reload(self, now: float) -> bool:
         try:
             self._keys = self._read()
         except JwksError as exc:
+            self._tried_at = now
             log.warning("key set not reloaded: %s", exc)
-            return
+            return False
         self._loaded_at = now
+        return True
 
     def _read(self) -> dict[str, dict[str, Any]]:
         if self.file is not None:

@@ -32,15 +32,19 @@ class Key:
         return {**jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
 
 
-@cache
 def key(alg: str = "ES384", kid: str | None = None) -> Key:
-    """A key pair, made once per test session (RSA keys take a moment)."""
+    """A key pair, the same for the same alg and kid throughout the test session."""
+    return _key(alg, kid or f"{alg.lower()}-1")
+
+
+@cache
+def _key(alg: str, kid: str) -> Key:
     if alg.startswith("ES"):
         curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1()}[alg]
         private: Any = ec.generate_private_key(curve)
     else:
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return Key(kid or f"{alg.lower()}-1", alg, private)
+    return Key(kid, alg, private)
 
 
 def jwks(*keys: Key) -> dict[str, Any]:
@@ -69,7 +73,9 @@ def token(
     payload.update(claims)
     for name in drop:
         payload.pop(name, None)
+    # a header value of None leaves that field out
     headers = {"kid": signer.kid, "typ": "JWT", **(header or {})}
+    headers = {k: v for k, v in headers.items() if v is not None}
     return jwt.encode(payload, signer.private, algorithm=alg or signer.alg, headers=headers)
 
 

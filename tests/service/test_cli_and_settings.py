@@ -134,7 +134,17 @@ def test_serve_with_workers_uses_the_factory(
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "w.sqlite3"
     config = write_config(tmp_path)
-    argv = ["serve", "--workers", "3", "--host", "0.0.0.0", "--db", str(db), "--config", str(config)]
+    argv = [
+        "serve",
+        "--workers",
+        "3",
+        "--host",
+        "0.0.0.0",
+        "--db",
+        str(db),
+        "--config",
+        str(config),
+    ]
     assert main(argv) == 0
     assert seen == {
         "app": "fhir_module.service:app_from_env",
