@@ -209,6 +209,7 @@ def create_app(
         "/cds-services/{service_id}/feedback",
         openapi_extra=FEEDBACK_BODY,
         responses=FEEDBACK_RESPONSES,
+        response_class=Response,  # the 200 has no body
     )
     async def feedback(service_id: str, request: Request) -> Response:
         body = await request.body()

@@ -131,7 +131,9 @@ def test_serve_with_workers_uses_the_factory(
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
     for name in Settings().to_env():
-        monkeypatch.delenv(name, raising=False)
+        # set, then delete: monkeypatch then restores each name as it was, after serve sets it
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     db = tmp_path / "w.sqlite3"
     config = write_config(tmp_path)
     argv = [
