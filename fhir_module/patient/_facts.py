@@ -127,16 +127,9 @@ def _observation_finding(
             continue
         if status is None or not status.has_concept(obs.get("code")):
             continue
-        when = (
-            obs.get("effectiveDateTime")
-            or (
-                obs.get("effectivePeriod")
-                if isinstance(obs.get("effectivePeriod"), Mapping)
-                else {}
-            ).get("start")
-            or obs.get("issued")
-            or ""
-        )
+        period = obs.get("effectivePeriod")
+        start = period.get("start") if isinstance(period, Mapping) else None
+        when = obs.get("effectiveDateTime") or start or obs.get("issued") or ""
         if not isinstance(when, str):
             when = ""
         if latest is None or when > latest[0]:
