@@ -8,24 +8,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ..dosing import DailyDose, daily_dose, scaled_order
+from ..dosing import DailyDose, scaled_order
 from ..knowledge import Knowledge, Rule
 from ..knowledge._fhirpath import evaluate
-from ..patient import PatientFacts, PatientRecord, age_on, order_date, patient_facts
-from ._env import (
-    Dose,
-    dose_summary,
-    dose_variable,
-    guideline_view,
-    in_unit,
-    route_text,
-    route_unit,
-    show,
-)
+from ..patient import PatientRecord, age_on, order_date
+from ._call import Call
+from ._env import Dose, dose_variable, in_unit, route_text, route_unit, show
 from ._findings import Action, Finding, Offer, merge
-from ._orders import DrugOrder, drug_orders_in
-
-INACTIVE = frozenset({"entered-in-error", "cancelled", "draft"})
+from ._orders import DrugOrder
 
 
 @dataclass(frozen=True)
@@ -47,38 +37,28 @@ def evaluate_orders(
     today: date,
 ) -> list[Finding]:
     """Findings for the orders in scope; one rule failing yields a 'not completed' finding."""
-    facts = patient_facts(knowledge, record)
-    draft_ids = {d.reference for d in drafts if d.reference}
-    doses = {id(o): daily_dose(o.order, knowledge, o.medication) for o in scope}
-    history = drug_orders_in(
-        knowledge, [r for r in record.medication_requests if isinstance(r, Mapping)]
-    )
+    call = Call(knowledge, scope, drafts, record)
     findings: list[Finding] = []
     for item in scope:
-        dose = doses[id(item)]
-        group = tuple(o for o in scope if o.drug is item.drug and doses[id(o)].route == dose.route)
-        judged = Judged(item, dose, group, tuple(doses[id(o)] for o in group))
-        env = _environment(knowledge, hook, judged, record, facts, history, draft_ids, today)
+        dose = call.doses[id(item)]
+        group, group_doses = call.group(item.drug, dose.route)
+        judged = Judged(item, dose, group, group_doses)
+        env = _environment(call, hook, judged, today)
         for rule in item.drug.rules:
             if hook in rule.hooks:
-                findings += _run(rule, env, judged)
+                findings += _run(rule, env, judged, call)
     return merge(findings)
 
 
-def _run(rule: Rule, env: dict[str, Any], judged: Judged) -> list[Finding]:
+def _run(rule: Rule, env: dict[str, Any], judged: Judged, call: Call) -> list[Finding]:
     env["citation"] = list(rule.citations[:1])
     try:
         if not rule.applies(env):
             return []
-        return [
-            Finding(
-                rule,
-                judged.item.drug,
-                rule.summary.render(env),
-                rule.detail.render(env),
-                tuple(_offers(rule, env, judged)),
-            )
-        ]
+        summary = rule.summary.render(env)
+        detail = rule.detail.render(env)
+        offers = _offers(rule, env, judged, call.actions, (rule.position, summary, detail))
+        return [Finding(rule, judged.item.drug, summary, detail, tuple(offers))]
     except Exception as exc:  # one rule failing must not take the others down
         name = type(exc).__name__
         return [
@@ -94,40 +74,21 @@ def _run(rule: Rule, env: dict[str, Any], judged: Judged) -> list[Finding]:
         ]
 
 
-def _environment(
-    knowledge: Knowledge,
-    hook: str,
-    judged: Judged,
-    record: PatientRecord,
-    facts: PatientFacts,
-    history: list[DrugOrder],
-    draft_ids: set[str],
-    today: date,
-) -> dict[str, Any]:
+def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str, Any]:
     item, dose = judged.item, judged.dose
     drug, route = item.drug, dose.route
     unit = route_unit(drug, route)
     on = order_date(item.order, today)
-    patient = record.patient if isinstance(record.patient, Mapping) else None
+    patient, facts = call.patient, call.facts
     age = age_on(patient.get("birthDate"), on) if patient else None
-    total, arithmetic, assumptions = dose_summary(judged.group_doses, unit)
-    guideline = guideline_view(drug, route, age, unit)
-    current, current_doses, ever_intrathecal = [], [], False
-    for past in history:
-        if past.drug is not drug or past.reference in draft_ids:
-            continue
-        status = str(past.order.get("status"))
-        past_dose = daily_dose(past.order, knowledge, past.medication)
-        if status not in INACTIVE and past_dose.route == "intrathecal":
-            ever_intrathecal = True
-        if status == "active" and past_dose.route == route:
-            current.append(past)
-            current_doses.append(past_dose)
+    total, arithmetic, assumptions = call.summary(drug, route, unit)
+    guideline = call.guideline(drug, route, age, unit)
+    current = call.current(drug, route)
     env: dict[str, Any] = {
         "order": dict(item.order),
-        "orders": [dict(o.order) for o in judged.group],
-        "patient": dict(patient) if patient else [],
-        "medication": dict(drug.knowledge),
+        "orders": call.group_orders(drug, route),
+        "patient": call.patient_copy,
+        "medication": call.medication(drug),
         "hook": hook,
         "route": route,
         "routeText": route_text(item.order, route),
@@ -147,11 +108,11 @@ def _environment(
         "arithmetic": arithmetic or [],
         "assumptionsText": assumptions,
         "guideline": guideline,
-        "current": [dict(c.order) for c in current],
-        "everIntrathecal": ever_intrathecal,
+        "current": current.copies,
+        "everIntrathecal": current.ever_intrathecal,
         "citation": [],
     }
-    env.update(_current_variables(current, current_doses, total, unit, guideline, on))
+    env.update(_current_variables(current.orders, current.doses, total, unit, guideline, on))
     return env
 
 
@@ -193,7 +154,20 @@ def _current_variables(
     return out
 
 
-def _offers(rule: Rule, env: dict[str, Any], judged: Judged) -> list[Offer]:
+def _offers(
+    rule: Rule,
+    env: dict[str, Any],
+    judged: Judged,
+    made: dict[tuple[Any, ...], Action],
+    finding: tuple[int, str, str],
+) -> list[Offer]:
+    """The rule's suggestions for this order.
+
+    `made` keeps the update actions already built in this call for the same finding
+    (rule, summary, detail), so that the orders judged together, which all suggest
+    the same changes to the same orders, build each changed order once, and merge()
+    finds them by identity; no resource is shared between two cards.
+    """
     offers = []
     for suggestion in rule.suggestions:
         values = {path: evaluate(expr, env) for path, expr in suggestion.values}
@@ -212,9 +186,13 @@ def _offers(rule: Rule, env: dict[str, Any], judged: Judged) -> list[Offer]:
                 factor = Decimal(str(limit[0])) / Decimal(str(daily))
                 for order, dose in zip(judged.group, judged.group_doses, strict=True):
                     if isinstance(dose, DailyDose) and isinstance(order.order.get("id"), str):
-                        actions.append(
-                            Action("update", label, resource=scaled_order(order.order, factor))
-                        )
+                        key = (*finding, label, id(order.order), factor)
+                        action = made.get(key)
+                        if action is None:
+                            action = made[key] = Action(
+                                "update", label, resource=scaled_order(order.order, factor)
+                            )
+                        actions.append(action)
         if actions:
             offers.append(Offer(label, tuple(actions)))
     return offers

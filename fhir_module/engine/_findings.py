@@ -59,7 +59,10 @@ def merge(findings: list[Finding]) -> list[Finding]:
         for offer in finding.offers:
             if offer.label in offers:
                 actions = offers[offer.label].actions
-                extra = tuple(a for a in offer.actions if a not in actions)
+                # Identity first (an object is always `in` a tuple holding it): orders judged
+                # together share their actions, and comparing resources one by one is slow.
+                present = {id(a) for a in actions}
+                extra = tuple(a for a in offer.actions if id(a) not in present and a not in actions)
                 offers[offer.label] = Offer(offer.label, actions + extra)
             else:
                 offers[offer.label] = offer
