@@ -9,6 +9,7 @@ from typing import Any
 
 from ..dosing import daily_dose
 from ..knowledge import Drug, Knowledge
+from ..knowledge._fhirpath import Results
 from ..patient import AgeRange, PatientRecord, patient_facts
 from ._env import Dose, dose_summary, guideline_view
 from ._findings import Action
@@ -62,6 +63,8 @@ class Call:
         self._past_doses: dict[int, Dose] = {}
         self._current: dict[tuple[int, str], Current] = {}
         self.actions: dict[tuple[Any, ...], Action] = {}
+        #: the FHIRPath results, by the values of the variables each expression reads
+        self.results = Results()
 
     def group(self, drug: Drug, route: str) -> tuple[tuple[DrugOrder, ...], tuple[Dose, ...]]:
         """The orders in scope of this drug and route (judged together), and their doses."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..dosing import DailyDose, scaled_order
 from ..knowledge import Knowledge, Rule
-from ..knowledge._fhirpath import evaluate
+from ..knowledge._fhirpath import Environment, evaluate
 from ..patient import PatientRecord, age_on, order_date
 from ._call import Call
 from ._env import Dose, dose_variable, in_unit, route_text, route_unit, show
@@ -57,7 +57,7 @@ def _run(rule: Rule, env: dict[str, Any], judged: Judged, call: Call) -> list[Fi
             return []
         summary = rule.summary.render(env)
         detail = rule.detail.render(env)
-        offers = _offers(rule, env, judged, call.actions, (rule.position, summary, detail))
+        offers = _offers(rule, env, judged, call, (rule.position, summary, detail))
         return [Finding(rule, judged.item.drug, summary, detail, tuple(offers))]
     except Exception as exc:  # one rule failing must not take the others down
         name = type(exc).__name__
@@ -84,34 +84,37 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
     total, arithmetic, assumptions = call.summary(drug, route, unit)
     guideline = call.guideline(drug, route, age, unit)
     current = call.current(drug, route)
-    env: dict[str, Any] = {
-        "order": dict(item.order),
-        "orders": call.group_orders(drug, route),
-        "patient": call.patient_copy,
-        "medication": call.medication(drug),
-        "hook": hook,
-        "route": route,
-        "routeText": route_text(item.order, route),
-        "routeName": route.replace("-", " "),
-        "unit": unit,
-        "age": {"low": age.low, "high": age.high} if age else [],
-        "ageText": age.text() if age else [],
-        "pregnant": facts.pregnant.present,
-        "pregnancyEvidence": facts.pregnant.evidence,
-        "breastfeeding": facts.breastfeeding.present,
-        "breastfeedingEvidence": facts.breastfeeding.evidence,
-        "respiratoryDisease": facts.respiratory.present,
-        "respiratoryEvidence": facts.respiratory.evidence,
-        "dose": dose_variable(dose),
-        "dailyDose": in_unit(total, unit),
-        "doseText": show(total, unit),
-        "arithmetic": arithmetic or [],
-        "assumptionsText": assumptions,
-        "guideline": guideline,
-        "current": current.copies,
-        "everIntrathecal": current.ever_intrathecal,
-        "citation": [],
-    }
+    env = Environment(
+        call.results,
+        {
+            "order": dict(item.order),
+            "orders": call.group_orders(drug, route),
+            "patient": call.patient_copy,
+            "medication": call.medication(drug),
+            "hook": hook,
+            "route": route,
+            "routeText": route_text(item.order, route),
+            "routeName": route.replace("-", " "),
+            "unit": unit,
+            "age": {"low": age.low, "high": age.high} if age else [],
+            "ageText": age.text() if age else [],
+            "pregnant": facts.pregnant.present,
+            "pregnancyEvidence": facts.pregnant.evidence,
+            "breastfeeding": facts.breastfeeding.present,
+            "breastfeedingEvidence": facts.breastfeeding.evidence,
+            "respiratoryDisease": facts.respiratory.present,
+            "respiratoryEvidence": facts.respiratory.evidence,
+            "dose": dose_variable(dose),
+            "dailyDose": in_unit(total, unit),
+            "doseText": show(total, unit),
+            "arithmetic": arithmetic or [],
+            "assumptionsText": assumptions,
+            "guideline": guideline,
+            "current": current.copies,
+            "everIntrathecal": current.ever_intrathecal,
+            "citation": [],
+        },
+    )
     env.update(_current_variables(current.orders, current.doses, total, unit, guideline, on))
     return env
 
@@ -158,13 +161,13 @@ def _offers(
     rule: Rule,
     env: dict[str, Any],
     judged: Judged,
-    made: dict[tuple[Any, ...], Action],
+    call: Call,
     finding: tuple[int, str, str],
 ) -> list[Offer]:
     """The rule's suggestions for this order.
 
-    `made` keeps the update actions already built in this call for the same finding
-    (rule, summary, detail), so that the orders judged together, which all suggest
+    `call.actions` keeps the update actions already built in this call for the same
+    finding (rule, summary, detail), so that the orders judged together, which all suggest
     the same changes to the same orders, build each changed order once, and merge()
     finds them by identity; no resource is shared between two cards.
     """
@@ -187,9 +190,9 @@ def _offers(
                 for order, dose in zip(judged.group, judged.group_doses, strict=True):
                     if isinstance(dose, DailyDose) and isinstance(order.order.get("id"), str):
                         key = (*finding, label, id(order.order), factor)
-                        action = made.get(key)
+                        action = call.actions.get(key)
                         if action is None:
-                            action = made[key] = Action(
+                            action = call.actions[key] = Action(
                                 "update", label, resource=scaled_order(order.order, factor)
                             )
                         actions.append(action)

@@ -4,11 +4,16 @@ fhirpathpy's own parser recovers silently from syntax errors, so an expression
 with a typo would load and then never fire. This module parses with an error
 listener that raises, and dry-runs each expression against the documented
 variables (all empty), which catches unknown functions and variables at load.
+
+Each compiled expression knows the variables it reads, so the `Results` of a hook
+call can answer it again, without running it, when those variables hold the same
+values: the orders of one call mostly share them, and fhirpathpy is slow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import fhirpathpy
@@ -17,7 +22,45 @@ from antlr4.error.ErrorListener import ErrorListener
 from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
 from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
-Compiled = Callable[..., list[Any]]
+#: functions whose result is not a function of the variables (the clock), or that log
+VOLATILE = frozenset({"now", "today", "timeOfDay", "trace"})
+
+
+class Compiled:
+    """A compiled expression, called as fhirpathpy's are: ``compiled(resource, variables)``.
+
+    `reads` names the variables it reads, sorted; None when its result may differ
+    between two runs on the same variables (it reads the clock), so it is never cached.
+    """
+
+    __slots__ = ("text", "reads", "_run")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._run = fhirpathpy.compile(text)
+        tree = getattr(self._run, "parsedPath", None)  # fhirpathpy keeps its parse tree here
+        self.reads = _reads(tree) if isinstance(tree, Mapping) else None
+
+    def __call__(self, resource: Any, variables: Mapping[str, Any] | None = None) -> list[Any]:
+        result: list[Any] = self._run(resource, variables)
+        return result
+
+
+def _reads(tree: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The %variables a parsed expression reads, or None if it calls a volatile function."""
+    names: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        children = node.get("children") or []
+        if node.get("type") == "ExternalConstant":
+            if len(children) != 1 or children[0].get("type") != "Identifier":
+                return None
+            names.add(str(children[0].get("text")).replace("`", ""))  # as fhirpathpy reads it
+        elif node.get("type") == "Functn" and children and children[0].get("text") in VOLATILE:
+            return None
+        stack.extend(children)
+    return tuple(sorted(names))
 
 
 class FhirPathError(ValueError):
@@ -54,7 +97,7 @@ def check_syntax(expression: str) -> None:
 def compile_expression(expression: str, variables: Iterable[str]) -> Compiled:
     """Compile an expression, checked for syntax and dry-run with empty variables."""
     check_syntax(expression)
-    compiled: Compiled = fhirpathpy.compile(expression)
+    compiled = Compiled(expression)
     try:
         compiled({}, {name: [] for name in variables})
     except Exception as exc:  # fhirpathpy raises bare Exception for unknown functions
@@ -63,5 +106,63 @@ def compile_expression(expression: str, variables: Iterable[str]) -> Compiled:
 
 
 def evaluate(compiled: Compiled, env: Mapping[str, Any]) -> list[Any]:
-    """Evaluate against the environment (the resource context is empty)."""
+    """Evaluate against the environment (the resource context is empty).
+
+    In an `Environment`, a result already computed on the same values is given again
+    from its Results: the callers only read results, never change them.
+    """
+    if type(env) is Environment:
+        return env.results.evaluate(compiled, env)
     return compiled({}, dict(env))
+
+
+class Environment(dict[str, Any]):
+    """The variables of one evaluation, and the Results of the hook call they belong to."""
+
+    __slots__ = ("results",)
+
+    def __init__(self, results: Results, variables: Mapping[str, Any]) -> None:
+        super().__init__(variables)
+        self.results = results
+
+
+_ABSENT = object()
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+class Results:
+    """Results of expressions within one hook call, by the values of the variables they read.
+
+    Values are compared by content and type (1, 1.0, True and Decimal('1.0') all differ,
+    as do 0.0 and -0.0); a container is read once per call, by identity, and kept
+    alive, so the engine must not change a value once it is in an environment.
+    """
+
+    def __init__(self) -> None:
+        self._results: dict[tuple[Any, ...], list[Any]] = {}
+        self._frozen: dict[int, tuple[Any, Any]] = {}
+
+    def evaluate(self, compiled: Compiled, env: Mapping[str, Any]) -> list[Any]:
+        if compiled.reads is None:
+            return compiled({}, dict(env))
+        key = (compiled, *(self._freeze(env.get(name, _ABSENT)) for name in compiled.reads))
+        found = self._results.get(key)
+        if found is None:
+            found = self._results[key] = compiled({}, dict(env))
+        return found
+
+    def _freeze(self, value: Any) -> Any:
+        kind = type(value)
+        if kind in _SCALARS:
+            return (kind, value)
+        if kind is float or kind is Decimal:
+            return (kind, repr(value))
+        if kind is dict or kind is list:
+            seen = self._frozen.get(id(value))
+            if seen is not None and seen[0] is value:
+                return seen[1]
+            items = value.items() if kind is dict else enumerate(value)
+            frozen = (kind, tuple((k, self._freeze(v)) for k, v in items))
+            self._frozen[id(value)] = (value, frozen)
+            return frozen
+        return object()  # anything else never matches: the expression runs
