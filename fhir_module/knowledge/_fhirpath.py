@@ -133,19 +133,22 @@ _SCALARS = frozenset({str, int, bool, type(None)})
 class Results:
     """Results of expressions within one hook call, by the values of the variables they read.
 
-    Values are compared by content and type (1, 1.0, True and Decimal('1.0') all differ,
-    as do 0.0 and -0.0); a container is read once per call, by identity, and kept
-    alive, so the engine must not change a value once it is in an environment.
+    An expression is known by its text, so the same placeholder in a title, a detail
+    and a suggestion runs once. Values are compared by content and type (1, 1.0, True
+    and Decimal('1.0') all differ, as do 0.0 and -0.0). A container is read once per
+    call, by identity, and kept alive: the engine must not change a value once it is
+    in an environment. Equal containers get the same small token, so a key stays short.
     """
 
     def __init__(self) -> None:
         self._results: dict[tuple[Any, ...], list[Any]] = {}
-        self._frozen: dict[int, tuple[Any, Any]] = {}
+        self._containers: dict[int, tuple[Any, int]] = {}
+        self._tokens: dict[tuple[Any, ...], int] = {}
 
     def evaluate(self, compiled: Compiled, env: Mapping[str, Any]) -> list[Any]:
         if compiled.reads is None:
             return compiled({}, dict(env))
-        key = (compiled, *(self._freeze(env.get(name, _ABSENT)) for name in compiled.reads))
+        key = (compiled.text, *[self._freeze(env.get(name, _ABSENT)) for name in compiled.reads])
         found = self._results.get(key)
         if found is None:
             found = self._results[key] = compiled({}, dict(env))
@@ -158,11 +161,12 @@ class Results:
         if kind is float or kind is Decimal:
             return (kind, repr(value))
         if kind is dict or kind is list:
-            seen = self._frozen.get(id(value))
+            seen = self._containers.get(id(value))
             if seen is not None and seen[0] is value:
                 return seen[1]
             items = value.items() if kind is dict else enumerate(value)
-            frozen = (kind, tuple((k, self._freeze(v)) for k, v in items))
-            self._frozen[id(value)] = (value, frozen)
-            return frozen
+            content = (kind, *[(k, self._freeze(v)) for k, v in items])
+            token = self._tokens.setdefault(content, len(self._tokens))
+            self._containers[id(value)] = (value, token)
+            return token
         return object()  # anything else never matches: the expression runs
