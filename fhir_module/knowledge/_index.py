@@ -111,19 +111,26 @@ class Knowledge:
     # ----- the DoseKnowledge protocol of fhir_module.dosing
     def product_for(self, concept: Mapping[str, Any] | None) -> Product | None:
         for c in codings(concept):
-            found = self.products.get((str(c.get("system")), str(c.get("code"))))
+            system, code = c.get("system"), c.get("code")
+            key = (
+                (system, code)
+                if type(system) is str and type(code) is str
+                else (str(system), str(code))
+            )
+            found = self.products.get(key)
             if found:
                 return found
         return None
 
     def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
-        for c in codings(concept):
+        found_codings = codings(concept)
+        for c in found_codings:
             found = self._route_codes.get((c.get("system"), c.get("code")))
             if found:
                 return found
         texts = [concept.get("text")] if isinstance(concept, Mapping) else []
-        texts += [c.get("display") for c in codings(concept)]
-        texts += [c.get("code") for c in codings(concept)]
+        texts += [c.get("display") for c in found_codings]
+        texts += [c.get("code") for c in found_codings]
         for text in texts:
             found = self._route_terms.get(normalise_text(text)) if isinstance(text, str) else None
             if found:

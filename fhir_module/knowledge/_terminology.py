@@ -62,12 +62,13 @@ class ValueSetIndex:
 
 def codings(concept: Any) -> list[Mapping[str, Any]]:
     """The Codings of a CodeableConcept, tolerating any malformed input."""
-    if not isinstance(concept, Mapping):
+    # Parsed JSON holds plain dicts: test for them first, as isinstance(x, Mapping) is slow.
+    if type(concept) is not dict and not isinstance(concept, Mapping):
         return []
     found = concept.get("coding")
     if not isinstance(found, list):
         return []
-    return [c for c in found if isinstance(c, Mapping)]
+    return [c for c in found if type(c) is dict or isinstance(c, Mapping)]
 
 
 def build_value_set(
