@@ -7,6 +7,7 @@ Run nothing here; the scripts that import it print their own figures.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import math
 import os
@@ -106,10 +107,21 @@ def machine() -> str:
 # ----- a server on loopback
 
 
-def free_port() -> int:
+def is_loopback_host(host: str) -> bool:
+    """Whether a host name or address is this machine's loopback (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def free_port(host: str = LOOPBACK) -> int:
     """A TCP port nobody listens on now (the server binds it a moment later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host.strip("[]"), 0))
         port: int = s.getsockname()[1]
         return port
 
@@ -126,17 +138,27 @@ class Server:
     """`fhir-module serve` in open mode on 127.0.0.1, in its own process group."""
 
     def __init__(
-        self, db: Path, *, port: int | None = None, workers: int = 1, log: Path | None = None
+        self,
+        db: Path,
+        *,
+        port: int | None = None,
+        workers: int = 1,
+        log: Path | None = None,
+        host: str = LOOPBACK,
     ) -> None:
+        if not is_loopback_host(host):
+            raise ValueError(f"{host} is not a loopback address")
+        self.host = host
         self.db = db
-        self.port = port or free_port()
+        self.port = port or free_port(host)
         self.workers = workers
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def base(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def start(self, timeout: float = 60.0) -> None:
         """Start it and wait until discovery answers; raise RuntimeError if it does not."""
@@ -144,7 +166,7 @@ class Server:
             *serve_command(),
             "serve",
             "--host",
-            LOOPBACK,
+            self.host,
             "--port",
             str(self.port),
             "--db",
