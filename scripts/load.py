@@ -226,6 +226,8 @@ class Load:
     def sample_memory(self) -> None:
         began = time.monotonic()
         while not self.stopping.wait(0.25):
+            if not self.up.is_set():
+                continue  # a server being killed or started is not measured
             rss = self.server.rss_bytes()
             if rss:
                 self.memory.append((self.life, time.monotonic() - began, rss))
