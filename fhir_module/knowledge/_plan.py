@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ._fhirpath import Compiled, compile_expression, evaluate
@@ -63,8 +64,13 @@ def _one(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float | Decimal | int):
-        number = Decimal(str(value)).quantize(Decimal("0.001")).normalize()
-        return f"{number:f}"
+        number = Decimal(str(value))
+        if not number.is_finite():
+            return str(value)
+        # A number too long to show in thousandths is shown whole.
+        with suppress(InvalidOperation):
+            number = number.quantize(Decimal("0.001"))
+        return f"{number.normalize():f}"
     return str(value)
 
 
