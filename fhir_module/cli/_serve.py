@@ -60,6 +60,8 @@ def settings_for(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ..service._http import NoDelayH11Protocol
+
     if args.workers < 1:
         return fail("--workers must be at least 1")
     try:
@@ -92,10 +94,20 @@ def run(args: argparse.Namespace) -> int:
         # Workers are new processes: they rebuild the settings from the environment.
         os.environ.update(settings.to_env())
         uvicorn.run(
-            FACTORY, factory=True, host=settings.host, port=settings.port, workers=args.workers
+            FACTORY,
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            http=NoDelayH11Protocol,
         )
         return 0
     from ..service import create_app
 
-    uvicorn.run(create_app(settings, knowledge_or_fail()), host=settings.host, port=settings.port)
+    uvicorn.run(
+        create_app(settings, knowledge_or_fail()),
+        host=settings.host,
+        port=settings.port,
+        http=NoDelayH11Protocol,
+    )
     return 0

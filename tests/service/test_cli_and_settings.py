@@ -14,6 +14,7 @@ from fhir_module._errors import InvalidRequest
 from fhir_module.cli import main
 from fhir_module.knowledge import Knowledge
 from fhir_module.service import Settings, create_app
+from fhir_module.service._http import NoDelayH11Protocol
 
 from ._jwt import write_config
 from ._requests import hook_request
@@ -154,6 +155,7 @@ def test_serve_with_workers_uses_the_factory(
         "host": "0.0.0.0",
         "port": 8080,
         "workers": 3,
+        "http": NoDelayH11Protocol,
     }
     # the workers rebuild the settings, the config's path with them, from the environment
     assert Settings.from_env().db_path == db
