@@ -22,6 +22,8 @@ from antlr4.error.ErrorListener import ErrorListener
 from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
 from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
+from ._fastpath import Fallback, compile_fast
+
 #: functions whose result is not a function of the variables (the clock), or that log
 VOLATILE = frozenset({"now", "today", "timeOfDay", "trace"})
 
@@ -33,17 +35,33 @@ class Compiled:
     between two runs on the same variables (it reads the clock), so it is never cached.
     """
 
-    __slots__ = ("text", "reads", "_run")
+    __slots__ = ("text", "reads", "_run", "_fast")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._run = fhirpathpy.compile(text)
         tree = getattr(self._run, "parsedPath", None)  # fhirpathpy keeps its parse tree here
         self.reads = _reads(tree) if isinstance(tree, Mapping) else None
+        self._fast = compile_fast(tree) if isinstance(tree, Mapping) else None
 
     def __call__(self, resource: Any, variables: Mapping[str, Any] | None = None) -> list[Any]:
+        if self._fast is not None and resource == {} and variables is not None:
+            try:
+                return self._fast(variables)
+            except Fallback:
+                pass  # values the fast evaluator leaves to fhirpathpy
         result: list[Any] = self._run(resource, variables)
         return result
+
+    def slow(self, variables: Mapping[str, Any]) -> list[Any]:
+        """fhirpathpy's own result, for checking the fast evaluator against it."""
+        result: list[Any] = self._run({}, variables)
+        return result
+
+    @property
+    def fast(self) -> bool:
+        """Whether the fast evaluator handles this expression."""
+        return self._fast is not None
 
 
 def _reads(tree: Mapping[str, Any]) -> tuple[str, ...] | None:
