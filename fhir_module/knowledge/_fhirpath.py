@@ -164,6 +164,8 @@ class Results:
         self._tokens: dict[tuple[Any, ...], int] = {}
 
     def evaluate(self, compiled: Compiled, env: Mapping[str, Any]) -> list[Any]:
+        if compiled.fast:
+            return compiled({}, env)  # running it costs less than keying its result
         if compiled.reads is None:
             return compiled({}, dict(env))
         key = (compiled.text, *[self._freeze(env.get(name, _ABSENT)) for name in compiled.reads])
