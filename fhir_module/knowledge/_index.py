@@ -158,8 +158,8 @@ class Knowledge:
     def _drug(self, plan: SourceFile) -> Drug:
         res = plan.resource
         links = {a.get("label"): a for a in res.get("relatedArtifact") or []}
-        mk_key = str(links.get("knowledge", {}).get("url", "")).split("/", 0)[0]
-        mk_file = self.by_key.get("/".join(mk_key.rstrip("/").split("/")[-2:]))
+        mk_url = str(links.get("knowledge", {}).get("url", ""))
+        mk_file = self.by_key.get("/".join(mk_url.rstrip("/").split("/")[-2:]))  # Type/id
         if mk_file is None or mk_file.resource["resourceType"] != "MedicationKnowledge":
             raise KnowledgeError(
                 plan.name,

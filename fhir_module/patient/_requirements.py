@@ -6,6 +6,10 @@ so a site that adds a code to a ValueSet gets it prefetched too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import lru_cache
+from types import MappingProxyType
+
 from ..knowledge import Knowledge
 
 #: prefetch key -> the resource type its data holds
@@ -27,13 +31,16 @@ def observation_codes(knowledge: Knowledge) -> list[str]:
     return tokens
 
 
-def prefetch_templates(knowledge: Knowledge) -> dict[str, str]:
-    """The prefetch templates a service advertises in discovery."""
+@lru_cache(maxsize=8)
+def prefetch_templates(knowledge: Knowledge) -> Mapping[str, str]:
+    """The prefetch templates a service advertises in discovery (built once per knowledge)."""
     pid = "{{context.patientId}}"
-    return {
-        "patient": f"Patient/{pid}",
-        "observations": f"Observation?patient={pid}&code={','.join(observation_codes(knowledge))}"
-        "&_sort=-date&_count=100",
-        "conditions": f"Condition?patient={pid}&_count=100",
-        "medications": f"MedicationRequest?patient={pid}&_count=100",
-    }
+    codes = ",".join(observation_codes(knowledge))
+    return MappingProxyType(
+        {
+            "patient": f"Patient/{pid}",
+            "observations": f"Observation?patient={pid}&code={codes}&_sort=-date&_count=100",
+            "conditions": f"Condition?patient={pid}&_count=100",
+            "medications": f"MedicationRequest?patient={pid}&_count=100",
+        }
+    )

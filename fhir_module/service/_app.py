@@ -29,7 +29,7 @@ from ._auth import Authenticator
 from ._config import TrustedClient, is_loopback_url, load_config
 from ._data import ServerPolicy
 from ._discovery import services
-from ._feedback import parse_feedback
+from ._feedback import validate_feedback
 from ._guard import Guard
 from ._limits import TooLarge, check_feedback_size
 from ._models import parse_json
@@ -220,7 +220,7 @@ def create_app(
             parsed = parse_json(body)
             check_feedback_size(parsed, settings.max_entries)
             # Committed before the 200: an acknowledged feedback survives a crash.
-            store.record_feedback(service_id, parse_feedback(parsed))
+            store.record_feedback(service_id, validate_feedback(parsed))
             return Response(status_code=200)
 
         return await _guarded(work)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from ..knowledge import Knowledge
@@ -24,7 +27,7 @@ class Service:
     hook: str
     title: str
     description: str
-    prefetch: dict[str, str]
+    prefetch: Mapping[str, str]
 
     def discovery(self) -> dict[str, Any]:
         """This service's entry in the discovery response."""
@@ -38,8 +41,9 @@ class Service:
         }
 
 
-def services(knowledge: Knowledge) -> dict[str, Service]:
-    """The services by id, e.g. 'baclofen-order-select', in hook order."""
+@lru_cache(maxsize=8)
+def services(knowledge: Knowledge) -> Mapping[str, Service]:
+    """The services by id, e.g. 'baclofen-order-select', in hook order (built once)."""
     templates = prefetch_templates(knowledge)
     found: dict[str, Service] = {}
     for hook in sorted(knowledge.hooks()):
@@ -52,7 +56,7 @@ def services(knowledge: Knowledge) -> dict[str, Service]:
         text = " ".join(str(p.get("description", "")).strip() for p in plans).strip()
         description = f"Answers the {hook} hook. {text}".strip()
         found[sid] = Service(sid, hook, title, description, templates)
-    return found
+    return MappingProxyType(found)
 
 
 def service_for_hook(knowledge: Knowledge, hook: str) -> str | None:

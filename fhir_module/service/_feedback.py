@@ -58,7 +58,12 @@ class _FeedbackBody(Model):
 
 def parse_feedback(body: Any) -> list[Feedback]:
     """Validate a CDS Hooks feedback body; raise InvalidRequest naming the field."""
-    raw = json_object(parse_json(body), "request")
+    return validate_feedback(parse_json(body))
+
+
+def validate_feedback(parsed: Any) -> list[Feedback]:
+    """`parse_feedback` for a body `parse_json` has already read and checked."""
+    raw = json_object(parsed, "request")
     try:
         return list(_FeedbackBody.model_validate(raw).feedback)
     except ValidationError as exc:

@@ -209,7 +209,12 @@ def json_object(value: Any, what: str) -> dict[str, Any]:
 
 def parse_hook_call(body: Any, hook: str) -> HookCall:
     """Validate a CDS Hooks request to a service of `hook`; InvalidRequest names the field."""
-    raw = json_object(parse_json(body), "request")
+    return validate_hook_call(parse_json(body), hook)
+
+
+def validate_hook_call(parsed: Any, hook: str) -> HookCall:
+    """`parse_hook_call` for a body `parse_json` has already read and checked."""
+    raw = json_object(parsed, "request")
     try:
         request = _Request.model_validate(raw)
     except ValidationError as exc:

@@ -14,7 +14,7 @@ from ..knowledge import Knowledge
 from ._data import ServerPolicy, patient_record
 from ._discovery import Service, service_for_hook, services
 from ._limits import check_hook_sizes
-from ._models import HookCall, parse_hook_call, parse_json
+from ._models import HookCall, parse_json, validate_hook_call
 from ._outcome import RequestProblem, UnknownService
 from ._settings import Settings
 
@@ -56,7 +56,7 @@ def run_hook(
     service = catalogue.get(service_id)
     if service is None:
         raise UnknownService()
-    call = parse_hook_call(body, service.hook)
+    call = validate_hook_call(body, service.hook)
     if not drug_orders(knowledge, call.context):
         # Nothing for this module to judge: answer at once, read nothing from the EHR.
         return HookResult(service, call, {"cards": []})
