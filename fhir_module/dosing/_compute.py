@@ -21,7 +21,7 @@ from ._dosage import Part, dosage_part, shown
 from ._errors import Unknown
 from ._order import OrderContext
 from ._protocol import DoseKnowledge
-from ._result import DailyDose, DoseUnknown
+from ._result import DailyDose, DoseUnknown, daily
 from ._units import show_value, tidy
 
 
@@ -81,7 +81,8 @@ def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
         except Unknown as failure:
             return DoseUnknown(route, failure.reason, _unique(ctx.notes))
         notes = ctx.notes + part.notes if ctx.notes else part.notes
-        return DailyDose(route, tidy(part.mg), part.words, _unique(notes))
+        return daily(route, tidy(part.mg), part.words,
+                         tuple(notes) if len(notes) < 2 else tuple(dict.fromkeys(notes)))
     sequenced: dict[Any, list[Part]] = {}
     loose: list[Part] = []
     for index, dosage in enumerate(dosages):
@@ -118,6 +119,12 @@ def _dosages(order: dict[str, Any]) -> tuple[list[Any], bool]:
 
 def _route(dosages: list[Any], ctx: OrderContext) -> tuple[str, str]:
     """(route, reason the order mixes routes or ''), noting an inferred route."""
+    if len(dosages) == 1 and type(dosages[0]) is dict:
+        # The usual order: one instruction, its route coded as the knowledge knows it.
+        concept = dosages[0].get("route")
+        route = ctx.knowledge.route_for(concept) if type(concept) is dict else None
+        if route is not None:
+            return route, ""
     stated: list[str] = []
     for dosage in dosages:
         concept = dosage.get("route") if type(dosage) is dict else None

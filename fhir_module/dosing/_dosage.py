@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from ._errors import Unknown
 from ._order import OrderContext
+from ._strength import Strength
 from ._timing import events_per_day
 from ._units import (
     DAY_SECONDS,
     MASS_TO_MG,
+    ONE,
     UNITS,
     UP,
     Unit,
     ceil_div,
     fmt,
+    number,
     per_words,
     positive,
     quantity_unit_texts,
@@ -29,7 +34,8 @@ _STU3_KEYS = ("doseQuantity", "doseRange", "rateQuantity", "rateRatio", "rateRan
 AS_NEEDED = "as needed: the most the order allows"
 
 
-class Part(NamedTuple):
+@dataclass(slots=True)
+class Part:
     """A daily amount in mg, the mass unit to show it in, its arithmetic, what was assumed."""
 
     mg: Decimal
@@ -40,7 +46,7 @@ class Part(NamedTuple):
 
 def shown(mg: Decimal, unit: str) -> str:
     """A daily amount in words, in a mass unit: '80 mg/day'."""
-    return f"{fmt(mg / MASS_TO_MG[unit])} {unit}/day"
+    return f"{fmt(mg if unit == 'mg' else mg / MASS_TO_MG[unit])} {unit}/day"
 
 
 class _Amount(NamedTuple):
@@ -54,7 +60,13 @@ def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
     notes: list[str] = []
     prn = (dosage.get("asNeededBoolean") is True or type(dosage.get("asNeededCodeableConcept"))
            is dict or dosage.get("asNeeded") is True)
-    entries = _entries(dosage, notes)
+    entries = dosage.get("doseAndRate")
+    if type(entries) is list:
+        for entry in entries:
+            if type(entry) is not dict:
+                raise Unknown("a doseAndRate entry is not an object")
+    else:
+        entries = _entries(entries, dosage, notes)
     cap = _cap(dosage, ctx, notes) if "maxDosePerPeriod" in dosage else None
     timing = dosage.get("timing")
     if timing is not None and type(timing) is not dict:
@@ -98,13 +110,9 @@ def _largest(entries: list[dict[str, Any]], timing: dict[str, Any] | None, prn: 
     return max(parts, key=lambda part: part.mg)
 
 
-def _entries(dosage: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
-    dose_and_rate = dosage.get("doseAndRate")
-    if type(dose_and_rate) is list:
-        entries = [entry for entry in dose_and_rate if type(entry) is dict]
-        if len(entries) != len(dose_and_rate):
-            raise Unknown("a doseAndRate entry is not an object")
-        return entries
+def _entries(dose_and_rate: Any, dosage: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
+    """The dose entries of a Dosage whose doseAndRate is not a list: absent, an object, or
+    the STU3 shape with the dose on the Dosage itself."""
     if type(dose_and_rate) is dict:
         notes.append("doseAndRate sent as an object; read as one entry")
         return [dose_and_rate]
@@ -118,16 +126,22 @@ def _entries(dosage: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
 
 def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
                 cap: Part | None, ctx: OrderContext) -> Part:
-    rate = _rate_part(entry, ctx)
-    if rate is not None:
+    if "rateQuantity" in entry or "rateRange" in entry or "rateRatio" in entry:
+        rate = _rate_part(entry, ctx)
         if "doseQuantity" in entry or "doseRange" in entry:
             rate.notes.append("a dose beside a rate is read as the infusion's content; "
                               "the rate gives the daily amount")
         return rate
-    quantity = _dose_quantity(entry)
-    amount = _amount(quantity, "dose", ctx)
+    quantity = entry["doseQuantity"] if "doseQuantity" in entry else _dose_quantity(entry)
+    raw = _raw_value(quantity, "dose")
+    unit = _unit(quantity, "dose", ctx)
+    strength: Strength | None = None
+    if unit.kind != "mass":
+        strength = ctx.strength(unit.kind)
+        ctx.notes.append(strength.source)
     events = events_per_day(timing) if timing is not None else None
     if events is None:
+        amount = _amount_of(number(raw, "dose value"), unit, strength)
         if cap is not None:
             what = "as needed" if prn else "no timing"
             return Part(cap.mg, amount.unit, f"{what}, {cap.words}",
@@ -135,15 +149,59 @@ def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
         if prn:
             raise Unknown("as needed with neither a timing nor a maximum dose per period")
         raise Unknown("no timing" if timing is None else "the timing gives no frequency or times")
-    mg = amount.mg * events.per_day
-    times = "" if events.per_day == 1 else f" x {fmt(events.per_day)} a day"
-    return Part(mg, amount.unit, f"{amount.words}{times} = {shown(mg, amount.unit)}",
-                list(events.notes))
+    per_day = events.per_day
+    scale_key = (unit, per_day, strength)
+    # Keyed by the JSON number as sent: 2 and 2.0 are one key and give the same words.
+    key = (raw, scale_key)
+    found = _daily_words.get(key)
+    if found is None:
+        scale = _scales.get(scale_key)
+        if scale is None:
+            scale = _scale(unit, per_day, strength)
+            if len(_scales) < 256:
+                _scales[scale_key] = scale
+        value = number(raw, "dose value")
+        mg = value * scale.mg_per_one
+        tail = scale.tail_one if value == 1 else scale.tail_more
+        shown_mg = mg if scale.unit == "mg" else mg / MASS_TO_MG[scale.unit]
+        found = (mg, scale.unit, f"{fmt(value)}{tail}{fmt(shown_mg)} {scale.unit}/day")
+        if len(_daily_words) < 1024:
+            _daily_words[key] = found
+    return Part(found[0], found[1], found[2], list(events.notes) if events.notes else [])
+
+
+# The same few doses of the same few products at the same few frequencies recur:
+# (dose as sent, (unit, doses a day, strength)) -> (mg a day, mass unit, arithmetic).
+_daily_words: dict[tuple[Any, ...], tuple[Decimal, str, str]] = {}
+
+
+class _Scale(NamedTuple):
+    """What one unit of dose (1 mg, 1 tablet, 1 mL) comes to in a day at a frequency."""
+
+    mg_per_one: Decimal
+    unit: str  # the mass unit the result is shown in
+    tail_one: str  # the words between the dose figure and the result, for a dose of 1
+    tail_more: str  # the same for any other dose ('tablets', not 'tablet')
+
+
+_scales: dict[tuple[Any, ...], _Scale] = {}
+
+
+def _scale(unit: Unit, per_day: Decimal, strength: Strength | None) -> _Scale:
+    times = "" if per_day == 1 else f" x {fmt(per_day)} a day"
+    if strength is None:
+        tail = f" {unit.ucum}{times} = "
+        return _Scale(unit.factor * per_day, unit.ucum, tail, tail)
+    mg = unit.factor * strength.mg_per_unit * per_day
+    if unit.kind != "{tbl}":
+        tail = f" {unit.ucum} x {strength.shown}{times} = "
+        return _Scale(mg, strength.unit, tail, tail)
+    return _Scale(mg, strength.unit, f" {per_words(unit.ucum)} x {strength.shown}{times} = ",
+                  f" {per_words(unit.ucum, Decimal(2))} x {strength.shown}{times} = ")
 
 
 def _dose_quantity(entry: dict[str, Any]) -> Any:
-    if "doseQuantity" in entry:
-        return entry["doseQuantity"]
+    """The dose an entry without doseQuantity gives: its doseRange's upper end."""
     dose_range = entry.get("doseRange")
     if dose_range is None:
         raise Unknown("the dosage gives no dose")
@@ -174,38 +232,47 @@ def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
 
 
 def _value(quantity: Any, what: str) -> Decimal:
+    """A Quantity's value as an exact Decimal; raises Unknown unless a finite positive number."""
+    return number(_raw_value(quantity, what), f"{what} value")
+
+
+def _raw_value(quantity: Any, what: str) -> int | float:
+    """A Quantity's value as the JSON number sent, checked finite and positive; raises
+    Unknown otherwise (an open-ended comparator, a string, zero, ...)."""
     if type(quantity) is not dict:
         raise Unknown(f"the {what} is {show_value(quantity)}, not a Quantity")
     if "comparator" in quantity and quantity["comparator"] in (">", ">="):
         raise Unknown(f"the {what} is open-ended ('{quantity['comparator']}')")
-    value = quantity.get("value")
-    if type(value) is int and value > 0:
-        return Decimal(value)
-    return positive(value, f"{what} value")
-
-
-# "2 tablets x 10 mg/tablet": the same few doses of the same few products recur.
-_words: dict[tuple[Decimal, str, str], str] = {}
+    value: Any = quantity.get("value")
+    kind = type(value)
+    if (kind is int or kind is float) and 0 < value < math.inf:
+        return value
+    positive(value, f"{what} value")  # raises, saying why
+    raise Unknown(f"the {what} value {show_value(value)} is not a positive number")
 
 
 def _amount(quantity: Any, what: str, ctx: OrderContext) -> _Amount:
     value = _value(quantity, what)
     unit = _unit(quantity, what, ctx)
-    if unit.kind == "mass":
-        return _Amount(value * unit.factor, unit.ucum, f"{fmt(value)} {unit.ucum}")
-    strength = ctx.strength(unit.kind)
-    ctx.notes.append(strength.source)
-    key = (value, unit.ucum, strength.shown)
-    words = _words.get(key)
-    if words is None:
-        amount = per_words(unit.ucum, value) if unit.kind == "{tbl}" else unit.ucum
-        words = f"{fmt(value)} {amount} x {strength.shown}"
-        if len(_words) < 1024:
-            _words[key] = words
-    return _Amount(value * unit.factor * strength.mg_per_unit, strength.unit, words)
+    strength: Strength | None = None
+    if unit.kind != "mass":
+        strength = ctx.strength(unit.kind)
+        ctx.notes.append(strength.source)
+    return _amount_of(value, unit, strength)
 
 
-def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part | None:
+def _amount_of(value: Decimal, unit: Unit, strength: Strength | None) -> _Amount:
+    """A dose as mg: by its mass unit, or in tablets or mL by the strength."""
+    base = value if unit.factor is ONE else value * unit.factor
+    if strength is None:
+        return _Amount(base, unit.ucum, f"{fmt(value)} {unit.ucum}")
+    amount = per_words(unit.ucum, value) if unit.kind == "{tbl}" else unit.ucum
+    return _Amount(base * strength.mg_per_unit, strength.unit,
+                   f"{fmt(value)} {amount} x {strength.shown}")
+
+
+def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part:
+    """The daily amount of an entry that states a rate (rateQuantity, rateRange or rateRatio)."""
     if "rateQuantity" in entry:
         quantity, what = entry["rateQuantity"], "rate"
     elif "rateRange" in entry:
@@ -213,10 +280,8 @@ def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part | None:
         if type(rate_range) is not dict or "high" not in rate_range:
             raise Unknown("the rate range has no upper end")
         quantity, what = rate_range["high"], "rate range's upper end"
-    elif "rateRatio" in entry:
-        return _ratio_part(entry["rateRatio"], ctx)
     else:
-        return None
+        return _ratio_part(entry["rateRatio"], ctx)
     value = _value(quantity, what)
     texts = quantity_unit_texts(quantity)
     for text in texts:

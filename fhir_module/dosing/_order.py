@@ -36,14 +36,14 @@ class OrderContext:
             concept = concept if concept is not None else codeable.get("concept")
             reference = reference if reference is not None else codeable.get("reference")
         self.concept: dict[str, Any] | None = concept if type(concept) is dict else None
-        self.medication: dict[str, Any] | None = self._resolve(reference, medication)
+        self.medication: dict[str, Any] | None = \
+            None if reference is None and medication is None else \
+            self._resolve(reference, medication)
         if self.concept is None and self.medication is not None:
             code = self.medication.get("code")
             self.concept = code if type(code) is dict else None
 
     def _resolve(self, reference: Any, given: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        if reference is None and given is None:
-            return None
         target = reference.get("reference") if type(reference) is dict else None
         if type(target) is str and target.startswith("#"):
             contained = self.order.get("contained")

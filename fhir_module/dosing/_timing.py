@@ -39,6 +39,7 @@ class Events(NamedTuple):
 
 
 _common: dict[tuple[Any, ...], Events | None] = {}
+_UNSEEN: Any = object()
 
 
 def events_per_day(timing: dict[str, Any]) -> Events | None:
@@ -54,8 +55,9 @@ def events_per_day(timing: dict[str, Any]) -> Events | None:
             unit = repeat.get("periodUnit")
             if type(frequency) is int and type(period) is int and type(unit) is str:
                 key = (frequency, period, unit)
-                if key in _common:
-                    return _common[key]
+                found = _common.get(key, _UNSEEN)
+                if found is not _UNSEEN:
+                    return found
                 found = _events(timing)
                 if len(_common) < 1024:
                     _common[key] = found

@@ -144,7 +144,7 @@ def number(value: Any, what: str) -> Decimal:
     """
     kind = type(value)
     if kind is int:
-        return Decimal(value)
+        return _WHOLE[value] if 0 <= value < _WHOLES else Decimal(value)
     if kind is float and math.isfinite(value):
         return Decimal(repr(value))
     raise Unknown(f"the {what} {show_value(value)} is not a number")
@@ -152,10 +152,22 @@ def number(value: Any, what: str) -> Decimal:
 
 def positive(value: Any, what: str) -> Decimal:
     """Like ``number`` but refuses zero and negatives."""
+    kind = type(value)
+    # The usual figures, tested as JSON numbers before any Decimal is made.
+    if kind is int:
+        if value > 0:
+            return _WHOLE[value] if value < _WHOLES else Decimal(value)
+    elif kind is float and 0 < value < math.inf:
+        return Decimal(repr(value))
     result = number(value, what)
     if result <= 0:
         raise Unknown(f"the {what} {show_value(value)} is not positive")
     return result
+
+
+# Small whole numbers recur everywhere (doses, frequencies, periods): made once.
+_WHOLES = 1001
+_WHOLE = tuple(Decimal(n) for n in range(_WHOLES))
 
 
 def ceil_div(numerator: Decimal, denominator: Decimal) -> tuple[Decimal, bool]:
@@ -165,35 +177,27 @@ def ceil_div(numerator: Decimal, denominator: Decimal) -> tuple[Decimal, bool]:
     return whole, whole == quotient
 
 
-_fmt_cache: dict[Decimal, str] = {}
-
-
+# No tables keyed by Decimal here: hashing a Decimal that is not a whole number costs
+# more than formatting it.
 def fmt(value: Decimal) -> str:
     """A Decimal in plain digits, without exponent or trailing zeros."""
-    text = _fmt_cache.get(value)
-    if text is None:
-        text = f"{value.normalize():f}"
-        # The same few figures recur (doses, counts, strengths): keep them, within bounds.
-        if len(_fmt_cache) < 2048:
-            _fmt_cache[value] = text
+    text = str(value)
+    if "E" in text:
+        return f"{value.normalize():f}"
+    if "." in text:
+        return text.rstrip("0").rstrip(".")
     return text
-
-
-_tidy_cache: dict[Decimal, Decimal] = {}
 
 
 def tidy(value: Decimal) -> Decimal:
     """The same number without trailing zeros (1.0000 -> 1), and without an exponent
     for whole numbers (100, not 1E+2)."""
-    found = _tidy_cache.get(value)
-    if found is None:
-        if value == value.to_integral_value() and value.adjusted() < 28:
-            found = value.quantize(ONE)
-        else:
-            found = value.normalize()
-        if len(_tidy_cache) < 2048:
-            _tidy_cache[value] = found
-    return found
+    text = str(value)
+    if "E" not in text and (text[-1] != "0" or "." not in text):
+        return value  # already plain: no exponent, no trailing zero after a point
+    if value == value.to_integral_value() and value.adjusted() < 28:
+        return value.quantize(ONE)
+    return value.normalize()
 
 
 def mass_unit_for(mg: Decimal) -> str:

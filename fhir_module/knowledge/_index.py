@@ -110,22 +110,40 @@ class Knowledge:
 
     # ----- the DoseKnowledge protocol of fhir_module.dosing
     def product_for(self, concept: Mapping[str, Any] | None) -> Product | None:
-        for c in codings(concept):
+        found_codings = concept.get("coding") if type(concept) is dict else None
+        if type(found_codings) is not list:
+            found_codings = codings(concept)
+        products = self.products
+        for c in found_codings:
+            if type(c) is not dict and not isinstance(c, Mapping):
+                continue
             system, code = c.get("system"), c.get("code")
-            key = (
-                (system, code)
-                if type(system) is str and type(code) is str
-                else (str(system), str(code))
-            )
-            found = self.products.get(key)
+            if type(system) is not str or type(code) is not str:
+                system, code = str(system), str(code)
+            found = products.get((system, code))
             if found:
                 return found
         return None
 
     def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
+        found_codings = concept.get("coding") if type(concept) is dict else None
+        if type(found_codings) is list:
+            # The usual route: one coding the knowledge knows.
+            route_codes = self._route_codes
+            for c in found_codings:
+                if type(c) is dict:
+                    try:
+                        found = route_codes.get((c.get("system"), c.get("code")))
+                    except TypeError:  # an unhashable system or code: no code match
+                        found = None
+                    if found:
+                        return found
         found_codings = codings(concept)
         for c in found_codings:
-            found = self._route_codes.get((c.get("system"), c.get("code")))
+            try:
+                found = self._route_codes.get((c.get("system"), c.get("code")))
+            except TypeError:
+                found = None
             if found:
                 return found
         texts = [concept.get("text")] if isinstance(concept, Mapping) else []

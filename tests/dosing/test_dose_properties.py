@@ -180,3 +180,46 @@ def test_a_damaged_order_gives_an_answer_not_an_exception(
     assert isinstance(result, DailyDose | DoseUnknown)
     if isinstance(result, DoseUnknown):
         assert not result.reason.startswith(INTERNAL), result.reason
+
+
+def _forget_remembered_arithmetic() -> None:
+    from fhir_module.dosing import _dosage, _timing
+
+    _dosage._daily_words.clear()
+    _dosage._scales.clear()
+    _timing._common.clear()
+
+
+@FAST
+@given(value=st.one_of(doses, st.floats(min_value=0.001, max_value=1000)),
+       unit=st.sampled_from(["mg", "ug", "g", "{tbl}", "mL"]), frequency=frequencies)
+def test_remembered_arithmetic_answers_as_a_fresh_computation(
+        value: int | float, unit: str, frequency: int, knowledge: Any) -> None:
+    def request(dose: int | float) -> dict[str, Any]:
+        return order(dosage(q(dose, unit), per_day(frequency)),
+                     medication=IT_2000 if unit == "mL" else TAB_10)
+
+    # The tables hold what earlier examples left: a key that says too little shows here.
+    remembered = daily_dose(request(value), knowledge)
+    twin = float(value) if type(value) is int else value  # 2 and 2.0 share one key
+    twin_remembered = daily_dose(request(twin), knowledge)
+    _forget_remembered_arithmetic()
+    fresh = daily_dose(request(value), knowledge)
+    assert isinstance(fresh, DailyDose), fresh
+    assert remembered == fresh
+    assert twin_remembered == fresh
+
+
+def test_results_built_on_the_hot_path_are_ordinary_frozen_values(knowledge: Any) -> None:
+    import dataclasses
+
+    import pytest
+
+    result = daily_dose(simple(20, "mg"), knowledge)
+    assert isinstance(result, DailyDose)
+    assert result == DailyDose(result.route, result.mg_per_day, result.arithmetic,
+                               result.assumptions)
+    assert hash(result) == hash(DailyDose(result.route, result.mg_per_day, result.arithmetic,
+                                          result.assumptions))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.route = "intrathecal"  # type: ignore[misc]
