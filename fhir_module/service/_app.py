@@ -42,13 +42,17 @@ from ._openapi import (
     install_openapi,
 )
 from ._outcome import UnknownService, operation_outcome, outcome_for
-from ._pipeline import run_hook
+from ._pipeline import HookResult, finish_hook, prepare_hook, run_hook
 from ._replay import ReplayCache
 from ._settings import Settings
 from ._store import Store
 
 log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
+#: Hook calls up to this size whose data is all prefetched are answered on the event loop:
+#: their work (a few ms at most) costs less than handing it to a thread and back. Larger
+#: calls, and any that read the fhirServer, run in the thread pool.
+INLINE_BODY_BYTES = 32 * 1024
 
 
 class _NoUrlsInDebug(logging.Filter):
@@ -180,16 +184,7 @@ def create_app(
         body = await request.body()
         allowed = _server_policy(request)
 
-        def work() -> Response:
-            result = run_hook(
-                knowledge,
-                service_id,
-                body,
-                settings=settings,
-                session=http,
-                catalogue=catalogue,
-                allowed=allowed,
-            )
+        def answer(result: HookResult) -> Response:
             try:
                 store.record_call(
                     hook_instance=result.call.hook_instance,
@@ -203,7 +198,24 @@ def create_app(
                 log.error("audit not written: %s", type(exc).__name__)
             return JSONResponse(result.response)
 
-        return await _guarded(work)
+        def work() -> Response:
+            return answer(run_hook(knowledge, service_id, body, settings=settings, session=http,
+                                   catalogue=catalogue, allowed=allowed))
+
+        if len(body) > INLINE_BODY_BYTES:
+            return await _guarded(work)
+        try:
+            prepared = prepare_hook(knowledge, service_id, body, settings=settings,
+                                    catalogue=catalogue)
+            if isinstance(prepared, HookResult):
+                return answer(prepared)
+            if not prepared.reads_fhir:
+                return answer(finish_hook(knowledge, prepared, settings=settings,
+                                          allowed=allowed))
+        except Exception as exc:  # noqa: BLE001 - every request gets an answer, never a trace
+            return error_response(exc)
+        return await _guarded(lambda: answer(finish_hook(
+            knowledge, prepared, settings=settings, session=http, allowed=allowed)))
 
     @app.post(
         "/cds-services/{service_id}/feedback",

@@ -137,6 +137,20 @@ def _fetched(sources: _Sources, key: str, kind: str, template: str) -> list[dict
     return found
 
 
+def reads_fhir(knowledge: Knowledge, call: HookCall) -> bool:
+    """Whether gathering this call's record would read from its fhirServer: a prefetch key
+    absent or answered with an OperationOutcome, or a prefetched Bundle with more pages."""
+    prefetch = call.prefetch or {}
+    for key in prefetch_templates(knowledge):
+        if key not in prefetch or is_operation_outcome(prefetch[key]):
+            return True
+        value = prefetch[key]
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle" \
+                and next_link(value) is not None:
+            return True
+    return False
+
+
 def patient_record(
     knowledge: Knowledge,
     call: HookCall,

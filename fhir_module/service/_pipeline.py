@@ -11,7 +11,7 @@ import requests
 
 from ..engine import drug_orders, evaluate_hook
 from ..knowledge import Knowledge
-from ._data import ServerPolicy, patient_record
+from ._data import ServerPolicy, patient_record, reads_fhir
 from ._discovery import Service, service_for_hook, services
 from ._limits import check_hook_sizes
 from ._models import HookCall, parse_json, validate_hook_call
@@ -26,6 +26,15 @@ class HookResult:
     service: Service
     call: HookCall
     response: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """A validated call with drug orders to judge, before its patient data is gathered."""
+
+    service: Service
+    call: HookCall
+    reads_fhir: bool  # whether gathering the record reads from the fhirServer
 
 
 def run_hook(
@@ -44,8 +53,25 @@ def run_hook(
     `allowed` decides which fhirServer URLs may be read (None: any); a refused one
     is treated as no FHIR access. Bundles over `settings.max_entries` raise TooLarge.
     """
-    catalogue = services(knowledge) if catalogue is None else catalogue
     settings = settings or Settings()
+    prepared = prepare_hook(knowledge, service_id, body, settings=settings, catalogue=catalogue)
+    if isinstance(prepared, HookResult):
+        return prepared
+    return finish_hook(knowledge, prepared, settings=settings, session=session, today=today,
+                       allowed=allowed)
+
+
+def prepare_hook(
+    knowledge: Knowledge,
+    service_id: str | None,
+    body: Any,
+    *,
+    settings: Settings,
+    catalogue: Mapping[str, Service] | None = None,
+) -> HookResult | PreparedCall:
+    """The first half of `run_hook`, which reads nothing from the EHR: parse, check sizes,
+    find the service, validate. A call without drug orders of this module is answered here."""
+    catalogue = services(knowledge) if catalogue is None else catalogue
     body = parse_json(body)
     check_hook_sizes(body, settings.max_entries)
     if service_id is None:
@@ -60,6 +86,21 @@ def run_hook(
     if not drug_orders(knowledge, call.context):
         # Nothing for this module to judge: answer at once, read nothing from the EHR.
         return HookResult(service, call, {"cards": []})
+    return PreparedCall(service, call, reads_fhir(knowledge, call))
+
+
+def finish_hook(
+    knowledge: Knowledge,
+    prepared: PreparedCall,
+    *,
+    settings: Settings,
+    session: requests.Session | None = None,
+    today: date | None = None,
+    allowed: ServerPolicy | None = None,
+) -> HookResult:
+    """The second half of `run_hook`: gather the patient's record (reading the fhirServer
+    only if `prepared.reads_fhir`) and run the engine."""
+    service, call = prepared.service, prepared.call
     record = patient_record(knowledge, call, settings, session, allowed)
     return HookResult(
         service, call, evaluate_hook(knowledge, service.hook, call.context, record, today=today)

@@ -2,8 +2,11 @@
 
 The audit holds no patient data and no tokens: the patient id only as an
 HMAC-SHA256 under the settings' key, the cards only as uuid, rule id and
-indicator. Every write is committed (WAL, synchronous=FULL) before the
-service answers, so nothing acknowledged is lost across restarts.
+indicator. Every write is committed before the service answers (WAL mode).
+Feedback is committed with synchronous=FULL: once acknowledged it survives a
+crash of the service and of the machine. The audit of hook calls is committed
+with synchronous=NORMAL, which skips the disk flush: it survives a crash or
+kill of the service, but a power loss may take the last moments of audit.
 """
 
 from __future__ import annotations
@@ -65,13 +68,15 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
     """A connection with the durability settings; creates the schema if missing."""
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"synchronous: FULL or NORMAL, not {synchronous!r}")
     if path.parent != Path(""):
         path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
     with conn:
         conn.executescript(SCHEMA)
@@ -87,7 +92,9 @@ class Store:
     def __init__(self, path: Path, audit_key: bytes | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._conn = connect(path)
+        self._conn = connect(path)  # feedback: flushed to disk before it is acknowledged
+        self._audit_lock = threading.Lock()
+        self._audit = connect(path, "NORMAL")
         self._key = audit_key if audit_key is not None else self._stored_key()
 
     def _stored_key(self) -> bytes:
@@ -120,8 +127,8 @@ class Store:
             topic = source.get("topic") if isinstance(source, Mapping) else None
             rule = topic.get("code") if isinstance(topic, Mapping) else None
             shown.append((str(card.get("uuid")), rule, card.get("indicator")))
-        with self._lock, self._conn:
-            call_id = self._conn.execute(
+        with self._audit_lock, self._audit:
+            call_id = self._audit.execute(
                 "INSERT INTO hook_call (hook_instance, service_id, hook, patient_hash, card_count,"
                 " called_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -133,7 +140,7 @@ class Store:
                     _now(),
                 ),
             ).lastrowid
-            self._conn.executemany(
+            self._audit.executemany(
                 "INSERT OR IGNORE INTO card_shown (card_uuid, call_id, rule_id, indicator)"
                 " VALUES (?, ?, ?, ?)",
                 [(uuid, call_id, rule, indicator) for uuid, rule, indicator in shown if uuid],
@@ -178,3 +185,5 @@ class Store:
         """Close the connection; the store is unusable afterwards."""
         with self._lock:
             self._conn.close()
+        with self._audit_lock:
+            self._audit.close()

@@ -223,3 +223,23 @@ def test_the_audit_key_is_made_once_and_kept(tmp_path: Path) -> None:
     assert first.patient_hash("p") != other.patient_hash("p")
     for store in (first, again, given, other):
         store.close()
+
+
+def test_feedback_is_flushed_to_disk_and_the_audit_is_committed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "a.sqlite3")
+    try:
+        # SQLite's synchronous levels: 2 is FULL (flushed), 1 NORMAL (committed to the WAL).
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert store._audit.execute("PRAGMA synchronous").fetchone()[0] == 1
+        for conn in (store._conn, store._audit):
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        store.record_call(hook_instance="h", service_id="s", hook="order-sign", patient_id="p",
+                          cards=[{"uuid": "u-1", "indicator": "warning",
+                                  "source": {"topic": {"code": "max-daily-dose"}}}])
+        # Feedback on the card, through the other connection, knows the card.
+        store.record_feedback("s", parse_feedback({"feedback": [overridden("u-1")]}))
+    finally:
+        store.close()
+    assert rows(tmp_path / "a.sqlite3", "SELECT card_uuid, known_card FROM feedback") == [
+        ("u-1", 1)
+    ]

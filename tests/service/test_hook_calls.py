@@ -299,3 +299,61 @@ def test_cards_are_answered_even_if_the_audit_fails(
     )
     # feedback that cannot be stored must not be acknowledged
     assert response.status_code == 500
+
+
+@pytest.fixture
+def thread_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the work the hook endpoint hands to the thread pool, as it does so."""
+    import fhir_module.service._app as app_module
+
+    handed: list[str] = []
+    real = app_module.run_in_threadpool
+
+    async def counting(work: Any, *args: Any) -> Any:
+        handed.append(getattr(work, "__name__", "work"))
+        return await real(work, *args)
+
+    monkeypatch.setattr(app_module, "run_in_threadpool", counting)
+    return handed
+
+
+def _cards(body: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(c["source"]["topic"]["code"], c["indicator"], c["summary"]) for c in body["cards"]]
+
+
+def test_small_prefetched_calls_are_answered_without_a_thread(
+    client: TestClient, thread_hand_offs: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, inline = post(client, SIGN, hook_request())
+    assert status == 200 and not thread_hand_offs
+    # A body over the inline size takes the thread pool, and gets the same answer.
+    monkeypatch.setattr("fhir_module.service._app.INLINE_BODY_BYTES", 0)
+    status, threaded = post(client, SIGN, hook_request())
+    assert status == 200 and len(thread_hand_offs) == 1
+    assert _cards(threaded) == _cards(inline) and _cards(inline)
+
+
+def test_calls_that_read_the_fhir_server_do_so_in_a_thread(
+    client: TestClient, thread_hand_offs: list[str]
+) -> None:
+    prefetch = full_prefetch()
+    del prefetch["conditions"]
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{SERVER}/Condition", json=searchset())
+        status, body = post(client, SIGN, hook_request(prefetch=prefetch))
+        assert len(rsps.calls) == 1
+    assert status == 200 and "max-daily-dose" in rule_ids(body)
+    assert len(thread_hand_offs) == 1
+
+
+@pytest.mark.parametrize("inline_bytes", [0, 32 * 1024], ids=["threaded", "inline"])
+def test_a_fault_is_a_bare_500_on_either_path(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, inline_bytes: int
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError(PATIENT_ID)
+
+    monkeypatch.setattr("fhir_module.service._app.INLINE_BODY_BYTES", inline_bytes)
+    monkeypatch.setattr("fhir_module.service._pipeline.evaluate_hook", broken)
+    response = client.post(SIGN, json=hook_request())
+    assert response.status_code == 500 and PATIENT_ID not in response.text
