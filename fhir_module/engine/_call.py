@@ -62,7 +62,7 @@ class Call:
         self._medications: dict[int, dict[str, Any]] = {}
         self._past_doses: dict[int, Dose] = {}
         self._current: dict[tuple[int, str], Current] = {}
-        self.actions: dict[tuple[Any, ...], Action] = {}
+        self.actions: dict[tuple[Any, ...], tuple[Action, ...]] = {}
         #: the FHIRPath results, by the values of the variables each expression reads
         self.results = Results()
 

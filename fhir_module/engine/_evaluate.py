@@ -167,9 +167,10 @@ def _offers(
     """The rule's suggestions for this order.
 
     `call.actions` keeps the update actions already built in this call for the same
-    finding (rule, summary, detail), so that the orders judged together, which all suggest
-    the same changes to the same orders, build each changed order once, and merge()
-    finds them by identity; no resource is shared between two cards.
+    finding (rule, summary, detail) of the same group, so that the orders judged together,
+    which all suggest the same changes to the same orders, build the changed orders once
+    (not once per order of the group, which grew with the square of the orders), and
+    merge() finds them by identity; no resource is shared between two cards.
     """
     offers = []
     for suggestion in rule.suggestions:
@@ -187,15 +188,16 @@ def _offers(
             daily = env["dailyDose"]
             if limit and daily and 0 < float(limit[0]) < daily:
                 factor = Decimal(str(limit[0])) / Decimal(str(daily))
-                for order, dose in zip(judged.group, judged.group_doses, strict=True):
-                    if isinstance(dose, DailyDose) and isinstance(order.order.get("id"), str):
-                        key = (*finding, label, id(order.order), factor)
-                        action = call.actions.get(key)
-                        if action is None:
-                            action = call.actions[key] = Action(
-                                "update", label, resource=scaled_order(order.order, factor)
-                            )
-                        actions.append(action)
+                # The group tuple is the call's own, alive for the whole call.
+                key = (*finding, label, id(judged.group), factor)
+                built = call.actions.get(key)
+                if built is None:
+                    built = call.actions[key] = tuple(
+                        Action("update", label, resource=scaled_order(order.order, factor))
+                        for order, dose in zip(judged.group, judged.group_doses, strict=True)
+                        if isinstance(dose, DailyDose) and isinstance(order.order.get("id"), str)
+                    )
+                actions.extend(built)
         if actions:
             offers.append(Offer(label, tuple(actions)))
     return offers

@@ -4,8 +4,9 @@ fhirpathpy interprets its parse tree anew on every run, and on a hook call its
 overhead was most of the engine's time. Conditions like
 ``%route = 'oral' and %dose.computed and %dailyDose > %guideline.maximum.maxDaily``
 need only variables, member access, literals, comparison, arithmetic, boolean
-logic and exists()/empty()/not(); this module turns such a tree into Python
-closures once, at load. Anything outside that subset, at compile time or on
+logic and exists()/empty()/not(); card texts add iif(), select() with $this,
+join() and toString(). This module turns such a tree into Python closures once,
+at load. Anything outside that subset, at compile time or on
 values it does not handle (a comparison of a list, a non-boolean in `and`), is
 left to fhirpathpy: `Fallback` is raised and the caller runs the expression there.
 Results follow the FHIRPath specification and match fhirpathpy's (a test compares
@@ -85,6 +86,13 @@ def _compile(node: Node) -> Run:
     if kind == "BooleanLiteral":
         value = node.get("text") == "true"
         return lambda env: [value]
+    if kind == "InvocationTerm" and len(children) == 1:
+        term = children[0]
+        if term.get("type") == "ThisInvocation":
+            return _this
+        if term.get("type") == "FunctionInvocation":
+            return _invocation(_no_input, term)  # iif(...): a function called with no input
+        raise Fallback
     if kind == "InvocationExpression" and len(children) == 2:
         return _invocation(_compile(children[0]), children[1])
     if kind in ("AndExpression", "OrExpression") and len(children) == 2:
@@ -111,6 +119,20 @@ def _variable(children: list[Node]) -> Run:
         return _collection(env[name])
 
     return run
+
+
+#: where select() puts the item its projection is evaluated on; no %variable can be named so
+_THIS = "$this"
+
+
+def _this(env: Mapping[str, Any]) -> list[Any]:
+    if _THIS not in env:
+        raise Fallback  # $this outside select(): the resource, which fhirpathpy handles
+    return [env[_THIS]]
+
+
+def _no_input(env: Mapping[str, Any]) -> list[Any]:
+    raise Fallback  # only functions that ignore their input are compiled onto it
 
 
 def _string(text: str) -> Run:
@@ -143,12 +165,20 @@ def _invocation(base: Run, call: Node) -> Run:
         return member
     if call.get("type") == "FunctionInvocation" and len(children) == 1:
         functn = _children(children[0])
-        if len(functn) == 1 and functn[0].get("type") == "Identifier":
-            return _function(str(functn[0].get("text")), base)
+        if functn and functn[0].get("type") == "Identifier":
+            name = str(functn[0].get("text"))
+            if len(functn) == 1:
+                return _function(name, base, [])
+            if len(functn) == 2 and functn[1].get("type") == "ParamList":
+                return _function(name, base, [_compile(p) for p in _children(functn[1])])
     raise Fallback
 
 
-def _function(name: str, base: Run) -> Run:
+def _function(name: str, base: Run, params: list[Run]) -> Run:
+    if params:
+        return _function_of(name, base, params)
+    if base is _no_input:
+        raise Fallback
     if name == "exists":
         return lambda env: [bool(base(env))]
     if name == "empty":
@@ -160,6 +190,76 @@ def _function(name: str, base: Run) -> Run:
             return [] if truth is None else [not truth]
 
         return negate
+    if name == "toString":
+        return _to_string(base)
+    raise Fallback
+
+
+def _to_string(base: Run) -> Run:
+    def run(env: Mapping[str, Any]) -> list[Any]:
+        items = base(env)
+        if not items:
+            return []
+        if len(items) != 1:
+            raise Fallback
+        item = items[0]
+        kind = type(item)
+        if kind is str:
+            return [item]
+        if kind is int or kind is Decimal:
+            return [str(item)]
+        if kind is float:
+            text = str(item)
+            if "e" not in text:
+                return [text]
+        raise Fallback  # booleans, exponents, anything else: fhirpathpy's own rendering
+
+    return run
+
+
+def _function_of(name: str, base: Run, params: list[Run]) -> Run:
+    """The functions with parameters the fast evaluator knows: iif, select, join."""
+    if name == "iif" and base is _no_input and len(params) in (2, 3):
+        criterion, then = params[0], params[1]
+        otherwise = params[2] if len(params) == 3 else None
+
+        def iif(env: Mapping[str, Any]) -> list[Any]:
+            # An empty criterion is not true: the otherwise branch, as fhirpathpy reads it.
+            if _truth(criterion(env)):
+                return then(env)
+            return otherwise(env) if otherwise is not None else []
+
+        return iif
+    if base is _no_input:
+        raise Fallback
+    if name == "select" and len(params) == 1:
+        projection = params[0]
+
+        def select(env: Mapping[str, Any]) -> list[Any]:
+            out: list[Any] = []
+            items = base(env)
+            if items:
+                scoped = dict(env)
+                for item in items:
+                    scoped[_THIS] = item
+                    out += projection(scoped)
+            return out
+
+        return select
+    if name == "join" and len(params) == 1:
+        separator = params[0]
+
+        def join(env: Mapping[str, Any]) -> list[Any]:
+            items = base(env)
+            if not items:
+                return []
+            glue = separator(env)
+            if len(glue) != 1 or type(glue[0]) is not str \
+                    or any(type(item) is not str for item in items):
+                raise Fallback
+            return [glue[0].join(items)]
+
+        return join
     raise Fallback
 
 

@@ -61,6 +61,11 @@ def render_value(values: list[Any]) -> str:
 
 
 def _one(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is int and -(10**15) < value < 10**15:
+        return str(value)  # a whole number shows as itself
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float | Decimal | int):
@@ -92,9 +97,15 @@ class Template:
         return cls(tuple(p for p in parts if p != ""))
 
     def render(self, env: Mapping[str, Any]) -> str:
-        return "".join(
-            p if isinstance(p, str) else render_value(evaluate(p, env)) for p in self.parts
-        )
+        out = []
+        for part in self.parts:
+            if type(part) is str:
+                out.append(part)
+            else:
+                values = evaluate(part, env)  # type: ignore[arg-type]
+                out.append(values[0] if len(values) == 1 and type(values[0]) is str
+                           else render_value(values))
+        return "".join(out)
 
 
 @dataclass(frozen=True)

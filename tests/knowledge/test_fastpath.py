@@ -41,6 +41,23 @@ def test_every_condition_of_the_module_is_fast(knowledge: Knowledge) -> None:
     assert all(rule.condition.fast for drug in knowledge.drugs for rule in drug.rules)
 
 
+def test_every_card_text_expression_of_the_module_is_fast(
+    knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow: set[str] = set()
+    original = Compiled.__call__
+
+    def record(self: Compiled, resource: Any, variables: Any = None) -> list[Any]:
+        if not self.fast:
+            slow.add(self.text)
+        return original(self, resource, variables)
+
+    monkeypatch.setattr(Compiled, "__call__", record)
+    for path in sorted(EXAMPLES.glob("*.request.json")):
+        evaluate(json.loads(path.read_text()), knowledge=knowledge, today=date(2026, 11, 26))
+    assert not slow
+
+
 def test_fast_results_equal_fhirpathpy_on_every_example(
     knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,10 +100,18 @@ EXPRESSIONS = [
     "(%a or %b) and %c.not()",
     "%o.x.exists()",
     "true and %a",
+    "iif(%a, %b, %c)",
+    "iif(%a, %b)",
+    "iif(%a.exists(), ', ' + %b.toString() + ' days', '')",
+    "iif(%a = true, 'above ' + %o.x.y.toString(), iif(%a = false, 'within', ''))",
+    "%a.toString()",
+    "%l.select(' ' + $this).join('')",
+    "%l.join(', ')",
+    "%l.select($this + %a).join(%b)",
 ]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     expression=st.sampled_from(EXPRESSIONS),
     a=VALUES,
@@ -94,13 +119,14 @@ EXPRESSIONS = [
     c=VALUES,
     o=st.dictionaries(st.sampled_from(["x"]), st.dictionaries(st.sampled_from(["y"]), VALUES))
     | VALUES,
+    l=st.lists(st.sampled_from(["a", "b c", ""]), max_size=3) | VALUES,
 )
 def test_fast_results_equal_fhirpathpy_on_random_values(
-    expression: str, a: Any, b: Any, c: Any, o: Any
+    expression: str, a: Any, b: Any, c: Any, o: Any, l: Any  # noqa: E741
 ) -> None:
-    compiled = compile_expression(expression, ["a", "b", "c", "o"])
+    compiled = compile_expression(expression, ["a", "b", "c", "o", "l"])
     assert compiled.fast
-    env = {"a": a, "b": b, "c": c, "o": o}
+    env = {"a": a, "b": b, "c": c, "o": o, "l": l}
     try:
         slow = compiled.slow(env)
     except Exception:
