@@ -6,8 +6,8 @@ free port, a temporary database), waits for it, and times
 
 - discovery, GET /cds-services: the HTTP stack's own cost (routing, JSON, the Guard);
 - a hook call, POST /cds-services/baclofen-order-sign with
-  examples/order-sign-max-daily-dose-oral (3 cards, the audit written to SQLite with
-  synchronous=FULL before the answer),
+  examples/order-sign-max-daily-dose-oral (3 cards, the audit committed to SQLite
+  before the answer),
 
 first one request at a time, then from C threads (one requests.Session each), then
 stops the server. The goals: hook p50 at most 3 times discovery p50; p99 under 50 ms.

@@ -291,6 +291,13 @@ def memory_lines(samples: list[tuple[int, float, int]]) -> Iterator[str]:
             f"peak {peak[2] / MIB:.1f} MiB at {peak[1]:.1f} s, end {mine[-1][2] / MIB:.1f} MiB "
             f"({len(mine)} samples)"
         )
+        if len(mine) >= 8:
+            # Warm-up (imports, caches, the allocator's arenas) fills the first part of a run;
+            # a leak shows as growth that goes on through the second half.
+            quarters = [mine[min(len(mine) - 1, len(mine) * q // 4)][2] for q in (1, 2, 3, 4)]
+            shown = ", ".join(f"{rss / MIB:.1f}" for rss in quarters)
+            growth = (mine[-1][2] - mine[len(mine) // 2][2]) / MIB
+            yield f"  at 1/4, 1/2, 3/4, end of the run: {shown} MiB; second half {growth:+.1f} MiB"
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
