@@ -22,7 +22,7 @@ import jwt
 import requests
 
 from ._config import ServiceConfig, TrustedClient, load_config
-from ._jwks import ALGORITHMS, KeySet, verification_key
+from ._jwks import ALGORITHMS, KeySet, KeysNotLoaded, verification_key
 from ._replay import ReplayCache, ReplayCacheFull
 
 log = logging.getLogger("fhir_module.service.auth")
@@ -89,9 +89,26 @@ class Authenticator:
                 )
 
     def verify(self, authorization: str | None, url: str) -> TrustedClient:
-        """The client that signed the bearer JWT of a call to `url`; else Unauthorized."""
+        """The client that signed the bearer JWT of a call to `url`; else Unauthorized.
+
+        May read or fetch the client's key set (blocking I/O)."""
+        client = self._verify_failing_closed(authorization, url, loaded_keys_only=False)
+        if client is None:  # only a check on loaded keys alone can stop short of an answer
+            raise Unauthorized("internal")
+        return client
+
+    def verify_loaded(self, authorization: str | None, url: str) -> TrustedClient | None:
+        """`verify` without reading or fetching a key set, for the event loop: None when
+        the answer needs a key set loaded first (then call `verify`, in a thread)."""
+        return self._verify_failing_closed(authorization, url, loaded_keys_only=True)
+
+    def _verify_failing_closed(
+        self, authorization: str | None, url: str, *, loaded_keys_only: bool
+    ) -> TrustedClient | None:
         try:
-            return self._verify(authorization, url)
+            return self._verify(authorization, url, loaded_keys_only)
+        except KeysNotLoaded:
+            return None
         except Unauthorized:
             raise
         except (ReplayCacheFull, sqlite3.Error) as exc:
@@ -101,7 +118,7 @@ class Authenticator:
             log.error("token check failed unexpectedly: %s", type(exc).__name__)
             raise Unauthorized("internal") from None
 
-    def _verify(self, authorization: str | None, url: str) -> TrustedClient:
+    def _verify(self, authorization: str | None, url: str, loaded_keys_only: bool) -> TrustedClient:
         if not authorization:
             raise Unauthorized("no-credentials")
         scheme, _, token = authorization.strip().partition(" ")
@@ -128,7 +145,8 @@ class Authenticator:
             raise Unauthorized("issuer")
         if "jku" in header and header["jku"] != client.jwks_url:
             raise Unauthorized("jku")
-        jwk = self._keys[client.issuer].find(kid)
+        keys = self._keys[client.issuer]
+        jwk = keys.find_loaded(kid) if loaded_keys_only else keys.find(kid)
         if jwk is None:
             raise Unauthorized("unknown-kid")
         key = verification_key(jwk, alg)

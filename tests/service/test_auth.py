@@ -229,3 +229,68 @@ def test_private_keys_in_a_jwks_file_are_refused(tmp_path: Path) -> None:
     (tmp_path / "k.json").write_text(json.dumps({"keys": [{**private, "kid": "p"}]}))
     with pytest.raises(Exception, match="private key"):
         KeySet(file=tmp_path / "k.json")
+
+
+@pytest.fixture
+def key_set_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each time the Guard hands a token check to the thread pool."""
+    import fhir_module.service._guard as guard
+
+    handed: list[str] = []
+    real = guard.run_in_threadpool
+
+    async def counting(work: Any, *args: Any) -> Any:
+        handed.append(getattr(work, "__name__", "work"))
+        return await real(work, *args)
+
+    monkeypatch.setattr(guard, "run_in_threadpool", counting)
+    return handed
+
+
+def test_tokens_are_checked_on_the_event_loop_while_the_keys_are_at_hand(
+    client: TestClient, key_set_hand_offs: list[str]
+) -> None:
+    assert call(client, SIGN, token(BASE + SIGN)).status_code == 200
+    assert call(client, SIGN, token(BASE + SIGN, key("ES384", "es384-unknown"))).status_code \
+        == 401
+    assert call(client, SIGN, "not-a-jwt").status_code == 401
+    # the jwks_file was read at start; only the unknown kid made it look at the file again
+    assert key_set_hand_offs == ["verify"]
+
+
+def test_a_key_set_to_fetch_is_fetched_in_a_thread(
+    tmp_path: Path, knowledge: Knowledge, key_set_hand_offs: list[str]
+) -> None:
+    settings = Settings(
+        db_path=tmp_path / "u.sqlite3", config_path=write_config(tmp_path, jwks_url=JWKS_URL)
+    )
+    url = BASE + DISCOVERY
+    with responses.RequestsMock() as rsps, TestClient(create_app(settings, knowledge)) as client:
+        rsps.get(JWKS_URL, json=jwks(key()))
+        assert call(client, DISCOVERY, token(url)).status_code == 200
+        assert key_set_hand_offs == ["verify"] and len(rsps.calls) == 1
+        assert call(client, DISCOVERY, token(url)).status_code == 200
+        assert key_set_hand_offs == ["verify"]  # the keys are at hand now
+
+
+def test_a_key_set_says_when_it_must_be_loaded_first() -> None:
+    from fhir_module.service._jwks import KeysNotLoaded
+
+    now = [1000.0]
+    keys = KeySet(url=JWKS_URL, clock=lambda: now[0], min_refresh=60, ttl=3600)
+    with pytest.raises(KeysNotLoaded):
+        keys.find_loaded(key().kid)  # never fetched
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URL, json=jwks(key()))
+        assert keys.find(key().kid) is not None
+    assert keys.find_loaded(key().kid) is not None
+    with pytest.raises(KeysNotLoaded):
+        keys.find_loaded("rotated")  # unknown: find would look again
+    now[0] += 10
+    with responses.RequestsMock() as rsps:
+        rsps.get(JWKS_URL, json=jwks(key()))
+        assert keys.find("rotated") is None
+    assert keys.find_loaded("rotated") is None  # within the rate limit: find would not look
+    now[0] += 3601
+    with pytest.raises(KeysNotLoaded):
+        keys.find_loaded(key().kid)  # stale
