@@ -135,7 +135,8 @@ def serve_command() -> list[str]:
 
 
 class Server:
-    """`fhir-module serve` in open mode on 127.0.0.1, in its own process group."""
+    """`fhir-module serve` on 127.0.0.1, in its own process group: open mode, or with
+    `config` the trusted clients of that file."""
 
     def __init__(
         self,
@@ -145,6 +146,7 @@ class Server:
         workers: int = 1,
         log: Path | None = None,
         host: str = LOOPBACK,
+        config: Path | None = None,
     ) -> None:
         if not is_loopback_host(host):
             raise ValueError(f"{host} is not a loopback address")
@@ -153,6 +155,7 @@ class Server:
         self.port = port or free_port(host)
         self.workers = workers
         self.log = log
+        self.config = config
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -173,6 +176,7 @@ class Server:
             str(self.db),
             "--workers",
             str(self.workers),
+            *(["--config", str(self.config)] if self.config else []),
         ]
         output = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         try:
@@ -189,7 +193,9 @@ class Server:
                 raise RuntimeError(f"the server exited with {self.process.returncode}")
             try:
                 answer = requests.get(f"{self.base}/cds-services", timeout=1)
-                if answer.status_code == 200 and (self.workers == 1 or self._children_ready()):
+                # With trusted clients, an unsigned call gets 401: the server is up.
+                up = answer.status_code == (401 if self.config else 200)
+                if up and (self.workers == 1 or self._children_ready()):
                     return
             except requests.RequestException:
                 pass

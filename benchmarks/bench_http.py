@@ -10,7 +10,9 @@ free port, a temporary database), waits for it, and times
   before the answer),
 
 first one request at a time, then from C threads (one requests.Session each), then
-stops the server. The goals: hook p50 at most 3 times discovery p50; p99 under 50 ms.
+stops the server. With ``--auth`` the server trusts one client (an ES384 key made for the
+run, its JWKS in a file) and every call carries a fresh JWT, signed before the timing.
+The goals: hook p50 at most 3 times discovery p50; p99 under 50 ms.
 Client and server share the machine's CPUs, so the concurrent figures include the
 client's own cost.
 """
@@ -22,12 +24,16 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import jwt
 import requests
 from _harness import SIGN_SERVICE, Server, example, machine, ms, percentile
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 RATIO_GOAL = 3.0
 P99_GOAL = 0.050
@@ -82,6 +88,41 @@ def concurrent(call: Call, count: int, threads: int) -> tuple[list[float], int, 
     return [t for t, _ in results], sum(not ok for _, ok in results), elapsed
 
 
+class Signer:
+    """A client the server trusts: its key, the config that names it, tokens made ahead."""
+
+    ISSUER = "https://ehr.bench.invalid"
+    KID = "bench-es384"
+
+    def __init__(self, folder: Path) -> None:
+        self._private = ec.generate_private_key(ec.SECP384R1())
+        public = json.loads(ECAlgorithm.to_jwk(self._private.public_key()))
+        jwks = {"keys": [{**public, "kid": self.KID, "alg": "ES384", "use": "sig"}]}
+        (folder / "bench-jwks.json").write_text(json.dumps(jwks))
+        self.config = folder / "bench-cds.toml"
+        self.config.write_text(
+            f'[[clients]]\nissuer = "{self.ISSUER}"\njwks_file = "bench-jwks.json"\n'
+            'fhir_servers = ["https://ehr.bench.invalid/fhir"]\n'
+        )
+        self._tokens: dict[str, Iterator[str]] = {}
+
+    def prepare(self, url: str, count: int) -> None:
+        """Sign `count` tokens for calls to `url` (each used once: the jti is checked)."""
+        now = int(time.time())
+        tokens = [
+            jwt.encode(
+                {"iss": self.ISSUER, "aud": url, "iat": now, "exp": now + 600,
+                 "jti": str(uuid.uuid4())},
+                self._private, algorithm="ES384", headers={"kid": self.KID, "typ": "JWT"},
+            )
+            for _ in range(count)
+        ]
+        self._tokens[url] = iter(tokens)
+
+    def headers(self, url: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {next(self._tokens[url])}"}
+
+
 def line(name: str, samples: list[float], failures: int, elapsed: float | None = None) -> str:
     rate = f"  {len(samples) / elapsed:7.0f} req/s" if elapsed else ""
     return (
@@ -95,24 +136,37 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="per measurement (500)")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads (8)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (1)")
+    parser.add_argument("--auth", action="store_true",
+                        help="trusted clients configured: every call carries a signed JWT")
     args = parser.parse_args()
     body = json.dumps(example("order-sign-max-daily-dose-oral")).encode()
-    headers = {"Content-Type": "application/json"}
     print(machine())
     with tempfile.TemporaryDirectory(prefix="fhir-module-bench-") as tmp:
-        server = Server(Path(tmp) / "bench.sqlite3", workers=args.workers)
+        signer = Signer(Path(tmp)) if args.auth else None
+        server = Server(Path(tmp) / "bench.sqlite3", workers=args.workers,
+                        config=signer.config if signer else None)
         with server:
             url = server.base + "/cds-services"
+            hook_url = f"{url}/{SIGN_SERVICE}"
+            if signer is not None:
+                warm = 5 + 2 * args.concurrency
+                for called in (url, hook_url):
+                    signer.prepare(called, 2 * (args.requests + warm))
+
+            def auth(called: str) -> dict[str, str]:
+                return signer.headers(called) if signer is not None else {}
 
             def discovery(s: requests.Session) -> requests.Response:
-                return s.get(url, timeout=10)
+                return s.get(url, headers=auth(url), timeout=10)
 
             def hook(s: requests.Session) -> requests.Response:
-                return s.post(f"{url}/{SIGN_SERVICE}", data=body, headers=headers, timeout=10)
+                headers = {"Content-Type": "application/json", **auth(hook_url)}
+                return s.post(hook_url, data=body, headers=headers, timeout=10)
 
             print(
-                f"server: {server.base}, {args.workers} worker(s), database in {tmp}; "
-                f"hook body {len(body)} bytes"
+                f"server: {server.base}, {args.workers} worker(s), "
+                f"{'trusted clients (JWT on every call)' if signer else 'open mode'}, "
+                f"database in {tmp}; hook body {len(body)} bytes"
             )
             seq_d, fail = sequential(discovery, args.requests)
             print(line("discovery, sequential", seq_d, fail))
