@@ -14,7 +14,6 @@ from ._timing import events_per_day
 from ._units import (
     DAY_SECONDS,
     MASS_TO_MG,
-    ONE,
     UNITS,
     UP,
     Unit,
@@ -151,8 +150,9 @@ def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
         raise Unknown("no timing" if timing is None else "the timing gives no frequency or times")
     per_day = events.per_day
     scale_key = (unit, per_day, strength)
-    # Keyed by the JSON number as sent: 2 and 2.0 are one key and give the same words.
-    key = (raw, scale_key)
+    # Keyed by the JSON number as sent, and its type: 10**23 == 1e23 in Python, but they
+    # read as different Decimals (the float is read as its shortest text, 1E+23).
+    key = (raw, type(raw), scale_key)
     found = _daily_words.get(key)
     if found is None:
         scale = _scales.get(scale_key)
@@ -161,7 +161,9 @@ def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
             if len(_scales) < 256:
                 _scales[scale_key] = scale
         value = number(raw, "dose value")
-        mg = value * scale.mg_per_one
+        # In the order _amount_of and the rest of the package multiply: each product is
+        # rounded to 28 digits, so the order of the factors can show in the last digit.
+        mg = _amount_of(value, unit, strength).mg * per_day
         tail = scale.tail_one if value == 1 else scale.tail_more
         shown_mg = mg if scale.unit == "mg" else mg / MASS_TO_MG[scale.unit]
         found = (mg, scale.unit, f"{fmt(value)}{tail}{fmt(shown_mg)} {scale.unit}/day")
@@ -171,14 +173,13 @@ def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
 
 
 # The same few doses of the same few products at the same few frequencies recur:
-# (dose as sent, (unit, doses a day, strength)) -> (mg a day, mass unit, arithmetic).
+# (dose as sent, its type, (unit, doses a day, strength)) -> (mg a day, mass unit, arithmetic).
 _daily_words: dict[tuple[Any, ...], tuple[Decimal, str, str]] = {}
 
 
 class _Scale(NamedTuple):
-    """What one unit of dose (1 mg, 1 tablet, 1 mL) comes to in a day at a frequency."""
+    """The words of a dose of a unit and strength at a frequency, around its figures."""
 
-    mg_per_one: Decimal
     unit: str  # the mass unit the result is shown in
     tail_one: str  # the words between the dose figure and the result, for a dose of 1
     tail_more: str  # the same for any other dose ('tablets', not 'tablet')
@@ -191,12 +192,11 @@ def _scale(unit: Unit, per_day: Decimal, strength: Strength | None) -> _Scale:
     times = "" if per_day == 1 else f" x {fmt(per_day)} a day"
     if strength is None:
         tail = f" {unit.ucum}{times} = "
-        return _Scale(unit.factor * per_day, unit.ucum, tail, tail)
-    mg = unit.factor * strength.mg_per_unit * per_day
+        return _Scale(unit.ucum, tail, tail)
     if unit.kind != "{tbl}":
         tail = f" {unit.ucum} x {strength.shown}{times} = "
-        return _Scale(mg, strength.unit, tail, tail)
-    return _Scale(mg, strength.unit, f" {per_words(unit.ucum)} x {strength.shown}{times} = ",
+        return _Scale(strength.unit, tail, tail)
+    return _Scale(strength.unit, f" {per_words(unit.ucum)} x {strength.shown}{times} = ",
                   f" {per_words(unit.ucum, Decimal(2))} x {strength.shown}{times} = ")
 
 
@@ -263,7 +263,7 @@ def _amount(quantity: Any, what: str, ctx: OrderContext) -> _Amount:
 
 def _amount_of(value: Decimal, unit: Unit, strength: Strength | None) -> _Amount:
     """A dose as mg: by its mass unit, or in tablets or mL by the strength."""
-    base = value if unit.factor is ONE else value * unit.factor
+    base = value * unit.factor
     if strength is None:
         return _Amount(base, unit.ucum, f"{fmt(value)} {unit.ucum}")
     amount = per_words(unit.ucum, value) if unit.kind == "{tbl}" else unit.ucum

@@ -182,8 +182,8 @@ def ceil_div(numerator: Decimal, denominator: Decimal) -> tuple[Decimal, bool]:
 def fmt(value: Decimal) -> str:
     """A Decimal in plain digits, without exponent or trailing zeros."""
     text = str(value)
-    if "E" in text:
-        return f"{value.normalize():f}"
+    if "E" in text or len(text) > 28:
+        return f"{value.normalize():f}"  # (rounded to the context's 28 digits)
     if "." in text:
         return text.rstrip("0").rstrip(".")
     return text
@@ -193,7 +193,7 @@ def tidy(value: Decimal) -> Decimal:
     """The same number without trailing zeros (1.0000 -> 1), and without an exponent
     for whole numbers (100, not 1E+2)."""
     text = str(value)
-    if "E" not in text and (text[-1] != "0" or "." not in text):
+    if "E" not in text and len(text) <= 28 and (text[-1] != "0" or "." not in text):
         return value  # already plain: no exponent, no trailing zero after a point
     if value == value.to_integral_value() and value.adjusted() < 28:
         return value.quantize(ONE)

@@ -116,7 +116,13 @@ def _variable(children: list[Node]) -> Run:
     def run(env: Mapping[str, Any]) -> list[Any]:
         if name not in env:
             raise Fallback  # fhirpathpy names the undefined variable
-        return _collection(env[name])
+        value = env[name]
+        if type(value) is list:
+            for item in value:
+                if item is None or type(item) is list:
+                    raise Fallback  # fhirpathpy drops nulls and flattens nested lists
+            return value
+        return _collection(value)
 
     return run
 
@@ -206,11 +212,11 @@ def _to_string(base: Run) -> Run:
         kind = type(item)
         if kind is str:
             return [item]
-        if kind is int or kind is Decimal:
+        if kind is int or (kind is Decimal and item.is_finite()):
             return [str(item)]
         if kind is float:
             text = str(item)
-            if "e" not in text:
+            if "e" not in text and "n" not in text:  # not 1e-05, inf, nan
                 return [text]
         raise Fallback  # booleans, exponents, anything else: fhirpathpy's own rendering
 
@@ -250,12 +256,13 @@ def _function_of(name: str, base: Run, params: list[Run]) -> Run:
         separator = params[0]
 
         def join(env: Mapping[str, Any]) -> list[Any]:
+            glue = separator(env)
+            if len(glue) != 1 or type(glue[0]) is not str:
+                raise Fallback  # fhirpathpy refuses it, even on an empty input
             items = base(env)
             if not items:
                 return []
-            glue = separator(env)
-            if len(glue) != 1 or type(glue[0]) is not str \
-                    or any(type(item) is not str for item in items):
+            if any(type(item) is not str for item in items):
                 raise Fallback
             return [glue[0].join(items)]
 

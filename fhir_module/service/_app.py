@@ -45,14 +45,14 @@ from ._outcome import UnknownService, operation_outcome, outcome_for
 from ._pipeline import HookResult, finish_hook, prepare_hook, run_hook
 from ._replay import ReplayCache
 from ._settings import Settings
-from ._store import Store
+from ._store import Busy, Store
 
 log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
-#: Hook calls up to this size whose data is all prefetched are answered on the event loop:
-#: their work (a few ms at most) costs less than handing it to a thread and back. Larger
-#: calls, and any that read the fhirServer, run in the thread pool.
-INLINE_BODY_BYTES = 32 * 1024
+#: Hook calls up to this size whose data is all prefetched are answered on the event loop
+#: (about 15 draft orders, some 5 ms of work at most): that costs less than handing them to
+#: a thread and back. Larger calls, and any that read the fhirServer, run in the thread pool.
+INLINE_BODY_BYTES = 16 * 1024
 
 
 class _NoUrlsInDebug(logging.Filter):
@@ -183,39 +183,49 @@ def create_app(
     async def hook(service_id: str, request: Request) -> Response:
         body = await request.body()
         allowed = _server_policy(request)
-
-        def answer(result: HookResult) -> Response:
-            try:
-                store.record_call(
-                    hook_instance=result.call.hook_instance,
-                    service_id=service_id,
-                    hook=result.service.hook,
-                    patient_id=result.call.patient_id,
-                    cards=result.response.get("cards", []),
-                )
-            except sqlite3.Error as exc:
-                # The cards matter more than their audit: answer, and say the audit failed.
-                log.error("audit not written: %s", type(exc).__name__)
-            return JSONResponse(result.response)
-
-        def work() -> Response:
-            return answer(run_hook(knowledge, service_id, body, settings=settings, session=http,
-                                   catalogue=catalogue, allowed=allowed))
-
-        if len(body) > INLINE_BODY_BYTES:
-            return await _guarded(work)
         try:
-            prepared = prepare_hook(knowledge, service_id, body, settings=settings,
-                                    catalogue=catalogue)
-            if isinstance(prepared, HookResult):
-                return answer(prepared)
-            if not prepared.reads_fhir:
-                return answer(finish_hook(knowledge, prepared, settings=settings,
-                                          allowed=allowed))
+            result = await judged(service_id, body, allowed)
         except Exception as exc:  # noqa: BLE001 - every request gets an answer, never a trace
             return error_response(exc)
-        return await _guarded(lambda: answer(finish_hook(
-            knowledge, prepared, settings=settings, session=http, allowed=allowed)))
+        await audited(service_id, result)
+        return JSONResponse(result.response)
+
+    async def judged(service_id: str, body: bytes, allowed: ServerPolicy) -> HookResult:
+        if len(body) > INLINE_BODY_BYTES:
+            return await run_in_threadpool(
+                lambda: run_hook(knowledge, service_id, body, settings=settings, session=http,
+                                 catalogue=catalogue, allowed=allowed)
+            )
+        prepared = prepare_hook(knowledge, service_id, body, settings=settings,
+                                catalogue=catalogue)
+        if isinstance(prepared, HookResult):
+            return prepared
+        if not prepared.reads_fhir:
+            return finish_hook(knowledge, prepared, settings=settings, allowed=allowed)
+        return await run_in_threadpool(
+            lambda: finish_hook(knowledge, prepared, settings=settings, session=http,
+                                allowed=allowed)
+        )
+
+    async def audited(service_id: str, result: HookResult) -> None:
+        def record(wait: bool) -> None:
+            store.record_call(
+                hook_instance=result.call.hook_instance,
+                service_id=service_id,
+                hook=result.service.hook,
+                patient_id=result.call.patient_id,
+                cards=result.response.get("cards", []),
+                wait=wait,
+            )
+
+        try:
+            try:
+                record(wait=False)  # on the event loop, unless another writer holds the file
+            except Busy:
+                await run_in_threadpool(record, True)
+        except sqlite3.Error as exc:
+            # The cards matter more than their audit: answer, and say the audit failed.
+            log.error("audit not written: %s", type(exc).__name__)
 
     @app.post(
         "/cds-services/{service_id}/feedback",

@@ -24,6 +24,7 @@ import requests
 from ._config import ServiceConfig, TrustedClient, load_config
 from ._jwks import ALGORITHMS, KeySet, KeysNotLoaded, verification_key
 from ._replay import ReplayCache, ReplayCacheFull
+from ._store import Busy
 
 log = logging.getLogger("fhir_module.service.auth")
 
@@ -98,8 +99,9 @@ class Authenticator:
         return client
 
     def verify_loaded(self, authorization: str | None, url: str) -> TrustedClient | None:
-        """`verify` without reading or fetching a key set, for the event loop: None when
-        the answer needs a key set loaded first (then call `verify`, in a thread)."""
+        """`verify` without reading or fetching a key set and without waiting for the
+        database, for the event loop: None when the answer needs a key set loaded first or
+        the replay cache is busy (then call `verify`, in a thread)."""
         return self._verify_failing_closed(authorization, url, loaded_keys_only=True)
 
     def _verify_failing_closed(
@@ -107,8 +109,8 @@ class Authenticator:
     ) -> TrustedClient | None:
         try:
             return self._verify(authorization, url, loaded_keys_only)
-        except KeysNotLoaded:
-            return None
+        except (KeysNotLoaded, Busy):
+            return None  # only when checking on loaded keys alone, without waiting
         except Unauthorized:
             raise
         except (ReplayCacheFull, sqlite3.Error) as exc:
@@ -161,7 +163,8 @@ class Authenticator:
             raise Unauthorized("jti-missing")
         now = self._clock()
         expires = _number(claims, "exp") + self._leeway
-        if not self._replay.first_use(client.issuer, jti, expires, now):
+        if not self._replay.first_use(client.issuer, jti, expires, now,
+                                      wait=not loaded_keys_only):
             raise Unauthorized("replay")
         return client
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ._store import connect
+from ._store import Busy, connect, writing
 
 DEFAULT_MAX_ENTRIES = 100_000
 #: purge expired rows and recount once per this many insertions
@@ -46,14 +46,21 @@ class ReplayCache:
         self._since_purge = _PURGE_EVERY
         self._count = 0
 
-    def first_use(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
-        """Record the token id; False if it is already held and unexpired (a replay)."""
-        with self._lock, self._conn:
-            self._since_purge += 1
-            if self._since_purge >= _PURGE_EVERY:
+    def first_use(self, issuer: str, jti: str, expires_at: float, now: float, *,
+                  wait: bool = True) -> bool:
+        """Record the token id; False if it is already held and unexpired (a replay).
+
+        Without `wait`, raises Busy instead of waiting for another writer, and when the
+        periodic purge of expired rows is due (that is for a thread to do)."""
+        with writing(self._conn, self._lock, wait=wait):
+            if self._since_purge + 1 >= _PURGE_EVERY:
+                if not wait:
+                    raise Busy
                 self._since_purge = 0
                 self._conn.execute("DELETE FROM jwt_seen WHERE expires_at < ?", (now,))
                 self._count = self._conn.execute("SELECT COUNT(*) FROM jwt_seen").fetchone()[0]
+            else:
+                self._since_purge += 1
             if self._count >= self._max:
                 raise ReplayCacheFull()
             # An expired row for the same id is overwritten: that token is dead anyway.

@@ -17,7 +17,8 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,39 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
+#: how long a writer waits for another connection's write lock, when it waits at all
+BUSY_TIMEOUT_SECONDS = 10.0
+
+
+class Busy(Exception):
+    """Another writer holds the database (or this store's lock) and the caller asked not
+    to wait: on the event loop, the write is handed to a thread instead."""
+
+
+@contextmanager
+def writing(conn: sqlite3.Connection, lock: threading.Lock, *, wait: bool) -> Iterator[None]:
+    """A write transaction under `lock`. Without `wait`, raises Busy at once rather than
+    wait for the lock or for another connection's write."""
+    if not lock.acquire(blocking=wait):
+        raise Busy
+    try:
+        if not wait:
+            conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            with conn:
+                yield
+        except sqlite3.OperationalError as exc:
+            if not wait and exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY,
+                                                            sqlite3.SQLITE_LOCKED):
+                raise Busy from None
+            raise
+        finally:
+            if not wait:
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    finally:
+        lock.release()
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -74,7 +108,7 @@ def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
         raise ValueError(f"synchronous: FULL or NORMAL, not {synchronous!r}")
     if path.parent != Path(""):
         path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -119,15 +153,18 @@ class Store:
         hook: str,
         patient_id: str,
         cards: Iterable[Mapping[str, Any]],
+        wait: bool = True,
     ) -> None:
-        """Audit one answered hook call: which rules showed which cards, for whom (hashed)."""
+        """Audit one answered hook call: which rules showed which cards, for whom (hashed).
+
+        Without `wait`, raises Busy instead of waiting for another writer."""
         shown = []
         for card in cards:
             source = card.get("source")
             topic = source.get("topic") if isinstance(source, Mapping) else None
             rule = topic.get("code") if isinstance(topic, Mapping) else None
             shown.append((str(card.get("uuid")), rule, card.get("indicator")))
-        with self._audit_lock, self._audit:
+        with writing(self._audit, self._audit_lock, wait=wait):
             call_id = self._audit.execute(
                 "INSERT INTO hook_call (hook_instance, service_id, hook, patient_hash, card_count,"
                 " called_at) VALUES (?, ?, ?, ?, ?, ?)",

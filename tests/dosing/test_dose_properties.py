@@ -223,3 +223,42 @@ def test_results_built_on_the_hot_path_are_ordinary_frozen_values(knowledge: Any
                                           result.assumptions))
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.route = "intrathecal"  # type: ignore[misc]
+
+
+def test_an_int_and_a_float_of_equal_value_each_read_as_their_own_number(
+        knowledge: Any) -> None:
+    # In Python 99999999999999991611392 == 1e23; as JSON numbers they are not the same dose.
+    for value, expected in ((1e23, Decimal("1E+23")),
+                            (99999999999999991611392, Decimal(99999999999999991611392)),
+                            (1e23, Decimal("1E+23"))):
+        result = daily_dose(simple(value, "mg", per_day(1)), knowledge)
+        assert isinstance(result, DailyDose) and result.mg_per_day == expected, result
+
+
+def test_products_are_rounded_in_one_order_whatever_is_remembered(knowledge: Any) -> None:
+    # 10 mg per 3 mL has no exact decimal: each product is rounded to 28 digits, the dose
+    # times the strength first, then the doses a day, whether computed or remembered.
+    from ._orders import medication
+
+    med = medication(ratio(10, "mg", 3, "mL"), id="m1")
+    request = order(dosage(q(0.7, "mL"), per_day(3)), medication=None,
+                    medicationReference={"reference": "#m1"}, contained=[med])
+    for _ in range(2):
+        _forget_remembered_arithmetic()
+        first = daily_dose(request, knowledge)
+        assert isinstance(first, DailyDose)
+        assert first.mg_per_day == Decimal("7.000000000000000000000000002")
+        assert daily_dose(request, knowledge) == first
+
+
+def test_figures_longer_than_28_digits_are_shown_rounded(knowledge: Any) -> None:
+    result = daily_dose(simple(10**30 + 1, "mg", per_day(1)), knowledge)
+    assert isinstance(result, DailyDose)
+    assert result.arithmetic == f"{10**30} mg = {10**30} mg/day"
+
+
+def test_a_route_coding_with_an_unhashable_system_falls_back_to_the_route_text(
+        knowledge: Any) -> None:
+    route = {"coding": [{"system": ["x"], "code": "26643006"}], "text": "oral"}
+    result = daily_dose(simple(2, "mg", per_day(3), route=route), knowledge)
+    assert isinstance(result, DailyDose) and result.route == "oral", result

@@ -108,6 +108,7 @@ EXPRESSIONS = [
     "%l.select(' ' + $this).join('')",
     "%l.join(', ')",
     "%l.select($this + %a).join(%b)",
+    "%l.exists() and %l.empty().not()",
 ]
 
 
@@ -119,7 +120,9 @@ EXPRESSIONS = [
     c=VALUES,
     o=st.dictionaries(st.sampled_from(["x"]), st.dictionaries(st.sampled_from(["y"]), VALUES))
     | VALUES,
-    l=st.lists(st.sampled_from(["a", "b c", ""]), max_size=3) | VALUES,
+    l=st.lists(st.sampled_from(["a", "b c", ""]), max_size=3)
+    | st.lists(st.none() | st.just("a") | st.just(["b"]), max_size=2)
+    | VALUES,
 )
 def test_fast_results_equal_fhirpathpy_on_random_values(
     expression: str, a: Any, b: Any, c: Any, o: Any, l: Any  # noqa: E741
@@ -136,3 +139,43 @@ def test_fast_results_equal_fhirpathpy_on_random_values(
     except Fallback:
         return
     assert same(fast, slow), (expression, env, fast, slow)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("inf"), float("-inf"), float("nan"), 1e300, 5e-324, Decimal("NaN"),
+     Decimal("Infinity"), [None, "a"], [["a"], "b"], None],
+    ids=repr,
+)
+@pytest.mark.parametrize(
+    "expression", ["%a.toString()", "'x' + %a.toString()", "%a.exists()", "%a.join(',')",
+                   "%a.select($this).join('')"]
+)
+def test_values_fhirpathpy_renders_its_own_way_are_left_to_it(
+    expression: str, value: Any
+) -> None:
+    compiled = compile_expression(expression, ["a"])
+    assert compiled.fast
+    env = {"a": value}
+    try:
+        slow = compiled.slow(env)
+    except Exception:
+        slow = None  # fhirpathpy refuses: the fast path must not answer either
+    try:
+        fast = compiled._fast(env)  # type: ignore[misc]
+    except Fallback:
+        return
+    assert slow is not None and same(fast, slow), (expression, value, fast, slow)
+
+
+def test_join_with_a_bad_separator_is_refused_even_on_nothing() -> None:
+    compiled = compile_expression("%a.join(%b)", ["a", "b"])
+    with pytest.raises(Fallback):
+        compiled._fast({"a": [], "b": ["x", "y"]})  # type: ignore[misc]
+
+
+def test_a_route_coding_that_cannot_be_looked_up_leaves_the_route_text(
+    knowledge: Knowledge,
+) -> None:
+    route = {"coding": [{"system": ["x"], "code": "26643006"}], "text": "oral"}
+    assert knowledge.route_for(route) == "oral"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,54 @@ def test_feedback_is_flushed_to_disk_and_the_audit_is_committed(tmp_path: Path) 
     assert rows(tmp_path / "a.sqlite3", "SELECT card_uuid, known_card FROM feedback") == [
         ("u-1", 1)
     ]
+
+
+def test_a_write_on_the_event_loop_never_waits_for_another_writer(tmp_path: Path) -> None:
+    from fhir_module.service._store import Busy
+
+    store = Store(tmp_path / "a.sqlite3")
+    other = sqlite3.connect(tmp_path / "a.sqlite3", isolation_level=None)
+    call = {"hook_instance": "h", "service_id": "s", "hook": "order-sign", "patient_id": "p",
+            "cards": [{"uuid": "u-1", "indicator": "info"}]}
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another worker in the middle of a write
+        with pytest.raises(Busy):
+            store.record_call(**call, wait=False)
+        other.execute("COMMIT")
+        store.record_call(**call, wait=False)
+    finally:
+        other.close()
+        store.close()
+    assert rows(tmp_path / "a.sqlite3", "SELECT card_uuid FROM card_shown") == [("u-1",)]
+
+
+def test_a_busy_database_hands_the_audit_to_a_thread_and_still_writes_it(
+    open_settings: Settings, knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    settings = open_settings  # no JWT check: the audit is the call's only write
+
+    import fhir_module.service._app as app_module
+
+    handed: list[Any] = []
+    real = app_module.run_in_threadpool
+
+    async def counting(work: Any, *args: Any) -> Any:
+        handed.append(args)
+        return await real(work, *args)
+
+    monkeypatch.setattr(app_module, "run_in_threadpool", counting)
+    with TestClient(create_app(settings, knowledge)) as client:
+        cards(client)  # the first call creates what it needs
+        other = sqlite3.connect(settings.db_path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+        try:
+            shown = cards(client)
+        finally:
+            time.sleep(0.4)
+            other.close()
+    assert handed == [(True,)]  # the audit, waiting in a thread for the other writer
+    uuids = {uuid for (uuid,) in rows(settings.db_path, "SELECT card_uuid FROM card_shown")}
+    assert {card["uuid"] for card in shown} <= uuids
