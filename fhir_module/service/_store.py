@@ -65,24 +65,27 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
-#: how long a writer waits for another connection's write lock, when it waits at all
+#: how long a writer waits for another connection's write lock, when it may wait
 BUSY_TIMEOUT_SECONDS = 10.0
+#: how long a writer on the event loop waits: another worker's commit, even one flushed to
+#: disk, takes about a millisecond; a longer hold is left to a thread
+LOOP_BUSY_TIMEOUT_MS = 2
 
 
 class Busy(Exception):
     """Another writer holds the database (or this store's lock) and the caller asked not
-    to wait: on the event loop, the write is handed to a thread instead."""
+    to wait for it: on the event loop, the write is handed to a thread instead."""
 
 
 @contextmanager
 def writing(conn: sqlite3.Connection, lock: threading.Lock, *, wait: bool) -> Iterator[None]:
-    """A write transaction under `lock`. Without `wait`, raises Busy at once rather than
-    wait for the lock or for another connection's write."""
+    """A write transaction under `lock`. Without `wait`, raises Busy rather than wait for
+    the lock, or for another connection's write beyond LOOP_BUSY_TIMEOUT_MS."""
     if not lock.acquire(blocking=wait):
         raise Busy
     try:
         if not wait:
-            conn.execute("PRAGMA busy_timeout = 0")
+            conn.execute(f"PRAGMA busy_timeout = {LOOP_BUSY_TIMEOUT_MS}")
         try:
             with conn:
                 yield
