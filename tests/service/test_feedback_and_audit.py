@@ -246,7 +246,7 @@ def test_feedback_is_flushed_to_disk_and_the_audit_is_committed(tmp_path: Path) 
     ]
 
 
-def test_a_write_on_the_event_loop_never_waits_for_another_writer(tmp_path: Path) -> None:
+def test_a_write_on_the_event_loop_does_not_wait_out_another_writer(tmp_path: Path) -> None:
     from fhir_module.service._store import Busy
 
     store = Store(tmp_path / "a.sqlite3")
