@@ -14,6 +14,7 @@ from ._timing import events_per_day
 from ._units import (
     DAY_SECONDS,
     MASS_TO_MG,
+    ONE,
     UNITS,
     UP,
     Unit,
@@ -134,16 +135,12 @@ def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
     quantity = entry["doseQuantity"] if "doseQuantity" in entry else _dose_quantity(entry)
     raw = _raw_value(quantity, "dose")
     unit = _unit(quantity, "dose", ctx)
-    strength: Strength | None = None
-    if unit.kind != "mass":
-        strength = ctx.strength(unit.kind)
-        ctx.notes.append(strength.source)
+    strength = _dose_strength(unit, ctx)
     events = events_per_day(timing) if timing is not None else None
     if events is None:
-        amount = _amount_of(number(raw, "dose value"), unit, strength)
         if cap is not None:
             what = "as needed" if prn else "no timing"
-            return Part(cap.mg, amount.unit, f"{what}, {cap.words}",
+            return Part(cap.mg, _shown_unit(unit, strength), f"{what}, {cap.words}",
                         [f"{what}: the order's maximum per period is the most it allows"])
         if prn:
             raise Unknown("as needed with neither a timing nor a maximum dose per period")
@@ -161,12 +158,11 @@ def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
             if len(_scales) < 256:
                 _scales[scale_key] = scale
         value = number(raw, "dose value")
-        # In the order _amount_of and the rest of the package multiply: each product is
-        # rounded to 28 digits, so the order of the factors can show in the last digit.
-        mg = _amount_of(value, unit, strength).mg * per_day
+        # The dose first, then the doses a day, as everywhere in the package: each product
+        # is rounded to 28 digits, so the order of the factors can show in the last digit.
+        mg = _mg(value, unit, strength) * per_day
         tail = scale.tail_one if value == 1 else scale.tail_more
-        shown_mg = mg if scale.unit == "mg" else mg / MASS_TO_MG[scale.unit]
-        found = (mg, scale.unit, f"{fmt(value)}{tail}{fmt(shown_mg)} {scale.unit}/day")
+        found = (mg, scale.unit, f"{fmt(value)}{tail}{shown(mg, scale.unit)}")
         if len(_daily_words) < 1024:
             _daily_words[key] = found
     return Part(found[0], found[1], found[2], list(events.notes) if events.notes else [])
@@ -190,14 +186,11 @@ _scales: dict[tuple[Any, ...], _Scale] = {}
 
 def _scale(unit: Unit, per_day: Decimal, strength: Strength | None) -> _Scale:
     times = "" if per_day == 1 else f" x {fmt(per_day)} a day"
-    if strength is None:
-        tail = f" {unit.ucum}{times} = "
-        return _Scale(unit.ucum, tail, tail)
-    if unit.kind != "{tbl}":
-        tail = f" {unit.ucum} x {strength.shown}{times} = "
-        return _Scale(strength.unit, tail, tail)
-    return _Scale(strength.unit, f" {per_words(unit.ucum)} x {strength.shown}{times} = ",
-                  f" {per_words(unit.ucum, Decimal(2))} x {strength.shown}{times} = ")
+    return _Scale(_shown_unit(unit, strength), f"{_unit_words(unit, strength, ONE)}{times} = ",
+                  f"{_unit_words(unit, strength, _TWO)}{times} = ")
+
+
+_TWO = Decimal(2)
 
 
 def _dose_quantity(entry: dict[str, Any]) -> Any:
@@ -254,21 +247,37 @@ def _raw_value(quantity: Any, what: str) -> int | float:
 def _amount(quantity: Any, what: str, ctx: OrderContext) -> _Amount:
     value = _value(quantity, what)
     unit = _unit(quantity, what, ctx)
-    strength: Strength | None = None
-    if unit.kind != "mass":
-        strength = ctx.strength(unit.kind)
-        ctx.notes.append(strength.source)
-    return _amount_of(value, unit, strength)
+    strength = _dose_strength(unit, ctx)
+    return _Amount(_mg(value, unit, strength), _shown_unit(unit, strength),
+                   f"{fmt(value)}{_unit_words(unit, strength, value)}")
 
 
-def _amount_of(value: Decimal, unit: Unit, strength: Strength | None) -> _Amount:
+def _dose_strength(unit: Unit, ctx: OrderContext) -> Strength | None:
+    """The strength a dose in tablets or mL is read by, noted as assumed; None for a mass."""
+    if unit.kind == "mass":
+        return None
+    strength = ctx.strength(unit.kind)
+    ctx.notes.append(strength.source)
+    return strength
+
+
+def _mg(value: Decimal, unit: Unit, strength: Strength | None) -> Decimal:
     """A dose as mg: by its mass unit, or in tablets or mL by the strength."""
     base = value * unit.factor
+    return base if strength is None else base * strength.mg_per_unit
+
+
+def _shown_unit(unit: Unit, strength: Strength | None) -> str:
+    """The mass unit a dose's daily amount is shown in: its own, or its strength's."""
+    return unit.ucum if strength is None else strength.unit
+
+
+def _unit_words(unit: Unit, strength: Strength | None, value: Decimal) -> str:
+    """The words after a dose's figure: ' mg', ' tablets x 10 mg/tablet', ' mL x ...'."""
     if strength is None:
-        return _Amount(base, unit.ucum, f"{fmt(value)} {unit.ucum}")
+        return f" {unit.ucum}"
     amount = per_words(unit.ucum, value) if unit.kind == "{tbl}" else unit.ucum
-    return _Amount(base * strength.mg_per_unit, strength.unit,
-                   f"{fmt(value)} {amount} x {strength.shown}")
+    return f" {amount} x {strength.shown}"
 
 
 def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part:
@@ -323,10 +332,9 @@ def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal,
     """A continuous rate: base amount (mg, mL or tablets) per ``seconds`` -> per day."""
     per_day = UP.divide(base * DAY_SECONDS, seconds)
     words = label if seconds == DAY_SECONDS else f"{label} over 24 h"
-    if unit.kind == "mass":
+    strength = _dose_strength(unit, ctx)
+    if strength is None:
         return Part(per_day, unit.ucum, f"{words} = {shown(per_day, unit.ucum)}", [])
-    strength = ctx.strength(unit.kind)
-    ctx.notes.append(strength.source)
     mg = per_day * strength.mg_per_unit
     return Part(mg, strength.unit, f"{words} x {strength.shown} = {shown(mg, strength.unit)}",
                 [])
