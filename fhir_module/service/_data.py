@@ -137,12 +137,18 @@ def _fetched(sources: _Sources, key: str, kind: str, template: str) -> list[dict
     return found
 
 
+def _usable(prefetch: Mapping[str, Any], key: str) -> bool:
+    """Whether a prefetch key holds the data (None included), rather than being absent or
+    an OperationOutcome saying the client could not fetch it."""
+    return key in prefetch and not is_operation_outcome(prefetch[key])
+
+
 def reads_fhir(knowledge: Knowledge, call: HookCall) -> bool:
-    """Whether gathering this call's record would read from its fhirServer: a prefetch key
-    absent or answered with an OperationOutcome, or a prefetched Bundle with more pages."""
+    """Whether `patient_record` would read from this call's fhirServer: for a prefetch key
+    that is not usable, or for the next pages of a prefetched Bundle."""
     prefetch = call.prefetch or {}
     for key in prefetch_templates(knowledge):
-        if key not in prefetch or is_operation_outcome(prefetch[key]):
+        if not _usable(prefetch, key):
             return True
         value = prefetch[key]
         if isinstance(value, dict) and value.get("resourceType") == "Bundle" \
@@ -166,7 +172,7 @@ def patient_record(
     try:
         for key, template in prefetch_templates(knowledge).items():
             kind = KEYS[key]
-            if key in prefetch and not is_operation_outcome(prefetch[key]):
+            if _usable(prefetch, key):
                 data[key] = _prefetched(sources, key, kind, prefetch[key])
             else:
                 data[key] = _fetched(sources, key, kind, template)
