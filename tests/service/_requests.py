@@ -116,3 +116,15 @@ def hook_request(
 
 def rule_ids(response: dict[str, Any]) -> list[str]:
     return [c["source"]["topic"]["code"] for c in response["cards"]]
+
+
+def mangle(request: dict[str, Any], path: list[str], value: Any) -> None:
+    """Put `value` at `path` in the request, as far down as its objects reach."""
+    target: Any = request
+    for part in path[:-1]:
+        nxt = target.get(part) if isinstance(target, dict) else None
+        if not isinstance(nxt, dict):
+            break
+        target = nxt
+    if isinstance(target, dict):
+        target[path[-1]] = value

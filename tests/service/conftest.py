@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -49,6 +50,25 @@ class TestClient(_StarletteTestClient):
             aud = str(self.base_url.join(str(url)).copy_with(query=None))
             headers["Authorization"] = f"Bearer {token(aud)}"
         return super().request(method, url, headers=headers, **kwargs)
+
+
+def record_thread_hand_offs(
+    monkeypatch: pytest.MonkeyPatch,
+    module: ModuleType,
+    what: Callable[[Any, tuple[Any, ...]], Any] = lambda work, _: getattr(
+        work, "__name__", "work"
+    ),
+) -> list[Any]:
+    """What `module` hands to the thread pool (by default the work's name), as it does so."""
+    handed: list[Any] = []
+    real = module.run_in_threadpool
+
+    async def recording(work: Any, *args: Any) -> Any:
+        handed.append(what(work, args))
+        return await real(work, *args)
+
+    monkeypatch.setattr(module, "run_in_threadpool", recording)
+    return handed
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from fhir_module.service._jwks import KeySet
 
 from ._jwt import ISSUER, JWKS_URL, jwks, key, token, write_config
 from ._requests import hook_request
-from .conftest import TestClient
+from .conftest import TestClient, record_thread_hand_offs
 
 BASE = "http://testserver"
 DISCOVERY = "/cds-services"
@@ -236,15 +236,7 @@ def key_set_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Each time the Guard hands a token check to the thread pool."""
     import fhir_module.service._guard as guard
 
-    handed: list[str] = []
-    real = guard.run_in_threadpool
-
-    async def counting(work: Any, *args: Any) -> Any:
-        handed.append(getattr(work, "__name__", "work"))
-        return await real(work, *args)
-
-    monkeypatch.setattr(guard, "run_in_threadpool", counting)
-    return handed
+    return record_thread_hand_offs(monkeypatch, guard)
 
 
 def test_tokens_are_checked_on_the_event_loop_while_the_keys_are_at_hand(

@@ -14,7 +14,7 @@ from fhir_module.knowledge import Knowledge
 from fhir_module.service import Settings, Store, create_app, parse_feedback
 
 from ._requests import PATIENT, PATIENT_ID, TOKEN, full_prefetch, hook_request
-from .conftest import TestClient
+from .conftest import TestClient, record_thread_hand_offs
 
 SIGN = "/cds-services/baclofen-order-sign"
 FEEDBACK = "/cds-services/baclofen-order-sign/feedback"
@@ -274,14 +274,7 @@ def test_a_busy_database_hands_the_audit_to_a_thread_and_still_writes_it(
 
     import fhir_module.service._app as app_module
 
-    handed: list[Any] = []
-    real = app_module.run_in_threadpool
-
-    async def counting(work: Any, *args: Any) -> Any:
-        handed.append(args)
-        return await real(work, *args)
-
-    monkeypatch.setattr(app_module, "run_in_threadpool", counting)
+    handed = record_thread_hand_offs(monkeypatch, app_module, lambda _, args: args)
     with TestClient(create_app(settings, knowledge)) as client:
         cards(client)  # the first call creates what it needs
         other = sqlite3.connect(settings.db_path, isolation_level=None, check_same_thread=False)

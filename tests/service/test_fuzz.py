@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ._jwt import token
-from ._requests import hook_request
+from ._requests import hook_request, mangle
 from .conftest import TestClient
 from .test_validation import FIELDS, JSON
 
@@ -36,14 +36,7 @@ def test_no_mangled_request_gets_a_server_error(
     client: TestClient, path: list[str], value: Any, server: bool
 ) -> None:
     request = hook_request("order-sign", prefetch={} if server else None, server=server)
-    target: Any = request
-    for part in path[:-1]:
-        nxt = target.get(part) if isinstance(target, dict) else None
-        if not isinstance(nxt, dict):
-            break
-        target = nxt
-    if isinstance(target, dict):
-        target[path[-1]] = value
+    mangle(request, path, value)
     with responses.RequestsMock(assert_all_requests_are_fired=False):
         _assert_answered(client.post(SIGN, json=request))
 

@@ -23,7 +23,7 @@ from ._requests import (
     rule_ids,
     searchset,
 )
-from .conftest import TestClient
+from .conftest import TestClient, record_thread_hand_offs
 
 SIGN = "/cds-services/baclofen-order-sign"
 SELECT = "/cds-services/baclofen-order-select"
@@ -306,15 +306,7 @@ def thread_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the work the hook endpoint hands to the thread pool, as it does so."""
     import fhir_module.service._app as app_module
 
-    handed: list[str] = []
-    real = app_module.run_in_threadpool
-
-    async def counting(work: Any, *args: Any) -> Any:
-        handed.append(getattr(work, "__name__", "work"))
-        return await real(work, *args)
-
-    monkeypatch.setattr(app_module, "run_in_threadpool", counting)
-    return handed
+    return record_thread_hand_offs(monkeypatch, app_module)
 
 
 def _cards(body: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -14,7 +14,7 @@ from fhir_module._errors import InvalidRequest
 from fhir_module.knowledge import Knowledge
 from fhir_module.service import handle_hook
 
-from ._requests import PATIENT_ID, TOKEN, hook_request
+from ._requests import PATIENT_ID, TOKEN, hook_request, mangle
 from .conftest import TestClient
 
 SIGN = "/cds-services/baclofen-order-sign"
@@ -171,14 +171,7 @@ def test_no_mangled_request_breaks_the_pipeline(
 ) -> None:
     """Whatever a field is replaced by, the answer is a response or InvalidRequest."""
     request = hook_request("order-select", server=False)
-    target: Any = request
-    for part in path[:-1]:
-        nxt = target.get(part) if isinstance(target, dict) else None
-        if not isinstance(nxt, dict):
-            break
-        target = nxt
-    if isinstance(target, dict):
-        target[path[-1]] = value
+    mangle(request, path, value)
     try:
         response = handle_hook(knowledge, "baclofen-order-select", json.dumps(request))
     except InvalidRequest:
