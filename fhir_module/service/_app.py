@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .._errors import DataUnavailable, FhirModuleError, FhirServerError, InvalidRequest
 from ..knowledge import Knowledge, load_knowledge
 from ._auth import Authenticator
-from ._config import TrustedClient, is_loopback_url, load_config
+from ._config import TrustedClient, load_config
 from ._data import ServerPolicy
 from ._discovery import services
 from ._feedback import validate_feedback
@@ -46,6 +46,7 @@ from ._pipeline import HookResult, finish_hook, prepare_hook, run_hook
 from ._replay import ReplayCache
 from ._settings import Settings
 from ._store import Busy, Store
+from ._urls import BaseUrl
 
 log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
@@ -253,7 +254,11 @@ def create_app(
 def _server_policy(request: Request) -> ServerPolicy:
     """Which fhirServer URLs this call may have read: its client's list, or loopback when open."""
     client: TrustedClient | None = getattr(request.state, "cds_client", None)
-    return client.allows_fhir_server if client is not None else is_loopback_url
+    return client.allows_fhir_server if client is not None else _loopback_server
+
+
+def _loopback_server(base: BaseUrl) -> bool:
+    return base.is_loopback
 
 
 def app_from_env() -> FastAPI:

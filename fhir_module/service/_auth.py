@@ -2,7 +2,8 @@
 
 Every call carries `Authorization: Bearer <JWT>`. The header must say `typ`
 JWT, an asymmetric `alg` (never `none`, never HMAC), a `kid` in the issuer's
-key set and, if given, a `jku` equal to that client's configured jwks_url.
+key set and, if given, a `jku` equal to that client's configured jwks_url (also
+when the client's keys come from a pinned jwks_file).
 The claims must name a trusted `iss`, the URL called as `aud`, a live `exp`,
 an `iat` not in the future, a `jti` never seen before, and the configured
 `tenant`. Each failure is an Unauthorized whose `reason` is a fixed category,
@@ -84,10 +85,14 @@ class Authenticator:
         self._leeway, self._max_lifetime, self._clock = leeway, max_lifetime, clock
         self._keys = dict(key_sets or {})
         for issuer, client in config.clients.items():
-            if issuer not in self._keys:
-                self._keys[issuer] = KeySet(
-                    file=client.jwks_file, url=client.jwks_url, session=session, timeout=timeout
-                )
+            if issuer in self._keys:
+                continue
+            # A jwks_file beside a jwks_url is the pinned copy of that URL's set: never fetched.
+            self._keys[issuer] = (
+                KeySet(file=client.jwks_file)
+                if client.jwks_file is not None
+                else KeySet(url=client.jwks_url, session=session, timeout=timeout)
+            )
 
     def verify(self, authorization: str | None, url: str) -> TrustedClient:
         """The client that signed the bearer JWT of a call to `url`; else Unauthorized.

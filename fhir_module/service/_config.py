@@ -1,15 +1,18 @@
 """The trusted CDS clients, read from the TOML file `fhir-module serve --config` names.
 
-    public_base_url = "https://cds.example.org"   # optional: the aud base behind a proxy
+    public_base_url = "https://cds.example.org"   # the service's own URL: the JWT aud base
     [[clients]]
     issuer = "https://ehr.example.org"
-    jwks_file = "ehr-jwks.json"                    # or jwks_url = "https://.../jwks.json"
+    jwks_url = "https://ehr.example.org/jwks.json" # and/or jwks_file = "ehr-jwks.json"
     fhir_servers = ["https://ehr.example.org/fhir"]
     tenant = "..."                                 # optional
 
 Every URL must be https, or http on a loopback host; a relative jwks_file is
-read from the config file's folder. Unknown keys are refused, so a typo cannot
-quietly turn a check off.
+read from the config file's folder. A client with both jwks_url and jwks_file
+is trusted by the file alone, a pinned copy of the set at that URL (never
+fetched); its tokens may still name the URL as `jku`. `public_base_url` is
+required: `aud` is checked against it, never against the Host a caller names.
+Unknown keys are refused, so a typo cannot quietly turn a check off.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .._errors import InvalidRequest
+from ._urls import BaseUrl, UrlError, parse_base_url
 
 _TOP_KEYS = {"public_base_url", "clients"}
 _CLIENT_KEYS = {"issuer", "jwks_file", "jwks_url", "fhir_servers", "tenant"}
@@ -45,38 +48,21 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 def is_loopback_url(url: str) -> bool:
-    """Whether an http(s) URL points at this machine's loopback."""
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname)
-
-
-def base_url_key(url: str) -> str:
-    """A FHIR base URL in one spelling: lower-case scheme and host, no default port,
-    no trailing slash; the allowlist compares these."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
+    """Whether an http(s) URL, read as it would be sent, points at this machine's loopback."""
     try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is not None and (parts.scheme.lower(), port) not in (("https", 443), ("http", 80)):
-        host = f"{host}:{port}"
-    return f"{parts.scheme.lower()}://{host}{parts.path.rstrip('/')}"
+        return parse_base_url(url).is_loopback
+    except UrlError:
+        return False
 
 
-def _secure_url(url: str, where: str) -> str:
-    parts = urlsplit(url)
+def _secure_url(url: str, where: str) -> BaseUrl:
     try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise ConfigError(f"{where}: has an invalid port") from None
-    if not parts.hostname or parts.query or parts.fragment or parts.username:
-        raise ConfigError(f"{where}: must be a plain URL (host, no query, no credentials)")
-    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_url(url)):
+        parsed = parse_base_url(url)
+    except UrlError as exc:
+        raise ConfigError(f"{where}: not a plain URL: it {exc}") from None
+    if parsed.scheme != "https" and not parsed.is_loopback:
         raise ConfigError(f"{where}: must be an https URL (http only on loopback)")
-    return url
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -84,14 +70,19 @@ class TrustedClient:
     """One CDS client (an EHR) the service trusts, and the FHIR servers it may point at."""
 
     issuer: str
-    fhir_servers: frozenset[str]
+    fhir_servers: frozenset[BaseUrl]
     jwks_file: Path | None = None
     jwks_url: str | None = None
     tenant: str | None = None
 
-    def allows_fhir_server(self, url: str) -> bool:
-        """Whether a request's fhirServer is one this client listed."""
-        return base_url_key(url) in self.fhir_servers
+    def allows_fhir_server(self, url: str | BaseUrl) -> bool:
+        """Whether a request's fhirServer, read as it would be sent, is one this client listed."""
+        if isinstance(url, str):
+            try:
+                url = parse_base_url(url)
+            except UrlError:
+                return False
+        return url in self.fhir_servers
 
 
 @dataclass(frozen=True)
@@ -99,7 +90,7 @@ class ServiceConfig:
     """The config file's content: the trusted clients, by issuer, and the public base URL."""
 
     clients: Mapping[str, TrustedClient]
-    public_base_url: str | None = None
+    public_base_url: str
 
 
 def _text(table: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
@@ -120,18 +111,20 @@ def _client(table: Any, where: str, folder: Path) -> TrustedClient:
     issuer = _text(table, "issuer", where, required=True)
     jwks_file = _text(table, "jwks_file", where, required=False)
     jwks_url = _text(table, "jwks_url", where, required=False)
-    if (jwks_file is None) == (jwks_url is None):
-        raise ConfigError(f"{where}: give exactly one of jwks_file and jwks_url")
+    if jwks_file is None and jwks_url is None:
+        raise ConfigError(f"{where}: give jwks_url, jwks_file (a pinned copy), or both")
     servers = table.get("fhir_servers", [])
     if not isinstance(servers, list) or not all(isinstance(s, str) for s in servers):
         raise ConfigError(f"{where}.fhir_servers: must be a list of URLs")
-    for i, server in enumerate(servers):
-        _secure_url(server, f"{where}.fhir_servers[{i}]")
+    if jwks_url is not None:
+        _secure_url(jwks_url, f"{where}.jwks_url")
     return TrustedClient(
         issuer=str(issuer),
-        fhir_servers=frozenset(base_url_key(s) for s in servers),
+        fhir_servers=frozenset(
+            _secure_url(s, f"{where}.fhir_servers[{i}]") for i, s in enumerate(servers)
+        ),
         jwks_file=(folder / jwks_file) if jwks_file else None,
-        jwks_url=_secure_url(jwks_url, f"{where}.jwks_url") if jwks_url else None,
+        jwks_url=jwks_url,
         tenant=_text(table, "tenant", where, required=False),
     )
 
@@ -141,7 +134,6 @@ def parse_config(data: Mapping[str, Any], folder: Path) -> ServiceConfig:
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r}")
-    base = _text(data, "public_base_url", "config", required=False)
     tables = data.get("clients")
     if not isinstance(tables, list) or not tables:
         raise ConfigError("clients: give at least one [[clients]] table")
@@ -151,10 +143,14 @@ def parse_config(data: Mapping[str, Any], folder: Path) -> ServiceConfig:
         if client.issuer in clients:
             raise ConfigError(f"clients[{i}].issuer: is given twice")
         clients[client.issuer] = client
-    return ServiceConfig(
-        clients=clients,
-        public_base_url=_secure_url(base, "public_base_url").rstrip("/") if base else None,
-    )
+    if data.get("public_base_url") is None:
+        raise ConfigError(
+            "public_base_url: required: the service's URL as its callers reach it "
+            "(each JWT's aud is checked against it)"
+        )
+    base = str(_text(data, "public_base_url", "config", required=True))
+    _secure_url(base, "public_base_url")
+    return ServiceConfig(clients=clients, public_base_url=base.rstrip("/"))
 
 
 def load_config(path: Path) -> ServiceConfig:

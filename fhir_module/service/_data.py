@@ -22,11 +22,12 @@ from ._fhir import FhirClient, bundle_resources, next_link
 from ._models import HookCall
 from ._outcome import FetchFailed, RequestProblem, is_operation_outcome
 from ._settings import Settings
+from ._urls import BaseUrl, UrlError, parse_base_url
 
 log = logging.getLogger("fhir_module.service")
 
 #: decides whether the service may read from a request's fhirServer (None: from any)
-ServerPolicy = Callable[[str], bool]
+ServerPolicy = Callable[[BaseUrl], bool]
 
 _TOKEN = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 #: CDS Hooks user tokens: the id part of context.userId when it names that resource type
@@ -81,7 +82,12 @@ class _Sources:
     def client(self, key: str) -> FhirClient:
         if self.call.fhir_server is None:
             raise FetchFailed(key, "not prefetched, and the request gives no fhirServer")
-        if self.allowed is not None and not self.allowed(self.call.fhir_server):
+        try:
+            # Judged and then used in exactly this reading: the parts the requests are built of.
+            base = parse_base_url(self.call.fhir_server)
+        except UrlError:
+            raise FetchFailed(key, "not prefetched, and fhirServer is not a plain URL") from None
+        if self.allowed is not None and not self.allowed(base):
             # Never contacted: as if the request had no FHIR access at all.
             log.warning("fhirServer not read: it is not one the caller may name")
             raise FetchFailed(key, "not prefetched, and the service may not read this fhirServer")
@@ -89,7 +95,7 @@ class _Sources:
             if self.session is None:
                 self.session = self._owned = requests.Session()
             self._client = FhirClient(
-                self.call.fhir_server,
+                base,
                 self.session,
                 self.call.access_token,
                 self.settings.fhir_timeout,

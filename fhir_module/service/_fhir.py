@@ -10,23 +10,32 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin
 
 import requests
 
 from ._outcome import FetchFailed
+from ._urls import BaseUrl, UrlError
 
 log = logging.getLogger("fhir_module.service")
 
 #: read results that mean "no such resource", not "the server failed"
 ABSENT = (404, 410)
+#: answers whose Location the client follows itself, only to a URL under the base
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 3
 
 
 @dataclass(frozen=True)
 class FhirClient:
-    """One EHR FHIR server, as this hook call may use it."""
+    """One EHR FHIR server, as this hook call may use it.
 
-    base: str
+    Every request URL (reads, searches, `next` pages, redirects) is rebuilt from checked
+    parts and must lie under `base` (`BaseUrl.inside`) before anything is sent: the
+    bearer token never leaves the base URL the allowlist said yes to.
+    """
+
+    base: BaseUrl
     session: requests.Session
     token: str | None = field(default=None, repr=False)
     timeout: float = 10.0
@@ -34,11 +43,11 @@ class FhirClient:
 
     def read(self, key: str, relative: str) -> dict[str, Any] | None:
         """A FHIR read; None when the server says the resource does not exist."""
-        return self._get(key, self._url(relative), absent_ok=True)
+        return self._get(key, self._url(key, relative), absent_ok=True)
 
     def search(self, key: str, relative: str) -> Iterator[dict[str, Any]]:
         """The Bundle pages of a FHIR search, following `next` links up to the page cap."""
-        page = self._get(key, self._url(relative), absent_ok=False)
+        page = self._get(key, self._url(key, relative), absent_ok=False)
         if page is None or page.get("resourceType") != "Bundle":
             raise FetchFailed(key, "the FHIR server did not answer with a Bundle")
         yield page
@@ -53,37 +62,61 @@ class FhirClient:
                 # A cap keeps one call bounded; the first pages hold the newest data.
                 log.warning("prefetch %r: stopped after %d pages", key, pages_read)
                 return
-            if not self._same_server(url):
-                # The bearer token is for this server only; never send it elsewhere.
-                raise FetchFailed(key, "a next page lies outside the FHIR server")
-            nxt = self._get(key, url, absent_ok=False)
+            try:
+                checked = self.base.inside(url)
+            except UrlError:
+                # The bearer token is for this base URL only; never send it elsewhere.
+                raise FetchFailed(key, "a next page lies outside the FHIR server") from None
+            nxt = self._get(key, checked, absent_ok=False)
             if nxt is None or nxt.get("resourceType") != "Bundle":
                 raise FetchFailed(key, "a next page is not a Bundle")
             pages_read += 1
             page = nxt
             yield page
 
-    def _url(self, relative: str) -> str:
-        return f"{self.base.rstrip('/')}/{relative.lstrip('/')}"
-
-    def _same_server(self, url: str) -> bool:
-        base, other = urlsplit(self.base), urlsplit(url)
-        return (other.scheme, other.netloc) == (base.scheme, base.netloc) and other.path.startswith(
-            base.path.rstrip("/")
-        )
+    def _url(self, key: str, relative: str) -> str:
+        try:
+            return self.base.join(relative)
+        except UrlError:
+            raise FetchFailed(key, "its URL would not lie under the FHIR server's base") from None
 
     def _get(self, key: str, url: str, *, absent_ok: bool) -> dict[str, Any] | None:
         headers = {"Accept": "application/fhir+json, application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                # Redirects are followed here, each target checked like any other URL.
+                response = self.session.get(
+                    url, headers=headers, timeout=self.timeout, allow_redirects=False
+                )
+            except requests.Timeout:
+                raise FetchFailed(
+                    key, "the FHIR server did not answer in time", "timeout"
+                ) from None
+            except requests.RequestException as exc:
+                log.info("prefetch %r: %s", key, exc.__class__.__name__)
+                raise FetchFailed(key, "the FHIR server could not be reached") from None
+            if response.status_code not in REDIRECTS:
+                return self._body(key, response, absent_ok=absent_ok)
+            url = self._redirect_target(key, url, response)
+            response.close()
+        raise FetchFailed(key, f"the FHIR server redirected more than {MAX_REDIRECTS} times")
+
+    def _redirect_target(self, key: str, url: str, response: requests.Response) -> str:
+        location = response.headers.get("Location", "")
         try:
-            # requests drops the Authorization header when a redirect leaves the host
-            response = self.session.get(url, headers=headers, timeout=self.timeout)
-        except requests.Timeout:
-            raise FetchFailed(key, "the FHIR server did not answer in time", "timeout") from None
-        except requests.RequestException as exc:
-            log.info("prefetch %r: %s", key, exc.__class__.__name__)
-            raise FetchFailed(key, "the FHIR server could not be reached") from None
+            if not location.isascii() or not location.isprintable():
+                raise UrlError("not a plain URL")
+            return self.base.inside(urljoin(url, location))
+        except UrlError:
+            response.close()
+            raise FetchFailed(
+                key, "the FHIR server redirected outside its base URL", "security"
+            ) from None
+
+    @staticmethod
+    def _body(key: str, response: requests.Response, *, absent_ok: bool) -> dict[str, Any] | None:
         status = response.status_code
         if absent_ok and status in ABSENT:
             return None

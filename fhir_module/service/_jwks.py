@@ -43,13 +43,19 @@ class JwksError(Exception):
 
 
 def parse_jwks(data: Any) -> dict[str, dict[str, Any]]:
-    """The signing keys of a JWKS document by kid (keys without a kid cannot be chosen)."""
+    """The signing keys of a JWKS document by kid (keys without a kid cannot be chosen);
+    JwksError if two keys share a kid."""
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise JwksError("not a JWK Set (an object with a 'keys' array)")
     keys: dict[str, dict[str, Any]] = {}
+    kids: set[str] = set()
     for jwk in data["keys"]:
         if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
             continue
+        if jwk["kid"] in kids:
+            # Which of the two would sign-check depends on their order: refuse the set.
+            raise JwksError(f"two keys have the kid {jwk['kid']!r}")
+        kids.add(jwk["kid"])
         if jwk.get("use", "sig") != "sig" or jwk.get("kty") not in ("RSA", "EC"):
             continue
         if "d" in jwk or "p" in jwk:

@@ -12,7 +12,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -26,6 +25,7 @@ from pydantic import (
 
 from ._limits import check_depth
 from ._outcome import RequestProblem
+from ._urls import parse_base_url
 
 #: "REQUIRED string attributes MAY NOT have empty values (or just whitespace)"
 Text = Annotated[str, StringConstraints(pattern=r"\S")]
@@ -119,9 +119,8 @@ class _Request(Model):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None:
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError("must be an http or https URL")
+            # The one reading of a base URL the allowlist and the FHIR client share.
+            parse_base_url(value)
         return value
 
     @model_validator(mode="after")

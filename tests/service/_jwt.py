@@ -18,6 +18,8 @@ from ._requests import SERVER
 
 ISSUER = "https://ehr.example.org"
 JWKS_URL = "https://ehr.example.org/.well-known/jwks.json"
+#: where the tests reach the service: its public_base_url, the test client's base URL
+SERVICE_URL = "http://localhost:8080"
 
 
 @dataclass(frozen=True)
@@ -85,17 +87,19 @@ def write_config(
     keys: tuple[Key, ...] | None = None,
     jwks_url: str | None = None,
     tenant: str | None = None,
-    public_base_url: str | None = None,
+    public_base_url: str | None = SERVICE_URL,
     fhir_servers: tuple[str, ...] = (SERVER,),
+    pinned: bool = False,
 ) -> Path:
-    """A config file trusting the test EHR (its JWKS as a file beside it, or at `jwks_url`)."""
+    """A config file trusting the test EHR (its JWKS as a file beside it, or at `jwks_url`;
+    with `pinned`, both: the file a pinned copy of the URL's set)."""
     lines = []
     if public_base_url:
         lines.append(f'public_base_url = "{public_base_url}"')
     lines += ["[[clients]]", f'issuer = "{ISSUER}"']
     if jwks_url:
         lines.append(f'jwks_url = "{jwks_url}"')
-    else:
+    if pinned or not jwks_url:
         (folder / "ehr-jwks.json").write_text(json.dumps(jwks(*(keys or (key(), key("RS384"))))))
         lines.append('jwks_file = "ehr-jwks.json"')
     lines.append("fhir_servers = [" + ", ".join(f'"{s}"' for s in fhir_servers) + "]")

@@ -13,7 +13,7 @@ import pytest
 from fhir_module.knowledge import Knowledge
 from fhir_module.service import Settings, create_app
 
-from ._jwt import token, write_config
+from ._jwt import SERVICE_URL, token, write_config
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2 over httpx for its test client; the test extras pin httpx.
@@ -36,6 +36,8 @@ class TestClient(_StarletteTestClient):
 
     def __init__(self, app: Any, *, sign: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("client", LOOPBACK_PEER)
+        # A loopback name, as a browser or EHR on this machine would send it as Host.
+        kwargs.setdefault("base_url", SERVICE_URL)
         super().__init__(app, **kwargs)
         self.sign = sign
 

@@ -16,11 +16,11 @@ from fhir_module.knowledge import Knowledge
 from fhir_module.service import Settings, create_app
 from fhir_module.service._jwks import KeySet
 
-from ._jwt import ISSUER, JWKS_URL, jwks, key, token, write_config
+from ._jwt import ISSUER, JWKS_URL, SERVICE_URL, jwks, key, token, write_config
 from ._requests import hook_request
 from .conftest import TestClient, record_thread_hand_offs
 
-BASE = "http://testserver"
+BASE = SERVICE_URL
 DISCOVERY = "/cds-services"
 SIGN = "/cds-services/baclofen-order-sign"
 

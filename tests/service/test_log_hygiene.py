@@ -15,7 +15,7 @@ import pytest
 from fhir_module.knowledge import Knowledge
 from fhir_module.service import Settings, create_app
 
-from ._jwt import token, write_config
+from ._jwt import SERVICE_URL, token, write_config
 from ._requests import PATIENT, PATIENT_ID, TOKEN, hook_request, searchset
 from .conftest import TestClient
 
@@ -81,7 +81,7 @@ def test_a_full_run_logs_no_secret_and_no_patient_data(
         caplog.set_level(logging.DEBUG, logger=name)
     config = write_config(tmp_path, fhir_servers=(fhir_server,))
     settings = Settings(db_path=tmp_path / "h.sqlite3", config_path=config, fhir_timeout=5)
-    base = "http://testserver"
+    base = SERVICE_URL
     sign = "/cds-services/baclofen-order-sign"
     jwts: list[str] = []
 

@@ -13,7 +13,7 @@ from fhir_module.cli import main
 from fhir_module.knowledge import Knowledge
 from fhir_module.service import ConfigError, Settings, create_app, load_config
 
-from ._jwt import jwks, key, write_config
+from ._jwt import SERVICE_URL, jwks, key, write_config
 from ._requests import PATIENT, SERVER, hook_request, searchset
 from .conftest import TestClient
 
@@ -89,6 +89,8 @@ def test_open_mode_serves_loopback_callers_only(
 def _config(tmp_path: Path, text: str) -> Path:
     (tmp_path / "ehr-jwks.json").write_text(json.dumps(jwks(key())))
     path = tmp_path / "bad.toml"
+    if "[[clients]]" in text and "public_base_url" not in text:
+        text = f'public_base_url = "{SERVICE_URL}"\n' + text
     path.write_text(text)
     return path
 
@@ -105,8 +107,7 @@ CLIENT = '[[clients]]\nissuer = "https://ehr.example.org"\njwks_file = "ehr-jwks
         (CLIENT + "fhir_servers = ['http://ehr.example.org/fhir']", "https"),
         (CLIENT + "fhir_servers = 'https://ehr.example.org/fhir'", "list of URLs"),
         (CLIENT + "fhir_servers = ['https://ehr.example.org/fhir?x=1']", "plain URL"),
-        (CLIENT + "jwks_url = 'https://ehr.example.org/jwks'", "exactly one"),
-        (CLIENT.replace('jwks_file = "ehr-jwks.json"', ""), "exactly one"),
+        (CLIENT.replace('jwks_file = "ehr-jwks.json"', ""), "give jwks_url, jwks_file"),
         (CLIENT.replace("ehr-jwks.json", "absent.json"), "absent.json"),
         (CLIENT.replace("ehr-jwks.json", "bad.toml"), "not JSON"),
         (CLIENT + "tenat = 'typo'", "unknown key 'tenat'"),
