@@ -12,6 +12,7 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 from .._errors import InvalidRequest
 from ..service import Settings, Store, check_config, is_loopback_host
@@ -26,7 +27,8 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="serve CDS Hooks at /cds-services",
         description=__doc__,
         epilog="Unset options come from FHIR_MODULE_HOST, _PORT, _DB, _CONFIG, _FHIR_TIMEOUT, "
-        "_MAX_PAGES, _AUDIT_KEY, _CORS_ORIGINS, _MAX_BODY_BYTES and _MAX_ENTRIES, else the "
+        "_MAX_PAGES, _AUDIT_KEY, _CORS_ORIGINS, _MAX_BODY_BYTES, _MAX_ENTRIES, "
+        "_FORWARDED_ALLOW_IPS, _HEADER_TIMEOUT, _IDLE_TIMEOUT and _MAX_CONNECTIONS, else the "
         "defaults.",
     )
     parser.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
@@ -60,7 +62,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..service._http import NoDelayH11Protocol
+    from ..service._http import NoDelayH11Protocol, configure_connections
 
     if args.workers < 1:
         return fail("--workers must be at least 1")
@@ -90,24 +92,28 @@ def run(args: argparse.Namespace) -> int:
         Store(settings.db_path, settings.audit_key).close()
     except (sqlite3.Error, OSError) as exc:
         return fail(f"cannot use the database {settings.db_path}: {exc}")
+    cap = configure_connections(settings)
+    if cap < settings.max_connections:
+        print(
+            f"fhir-module: at most {cap} open connections per worker "
+            f"(the open file limit does not allow {settings.max_connections})",
+            file=sys.stderr,
+        )
+    network: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "http": NoDelayH11Protocol,
+        "timeout_keep_alive": settings.idle_timeout,
+        # X-Forwarded-For and -Proto are believed only from the proxies the deployer names.
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": list(settings.forwarded_allow_ips) or None,
+    }
     if args.workers > 1:
         # Workers are new processes: they rebuild the settings from the environment.
         os.environ.update(settings.to_env())
-        uvicorn.run(
-            FACTORY,
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=args.workers,
-            http=NoDelayH11Protocol,
-        )
+        uvicorn.run(FACTORY, factory=True, workers=args.workers, **network)
         return 0
     from ..service import create_app
 
-    uvicorn.run(
-        create_app(settings, knowledge_or_fail()),
-        host=settings.host,
-        port=settings.port,
-        http=NoDelayH11Protocol,
-    )
+    uvicorn.run(create_app(settings, knowledge_or_fail()), **network)
     return 0

@@ -10,6 +10,7 @@ Guard's, in front of everything.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +32,7 @@ from ._data import ServerPolicy
 from ._discovery import services
 from ._feedback import validate_feedback
 from ._guard import Guard
+from ._http import configure_connections, quiet_accept_errors
 from ._limits import TooLarge, check_feedback_size
 from ._models import parse_json
 from ._openapi import (
@@ -54,6 +56,8 @@ FHIR_JSON = "application/fhir+json"
 #: (about 15 draft orders, some 5 ms of work at most): that costs less than handing them to
 #: a thread and back. Larger calls, and any that read the fhirServer, run in the thread pool.
 INLINE_BODY_BYTES = 16 * 1024
+#: the CORS origins open mode allows unless told otherwise: http(s) on a loopback name, any port
+LOOPBACK_ORIGINS = r"https?://(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?"
 
 
 class _NoUrlsInDebug(logging.Filter):
@@ -126,6 +130,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        quiet_accept_errors(asyncio.get_running_loop())
         if config is None:
             log.warning(
                 "open mode: no trusted clients configured (--config), so callers are not "
@@ -152,12 +157,15 @@ def create_app(
         auth=auth,
         max_body_bytes=settings.max_body_bytes,
         public_base_url=config.public_base_url if config else None,
+        body_timeout=settings.header_timeout,
     )
     # Added last, so outermost: CORS preflights are answered before the Guard asks for a JWT.
-    if settings.cors_origins:
+    origins, origin_regex = _cors_origins(settings.cors_origins, open_mode=config is None)
+    if origins or origin_regex:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
+            allow_origins=origins,
+            allow_origin_regex=origin_regex,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
@@ -251,6 +259,17 @@ def create_app(
     return app
 
 
+def _cors_origins(
+    setting: tuple[str, ...] | None, *, open_mode: bool
+) -> tuple[list[str], str | None]:
+    """The origins browsers may call from, and a pattern of more: the setting's, else any
+    origin with trusted clients (each call brings its JWT) and, in open mode, pages served
+    from this machine only (EHR emulators on loopback), never a page from anywhere."""
+    if setting is not None:
+        return list(setting), None
+    return ([], LOOPBACK_ORIGINS) if open_mode else (["*"], None)
+
+
 def _server_policy(request: Request) -> ServerPolicy:
     """Which fhirServer URLs this call may have read: its client's list, or loopback when open."""
     client: TrustedClient | None = getattr(request.state, "cds_client", None)
@@ -263,4 +282,6 @@ def _loopback_server(base: BaseUrl) -> bool:
 
 def app_from_env() -> FastAPI:
     """An app configured from FHIR_MODULE_* variables: uvicorn's factory for worker processes."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_connections(settings)
+    return create_app(settings)

@@ -1,20 +1,23 @@
 """The door of the service, an ASGI middleware: who may call, and how much they may send.
 
 With trusted clients configured, every HTTP call must carry a valid CDS Hooks
-JWT (see `_auth`), else a bare 401. Without them the service is open, and then
-only to callers on this machine's loopback. The body is read here, up to
-`max_body_bytes`: a larger one gets 413 before any handler sees it. The
-authenticated client is left in the request state as `cds_client`.
+JWT (see `_auth`) whose `aud` is the URL called under the configured public base
+URL (never the Host a caller names), else a bare 401. Without them the service
+is open, and then only to callers on this machine's loopback that name it by a
+loopback Host (a web page whose name was rebound to 127.0.0.1 names its own).
+The body is read here, up to `max_body_bytes` and within `body_timeout`
+seconds: a larger one gets 413, a slower one 408, before any handler sees it.
+The authenticated client is left in the request state as `cds_client`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._auth import Authenticator, Unauthorized
@@ -37,13 +40,17 @@ async def _send_401(send: Send) -> None:
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps(
-        operation_outcome("too-costly", f"request: the body is larger than {limit} bytes")
-    ).encode()
+    await _send_outcome(
+        send, 413, "too-costly", f"request: the body is larger than {limit} bytes"
+    )
+
+
+async def _send_outcome(send: Send, status: int, code: str, diagnostics: str) -> None:
+    body = json.dumps(operation_outcome(code, diagnostics)).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/fhir+json"),
                 (b"content-length", str(len(body)).encode()),
@@ -64,20 +71,22 @@ class Guard:
         auth: Authenticator | None,
         max_body_bytes: int,
         public_base_url: str | None = None,
+        body_timeout: float = 10.0,
     ) -> None:
+        if auth is not None and public_base_url is None:
+            raise ValueError("trusted clients need the service's public base URL")
         self.app = app
         self.auth = auth
         self.max_body_bytes = max_body_bytes
         self.public_base_url = public_base_url
+        self.body_timeout = body_timeout
 
     def called_url(self, scope: Scope) -> str:
-        """The URL the caller called, as the JWT's `aud` must name it (no query)."""
+        """The URL the caller called, as the JWT's `aud` must name it (no query): under the
+        configured public base URL, whatever Host or X-Forwarded-* the request claims."""
         path = scope.get("path", "")
         root = scope.get("root_path", "")
-        if self.public_base_url is not None:
-            return self.public_base_url + (path[len(root) :] if path.startswith(root) else path)
-        url = Request(scope).url
-        return f"{url.scheme}://{url.netloc}{url.path}"
+        return f"{self.public_base_url}{path[len(root):] if path.startswith(root) else path}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,6 +98,13 @@ class Guard:
             if not (peer and is_loopback_host(peer[0])):
                 log.warning("refused: open mode serves loopback callers only")
                 await _send_401(send)
+                return
+            if not is_loopback_host(_host_name(scope)):
+                # DNS rebinding: a page of another site, its name now resolving to 127.0.0.1.
+                log.warning("refused: open mode answers loopback Host names only")
+                await _send_outcome(
+                    send, 421, "security", "Host: open mode answers only to a loopback name"
+                )
                 return
             state["cds_client"] = None
         else:
@@ -107,7 +123,14 @@ class Guard:
                 log.warning("authentication failed: %s", exc.reason)
                 await _send_401(send)
                 return
-        body = await self._read_body(scope, receive)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body = await self._read_body(scope, receive)
+        except TimeoutError:
+            await _send_outcome(
+                send, 408, "timeout", f"request: the body took over {self.body_timeout:g} s"
+            )
+            return
         if body is None:
             await _send_413(send, self.max_body_bytes)
             return
@@ -135,6 +158,17 @@ class Guard:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _host_name(scope: Scope) -> str | None:
+    """The name or address the request's Host header gives, without its port."""
+    for name, value in scope.get("headers") or []:
+        if name == b"host":
+            host = value.decode("latin-1").strip()
+            if host.startswith("["):
+                return host[: host.find("]") + 1] if "]" in host else None
+            return host.rpartition(":")[0] if ":" in host else host
+    return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

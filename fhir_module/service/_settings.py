@@ -17,12 +17,21 @@ DEFAULT_DB_PATH = Path("fhir-module.sqlite3")
 DEFAULT_FHIR_TIMEOUT = 10.0
 #: Bundle pages followed per prefetch key before the service stops reading
 DEFAULT_MAX_PAGES = 10
-#: browser-based CDS clients need CORS (CDS Hooks 2.0 "Cross-Origin Resource Sharing")
-DEFAULT_CORS_ORIGINS: tuple[str, ...] = ("*",)
+#: browser-based CDS clients need CORS (CDS Hooks 2.0 "Cross-Origin Resource Sharing");
+#: None: any origin with trusted clients (each call carries its JWT), loopback origins only
+#: in open mode (a web page anywhere must not drive an unauthenticated service)
+DEFAULT_CORS_ORIGINS: tuple[str, ...] | None = None
 #: the largest request body read; a larger one gets 413
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 #: the most draftOrders entries, prefetch Bundle entries or feedback items one request may hold
 DEFAULT_MAX_ENTRIES = 1000
+#: seconds a connection has to send a request's headers (and then its body): slow senders
+#: cannot hold a connection open
+DEFAULT_HEADER_TIMEOUT = 10.0
+#: seconds a kept-alive connection may stay idle between requests
+DEFAULT_IDLE_TIMEOUT = 5
+#: open connections per worker; at the cap, the longest-idle one makes room for a new one
+DEFAULT_MAX_CONNECTIONS = 1000
 
 ENV_PREFIX = "FHIR_MODULE_"
 
@@ -46,10 +55,16 @@ class Settings:
     fhir_timeout: float = DEFAULT_FHIR_TIMEOUT
     max_pages: int = DEFAULT_MAX_PAGES
     audit_key: bytes | None = field(default=None, repr=False)
-    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    cors_origins: tuple[str, ...] | None = DEFAULT_CORS_ORIGINS
     config_path: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_entries: int = DEFAULT_MAX_ENTRIES
+    #: proxies whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips);
+    #: none by default
+    forwarded_allow_ips: tuple[str, ...] = ()
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    idle_timeout: int = DEFAULT_IDLE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
         # A str path is the common slip; the store needs a Path.
@@ -68,12 +83,19 @@ class Settings:
             raise InvalidRequest("max_pages: must be at least 1", "max_pages")
         if self.audit_key is not None and len(self.audit_key) < 16:
             raise InvalidRequest("audit_key: must be at least 16 bytes", "audit_key")
+        if self.header_timeout <= 0:
+            raise InvalidRequest("header_timeout: must be positive", "header_timeout")
+        if self.idle_timeout < 1:
+            raise InvalidRequest("idle_timeout: must be at least 1", "idle_timeout")
+        if self.max_connections < 1:
+            raise InvalidRequest("max_connections: must be at least 1", "max_connections")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from FHIR_MODULE_HOST, _PORT, _DB, _FHIR_TIMEOUT, _MAX_PAGES, _AUDIT_KEY,
-        _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES and _MAX_ENTRIES;
-        unset ones keep their defaults."""
+        _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES, _MAX_ENTRIES,
+        _FORWARDED_ALLOW_IPS (comma-separated), _HEADER_TIMEOUT, _IDLE_TIMEOUT and
+        _MAX_CONNECTIONS; unset ones keep their defaults."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -86,9 +108,13 @@ class Settings:
             pages = int(get("MAX_PAGES") or DEFAULT_MAX_PAGES)
             max_body = int(get("MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
             max_entries = int(get("MAX_ENTRIES") or DEFAULT_MAX_ENTRIES)
+            header_timeout = float(get("HEADER_TIMEOUT") or DEFAULT_HEADER_TIMEOUT)
+            idle_timeout = int(get("IDLE_TIMEOUT") or DEFAULT_IDLE_TIMEOUT)
+            max_connections = int(get("MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS)
         except ValueError as exc:
             raise InvalidRequest(
-                f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_ENTRIES: {exc}"
+                f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_ENTRIES, "
+                f"_HEADER_TIMEOUT, _IDLE_TIMEOUT, _MAX_CONNECTIONS: {exc}"
             ) from None
         config = get("CONFIG")
         key = get("AUDIT_KEY")
@@ -100,14 +126,14 @@ class Settings:
             fhir_timeout=timeout,
             max_pages=pages,
             audit_key=key.encode("utf-8", "surrogateescape") if key else None,
-            cors_origins=(
-                tuple(o.strip() for o in origins.split(",") if o.strip())
-                if origins
-                else DEFAULT_CORS_ORIGINS
-            ),
+            cors_origins=_list(origins) if origins else DEFAULT_CORS_ORIGINS,
             config_path=Path(config) if config else None,
             max_body_bytes=max_body,
             max_entries=max_entries,
+            forwarded_allow_ips=_list(get("FORWARDED_ALLOW_IPS") or ""),
+            header_timeout=header_timeout,
+            idle_timeout=idle_timeout,
+            max_connections=max_connections,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -118,12 +144,20 @@ class Settings:
             "DB": str(self.db_path),
             "FHIR_TIMEOUT": repr(self.fhir_timeout),
             "MAX_PAGES": str(self.max_pages),
-            "CORS_ORIGINS": ",".join(self.cors_origins),
+            "CORS_ORIGINS": ",".join(self.cors_origins or ()),
             "MAX_BODY_BYTES": str(self.max_body_bytes),
             "MAX_ENTRIES": str(self.max_entries),
+            "FORWARDED_ALLOW_IPS": ",".join(self.forwarded_allow_ips),
+            "HEADER_TIMEOUT": repr(self.header_timeout),
+            "IDLE_TIMEOUT": str(self.idle_timeout),
+            "MAX_CONNECTIONS": str(self.max_connections),
             # Absolute: a worker may start in another directory.
             "CONFIG": str(self.config_path.resolve()) if self.config_path else "",
         }
         if self.audit_key is not None:
             env["AUDIT_KEY"] = self.audit_key.decode("utf-8", "surrogateescape")
         return {ENV_PREFIX + k: v for k, v in env.items()}
+
+
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())

@@ -156,6 +156,10 @@ def test_serve_with_workers_uses_the_factory(
         "port": 8080,
         "workers": 3,
         "http": NoDelayH11Protocol,
+        "timeout_keep_alive": 5,
+        # no proxy is believed unless the deployer names it
+        "proxy_headers": False,
+        "forwarded_allow_ips": None,
     }
     # the workers rebuild the settings, the config's path with them, from the environment
     assert Settings.from_env().db_path == db

@@ -23,6 +23,7 @@ class _Transport:
 
 def test_connection_made_sets_tcp_nodelay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(H11Protocol, "connection_made", lambda self, transport: None)
+    monkeypatch.setattr(NoDelayH11Protocol, "_admit", lambda self, transport: None)
     with (
         socket.create_server(("127.0.0.1", 0)) as server,
         socket.create_connection(server.getsockname()) as client,
