@@ -316,3 +316,72 @@ def test_the_replay_cache_never_waits_on_the_event_loop(tmp_path: Path) -> None:
         assert cache.first_use("iss", "j-2", 2000.0, 1000.0, wait=False)
     finally:
         cache.close()
+
+
+def test_trusted_clients_need_the_public_base_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fhir_module.cli import main
+    from fhir_module.service import ConfigError, load_config
+
+    config = write_config(tmp_path, public_base_url=None)
+    with pytest.raises(ConfigError, match="public_base_url: required"):
+        load_config(config)
+    assert main(["serve", "--config", str(config), "--db", str(tmp_path / "d.sqlite3")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "public_base_url" in err
+
+
+@pytest.mark.parametrize(
+    "claimed",
+    [
+        {"Host": "evil.example"},
+        {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"},
+        {"Forwarded": "host=evil.example;proto=https"},
+    ],
+)
+def test_aud_is_never_what_the_request_headers_claim(
+    client: TestClient, claimed: dict[str, str]
+) -> None:
+    for aud in ("http://evil.example", "https://evil.example"):
+        bearer = token(aud + DISCOVERY)
+        answer = client.get(DISCOVERY, headers={**claimed, "Authorization": f"Bearer {bearer}"})
+        assert answer.status_code == 401
+    # the configured public URL is what counts, whatever the headers say
+    bearer = token(SERVICE_URL + DISCOVERY)
+    answer = client.get(DISCOVERY, headers={**claimed, "Authorization": f"Bearer {bearer}"})
+    assert answer.status_code == 200
+
+
+def test_a_pinned_key_set_is_never_fetched_and_its_jku_is_accepted(
+    tmp_path: Path, knowledge: Knowledge
+) -> None:
+    config = write_config(tmp_path, jwks_url=JWKS_URL, pinned=True)
+    settings = Settings(db_path=tmp_path / "k.sqlite3", config_path=config)
+    url = BASE + DISCOVERY
+    with responses.RequestsMock() as rsps, TestClient(create_app(settings, knowledge)) as client:
+        # nothing registered: a fetch of the JWKS URL would be recorded
+        assert call(client, DISCOVERY, token(url, header={"jku": JWKS_URL})).status_code == 200
+        assert call(client, DISCOVERY, token(url)).status_code == 200
+        assert call(client, DISCOVERY, token(url, key("ES384", "es384-new"))).status_code == 401
+        other_jku = token(url, header={"jku": "https://ehr.example.org/other-jwks.json"})
+        assert call(client, DISCOVERY, other_jku).status_code == 401
+        assert not rsps.calls
+
+
+def test_a_key_set_with_one_kid_twice_is_refused(tmp_path: Path, knowledge: Knowledge) -> None:
+    from fhir_module.service import ConfigError, check_config
+
+    twice = {"keys": [key().public_jwk(), {**key("RS384").public_jwk(), "kid": key().kid}]}
+    config = write_config(tmp_path)
+    (tmp_path / "ehr-jwks.json").write_text(json.dumps(twice))
+    with pytest.raises(ConfigError, match="two keys have the kid"):
+        check_config(config)
+    # fetched from a URL: the set is not taken, so no token of that kid passes
+    settings = Settings(
+        db_path=tmp_path / "d.sqlite3", config_path=write_config(tmp_path, jwks_url=JWKS_URL)
+    )
+    with responses.RequestsMock() as rsps, TestClient(create_app(settings, knowledge)) as client:
+        rsps.get(JWKS_URL, json=twice)
+        assert call(client, DISCOVERY, token(BASE + DISCOVERY)).status_code == 401
+        assert call(client, DISCOVERY, token(BASE + DISCOVERY, key("RS384"))).status_code == 401

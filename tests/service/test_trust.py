@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,72 @@ def test_serve_with_config_listens_anywhere(
     assert seen["host"] == "0.0.0.0" and seen["app"].state.config is not None
     assert "open mode" not in capsys.readouterr().err
     seen["app"].state.store.close()
+
+
+@pytest.mark.parametrize(
+    "host, status",
+    [
+        ("localhost:8080", 200),
+        ("LOCALHOST", 200),
+        ("127.0.0.1:8080", 200),
+        ("127.0.0.2", 200),
+        ("[::1]:8080", 200),
+        ("rebound.example:8080", 421),  # DNS rebinding: the page's own name, now 127.0.0.1
+        ("localhost.rebound.example", 421),
+        ("127.0.0.1.nip.io", 421),
+        ("[::ffff:10.0.0.1]", 421),
+        ("", 421),
+    ],
+)
+def test_open_mode_answers_loopback_host_names_only(
+    open_settings: Settings, knowledge: Knowledge, host: str, status: int
+) -> None:
+    with TestClient(create_app(open_settings, knowledge)) as client:
+        answer = client.get("/cds-services", headers={"Host": host})
+        assert answer.status_code == status
+        if status != 200:
+            assert answer.json()["issue"][0]["code"] == "security"
+            sign = client.post(SIGN, json=_request(LOCAL), headers={"Host": host})
+            assert sign.status_code == status
+
+
+def _preflight(client: TestClient, origin: str) -> str | None:
+    answer = client.options(
+        "/cds-services",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+    )
+    return answer.headers.get("access-control-allow-origin")
+
+
+@pytest.mark.parametrize(
+    "origin, allowed",
+    [
+        ("http://localhost:3000", True),
+        ("http://127.0.0.1:8000", True),
+        ("http://[::1]:5173", True),
+        ("https://evil.example", False),
+        ("http://localhost.evil.example", False),
+        ("https://sandbox.cds-hooks.org", False),
+    ],
+)
+def test_open_mode_allows_loopback_origins_by_default(
+    open_settings: Settings, knowledge: Knowledge, origin: str, allowed: bool
+) -> None:
+    with TestClient(create_app(open_settings, knowledge)) as client:
+        assert (_preflight(client, origin) == origin) is allowed
+
+
+def test_cors_origins_are_a_setting(
+    open_settings: Settings, settings: Settings, knowledge: Knowledge
+) -> None:
+    sandbox = "https://sandbox.cds-hooks.org"
+    chosen = dataclasses.replace(open_settings, cors_origins=(sandbox,))
+    with TestClient(create_app(chosen, knowledge)) as client:
+        assert _preflight(client, sandbox) == sandbox
+        assert _preflight(client, "http://localhost:3000") is None
+    # trusted clients: any origin by default, each call brings its own JWT
+    with TestClient(create_app(settings, knowledge)) as client:
+        assert _preflight(client, "https://ehr.example.org") == "*"
+    env = Settings.from_env({"FHIR_MODULE_CORS_ORIGINS": f"{sandbox}, http://localhost:3000"})
+    assert env.cors_origins == (sandbox, "http://localhost:3000")
+    assert Settings.from_env({}).cors_origins is None
