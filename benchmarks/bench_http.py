@@ -31,7 +31,16 @@ from pathlib import Path
 
 import jwt
 import requests
-from _harness import SIGN_SERVICE, Server, example, machine, ms, percentile
+from _harness import (
+    LOOPBACK,
+    SIGN_SERVICE,
+    Server,
+    example,
+    free_port,
+    machine,
+    ms,
+    percentile,
+)
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
@@ -94,13 +103,14 @@ class Signer:
     ISSUER = "https://ehr.bench.invalid"
     KID = "bench-es384"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, public_base_url: str) -> None:
         self._private = ec.generate_private_key(ec.SECP384R1())
         public = json.loads(ECAlgorithm.to_jwk(self._private.public_key()))
         jwks = {"keys": [{**public, "kid": self.KID, "alg": "ES384", "use": "sig"}]}
         (folder / "bench-jwks.json").write_text(json.dumps(jwks))
         self.config = folder / "bench-cds.toml"
         self.config.write_text(
+            f'public_base_url = "{public_base_url}"\n'
             f'[[clients]]\nissuer = "{self.ISSUER}"\njwks_file = "bench-jwks.json"\n'
             'fhir_servers = ["https://ehr.bench.invalid/fhir"]\n'
         )
@@ -142,8 +152,9 @@ def main() -> None:
     body = json.dumps(example("order-sign-max-daily-dose-oral")).encode()
     print(machine())
     with tempfile.TemporaryDirectory(prefix="fhir-module-bench-") as tmp:
-        signer = Signer(Path(tmp)) if args.auth else None
-        server = Server(Path(tmp) / "bench.sqlite3", workers=args.workers,
+        port = free_port()
+        signer = Signer(Path(tmp), f"http://{LOOPBACK}:{port}") if args.auth else None
+        server = Server(Path(tmp) / "bench.sqlite3", port=port, workers=args.workers,
                         config=signer.config if signer else None)
         with server:
             url = server.base + "/cds-services"
