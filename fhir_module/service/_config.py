@@ -17,7 +17,6 @@ Unknown keys are refused, so a typo cannot quietly turn a check off.
 
 from __future__ import annotations
 
-import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 
 from .._errors import InvalidRequest
 from ._urls import BaseUrl, UrlError, parse_base_url
+from ._urls import is_loopback_host as is_loopback_host  # its home before _urls
 
 _TOP_KEYS = {"public_base_url", "clients"}
 _CLIENT_KEYS = {"issuer", "jwks_file", "jwks_url", "fhir_servers", "tenant"}
@@ -33,18 +33,6 @@ _CLIENT_KEYS = {"issuer", "jwks_file", "jwks_url", "fhir_servers", "tenant"}
 
 class ConfigError(InvalidRequest):
     """The config file is missing, unreadable or wrong; the message is one line."""
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """Whether `host` (a name or an address) is this machine's loopback."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def is_loopback_url(url: str) -> bool:

@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._auth import Authenticator, Unauthorized
-from ._config import is_loopback_host
 from ._outcome import operation_outcome
+from ._urls import is_loopback_host
 
 log = logging.getLogger("fhir_module.service.auth")
 

@@ -25,6 +25,18 @@ _PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*")
 _PCT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """Whether `host` (a name or an address) is this machine's loopback."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class UrlError(ValueError):
     """A URL that cannot be used as (or under) a FHIR base URL; says why, never echoes it."""
 
@@ -32,10 +44,10 @@ class UrlError(ValueError):
 def _host(text: str) -> str:
     host = text.lower()
     if host.startswith("["):
-        if not host.endswith("]"):
+        if not host.endswith("]") or "%" in host:  # a zone id names an interface, not a host
             raise UrlError("has an invalid host")
         try:
-            address = ipaddress.IPv6Address(host[1:-1])  # a zone id (%) is refused here too
+            address = ipaddress.IPv6Address(host[1:-1])
         except ValueError:
             raise UrlError("has an invalid host") from None
         return f"[{address.compressed}]"
@@ -79,12 +91,7 @@ class BaseUrl:
     @property
     def is_loopback(self) -> bool:
         """Whether the host is this machine's loopback (`localhost` or a loopback address)."""
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
-        except ValueError:
-            return False
+        return is_loopback_host(self.host)
 
     def join(self, relative: str) -> str:
         """The URL of `relative` (a FHIR path with an optional query) under this base."""

@@ -51,6 +51,8 @@ LOOPBACK_SPOOFED = [
     "http://127.1/fhir",  # resolvers read it as 127.0.0.1; we read only the dotted quad
     "http://2130706433/fhir",
     "http://localhost@other.example/fhir",
+    "http://[::1%25eth0]:8081/fhir",  # an IPv6 zone id
+    "http://[::1]x:8081/fhir",
 ]
 
 
