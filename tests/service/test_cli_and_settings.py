@@ -203,6 +203,10 @@ def test_settings_defaults_and_environment() -> None:
         {"FHIR_MODULE_PORT": "0"},
         {"FHIR_MODULE_MAX_PAGES": "0"},
         {"FHIR_MODULE_AUDIT_KEY": "x"},
+        {"FHIR_MODULE_HEADER_TIMEOUT": "0"},
+        {"FHIR_MODULE_HEADER_TIMEOUT": "soon"},
+        {"FHIR_MODULE_IDLE_TIMEOUT": "0"},
+        {"FHIR_MODULE_MAX_CONNECTIONS": "0"},
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str]) -> None:
@@ -218,3 +222,36 @@ def test_app_from_env_builds_the_service(tmp_path: Path, monkeypatch: pytest.Mon
     with sqlite3.connect(tmp_path / "env.sqlite3") as conn:
         assert conn.execute("SELECT COUNT(*) FROM meta").fetchone() == (2,)
     conn.close()
+
+
+def test_the_connection_settings_come_from_the_environment() -> None:
+    env = {
+        "FHIR_MODULE_FORWARDED_ALLOW_IPS": "10.0.0.5, 10.0.0.6",
+        "FHIR_MODULE_HEADER_TIMEOUT": "2.5",
+        "FHIR_MODULE_IDLE_TIMEOUT": "3",
+        "FHIR_MODULE_MAX_CONNECTIONS": "50",
+    }
+    settings = Settings.from_env(env)
+    assert (
+        settings.forwarded_allow_ips,
+        settings.header_timeout,
+        settings.idle_timeout,
+        settings.max_connections,
+    ) == (("10.0.0.5", "10.0.0.6"), 2.5, 3, 50)
+    assert Settings.from_env(settings.to_env()) == settings
+    assert Settings().forwarded_allow_ips == ()
+
+
+def test_serve_believes_forwarded_headers_only_from_named_proxies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    monkeypatch.setenv("FHIR_MODULE_FORWARDED_ALLOW_IPS", "10.0.0.5")
+    monkeypatch.setenv("FHIR_MODULE_IDLE_TIMEOUT", "7")
+    assert main(["serve", "--db", str(tmp_path / "f.sqlite3")]) == 0
+    assert seen["proxy_headers"] is True and seen["forwarded_allow_ips"] == ["10.0.0.5"]
+    assert seen["timeout_keep_alive"] == 7
+    seen["app"].state.store.close()
