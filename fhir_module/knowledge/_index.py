@@ -349,7 +349,7 @@ def _canonicals(node: Any, path: str = "") -> Iterable[tuple[str, str]]:
                 and value.startswith("http")
             ):
                 yield sub, value
-            elif key == "profile" and isinstance(value, list):
+            elif key in ("profile", "library") and isinstance(value, list):
                 yield from ((f"{sub}[{i}]", v) for i, v in enumerate(value) if isinstance(v, str))
             else:
                 yield from _canonicals(value, sub)
