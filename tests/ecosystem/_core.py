@@ -68,7 +68,8 @@ def install_core(definitions: Path, cache: Path) -> None:
     extensions = [
         r
         for r in everything
-        if r["resourceType"] == "StructureDefinition" and r.get("type") == "Extension"
+        if r["resourceType"] == "StructureDefinition"
+        and r.get("type") == "Extension"
         and r.get("derivation") == "constraint"
     ]
     for name, package_version, kind, resources in (

@@ -46,13 +46,20 @@ class Node:
     def version(self) -> str:
         return str(self.package["package/package.json"]["version"])
 
-    def run(self, *args: str, stdin: str | None = None, cwd: Path | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, stdin: str | None = None, cwd: Path | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("npm_", "NODE_"))}
         env.update(HOME=str(self.home), FHIR_PACKAGE_CACHE_MODE="user", NO_COLOR="1")
         return subprocess.run(
-            list(args), input=stdin, capture_output=True, text=True, cwd=cwd or TOOLS,
-            env=env, timeout=timeout, check=False,
+            list(args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=cwd or TOOLS,
+            env=env,
+            timeout=timeout,
+            check=False,
         )
 
     def script(self, name: str, *args: str, stdin: str | None = None) -> Any:
@@ -82,7 +89,11 @@ def _ensure_tools() -> None:
         return
     done = subprocess.run(
         ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=TOOLS, capture_output=True, text=True, timeout=600, check=False,
+        cwd=TOOLS,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if done.returncode != 0:
         pytest.skip(f"npm could not install the FHIR tools: {done.stderr.strip()[-300:]}")

@@ -23,7 +23,9 @@ PLAN = "PlanDefinition/baclofen-order-safety"
 
 def _guideline_dosage(r: dict[str, Any], role: str) -> dict[str, Any]:
     return next(
-        d for g in r["administrationGuidelines"] for d in g["dosage"]
+        d
+        for g in r["administrationGuidelines"]
+        for d in g["dosage"]
         if d["type"]["coding"][0]["code"] == role
     )
 
@@ -142,8 +144,7 @@ def test_every_invariant_gives_the_same_result_in_fhirpath_js(
         path.write_text(json.dumps(resource))
         _, problems = validate_files([path])
         reported = {
-            p.split(": ")[2] for p in problems
-            if p.split(": ")[2] in {c[3].key for c in checks}
+            p.split(": ")[2] for p in problems if p.split(": ")[2] in {c[3].key for c in checks}
         }
         assert reported == failing_js.get(label, set()), label
         assert (broken in reported) if broken else not problems, (label, problems)

@@ -28,9 +28,7 @@ def essentials(element: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_independent_generator_makes_the_same_snapshots(node: Node) -> None:
     profiles = {
-        r["url"]: r
-        for r in node.package.values()
-        if r.get("resourceType") == "StructureDefinition"
+        r["url"]: r for r in node.package.values() if r.get("resourceType") == "StructureDefinition"
     }
     theirs = node.script(
         "fsg-snapshots.mjs", str(node.cache), f"{node.name}#{node.version}", *sorted(profiles)

@@ -31,7 +31,7 @@ def resource(knowledge: Knowledge, key: str) -> dict[str, Any]:
         ("", "''"),
         ("{{%doseText}}", "(%doseText).select(toString()).join(', ')"),
         ("a {{ %x }} b", "'a ' & (%x).select(toString()).join(', ') & ' b'"),
-        ("it's \\ \"q\"\n", "'it\\'s \\\\ \"q\"\\n'"),
+        ('it\'s \\ "q"\n', "'it\\'s \\\\ \"q\"\\n'"),
     ],
 )
 def test_a_template_becomes_one_fhirpath_expression(template: str, expression: str) -> None:
@@ -59,11 +59,32 @@ def test_the_dynamic_values_give_the_texts_the_engine_renders(knowledge: Knowled
     # Every variable as a word: the standard expression and the template agree.
     env = {name: [f"<{name}>"] for name in VARIABLES}
     env["guideline"] = [
-        {role: {"maxDaily": "<max>", "quote": "<quote>", "note": [], "text": "<text>",
-                "low": "<low>", "high": "<high>", "step": "<step>",
-                "intervalDays": "<days>", "instruction": "<instr>", "band": "<band>"}
-         for role in ("maximum", "ceiling", "starting", "usual", "titration", "testDose",
-                      "lower", "contraindicated", "supervision", "counselling")}
+        {
+            role: {
+                "maxDaily": "<max>",
+                "quote": "<quote>",
+                "note": [],
+                "text": "<text>",
+                "low": "<low>",
+                "high": "<high>",
+                "step": "<step>",
+                "intervalDays": "<days>",
+                "instruction": "<instr>",
+                "band": "<band>",
+            }
+            for role in (
+                "maximum",
+                "ceiling",
+                "starting",
+                "usual",
+                "titration",
+                "testDose",
+                "lower",
+                "contraindicated",
+                "supervision",
+                "counselling",
+            )
+        }
     ]
     plan = resource(knowledge, "PlanDefinition/baclofen-order-safety")
     for action in plan["action"]:

@@ -56,8 +56,9 @@ def test_one_resource_per_file_and_every_one_in_the_index(
 ) -> None:
     files = members(package)
     resources = {
-        name: r for name, r in files.items() if name not in ("package/package.json",
-                                                           "package/.index.json")
+        name: r
+        for name, r in files.items()
+        if name not in ("package/package.json", "package/.index.json")
     }
     for name, resource in resources.items():
         assert name == f"package/{resource['resourceType']}-{resource['id']}.json"
@@ -69,8 +70,16 @@ def test_one_resource_per_file_and_every_one_in_the_index(
     )
     for entry in index["files"]:
         resource = resources["package/" + entry["filename"]]
-        for field in ("resourceType", "id", "url", "version", "kind", "type", "derivation",
-                      "baseDefinition"):
+        for field in (
+            "resourceType",
+            "id",
+            "url",
+            "version",
+            "kind",
+            "type",
+            "derivation",
+            "baseDefinition",
+        ):
             value = resource.get(field)
             assert entry.get(field) == (value if isinstance(value, str) else None), field
     # every knowledge resource, plus the ImplementationGuide
@@ -93,8 +102,9 @@ def test_the_implementation_guide_lists_every_resource(package: bytes) -> None:
 
 
 def test_profiles_carry_differential_and_snapshot(package: bytes) -> None:
-    profiles = [r for r in members(package).values() if r.get("resourceType") ==
-                "StructureDefinition"]
+    profiles = [
+        r for r in members(package).values() if r.get("resourceType") == "StructureDefinition"
+    ]
     assert len(profiles) == 7
     for profile in profiles:
         snapshot = {e["id"]: e for e in profile["snapshot"]["element"]}

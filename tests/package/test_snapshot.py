@@ -25,31 +25,47 @@ def el(id_: str, *types: str, **more: Any) -> dict[str, Any]:
 
 
 def sd(name: str, elements: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"resourceType": "StructureDefinition", "url": CORE + name, "type": name,
-            "derivation": "specialization", "snapshot": {"element": elements}}
+    return {
+        "resourceType": "StructureDefinition",
+        "url": CORE + name,
+        "type": name,
+        "derivation": "specialization",
+        "snapshot": {"element": elements},
+    }
 
 
 BASE = {
-    CORE + "Thing": sd("Thing", [
-        el("Thing", max="*"),
-        el("Thing.extension", "Extension", max="*"),
-        el("Thing.when", "Period"),
-        el("Thing.part", "BackboneElement", max="*"),
-        el("Thing.part.name", "string"),
-        el("Thing.part.part", contentReference="#Thing.part", max="*"),
-        el("Thing.status", "code", constraint=[{"key": "base-1", "expression": "true"}]),
-    ]),
-    CORE + "Period": sd("Period", [el("Period"), el("Period.start", "dateTime"),
-                                   el("Period.end", "dateTime")]),
-    CORE + "Extension": sd("Extension", [el("Extension"), el("Extension.url", "uri"),
-                                         el("Extension.value[x]", "string", "Range")]),
+    CORE + "Thing": sd(
+        "Thing",
+        [
+            el("Thing", max="*"),
+            el("Thing.extension", "Extension", max="*"),
+            el("Thing.when", "Period"),
+            el("Thing.part", "BackboneElement", max="*"),
+            el("Thing.part.name", "string"),
+            el("Thing.part.part", contentReference="#Thing.part", max="*"),
+            el("Thing.status", "code", constraint=[{"key": "base-1", "expression": "true"}]),
+        ],
+    ),
+    CORE + "Period": sd(
+        "Period", [el("Period"), el("Period.start", "dateTime"), el("Period.end", "dateTime")]
+    ),
+    CORE + "Extension": sd(
+        "Extension",
+        [el("Extension"), el("Extension.url", "uri"), el("Extension.value[x]", "string", "Range")],
+    ),
 }
 
 
 def profile(*diff: dict[str, Any], base: str = "Thing") -> dict[str, Any]:
-    return {"resourceType": "StructureDefinition", "url": "http://x.org/p", "type": base,
-            "baseDefinition": CORE + base, "derivation": "constraint",
-            "differential": {"element": list(diff)}}
+    return {
+        "resourceType": "StructureDefinition",
+        "url": "http://x.org/p",
+        "type": base,
+        "baseDefinition": CORE + base,
+        "derivation": "constraint",
+        "differential": {"element": list(diff)},
+    }
 
 
 def ids(elements: list[dict[str, Any]]) -> list[str]:
@@ -73,35 +89,56 @@ def test_a_data_type_unfolds_where_the_differential_goes_below_it() -> None:
 
 def test_a_content_reference_unfolds_into_the_elements_it_names() -> None:
     out = snap({"id": "Thing.part.part.name", "path": "Thing.part.part.name", "min": 1})
-    assert ids(out)[3:7] == ["Thing.part", "Thing.part.name", "Thing.part.part",
-                             "Thing.part.part.name"]
+    assert ids(out)[3:7] == [
+        "Thing.part",
+        "Thing.part.name",
+        "Thing.part.part",
+        "Thing.part.part.name",
+    ]
     assert "contentReference" not in out[5]
     assert out[6]["min"] == 1 and out[4]["min"] == 0
 
 
 def test_slices_follow_the_sliced_element_in_their_order() -> None:
     out = snap(
-        {"id": "Thing.extension", "path": "Thing.extension",
-         "slicing": {"discriminator": [{"type": "value", "path": "url"}], "rules": "open"}},
+        {
+            "id": "Thing.extension",
+            "path": "Thing.extension",
+            "slicing": {"discriminator": [{"type": "value", "path": "url"}], "rules": "open"},
+        },
         {"id": "Thing.extension:b", "path": "Thing.extension", "sliceName": "b", "min": 1},
         {"id": "Thing.extension:b.url", "path": "Thing.extension.url", "fixedUri": "b"},
         {"id": "Thing.extension:a", "path": "Thing.extension", "sliceName": "a"},
     )
-    assert ids(out)[1:7] == ["Thing.extension", "Thing.extension:b", "Thing.extension:b.url",
-                             "Thing.extension:b.value[x]", "Thing.extension:a", "Thing.when"]
+    assert ids(out)[1:7] == [
+        "Thing.extension",
+        "Thing.extension:b",
+        "Thing.extension:b.url",
+        "Thing.extension:b.value[x]",
+        "Thing.extension:a",
+        "Thing.when",
+    ]
     assert "slicing" in out[1] and "slicing" not in out[2]
     assert out[2]["sliceName"] == "b" and out[2]["min"] == 1
     assert out[3]["fixedUri"] == "b"
 
 
 def test_constraints_add_up_and_a_fixed_value_replaces_a_pattern() -> None:
-    out = snap({"id": "Thing.status", "path": "Thing.status", "patternCode": "x"},
-               {"id": "Thing.status", "path": "Thing.status", "fixedCode": "y",
-                "constraint": [{"key": "p-1", "expression": "false"}]})
+    out = snap(
+        {"id": "Thing.status", "path": "Thing.status", "patternCode": "x"},
+        {
+            "id": "Thing.status",
+            "path": "Thing.status",
+            "fixedCode": "y",
+            "constraint": [{"key": "p-1", "expression": "false"}],
+        },
+    )
     [status] = [e for e in out if e["id"] == "Thing.status"]
     assert status["fixedCode"] == "y" and "patternCode" not in status
     assert [(c["key"], c.get("source")) for c in status["constraint"]] == [
-        ("base-1", None), ("p-1", "http://x.org/p")]
+        ("base-1", None),
+        ("p-1", "http://x.org/p"),
+    ]
 
 
 def test_a_profile_of_a_profile_expands_the_parent_first() -> None:
@@ -119,8 +156,10 @@ def test_a_profile_of_a_profile_expands_the_parent_first() -> None:
     [
         ({"id": "Thing.nothing", "path": "Thing.nothing"}, "Thing.nothing: not an element"),
         ({"id": "Thing.status.x", "path": "Thing.status.x"}, "no definition of type code"),
-        ({"id": "Thing.extension.value[x].low", "path": "Thing.extension.value[x].low"},
-         "cannot constrain below an element of 2 types"),
+        (
+            {"id": "Thing.extension.value[x].low", "path": "Thing.extension.value[x].low"},
+            "cannot constrain below an element of 2 types",
+        ),
         ({"path": ""}, "neither id nor path"),
     ],
 )
@@ -159,8 +198,10 @@ def test_every_profile_has_a_stored_snapshot_made_from_it(path: Path) -> None:
     assert stored_snapshot(resource) == stored["snapshot"]["element"]
 
 
-@pytest.mark.skipif(not MEDPLUM.is_dir(), reason="R4 base definitions not installed "
-                    "(.ci/run installs them under .ci/node-tools)")
+@pytest.mark.skipif(
+    not MEDPLUM.is_dir(),
+    reason="R4 base definitions not installed (.ci/run installs them under .ci/node-tools)",
+)
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.stem)
 def test_stored_snapshots_are_what_the_generator_makes_now(
     path: Path, r4_definitions: Definitions
