@@ -50,7 +50,12 @@ class Node:
         self, *args: str, stdin: str | None = None, cwd: Path | None = None, timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("npm_", "NODE_"))}
-        env.update(HOME=str(self.home), FHIR_PACKAGE_CACHE_MODE="user", NO_COLOR="1")
+        env.update(
+            HOME=str(self.home),
+            FHIR_PACKAGE_CACHE_MODE="user",
+            NO_COLOR="1",
+            NPM_CONFIG_UPDATE_NOTIFIER="false",
+        )
         return subprocess.run(
             list(args),
             input=stdin,
