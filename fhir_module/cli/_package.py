@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tarfile
 from pathlib import Path
 
 from .._errors import KnowledgeError
@@ -39,8 +40,8 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..knowledge import load_knowledge
-    from ..package import Definitions, PackageError, SnapshotError, build_package
-    from ..package._build import package_contents
+    from ..package import Definitions, PackageError, SnapshotError, package_contents
+    from ..package._npm import package_files, write_tgz
 
     for path in [*args.knowledge, *(args.definitions or [])]:
         if not path.exists():
@@ -55,11 +56,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             for path in args.definitions:
                 definitions.read(path)
-        except (OSError, ValueError) as exc:
-            return fail(f"cannot read the definitions: {exc}")
+        except (OSError, ValueError, tarfile.TarError, EOFError) as exc:
+            return fail(f"cannot read the definitions {path}: {exc}")
     try:
-        data = build_package(knowledge, name=args.name, definitions=definitions)
-        manifest, _ = package_contents(knowledge, name=args.name, definitions=None)
+        manifest, resources = package_contents(
+            knowledge, name=args.name, definitions=definitions
+        )
+        data = write_tgz(package_files(manifest, resources))
     except (PackageError, SnapshotError) as exc:
         return fail(str(exc))
     out = Path(args.out or f"{manifest['name']}-{manifest['version']}.tgz")

@@ -36,7 +36,7 @@ class Definitions:
 def _resources(path: Path) -> Iterator[Mapping[str, Any]]:
     if path.is_dir():
         for child in sorted(path.iterdir()):
-            if child.suffix == ".json" and not child.name.startswith(".") or child.is_dir():
+            if child.is_dir() or (child.suffix == ".json" and not child.name.startswith(".")):
                 yield from _resources(child)
         return
     if path.name.endswith((".tgz", ".tar.gz")):

