@@ -151,8 +151,9 @@ def _computable_name(package_id: str) -> str:
 
 
 def _license() -> str:
+    """The project's licence (SPDX), as its installed metadata states it."""
     try:
-        found = metadata.metadata("fhir-module")["License"]
+        meta = metadata.metadata("fhir-module")
     except metadata.PackageNotFoundError:
-        found = None
-    return str(found or "not-open-source")
+        return "not-open-source"
+    return str(meta["License-Expression"] or meta["License"] or "not-open-source")
