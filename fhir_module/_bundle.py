@@ -14,6 +14,7 @@ _TYPE_ORDER = (
     "CodeSystem",
     "ValueSet",
     "MedicationKnowledge",
+    "Library",
     "PlanDefinition",
 )
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
-COMMANDS = ("evaluate", "serve", "export", "push", "validate", "feedback_report")
+COMMANDS = ("evaluate", "serve", "export", "package", "push", "validate", "feedback_report")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -11,6 +11,7 @@ from typing import Any
 from .._errors import KnowledgeError
 from ._guidelines import Entry, mass_mg, read_guidelines
 from ._load import SourceFile, default_files, expand, read_resource
+from ._package import is_package, merge, read_package
 from ._plan import Rule, compile_action
 from ._profiles import ProfileChecker
 from ._terminology import ValueSetIndex, build_value_set, codings, normalise_text
@@ -348,7 +349,7 @@ def _canonicals(node: Any, path: str = "") -> Iterable[tuple[str, str]]:
                 and value.startswith("http")
             ):
                 yield sub, value
-            elif key == "profile" and isinstance(value, list):
+            elif key in ("profile", "library") and isinstance(value, list):
                 yield from ((f"{sub}[{i}]", v) for i, v in enumerate(value) if isinstance(v, str))
             else:
                 yield from _canonicals(value, sub)
@@ -360,8 +361,13 @@ def _canonicals(node: Any, path: str = "") -> Iterable[tuple[str, str]]:
 def load_knowledge(*extra: Path | str, include_default: bool = True) -> Knowledge:
     """Load, validate and cross-check the module's knowledge (plus extra files or folders).
 
+    An extra path may also be a FHIR package (.tgz), as `fhir-module package` writes.
     Raises KnowledgeError naming the file and the element of the first problem.
     """
     paths = default_files() if include_default else []
-    paths += expand(Path(p) for p in extra)
-    return Knowledge([read_resource(p) for p in paths])
+    packages = [Path(p) for p in extra if is_package(Path(p))]
+    paths += expand(Path(p) for p in extra if not is_package(Path(p)))
+    loaded = [read_resource(p) for p in paths]
+    for package in packages:
+        loaded = merge(loaded, read_package(package))
+    return Knowledge(loaded)

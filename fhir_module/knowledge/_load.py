@@ -17,6 +17,7 @@ from .._errors import KnowledgeError
 SUPPORTED_TYPES = frozenset(
     {
         "CodeSystem",
+        "Library",
         "MedicationKnowledge",
         "PlanDefinition",
         "StructureDefinition",
@@ -88,17 +89,21 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 def read_resource(path: Path) -> SourceFile:
     """A knowledge file, parsed and checked against FHIR R4 structure."""
-    resource = read_json(path)
+    return checked_source(path.name, read_json(path))
+
+
+def checked_source(name: str, resource: Any) -> SourceFile:
+    """A parsed knowledge resource, checked against FHIR R4 structure."""
     problems = structure_problems(resource)
     if problems:
         element, _, problem = problems[0].partition(": ")
-        raise KnowledgeError(path.name, element, problem)
+        raise KnowledgeError(name, element, problem)
     if resource["resourceType"] not in SUPPORTED_TYPES:
         raise KnowledgeError(
-            path.name,
+            name,
             "resourceType",
             f"{resource['resourceType']} is not a knowledge resource type",
         )
     if not resource.get("id"):
-        raise KnowledgeError(path.name, "id", "every knowledge resource needs an id")
-    return SourceFile(path.name, resource)
+        raise KnowledgeError(name, "id", "every knowledge resource needs an id")
+    return SourceFile(name, resource)

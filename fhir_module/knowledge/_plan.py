@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ._cpg import check_text_values
 from ._fhirpath import Compiled, compile_expression, evaluate
 
 VARIABLES: tuple[str, ...] = (
@@ -156,7 +157,7 @@ def compile_action(action: Mapping[str, Any], position: int) -> Rule:
             for dv in child.get("dynamicValue") or []
         )
         suggestions.append(Suggestion(Template.compile(child["title"]), kind, values))
-    return Rule(
+    rule = Rule(
         rule_id=coding["code"],
         rule_system=coding["system"],
         position=position,
@@ -176,6 +177,10 @@ def compile_action(action: Mapping[str, Any], position: int) -> Rule:
         suggestions=tuple(suggestions),
         selection_behavior=action.get("selectionBehavior"),
     )
+    # The same texts for a standard engine, checked once the templates are known to compile.
+    for text in check_text_values(action):
+        _expr(text, "dynamicValue.expression")
+    return rule
 
 
 def _expr(text: str, where: str) -> Compiled:

@@ -10,6 +10,7 @@ StructureDefinition are checked against that definition wherever they occur.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import fhirpathpy
@@ -83,34 +84,43 @@ class ProfileChecker:
             definition = self.definitions.get(str(url).split("|")[0])
             if definition is not None:
                 problems += self._check_against(resource, definition, "")
-                problems += self._invariants(resource, definition, "")
-        used: set[str] = set()
+                problems += self._invariants(resource, _invariants(definition, ""))
+        used = self._used_extensions(resource)
         for path, ext in _extensions(resource, ""):
             definition = self.definitions.get(str(ext.get("url")))
             if definition is not None:
                 problems += self._check_against(ext, definition, path)
-                used.add(str(ext.get("url")))
-        for url in sorted(used):
-            scope = f"descendants().where(url = '{url}')"
-            problems += self._invariants(resource, self.definitions[url], scope)
+        for url in used:
+            problems += self._invariants(resource, _invariants(self.definitions[url], _scope(url)))
         return problems
 
-    def _invariants(
-        self, resource: Mapping[str, Any], definition: Mapping[str, Any], scope: str
-    ) -> list[str]:
+    def invariant_checks(self, resource: Mapping[str, Any]) -> list[Invariant]:
+        """Every invariant `check` evaluates on a resource, as FHIRPath from its root."""
+        found: list[Invariant] = []
+        for url in (resource.get("meta") or {}).get("profile") or []:
+            definition = self.definitions.get(str(url).split("|")[0])
+            if definition is not None:
+                found += _invariants(definition, "")
+        for url in self._used_extensions(resource):
+            found += _invariants(self.definitions[url], _scope(url))
+        return found
+
+    def _used_extensions(self, resource: Mapping[str, Any]) -> list[str]:
+        return sorted(
+            {
+                str(ext.get("url"))
+                for _, ext in _extensions(resource, "")
+                if str(ext.get("url")) in self.definitions
+            }
+        )
+
+    def _invariants(self, resource: Mapping[str, Any], checks: list[Invariant]) -> list[str]:
         """Invariants, evaluated from the resource root so that FHIR's types are known."""
-        problems = []
-        for element in definition.get("differential", {}).get("element", []):
-            nav = ".".join(element["path"].split(".")[1:])
-            target = ".".join(p for p in (scope, nav) if p)
-            for constraint in element.get("constraint") or []:
-                expr = constraint["expression"]
-                full = f"{target}.all({expr})" if target else expr
-                if self._invariant(full)(resource) == [False]:
-                    problems.append(
-                        f"{element['path']}: {constraint['key']}: {constraint['human']}"
-                    )
-        return problems
+        return [
+            f"{c.element}: {c.key}: {c.human}"
+            for c in checks
+            if self._invariant(c.expression)(resource) == [False]
+        ]
 
     def _check_against(self, root: Any, definition: Mapping[str, Any], base: str) -> list[str]:
         problems: list[str] = []
@@ -187,6 +197,32 @@ class ProfileChecker:
             if any(e is element for e in elements):
                 return [e for e in elements if e.get("sliceName") and e["path"] == element["path"]]
         return []
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """A profile's invariant on one element, as an expression from the resource root."""
+
+    element: str
+    key: str
+    human: str
+    expression: str
+
+
+def _scope(url: str) -> str:
+    return f"descendants().where(url = '{url}')"
+
+
+def _invariants(definition: Mapping[str, Any], scope: str) -> list[Invariant]:
+    found = []
+    for element in definition.get("differential", {}).get("element", []):
+        nav = ".".join(element["path"].split(".")[1:])
+        target = ".".join(p for p in (scope, nav) if p)
+        for constraint in element.get("constraint") or []:
+            expr = constraint["expression"]
+            full = f"{target}.all({expr})" if target else expr
+            found.append(Invariant(element["path"], constraint["key"], constraint["human"], full))
+    return found
 
 
 def _slice_url(element: Mapping[str, Any], slice_name: str) -> str:

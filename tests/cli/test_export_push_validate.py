@@ -37,6 +37,7 @@ def test_export_is_a_transaction_of_puts_of_everything(tmp_path: Path) -> None:
         "CodeSystem",
         "ValueSet",
         "MedicationKnowledge",
+        "Library",
         "PlanDefinition",
     }
 

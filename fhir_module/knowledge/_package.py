@@ -1,0 +1,81 @@
+"""Knowledge from a FHIR NPM package (.tgz): the resources under package/.
+
+The manifest, the index and the ImplementationGuide describe the package and
+are not knowledge. A packaged resource that is one of the module's own (the same
+content; the package adds snapshots to profiles) is the same knowledge and is
+read once; a different one under the same Type/id is refused as a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._errors import KnowledgeError
+from ._load import SourceFile, checked_source
+
+PACKAGE_SUFFIXES = (".tgz", ".tar.gz")
+MAX_MEMBER_BYTES = 20 * 1024 * 1024
+_NOT_KNOWLEDGE = ("ImplementationGuide",)
+
+
+def is_package(path: Path) -> bool:
+    return path.name.endswith(PACKAGE_SUFFIXES) and path.is_file()
+
+
+def read_package(path: Path) -> list[SourceFile]:
+    """The knowledge resources of a package file, checked like knowledge files."""
+    label = path.name
+    found: list[SourceFile] = []
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                folder, _, name = member.name.partition("/")
+                if (
+                    folder != "package"
+                    or "/" in name
+                    or not name.endswith(".json")
+                    or name.startswith(".")
+                    or name == "package.json"
+                    or not member.isfile()
+                ):
+                    continue
+                where = f"{label}:{name}"
+                if member.size > MAX_MEMBER_BYTES:
+                    raise KnowledgeError(where, "$", "is too large for a knowledge resource")
+                handle = tar.extractfile(member)
+                resource = _json(handle.read() if handle else b"", where)
+                if isinstance(resource, Mapping) and resource.get("resourceType") in _NOT_KNOWLEDGE:
+                    continue
+                found.append(checked_source(where, resource))
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        raise KnowledgeError(label, "$", f"is not a readable FHIR package ({exc})") from None
+    if not found:
+        raise KnowledgeError(label, "package", "holds no knowledge resources")
+    return found
+
+
+def _json(data: bytes, where: str) -> Any:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(where, "$", f"is not valid JSON ({exc})") from None
+
+
+def _plain(resource: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != "snapshot"}
+
+
+def merge(loaded: list[SourceFile], packaged: Iterable[SourceFile]) -> list[SourceFile]:
+    """The loaded files plus the packaged ones that are not the same resource again."""
+    by_key = {f"{f.resource['resourceType']}/{f.resource['id']}": f for f in loaded}
+    out = list(loaded)
+    for f in packaged:
+        same = by_key.get(f"{f.resource['resourceType']}/{f.resource['id']}")
+        if same is not None and _plain(same.resource) == _plain(f.resource):
+            continue
+        out.append(f)
+    return out
