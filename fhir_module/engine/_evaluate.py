@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from .._medication import Pool
 from ..dosing import DailyDose, scaled_order
 from ..knowledge import Knowledge, Rule
 from ..knowledge._fhirpath import Environment, evaluate
@@ -35,9 +36,10 @@ def evaluate_orders(
     drafts: list[DrugOrder],
     record: PatientRecord,
     today: date,
+    pool: Pool | None = None,
 ) -> list[Finding]:
     """Findings for the orders in scope; one rule failing yields a 'not completed' finding."""
-    call = Call(knowledge, scope, drafts, record)
+    call = Call(knowledge, scope, drafts, record, pool)
     findings: list[Finding] = []
     for item in scope:
         dose = call.doses[id(item)]

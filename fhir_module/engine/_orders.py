@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._medication import EMPTY, Named, Pool, named_medication
 from ..knowledge import Drug, Knowledge
 
 Resource = Mapping[str, Any]
@@ -18,6 +19,7 @@ class DrugOrder:
     order: Resource
     drug: Drug
     medication: Resource | None
+    named: Named | None = None
 
     @property
     def reference(self) -> str | None:
@@ -36,55 +38,61 @@ def bundle_resources(bundle: Any) -> list[Resource]:
     ]
 
 
-def _medication(order: Resource, pool: list[Resource]) -> Resource | None:
-    ref = order.get("medicationReference")
-    target = ref.get("reference") if isinstance(ref, Mapping) else None
-    if not isinstance(target, str):
-        return None
-    if target.startswith("#"):
-        contained = order.get("contained")
-        for res in contained if isinstance(contained, list) else []:
-            if isinstance(res, Mapping) and res.get("id") == target[1:]:
-                return res
-        return None
-    wanted = target.rstrip("/").split("/")[-2:]
-    for res in pool:
-        if (
-            res.get("resourceType") == "Medication"
-            and [res.get("resourceType"), res.get("id")] == wanted
-        ):
-            return res
-    return None
-
-
 def medication_concept(order: Resource, medication: Resource | None) -> Any:
     """What the order names as its medication: a CodeableConcept."""
-    if isinstance(order.get("medicationCodeableConcept"), Mapping):
-        return order["medicationCodeableConcept"]
-    if medication is not None:
-        return medication.get("code")
-    ref = order.get("medicationReference")
-    return {"text": ref.get("display")} if isinstance(ref, Mapping) else None
+    named = named_medication(order, EMPTY, medication)
+    concepts = named.concepts()
+    if concepts:
+        return concepts[0]
+    return {"text": named.display} if named.display is not None else None
 
 
-def drug_orders_in(knowledge: Knowledge, resources: list[Resource]) -> list[DrugOrder]:
-    """The MedicationRequests among the resources that are orders of a known drug."""
+def medication_pool(context: Mapping[str, Any], prefetch: Any = None,
+                    medications: Iterable[Resource] = ()) -> Pool:
+    """What the draft orders' references may resolve to: the entries of draftOrders, then the
+    Medications of any prefetched Bundle, then Medications of the patient's record."""
+    bundles: list[Any] = [context.get("draftOrders")]
+    if isinstance(prefetch, Mapping):
+        bundles += [v for v in prefetch.values() if isinstance(v, dict)]
+    pool = Pool.of_bundles(*bundles)
+    for medication in medications:
+        pool.add(medication)
+    return pool
+
+
+def drug_orders_in(
+    knowledge: Knowledge, resources: list[Resource], pool: Pool | None = None
+) -> list[DrugOrder]:
+    """The MedicationRequests among the resources that are orders of a known drug.
+
+    References resolve in `pool` (by default, the resources themselves by Type/id)."""
+    if pool is None:
+        pool = Pool((None, r) for r in resources)
     found = []
     for res in resources:
         if res.get("resourceType") != "MedicationRequest":
             continue
-        medication = _medication(res, resources)
-        drug = knowledge.drug_for(medication_concept(res, medication))
+        named = named_medication(res, pool)
+        drug = knowledge.drug_named(named)
         if drug is not None:
-            found.append(DrugOrder(res, drug, medication))
+            found.append(DrugOrder(res, drug, named.medication, named))
     return found
 
 
-def drug_orders(knowledge: Knowledge, context: Mapping[str, Any]) -> list[Resource]:
-    """The draft MedicationRequests of a known drug in a hook's context."""
-    return [
-        d.order for d in drug_orders_in(knowledge, bundle_resources(context.get("draftOrders")))
-    ]
+def draft_drug_orders(
+    knowledge: Knowledge, context: Mapping[str, Any], pool: Pool
+) -> list[DrugOrder]:
+    """The draft orders of a known drug in a hook's context, references resolved in `pool`."""
+    return drug_orders_in(knowledge, bundle_resources(context.get("draftOrders")), pool)
+
+
+def drug_orders(
+    knowledge: Knowledge, context: Mapping[str, Any], prefetch: Any = None
+) -> list[Resource]:
+    """The draft MedicationRequests of a known drug in a hook's context (references resolved
+    in draftOrders and in the prefetched Bundles)."""
+    pool = medication_pool(context, prefetch)
+    return [d.order for d in draft_drug_orders(knowledge, context, pool)]
 
 
 def selected(orders: list[DrugOrder], selections: Any) -> list[DrugOrder]:

@@ -179,9 +179,18 @@ def patient_record(
     finally:
         sources.close()
     patients = data.get("patient", [])
+    # Medications a prefetched Bundle carries (as `_include`d entries, say) are what the
+    # orders' references may name.
+    medications = [
+        m
+        for value in prefetch.values()
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle"
+        for m in bundle_resources(value, "Medication")
+    ]
     return PatientRecord(
         patient=patients[0] if patients else None,
         observations=tuple(data.get("observations", ())),
         conditions=tuple(data.get("conditions", ())),
         medication_requests=tuple(data.get("medications", ())),
+        medications=tuple(medications),
     )
