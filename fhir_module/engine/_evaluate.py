@@ -84,6 +84,7 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
     patient, facts = call.patient, call.facts
     age = age_on(patient.get("birthDate"), on) if patient else None
     total, arithmetic, assumptions = call.summary(drug, route, unit)
+    words = route_text(item.order, route)
     guideline = call.guideline(drug, route, age, unit)
     current = call.current(drug, route)
     env = Environment(
@@ -95,7 +96,7 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
             "medication": call.medication(drug),
             "hook": hook,
             "route": route,
-            "routeText": route_text(item.order, route),
+            "routeText": words,
             "routeName": route.replace("-", " "),
             "unit": unit,
             "age": {"low": age.low, "high": age.high} if age else [],
@@ -106,7 +107,7 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
             "breastfeedingEvidence": facts.breastfeeding.evidence,
             "respiratoryDisease": facts.respiratory.present,
             "respiratoryEvidence": facts.respiratory.evidence,
-            "dose": dose_variable(dose),
+            "dose": dose_variable(dose, words),
             "dailyDose": in_unit(total, unit),
             "doseText": show(total, unit),
             "arithmetic": arithmetic or [],

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._medication import EMPTY, Named, Pool, named_medication
+from .._medication import Named, Pool, named_medication
 from ..knowledge import Drug, Knowledge
 
 Resource = Mapping[str, Any]
@@ -36,15 +36,6 @@ def bundle_resources(bundle: Any) -> list[Resource]:
         for e in bundle["entry"]
         if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
     ]
-
-
-def medication_concept(order: Resource, medication: Resource | None) -> Any:
-    """What the order names as its medication: a CodeableConcept."""
-    named = named_medication(order, EMPTY, medication)
-    concepts = named.concepts()
-    if concepts:
-        return concepts[0]
-    return {"text": named.display} if named.display is not None else None
 
 
 def medication_pool(context: Mapping[str, Any], prefetch: Any = None,

@@ -47,14 +47,6 @@ class Drug:
     override_reasons: tuple[Mapping[str, str], ...]
     rule_displays: Mapping[tuple[str, str], str]
 
-    def matches(self, concept: Any) -> bool:
-        """Whether a medication CodeableConcept names this drug, by code or by name."""
-        if self.value_set.has_concept(concept):
-            return True
-        texts = [concept.get("text")] if isinstance(concept, Mapping) else []
-        texts += [c.get("display") for c in codings(concept)]
-        return any(self.names_in(t) for t in texts)
-
     def names_in(self, text: Any) -> bool:
         """Whether a free text holds one of the drug's names (one word or several, in any
         case, accents or punctuation): 'Baclofène 10 mg cp' holds 'baclofene'."""
@@ -184,9 +176,6 @@ class Knowledge:
 
     def hooks(self) -> frozenset[str]:
         return frozenset(h for d in self.drugs for r in d.rules for h in r.hooks)
-
-    def drug_for(self, concept: Any) -> Drug | None:
-        return next((d for d in self.drugs if d.matches(concept)), None)
 
     def drug_named(self, named: Named) -> Drug | None:
         """The drug an order names (see fhir_module._medication): by a code of the order's

@@ -1,0 +1,124 @@
+"""A route the order states is never replaced by the product's usual route; a stated route the
+module cannot classify gets a warning card naming it."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fhir_module import evaluate
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DAY = date(2026, 11, 26)
+SCT = "http://snomed.info/sct"
+EDQM = "http://standardterms.edqm.eu"
+V3 = "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration"
+INTRATHECAL_2000 = {
+    "coding": [
+        {
+            "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+            "code": "1666613",
+            "display": "20 ML baclofen 2 MG/ML Injection",
+        }
+    ]
+}
+TABLET_10 = {
+    "coding": [
+        {
+            "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+            "code": "197391",
+            "display": "baclofen 10 MG Oral Tablet",
+        }
+    ]
+}
+
+
+def request(route: dict[str, Any] | None, medication: dict[str, Any]) -> Any:
+    """An adult's baclofen order (the injection-route example) with this product and route."""
+    req = json.loads((EXAMPLES / "order-sign-injection-route.request.json").read_text())
+    order = req["context"]["draftOrders"]["entry"][0]["resource"]
+    order["medicationCodeableConcept"] = medication
+    dosage = order["dosageInstruction"][0]
+    dosage.pop("text", None)
+    if route is None:
+        dosage.pop("route", None)
+    else:
+        dosage["route"] = route
+    return req
+
+
+def cards(route: dict[str, Any] | None, medication: dict[str, Any]) -> dict[str, Any]:
+    response = evaluate(request(route, medication), today=DAY)
+    return {c["source"]["topic"]["code"]: c for c in response["cards"]}
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        {"text": "SubQ"},
+        {"text": "subcut."},
+        {"text": "intraveineuse"},
+        {"text": "i.v. Infusion"},
+        {"text": "IV push"},
+        {"text": "Sous-cutanée"},
+        {"text": "vía intravenosa"},
+        {"coding": [{"system": V3, "code": "IVPUSH"}]},
+        {"coding": [{"system": SCT, "code": "58100008", "display": "Intra-arterial route"}]},
+        {"coding": [{"system": EDQM, "code": "20066000"}], "text": "s.c."},
+    ],
+    ids=lambda r: r.get("text") or r["coding"][0]["code"],
+)
+def test_an_intrathecal_product_by_another_injection_route_is_contraindicated(
+    route: dict[str, Any],
+) -> None:
+    found = cards(route, INTRATHECAL_2000)
+    assert found["injection-route"]["indicator"] == "critical"
+    assert "intrathecal-test-dose" not in found
+
+
+@pytest.mark.parametrize(
+    ("route", "named"),
+    [
+        ({"coding": [{"system": SCT, "code": "37161004", "display": "Per rectum"}]}, "Per rectum"),
+        ({"coding": [{"system": SCT, "code": "418136008"}]}, "http://snomed.info/sct 418136008"),
+        ({"text": "via PEG tube"}, "via PEG tube"),
+        ({"text": "i.th. Pumpe"}, "i.th. Pumpe"),
+    ],
+)
+def test_a_stated_route_that_cannot_be_classified_is_said_not_replaced(
+    route: dict[str, Any], named: str
+) -> None:
+    for product in (INTRATHECAL_2000, TABLET_10):
+        found = cards(route, product)
+        card = found["route-unrecognised"]
+        assert card["indicator"] == "warning"
+        assert named in card["summary"] + card["detail"]
+        assert "maxima" in card["detail"]
+        # The product's route was not put in its place, and only one card says so.
+        assert not {"intrathecal-test-dose", "starting-dose", "dose-unverifiable"} & set(found)
+
+
+def test_with_no_route_stated_the_product_stands_in_and_the_card_says_so() -> None:
+    found = cards(None, INTRATHECAL_2000)  # 1 mg/day: above the usual intrathecal range
+    assert "route-unrecognised" not in found and "intrathecal-test-dose" in found
+    detail = found["intrathecal-above-usual"]["detail"]
+    assert "route not stated: intrathecal from the product" in detail
+
+
+@pytest.mark.parametrize(
+    ("route", "category_card"),
+    [
+        ({"text": "intrathécale"}, "intrathecal-test-dose"),
+        ({"text": "Intrathekal"}, "intrathecal-test-dose"),
+        ({"coding": [{"system": V3, "code": "ITINJ"}]}, "intrathecal-test-dose"),
+    ],
+)
+def test_spellings_in_other_languages_are_recognised(
+    route: dict[str, Any], category_card: str
+) -> None:
+    found = cards(route, INTRATHECAL_2000)
+    assert category_card in found and "route-unrecognised" not in found
