@@ -42,6 +42,12 @@ def _urn(order: dict[str, Any]) -> str:
 def _take_medication(order: dict[str, Any], entries: Entries) -> dict[str, Any] | None:
     """The order's medication as a Medication resource, detached from the order (its
     contained copy or Bundle entry removed); None when it names it by a concept no longer."""
+    r5 = order.pop("medication", None)
+    if isinstance(r5, dict):  # an R5 CodeableReference: read as its R4 equivalent
+        if isinstance(r5.get("concept"), dict):
+            order["medicationCodeableConcept"] = r5["concept"]
+        if isinstance(r5.get("reference"), dict):
+            order["medicationReference"] = r5["reference"]
     concept = order.pop("medicationCodeableConcept", None)
     if isinstance(concept, dict):
         return {"resourceType": "Medication", "code": concept}
@@ -56,6 +62,11 @@ def _take_medication(order: dict[str, Any], entries: Entries) -> dict[str, Any] 
                     order.pop("contained")
                 del order["medicationReference"]
                 return dict(res)
+    for entry in entries if isinstance(target, str) else []:
+        if entry.get("fullUrl") == target and entry["resource"]["resourceType"] == "Medication":
+            entries.remove(entry)
+            del order["medicationReference"]
+            return dict(entry["resource"])
     return None
 
 
@@ -77,6 +88,14 @@ def bundle_urn(order: dict[str, Any], entries: Entries, knowledge: Knowledge) ->
 
 
 def r5_reference(order: dict[str, Any], entries: Entries, knowledge: Knowledge) -> None:
+    if "medication" in order:
+        # Already R5: the R4 shape is the equivalent encoding.
+        r5 = order.pop("medication")
+        if isinstance(r5.get("concept"), dict):
+            order["medicationCodeableConcept"] = r5["concept"]
+        if isinstance(r5.get("reference"), dict):
+            order["medicationReference"] = r5["reference"]
+        return
     concept = order.pop("medicationCodeableConcept", None)
     reference = order.pop("medicationReference", None)
     order["medication"] = {"concept": concept} if concept is not None else {"reference": reference}

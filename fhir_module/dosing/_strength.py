@@ -43,7 +43,12 @@ _NAME_STRENGTH = re.compile(
     r"(ml|mls|milliliters?|millilitres?|l|tab|tabs|tablets?))?(?!\w)",
     re.IGNORECASE,
 )
-_TABLET_WORD = re.compile(r"\btab(?:let)?s?\b", re.IGNORECASE)
+# Tablets and other solid units in the languages product names come in.
+_TABLET_WORD = re.compile(
+    r"\b(?:tab(?:let)?s?|tablett?en?|tabletas?|comprim[e\u00e9]s?|cpr?|comprimidos?|"
+    r"compress[ae]|capsules?|caps|g[e\u00e9]lules?|c[a\u00e1]psulas?|kapseln?|pills?)\b",
+    re.IGNORECASE,
+)
 
 
 def strength_for(per: str, ctx: OrderContext) -> Strength:

@@ -126,3 +126,22 @@ def test_a_truly_unknown_unit_stays_unverifiable(
     order = sandbox_order(2, 4, quantity)
     assert isinstance(daily_dose(order, knowledge), DoseUnknown)
     assert "dose-unverifiable" in rules(order)
+
+
+@pytest.mark.parametrize(
+    ("name", "mg"),
+    [
+        ("BACLOFENE 10 mg, comprimé sécable", "80"),
+        ("Baclofen-ratiopharm 25 mg Tabletten", "200"),
+        ("Baclofeno 10 mg comprimidos EFG", "80"),
+        ("Lioresal 10 mg compresse", "80"),
+        ("baclofen 10 mg gélules", "80"),
+    ],
+)
+def test_the_strength_is_read_from_names_in_other_languages(
+    knowledge: Knowledge, name: str, mg: str
+) -> None:
+    order = sandbox_order(2, 4, {"value": 2, "system": UCUM, "code": "{tbl}"})
+    order["medicationCodeableConcept"] = {"text": name}
+    dose = daily_dose(order, knowledge)
+    assert isinstance(dose, DailyDose) and dose.mg_per_day == Decimal(mg), dose
