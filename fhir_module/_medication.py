@@ -15,8 +15,7 @@ whose own code is absent, text-only or unknown is still recognised by its ingred
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 Resource = Mapping[str, Any]
 
@@ -93,9 +92,9 @@ class Pool:
 EMPTY = Pool()
 
 
-@dataclass(frozen=True)
-class Named:
-    """What one order names as its medication, resolved once."""
+class Named(NamedTuple):
+    """What one order names as its medication, resolved once. (A NamedTuple: one is made for
+    every order the dose arithmetic reads, and a frozen dataclass costs several times more.)"""
 
     concept: dict[str, Any] | None  # the order's own CodeableConcept
     medication: dict[str, Any] | None  # the Medication the order references, when found
@@ -145,9 +144,11 @@ def named_medication(
     ``medication``, when given, is the Medication the caller already resolved for this
     order (with this same function), used as is.
     """
-    notes: list[str] = []
     concept = order.get("medicationCodeableConcept")
     reference = order.get("medicationReference")
+    if medication is None and reference is None and type(concept) is dict:
+        return Named(concept, None, None, None, (), (), ())  # the usual order: a code, no more
+    notes: list[str] = []
     r5 = order.get("medication")
     if type(r5) is dict and concept is None and reference is None:
         concept, reference = r5.get("concept"), r5.get("reference")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._medication import EMPTY, named_medication
+from .._medication import EMPTY, Named, named_medication
 from ._protocol import DoseKnowledge, Product
 from ._strength import Strength, strength_for
 
@@ -28,16 +28,25 @@ class OrderContext:
         self._product: Any = _UNSET
         self._names: list[str] | None = None
         self._strengths: dict[str, Strength] = {}
+        concept = order.get("medicationCodeableConcept")
+        if medication is None and type(concept) is dict and "medicationReference" not in order:
+            # The usual order, a code and nothing to resolve: what named_medication would say,
+            # without building it (it is built if the names are asked for).
+            self.named: Named | None = None
+            self.notes: list[str] = []
+            self.medication: dict[str, Any] | None = None
+            self.concept: dict[str, Any] | None = concept
+            return
         # The one resolver of fhir_module._medication: the engine resolved `medication` with
         # it (in the call's Bundles); contained '#id' Medications are found here the same way.
         named = self.named = named_medication(order, EMPTY, medication)
-        self.notes: list[str] = list(named.notes)
-        self.medication: dict[str, Any] | None = named.medication
+        self.notes = list(named.notes)
+        self.medication = named.medication
         concept = named.concept
         if concept is None and self.medication is not None:
             code = self.medication.get("code")
             concept = code if type(code) is dict else None
-        self.concept: dict[str, Any] | None = concept
+        self.concept = concept
 
     def product(self) -> Product | None:
         """The knowledge's product for the order's code (or its Medication's), if any."""
@@ -57,6 +66,8 @@ class OrderContext:
         """Every human-readable name of the medication: texts, displays, the reference's
         display, the ingredients'."""
         if self._names is None:
+            if self.named is None:
+                self.named = named_medication(self.order)
             self._names = self.named.names()
         return self._names
 
