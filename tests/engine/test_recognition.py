@@ -268,3 +268,28 @@ def test_an_unresolvable_reference_is_said(knowledge: Knowledge) -> None:
     named = named_medication(o)
     assert named.unresolved and "was not found" in named.notes[0]
     assert knowledge.drug_named(named) is not None
+
+
+def test_an_active_order_referencing_an_included_medication_is_on_record() -> None:
+    """The prefetch's MedicationRequests come with their Medications (_include): an active
+    order named only by reference is still a duplicate of the new one."""
+    req = json.loads((EXAMPLES / "order-sign-duplicate-therapy.request.json").read_text())
+    expected = rules(evaluate(req, today=DAY))
+    assert "duplicate-therapy" in expected
+    bundle = req["prefetch"]["medications"]
+    for entry in bundle["entry"]:
+        res = entry["resource"]
+        if res.get("status") == "active" and "medicationCodeableConcept" in res:
+            code = res.pop("medicationCodeableConcept")
+            res["medicationReference"] = {"reference": "Medication/included-1"}
+            bundle["entry"].append(
+                {
+                    "fullUrl": "https://ehr.example.org/fhir/Medication/included-1",
+                    "resource": {"resourceType": "Medication", "id": "included-1", "code": code},
+                    "search": {"mode": "include"},
+                }
+            )
+            break
+    else:
+        pytest.fail("the example has no active order named by a code")
+    assert rules(evaluate(req, today=DAY)) == expected
