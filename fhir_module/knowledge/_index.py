@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,9 @@ class Drug:
                     return True
         return False
 
-    @property
+    @cached_property
     def longest_name(self) -> int:
+        """The most words in one of the names."""
         return max((n.count(" ") + 1 for n in self.names), default=0)
 
 

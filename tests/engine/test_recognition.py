@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fhir_module import evaluate, evaluate_bundle
 from fhir_module._medication import Pool, named_medication
@@ -293,3 +295,51 @@ def test_an_active_order_referencing_an_included_medication_is_on_record() -> No
     else:
         pytest.fail("the example has no active order named by a code")
     assert rules(evaluate(req, today=DAY)) == expected
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(
+    ["medicationCodeableConcept", "medicationReference", "medication", "contained"]
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=st.dictionaries(
+        FIELDS,
+        JSON
+        | st.just({"reference": "#m"})
+        | st.just(
+            [
+                {
+                    "resourceType": "Medication",
+                    "id": "m",
+                    "ingredient": [
+                        {"itemReference": {"reference": "#m"}},
+                        None,
+                        {"itemCodeableConcept": []},
+                    ],
+                }
+            ]
+        ),
+        max_size=4,
+    ),
+    entries=st.lists(
+        st.tuples(st.one_of(st.none(), st.just(UUID), st.text(max_size=5)), JSON), max_size=3
+    ),
+)
+def test_the_resolver_never_raises(
+    knowledge: Knowledge, fields: dict[str, Any], entries: list[tuple[Any, Any]]
+) -> None:
+    o = {"resourceType": "MedicationRequest", **fields}
+    named = named_medication(o, Pool(entries))
+    knowledge.drug_named(named)
+    assert isinstance(named.names(), list)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from fhir_module import evaluate
+from fhir_module.dosing import DoseUnknown, daily_dose
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DAY = date(2026, 11, 26)
@@ -122,3 +123,17 @@ def test_spellings_in_other_languages_are_recognised(
 ) -> None:
     found = cards(route, INTRATHECAL_2000)
     assert category_card in found and "route-unrecognised" not in found
+
+
+def test_a_recognised_and_an_unrecognised_route_in_one_order_are_mixed_routes(
+    knowledge: Any,
+) -> None:
+    order = request({"coding": [{"system": SCT, "code": "47625008"}]}, INTRATHECAL_2000)
+    order = order["context"]["draftOrders"]["entry"][0]["resource"]
+    second = json.loads(json.dumps(order["dosageInstruction"][0]))
+    second["route"] = {"text": "per PEG"}
+    order["dosageInstruction"].append(second)
+    dose = daily_dose(order, knowledge)
+    assert isinstance(dose, DoseUnknown) and dose.route == "other-injection"
+    assert "different routes" in dose.reason
+    assert any("'per PEG'" in note for note in dose.assumptions)
