@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from fhir_module import evaluate, evaluate_bundle
 from fhir_module._medication import Pool, named_medication
 from fhir_module.dosing import DailyDose, daily_dose
-from fhir_module.knowledge import Knowledge
+from fhir_module.knowledge import Knowledge, default_files, load_knowledge
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DAY = date(2026, 11, 26)
@@ -343,3 +344,23 @@ def test_the_resolver_never_raises(
     named = named_medication(o, Pool(entries))
     knowledge.drug_named(named)
     assert isinstance(named.names(), list)
+
+
+def test_a_site_adds_a_multi_word_name_as_a_designation(tmp_path: Path) -> None:
+    """Names are data: a brand added as a designation of the medication ValueSet is
+    recognised as a whole phrase, with no change to the code."""
+    for path in default_files():
+        shutil.copy(path, tmp_path / path.name)
+    vs_path = tmp_path / "ValueSet-baclofen-medications.json"
+    vs = json.loads(vs_path.read_text())
+    vs["compose"]["include"][0]["concept"][0]["designation"].append(
+        {"language": "en-IN", "value": "Liofen XL"}
+    )
+    vs_path.write_text(json.dumps(vs))
+    site = load_knowledge(tmp_path, include_default=False)
+    plain = load_knowledge()
+    text = order(medicationCodeableConcept={"text": "LIOFEN XL 20 mg tablet"})
+    assert site.drug_named(named_medication(text)) is not None
+    assert plain.drug_named(named_medication(text)) is None
+    one_word = order(medicationCodeableConcept={"text": "Liofen 10"})
+    assert site.drug_named(named_medication(one_word)) is None
