@@ -8,10 +8,17 @@ from typing import Any
 
 from .._medication import EMPTY, Named, named_medication
 from ._protocol import DoseKnowledge, Product
-from ._strength import Strength, strength_for
+from ._strength import TABLET_WORD, Strength, strength_for
 
-_ORAL_WORDS = re.compile(r"\b(?:oral|by mouth|tab(?:let)?s?)\b", re.IGNORECASE)
-_INTRATHECAL_WORDS = re.compile(r"\bintrathecal\b", re.IGNORECASE)
+# Words in a product's name that imply its route, in the languages names come in; only for an
+# order that states no route (a stated route is never replaced).
+_ORAL_WORDS = re.compile(
+    r"\b(?:orale?s?|by mouth|per os|peroral|buvable|zum einnehmen)\b|" + TABLET_WORD.pattern,
+    re.IGNORECASE,
+)
+_INTRATHECAL_WORDS = re.compile(
+    r"\b(?:intrathecal|intrath[e\u00e9]cale?|intrathekale?|intratecale?)\b", re.IGNORECASE
+)
 _UNSET: Any = object()
 
 

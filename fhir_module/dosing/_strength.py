@@ -44,7 +44,7 @@ _NAME_STRENGTH = re.compile(
     re.IGNORECASE,
 )
 # Tablets and other solid units in the languages product names come in.
-_TABLET_WORD = re.compile(
+TABLET_WORD = re.compile(
     r"\b(?:tab(?:let)?s?|tablett?en?|tabletas?|comprim[e\u00e9]s?|cpr?|comprimidos?|"
     r"compress[ae]|capsules?|caps|g[e\u00e9]lules?|c[a\u00e1]psulas?|kapseln?|pills?)\b",
     re.IGNORECASE,
@@ -172,7 +172,7 @@ def _from_name(per: str, name: str) -> Strength | None:
         return None
     if per_text is not None:
         amount = unit_named(per_text)
-    elif _TABLET_WORD.search(name):
+    elif TABLET_WORD.search(name):
         amount = unit_named("{tbl}")
     else:
         return None

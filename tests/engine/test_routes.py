@@ -137,3 +137,24 @@ def test_a_recognised_and_an_unrecognised_route_in_one_order_are_mixed_routes(
     assert isinstance(dose, DoseUnknown) and dose.route == "other-injection"
     assert "different routes" in dose.reason
     assert any("'per PEG'" in note for note in dose.assumptions)
+
+
+@pytest.mark.parametrize(
+    ("name", "route"),
+    [
+        ("BACLOFENE 10 mg, comprimé sécable", "oral"),
+        ("Baclofen-ratiopharm 25 mg Tabletten", "oral"),
+        ("Baclofeno 10 mg comprimidos", "oral"),
+        ("Baclofène intrathécale 0,05 mg/ml, solution injectable", "intrathecal"),
+        ("Lioresal Intrathekal 0,05 mg/ml Injektionslösung", "intrathecal"),
+        ("baclofen 10 mg", "unknown"),
+    ],
+)
+def test_with_no_route_stated_a_name_in_another_language_implies_it(
+    knowledge: Any, name: str, route: str
+) -> None:
+    order = request(None, {"text": name})["context"]["draftOrders"]["entry"][0]["resource"]
+    dose = daily_dose(order, knowledge)
+    assert dose.route == route
+    if route != "unknown":
+        assert any(f"route not stated: {route} from the name" in a for a in dose.assumptions)
