@@ -21,13 +21,16 @@ def evaluate_hook(
     record: PatientRecord,
     *,
     today: date | None = None,
+    prefetch: Any = None,
 ) -> dict[str, Any]:
     """The CDS Hooks response for a validated hook context and the patient's record.
 
     order-sign judges every draft order of a known drug; order-select judges the
-    selected ones (the other drafts are judged when selected, or at order-sign).
+    selected ones (the other drafts are judged when selected, or at order-sign). The orders'
+    references resolve in draftOrders, the `prefetch` Bundles and the record's Medications,
+    as `drug_orders` resolves them.
     """
-    pool = medication_pool(context, medications=record.medications)
+    pool = medication_pool(context, prefetch, record.medications)
     drafts = draft_drug_orders(knowledge, context, pool)
     scope = selected(drafts, context.get("selections")) if hook == "order-select" else drafts
     if not scope:

@@ -103,7 +103,11 @@ def finish_hook(
     service, call = prepared.service, prepared.call
     record = patient_record(knowledge, call, settings, session, allowed)
     return HookResult(
-        service, call, evaluate_hook(knowledge, service.hook, call.context, record, today=today)
+        service,
+        call,
+        evaluate_hook(
+            knowledge, service.hook, call.context, record, today=today, prefetch=call.prefetch
+        ),
     )
 
 

@@ -364,3 +364,15 @@ def test_a_site_adds_a_multi_word_name_as_a_designation(tmp_path: Path) -> None:
     assert plain.drug_named(named_medication(text)) is None
     one_word = order(medicationCodeableConcept={"text": "Liofen 10"})
     assert site.drug_named(named_medication(one_word)) is None
+
+
+def test_a_urn_uuid_entry_of_a_prefetch_bundle_resolves() -> None:
+    drafts = _bundle((None, order(medicationReference={"reference": UUID})))
+    extra = {
+        "medications": {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"fullUrl": UUID, "resource": ingredient_only(None, (RX, "1292", "x"))}],
+        }
+    }
+    assert rules(evaluate(request(drafts, extra), today=DAY)) == BASELINE
