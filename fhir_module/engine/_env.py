@@ -18,8 +18,8 @@ UNKNOWN_ROUTE = (
     "so no route's dose limits could be applied."
 )
 UNRECOGNISED_ROUTE = (
-    "the order states the route '{}', which the module does not recognise, so no route's "
-    "dose limits could be applied"
+    "the route '{}' is not one the module recognises, so no route's dose limits could be "
+    "applied"
 )
 
 
@@ -89,7 +89,9 @@ def dose_variable(dose: Dose, route_words: str = "") -> dict[str, Any]:
         # Whatever the amount, no route's limits apply to a route the module cannot classify.
         reason = UNRECOGNISED_ROUTE.format(route_words)
         if isinstance(dose, DoseUnknown):
-            reason += f"; and the dose itself: {dose.reason}"
+            reason += f"; nor could the daily dose be computed: {dose.reason}"
+        else:
+            reason += f"; the dose as ordered: {dose.arithmetic}"
         return {"computed": False, "reason": reason}
     if isinstance(dose, DailyDose) and dose.route != "unknown":
         return {"computed": True}

@@ -158,3 +158,14 @@ def test_with_no_route_stated_a_name_in_another_language_implies_it(
     assert dose.route == route
     if route != "unknown":
         assert any(f"route not stated: {route} from the name" in a for a in dose.assumptions)
+
+
+def test_an_unrecognised_route_card_also_says_when_the_dose_cannot_be_read() -> None:
+    req = request({"text": "via PEG tube"}, TABLET_10)
+    dosage = req["context"]["draftOrders"]["entry"][0]["resource"]["dosageInstruction"][0]
+    dosage["doseAndRate"][0]["doseQuantity"] = {"value": 2, "unit": "puff"}
+    found = {c["source"]["topic"]["code"]: c for c in evaluate(req, today=DAY)["cards"]}
+    assert "dose-unverifiable" not in found
+    assert "nor could the daily dose be computed: the dose unit 'puff'" in found[
+        "route-unrecognised"
+    ]["detail"]
