@@ -166,6 +166,24 @@ def test_an_unrecognised_route_card_also_says_when_the_dose_cannot_be_read() -> 
     dosage["doseAndRate"][0]["doseQuantity"] = {"value": 2, "unit": "puff"}
     found = {c["source"]["topic"]["code"]: c for c in evaluate(req, today=DAY)["cards"]}
     assert "dose-unverifiable" not in found
-    assert "nor could the daily dose be computed: the dose unit 'puff'" in found[
-        "route-unrecognised"
-    ]["detail"]
+    assert (
+        "nor could the daily dose be computed: the dose unit 'puff'"
+        in found["route-unrecognised"]["detail"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "card"),
+    [
+        ("127492001", "max-daily-dose"),  # nasogastric: the oral maximum applies
+        ("127490009", "max-daily-dose"),  # gastrostomy
+        ("418114005", "injection-route"),  # intravenous central
+        ("417255000", "injection-route"),  # intraosseous
+    ],
+)
+def test_snomed_route_codes_of_the_fhir_route_value_set(code: str, card: str) -> None:
+    req = request({"coding": [{"system": SCT, "code": code}]}, TABLET_10)
+    dosage = req["context"]["draftOrders"]["entry"][0]["resource"]["dosageInstruction"][0]
+    dosage["doseAndRate"][0]["doseQuantity"] = {"value": 120, "unit": "mg", "code": "mg"}
+    found = {c["source"]["topic"]["code"] for c in evaluate(req, today=DAY)["cards"]}
+    assert card in found and "route-unrecognised" not in found
