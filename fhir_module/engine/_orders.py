@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._medication import Named, Pool, named_medication
+from .._medication import Pool, named_medication
 from ..knowledge import Drug, Knowledge
 
 Resource = Mapping[str, Any]
@@ -19,7 +19,6 @@ class DrugOrder:
     order: Resource
     drug: Drug
     medication: Resource | None
-    named: Named | None = None
 
     @property
     def reference(self) -> str | None:
@@ -66,7 +65,7 @@ def drug_orders_in(
         named = named_medication(res, pool)
         drug = knowledge.drug_named(named)
         if drug is not None:
-            found.append(DrugOrder(res, drug, named.medication, named))
+            found.append(DrugOrder(res, drug, named.medication))
     return found
 
 
