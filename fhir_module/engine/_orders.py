@@ -40,11 +40,13 @@ def bundle_resources(bundle: Any) -> list[Resource]:
 def medication_pool(context: Mapping[str, Any], prefetch: Any = None,
                     medications: Iterable[Resource] = ()) -> Pool:
     """What the draft orders' references may resolve to: the entries of draftOrders, then the
-    Medications of any prefetched Bundle, then Medications of the patient's record."""
-    bundles: list[Any] = [context.get("draftOrders")]
-    if isinstance(prefetch, Mapping):
-        bundles += [v for v in prefetch.values() if isinstance(v, dict)]
-    pool = Pool.of_bundles(*bundles)
+    entries of any prefetched Bundle and any prefetched Medication, then the Medications of
+    the patient's record."""
+    values = list(prefetch.values()) if isinstance(prefetch, Mapping) else []
+    pool = Pool.of_bundles(context.get("draftOrders"), *values)
+    for value in values:  # a Medication prefetched on its own, not in a Bundle
+        if isinstance(value, dict) and value.get("resourceType") == "Medication":
+            pool.add(value)
     for medication in medications:
         pool.add(medication)
     return pool

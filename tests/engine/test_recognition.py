@@ -376,3 +376,9 @@ def test_a_urn_uuid_entry_of_a_prefetch_bundle_resolves() -> None:
         }
     }
     assert rules(evaluate(request(drafts, extra), today=DAY)) == BASELINE
+
+
+def test_a_medication_prefetched_on_its_own_resolves() -> None:
+    drafts = _bundle((None, order(medicationReference={"reference": "Medication/med-1"})))
+    extra = {"medication": ingredient_only(None, (RX, "1292", "baclofen"))}
+    assert rules(evaluate(request(drafts, extra), today=DAY)) == BASELINE
