@@ -104,11 +104,6 @@ class Named(NamedTuple):
     ingredient_names: tuple[str, ...]  # displays of ingredient references
     notes: tuple[str, ...]  # how the order was read, for the card's assumptions
 
-    @property
-    def unresolved(self) -> bool:
-        """Whether the order references a Medication that could not be found."""
-        return self.reference is not None and self.medication is None
-
     def concepts(self) -> list[dict[str, Any]]:
         """Every CodeableConcept naming the medication: the order's, the Medication's code,
         then its ingredients."""

@@ -269,7 +269,7 @@ def test_the_dose_arithmetic_reads_the_same_medication(knowledge: Knowledge) -> 
 def test_an_unresolvable_reference_is_said(knowledge: Knowledge) -> None:
     o = order(medicationReference={"reference": "urn:uuid:0000", "display": "baclofen 10 mg"})
     named = named_medication(o)
-    assert named.unresolved and "was not found" in named.notes[0]
+    assert named.medication is None and "was not found" in named.notes[0]
     assert knowledge.drug_named(named) is not None
 
 
