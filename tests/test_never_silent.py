@@ -2,10 +2,10 @@
 readable (a card saying what was not checked). So the same order, however it is encoded,
 must give the same rules.
 
-Every example is re-sent with its draft orders rewritten into each equivalent encoding real
-feeds use (a contained Medication, a Bundle entry by urn:uuid, an ingredient-only
-Medication, an R5 CodeableReference, '{pill}' for tablets), alone and mixed at random per
-order, and must give the same rule ids.
+Every example is re-sent with its orders (drafts and the patient's other orders) rewritten
+into each equivalent encoding real feeds use (a contained Medication, a Bundle entry by
+urn:uuid, an ingredient-only Medication, an R5 CodeableReference, '{pill}' for tablets),
+alone and mixed at random per order, and must give the same rule ids.
 """
 
 from __future__ import annotations
@@ -189,15 +189,23 @@ def _answer(document: dict[str, Any]) -> list[str]:
 def rewritten(
     document: dict[str, Any], choose: Callable[[int], Encoding], knowledge: Knowledge
 ) -> dict[str, Any]:
+    """A copy of the document with every MedicationRequest rewritten: the draft orders and
+    the patient's other orders (in the prefetch, or in the Bundle), each in its own Bundle."""
     document = copy.deepcopy(document)
-    entries = _entries(document)
+    groups = [_entries(document)]
+    prefetch = document.get("prefetch") or {}
+    groups += [
+        v["entry"]
+        for v in prefetch.values()
+        if isinstance(v, dict) and v.get("resourceType") == "Bundle" and v.get("entry")
+    ]
     orders = [
-        e["resource"]
+        (e["resource"], entries)
+        for entries in groups
         for e in entries
         if e["resource"]["resourceType"] == "MedicationRequest"
-        and (document.get("resourceType") != "Bundle" or e["resource"].get("status") == "draft")
     ]
-    for i, order in enumerate(orders):
+    for i, (order, entries) in enumerate(orders):
         choose(i)(order, entries, knowledge)
     return document
 
