@@ -37,6 +37,7 @@ class Unit(NamedTuple):
 TABLET_SPELLINGS = ("{tbl}", "{tablet}", "{tablets}", "tbl", "tab", "tabs", "tablet", "tablets",
                     "tablet(s)")
 EDQM = "http://standardterms.edqm.eu"
+EDQM_OID = "urn:oid:0.4.0.127.0.16.1.1.2.1"
 
 
 def _spellings() -> dict[str, Unit]:
@@ -77,9 +78,11 @@ def _spellings() -> dict[str, Unit]:
 
 UNITS: dict[str, Unit] = _spellings()
 #: units of presentation coded in their own system: EDQM Standard Terms Tablet and Capsule
+#: (EDQM also goes by its OID, as German ePrescriptions send it)
 CODED_UNITS: dict[tuple[str, str], Unit] = {
-    (EDQM, "15054000"): UNITS["{tbl}"],
-    (EDQM, "15012000"): UNITS["{tbl}"],
+    (system, code): UNITS["{tbl}"]
+    for system in (EDQM, EDQM_OID)
+    for code in ("15054000", "15012000")
 }
 
 TIME_SECONDS: dict[str, Decimal] = {}

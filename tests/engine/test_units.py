@@ -145,3 +145,38 @@ def test_the_strength_is_read_from_names_in_other_languages(
     order["medicationCodeableConcept"] = {"text": name}
     dose = daily_dose(order, knowledge)
     assert isinstance(dose, DailyDose) and dose.mg_per_day == Decimal(mg), dose
+
+
+def test_a_german_eprescription_medication_with_edqm_by_its_oid(knowledge: Knowledge) -> None:
+    """An ingredient-only Medication with its EDQM dose form and units sent under EDQM's OID,
+    and no route: the route comes from the dose form, the strength from the ingredient."""
+    oid = "urn:oid:0.4.0.127.0.16.1.1.2.1"
+    medication = {
+        "resourceType": "Medication",
+        "id": "m1",
+        "code": {"text": "Baclofen-ratiopharm 25 mg Tabletten"},
+        "form": {"coding": [{"system": EDQM, "code": "10219000"}], "text": "Tablette"},
+        "ingredient": [
+            {
+                "itemCodeableConcept": {
+                    "coding": [{"system": "http://fdasis.nlm.nih.gov", "code": "H789N3FKE8"}]
+                },
+                "strength": {
+                    "numerator": {"value": 25, "unit": "mg", "system": UCUM, "code": "mg"},
+                    "denominator": {
+                        "value": 1,
+                        "unit": "Tablette",
+                        "system": oid,
+                        "code": "15054000",
+                    },
+                },
+            }
+        ],
+    }
+    order = sandbox_order(2, 4, {"value": 2, "unit": "Tablette", "system": oid, "code": "15054000"})
+    del order["medicationCodeableConcept"]
+    order["medicationReference"] = {"reference": "#m1"}
+    order["contained"] = [medication]
+    dose = daily_dose(order, knowledge)
+    assert isinstance(dose, DailyDose) and dose.mg_per_day == 200 and dose.route == "oral"
+    assert any("from the Medication's dose form" in a for a in dose.assumptions)
