@@ -12,7 +12,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._errors import Unknown
-from ._units import MASS_TO_MG, UP, Unit, fmt, mass_unit_for, per_words, unit_named
+from ._units import (
+    CODED_UNITS,
+    MASS_TO_MG,
+    UP,
+    Unit,
+    fmt,
+    mass_unit_for,
+    per_words,
+    unit_named,
+)
 
 if TYPE_CHECKING:
     from ._order import OrderContext
@@ -153,6 +162,9 @@ def _from_ratio(per: str, ratio: dict[str, Any]) -> Strength | None:
 
 
 def _unit_of(quantity: dict[str, Any]) -> Unit | None:
+    system, code = quantity.get("system"), quantity.get("code")
+    if type(system) is str and type(code) is str and (system, code) in CODED_UNITS:
+        return CODED_UNITS[(system, code)]
     for key in ("code", "unit"):
         text = quantity.get(key)
         if type(text) is str:

@@ -180,3 +180,30 @@ def test_a_german_eprescription_medication_with_edqm_by_its_oid(knowledge: Knowl
     dose = daily_dose(order, knowledge)
     assert isinstance(dose, DailyDose) and dose.mg_per_day == 200 and dose.route == "oral"
     assert any("from the Medication's dose form" in a for a in dose.assumptions)
+
+
+@pytest.mark.parametrize("system", [EDQM, "urn:oid:0.4.0.127.0.16.1.1.2.1"])
+def test_an_ingredient_strength_per_edqm_tablet_with_no_unit_text(
+    knowledge: Knowledge, system: str
+) -> None:
+    order = sandbox_order(2, 4, {"value": 2, "system": UCUM, "code": "{pill}"})
+    del order["medicationCodeableConcept"]
+    order["medicationReference"] = {"reference": "#m"}
+    order["contained"] = [
+        {
+            "resourceType": "Medication",
+            "id": "m",
+            "code": {"text": "Baclofen"},
+            "ingredient": [
+                {
+                    "itemCodeableConcept": {"text": "Baclofen"},
+                    "strength": {
+                        "numerator": {"value": 10, "system": UCUM, "code": "mg"},
+                        "denominator": {"value": 1, "system": system, "code": "15054000"},
+                    },
+                }
+            ],
+        }
+    ]
+    dose = daily_dose(order, knowledge)
+    assert isinstance(dose, DailyDose) and dose.mg_per_day == 80, dose
