@@ -50,11 +50,14 @@ def bundle_as_hook(bundle: Mapping[str, Any]) -> tuple[dict[str, Any], PatientRe
     The MedicationRequests with status 'draft' are the orders to judge and the
     others are the patient's record; a Bundle with no draft judges all of them.
     """
-    resources = [
-        e["resource"]
+    entries = [
+        e
         for e in bundle.get("entry") or []
         if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
     ]
+    resources = [e["resource"] for e in entries]
+    # fullUrls kept, so that urn:uuid references between the entries resolve.
+    full_urls = {id(e["resource"]): e.get("fullUrl") for e in entries}
     requests = [r for r in resources if r.get("resourceType") == "MedicationRequest"]
     drafts = [r for r in requests if r.get("status") == "draft"] or requests
     others = [r for r in requests if not any(r is d for d in drafts)]
@@ -65,7 +68,7 @@ def bundle_as_hook(bundle: Mapping[str, Any]) -> tuple[dict[str, Any], PatientRe
         "draftOrders": {
             "resourceType": "Bundle",
             "type": "collection",
-            "entry": [{"resource": r} for r in drafts + medications],
+            "entry": [_entry(r, full_urls.get(id(r))) for r in drafts + medications],
         },
     }
     record = PatientRecord(
@@ -73,5 +76,10 @@ def bundle_as_hook(bundle: Mapping[str, Any]) -> tuple[dict[str, Any], PatientRe
         observations=tuple(r for r in resources if r.get("resourceType") == "Observation"),
         conditions=tuple(r for r in resources if r.get("resourceType") == "Condition"),
         medication_requests=tuple(others),
+        medications=tuple(medications),
     )
     return context, record
+
+
+def _entry(resource: Mapping[str, Any], full_url: Any) -> dict[str, Any]:
+    return {"fullUrl": full_url, "resource": resource} if full_url else {"resource": resource}

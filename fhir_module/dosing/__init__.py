@@ -9,7 +9,7 @@ package holds only standard unit and timing definitions.
 
 from ._compute import daily_dose, order_route
 from ._protocol import DoseKnowledge, Product
-from ._result import DailyDose, DoseUnknown
+from ._result import UNRECOGNISED, DailyDose, DoseUnknown
 from ._scale import scaled_order
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "DoseKnowledge",
     "DoseUnknown",
     "Product",
+    "UNRECOGNISED",
     "daily_dose",
     "order_route",
     "scaled_order",

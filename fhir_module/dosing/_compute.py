@@ -21,7 +21,7 @@ from ._dosage import Part, dosage_part, shown
 from ._errors import Unknown
 from ._order import OrderContext
 from ._protocol import DoseKnowledge
-from ._result import DailyDose, DoseUnknown, daily
+from ._result import UNRECOGNISED, DailyDose, DoseUnknown, daily
 from ._units import show_value, tidy
 
 
@@ -44,7 +44,9 @@ def order_route(order: Mapping[str, Any], knowledge: DoseKnowledge,
                 medication: Mapping[str, Any] | None = None) -> str:
     """The route of a MedicationRequest, by the same logic as ``daily_dose``; never raises.
 
-    'oral' | 'intrathecal' | 'other-injection' | 'other' | 'unknown'.
+    A route category of the knowledge ('oral', 'intrathecal', 'other-injection', ...),
+    'unrecognised' (the order states a route the knowledge does not classify) or 'unknown'
+    (no route stated, and none implied by the product, dose form or name).
     """
     try:
         if not isinstance(order, Mapping):
@@ -118,7 +120,12 @@ def _dosages(order: dict[str, Any]) -> tuple[list[Any], bool]:
 
 
 def _route(dosages: list[Any], ctx: OrderContext) -> tuple[str, str]:
-    """(route, reason the order mixes routes or ''), noting an inferred route."""
+    """(route, reason the order mixes routes or ''), noting an inferred route.
+
+    A route the order states is never replaced by the product's: one the knowledge does not
+    classify makes the route UNRECOGNISED. The product, dose form or name stands in only
+    when no instruction states a route at all.
+    """
     if len(dosages) == 1 and type(dosages[0]) is dict:
         # The usual order: one instruction, its route coded as the knowledge knows it.
         concept = dosages[0].get("route")
@@ -126,33 +133,56 @@ def _route(dosages: list[Any], ctx: OrderContext) -> tuple[str, str]:
         if route is not None:
             return route, ""
     stated: list[str] = []
+    unrecognised: list[str] = []
     for dosage in dosages:
         concept = dosage.get("route") if type(dosage) is dict else None
-        if type(concept) is dict:
+        if type(concept) is dict and _states_route(concept):
             route = ctx.knowledge.route_for(concept)
             if route is None:
-                ctx.notes.append(f"the route {_route_text(concept)} was not recognised")
+                text = _route_text(concept)
+                if text not in unrecognised:
+                    unrecognised.append(text)
             elif route not in stated:
                 stated.append(route)
+    if unrecognised:
+        ctx.notes.append(f"the route {', '.join(unrecognised)} stated by the order is not one "
+                         f"the module recognises; the product's route was not assumed instead")
+        if not stated:
+            return UNRECOGNISED, ""
+        stated.append(UNRECOGNISED)
     if not stated:
         route, note = ctx.inferred_route()
         ctx.notes.append(note)
         return route, ""
     if len(stated) > 1:
-        ctx.notes.append(f"the instructions state different routes ({', '.join(stated)}); "
+        shown_routes = ", ".join(r if r != UNRECOGNISED else "one not recognised" for r in stated)
+        ctx.notes.append(f"the instructions state different routes ({shown_routes}); "
                          f"the first, {stated[0]}, is reported")
         return stated[0], "the dosage instructions give different routes, so no single daily " \
                           "dose applies to one route"
     return stated[0], ""
 
 
+def _states_route(concept: dict[str, Any]) -> bool:
+    """Whether a route CodeableConcept says anything: a text or a coding with a code."""
+    text = concept.get("text")
+    if type(text) is str and text.strip():
+        return True
+    codings = concept.get("coding")
+    return type(codings) is list and any(
+        type(c) is dict and (c.get("code") or c.get("display")) for c in codings)
+
+
 def _route_text(concept: dict[str, Any]) -> str:
     text = concept.get("text")
-    if type(text) is str:
+    if type(text) is str and text.strip():
         return repr(text[:40])
     codings = concept.get("coding")
     if type(codings) is list and codings and type(codings[0]) is dict:
-        return f"{show_value(codings[0].get('system'))} {show_value(codings[0].get('code'))}"
+        coding = codings[0]
+        shown_code = f"{show_value(coding.get('system'))} {show_value(coding.get('code'))}"
+        display = coding.get("display")
+        return f"{shown_code} ({display[:40]!r})" if type(display) is str else shown_code
     return "given"
 
 

@@ -12,9 +12,11 @@ from ._order import OrderContext
 from ._strength import Strength
 from ._timing import events_per_day
 from ._units import (
+    CODED_UNITS,
     DAY_SECONDS,
     MASS_TO_MG,
     ONE,
+    TABLET_SPELLINGS,
     UNITS,
     UP,
     Unit,
@@ -211,6 +213,12 @@ def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
         unit = UNITS.get(code)
         if unit is not None and code == unit.ucum:
             return unit
+        system = quantity.get("system")
+        if system is not None and type(system) is str:
+            unit = CODED_UNITS.get((system, code))
+            if unit is not None:
+                ctx.notes.append(f"unit {system} {code[:20]} read as one {per_words(unit.ucum)}")
+                return unit
     texts = quantity_unit_texts(quantity)
     for text in texts:
         unit = unit_named(text)
@@ -218,6 +226,8 @@ def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
             if unit.kind == "mass" and text != unit.ucum:
                 # mcg for mg is a classic misreading: say how the spelling was taken.
                 ctx.notes.append(f"unit {text[:40]!r} read as {unit.ucum}")
+            elif unit.kind == "{tbl}" and text.strip().lower() not in TABLET_SPELLINGS:
+                ctx.notes.append(f"unit {text[:40]!r} read as one tablet")
             return unit
     if not texts:
         raise Unknown(f"the {what} has no unit")

@@ -6,56 +6,54 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .._medication import EMPTY, Named, named_medication
 from ._protocol import DoseKnowledge, Product
-from ._strength import Strength, strength_for
+from ._strength import TABLET_WORD, Strength, strength_for
 
-_ORAL_WORDS = re.compile(r"\b(?:oral|by mouth|tab(?:let)?s?)\b", re.IGNORECASE)
-_INTRATHECAL_WORDS = re.compile(r"\bintrathecal\b", re.IGNORECASE)
+# Words in a product's name that imply its route, in the languages names come in; only for an
+# order that states no route (a stated route is never replaced).
+_ORAL_WORDS = re.compile(
+    r"\b(?:orale?s?|by mouth|per os|peroral|buvable|zum einnehmen)\b|" + TABLET_WORD.pattern,
+    re.IGNORECASE,
+)
+_INTRATHECAL_WORDS = re.compile(
+    r"\b(?:intrathecal|intrath[e\u00e9]cale?|intrathekale?|intratecale?)\b", re.IGNORECASE
+)
 _UNSET: Any = object()
 
 
 class OrderContext:
     """The parts of a MedicationRequest every dosage instruction needs, looked up lazily."""
 
-    __slots__ = ("order", "knowledge", "concept", "medication", "notes", "_product", "_names",
-                 "_strengths")
+    __slots__ = ("order", "knowledge", "concept", "medication", "named", "notes", "_product",
+                 "_names", "_strengths")
 
     def __init__(self, order: dict[str, Any], knowledge: DoseKnowledge,
                  medication: Mapping[str, Any] | None) -> None:
         self.order = order
         self.knowledge = knowledge
-        self.notes: list[str] = []
         self._product: Any = _UNSET
         self._names: list[str] | None = None
         self._strengths: dict[str, Strength] = {}
         concept = order.get("medicationCodeableConcept")
-        reference = order.get("medicationReference")
-        codeable = order.get("medication")
-        if type(codeable) is dict:
-            # R5 CodeableReference, seen in feeds that mix versions.
-            concept = concept if concept is not None else codeable.get("concept")
-            reference = reference if reference is not None else codeable.get("reference")
-        self.concept: dict[str, Any] | None = concept if type(concept) is dict else None
-        self.medication: dict[str, Any] | None = \
-            None if reference is None and medication is None else \
-            self._resolve(reference, medication)
-        if self.concept is None and self.medication is not None:
+        if medication is None and type(concept) is dict and "medicationReference" not in order:
+            # The usual order, a code and nothing to resolve: what named_medication would say,
+            # without building it (it is built if the names are asked for).
+            self.named: Named | None = None
+            self.notes: list[str] = []
+            self.medication: dict[str, Any] | None = None
+            self.concept: dict[str, Any] | None = concept
+            return
+        # The one resolver of fhir_module._medication: the engine resolved `medication` with
+        # it (in the call's Bundles); contained '#id' Medications are found here the same way.
+        named = self.named = named_medication(order, EMPTY, medication)
+        self.notes = list(named.notes)
+        self.medication = named.medication
+        concept = named.concept
+        if concept is None and self.medication is not None:
             code = self.medication.get("code")
-            self.concept = code if type(code) is dict else None
-
-    def _resolve(self, reference: Any, given: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        target = reference.get("reference") if type(reference) is dict else None
-        if type(target) is str and target.startswith("#"):
-            contained = self.order.get("contained")
-            if type(contained) is list:
-                for resource in contained:
-                    if (type(resource) is dict and resource.get("id") == target[1:]
-                            and resource.get("resourceType") == "Medication"):
-                        return resource
-            self.notes.append(f"the contained Medication {target[:40]!r} was not found")
-        if given is not None and isinstance(given, Mapping):
-            return given if type(given) is dict else dict(given)
-        return None
+            concept = code if type(code) is dict else None
+        self.concept = concept
 
     def product(self) -> Product | None:
         """The knowledge's product for the order's code (or its Medication's), if any."""
@@ -72,19 +70,12 @@ class OrderContext:
         return product_found
 
     def names(self) -> list[str]:
-        """Every human-readable name of the medication: texts, displays, the reference's display."""
+        """Every human-readable name of the medication: texts, displays, the reference's
+        display, the ingredients'."""
         if self._names is None:
-            names: list[str] = []
-            concepts = [self.concept]
-            if self.medication is not None:
-                concepts.append(self.medication.get("code"))
-            for concept in concepts:
-                if type(concept) is dict:
-                    _concept_names(concept, names)
-            reference = self.order.get("medicationReference")
-            if type(reference) is dict and type(reference.get("display")) is str:
-                names.append(reference["display"])
-            self._names = names
+            if self.named is None:
+                self.named = named_medication(self.order)
+            self._names = self.named.names()
         return self._names
 
     def strength(self, per: str) -> Strength:
@@ -111,13 +102,3 @@ class OrderContext:
                 return "oral", f"route not stated: oral from the name '{name[:80]}'"
         return "unknown", "route not stated and not implied by the product, form or name"
 
-
-def _concept_names(concept: dict[str, Any], names: list[str]) -> None:
-    text = concept.get("text")
-    if type(text) is str:
-        names.append(text)
-    codings = concept.get("coding")
-    if type(codings) is list:
-        for coding in codings:
-            if type(coding) is dict and type(coding.get("display")) is str:
-                names.append(coding["display"])

@@ -7,6 +7,9 @@ from decimal import Decimal
 
 from ._units import MASS_TO_MG, mass_factor
 
+#: the route of an order that states a route the knowledge does not classify
+UNRECOGNISED = "unrecognised"
+
 
 @dataclass(frozen=True, slots=True)
 class DailyDose:

@@ -12,7 +12,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._errors import Unknown
-from ._units import MASS_TO_MG, UP, Unit, fmt, mass_unit_for, per_words, unit_named
+from ._units import (
+    CODED_UNITS,
+    MASS_TO_MG,
+    UP,
+    Unit,
+    fmt,
+    mass_unit_for,
+    per_words,
+    unit_named,
+)
 
 if TYPE_CHECKING:
     from ._order import OrderContext
@@ -43,7 +52,12 @@ _NAME_STRENGTH = re.compile(
     r"(ml|mls|milliliters?|millilitres?|l|tab|tabs|tablets?))?(?!\w)",
     re.IGNORECASE,
 )
-_TABLET_WORD = re.compile(r"\btab(?:let)?s?\b", re.IGNORECASE)
+# Tablets and other solid units in the languages product names come in.
+TABLET_WORD = re.compile(
+    r"\b(?:tab(?:let)?s?|tablett?en?|tabletas?|comprim[e\u00e9]s?|cpr?|comprimidos?|"
+    r"compress[ae]|capsules?|caps|g[e\u00e9]lules?|c[a\u00e1]psulas?|kapseln?|pills?)\b",
+    re.IGNORECASE,
+)
 
 
 def strength_for(per: str, ctx: OrderContext) -> Strength:
@@ -148,6 +162,9 @@ def _from_ratio(per: str, ratio: dict[str, Any]) -> Strength | None:
 
 
 def _unit_of(quantity: dict[str, Any]) -> Unit | None:
+    system, code = quantity.get("system"), quantity.get("code")
+    if type(system) is str and type(code) is str and (system, code) in CODED_UNITS:
+        return CODED_UNITS[(system, code)]
     for key in ("code", "unit"):
         text = quantity.get(key)
         if type(text) is str:
@@ -167,7 +184,7 @@ def _from_name(per: str, name: str) -> Strength | None:
         return None
     if per_text is not None:
         amount = unit_named(per_text)
-    elif _TABLET_WORD.search(name):
+    elif TABLET_WORD.search(name):
         amount = unit_named("{tbl}")
     else:
         return None

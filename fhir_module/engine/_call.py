@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .._medication import Pool
 from ..dosing import daily_dose
 from ..knowledge import Drug, Knowledge
 from ..knowledge._fhirpath import Results
@@ -43,15 +44,16 @@ class Call:
         scope: list[DrugOrder],
         drafts: list[DrugOrder],
         record: PatientRecord,
+        pool: Pool | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.scope = scope
         self.facts = patient_facts(knowledge, record)
         self.draft_ids = {d.reference for d in drafts if d.reference}
         self.doses = {id(o): daily_dose(o.order, knowledge, o.medication) for o in scope}
-        self.history = drug_orders_in(
-            knowledge, [r for r in record.medication_requests if isinstance(r, Mapping)]
-        )
+        history = [r for r in record.medication_requests if isinstance(r, Mapping)]
+        past_pool = (pool or Pool()).with_resources([*history, *record.medications])
+        self.history = drug_orders_in(knowledge, history, past_pool)
         patient = record.patient if isinstance(record.patient, Mapping) else None
         self.patient = patient
         self.patient_copy: Any = dict(patient) if patient else []

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from ..dosing import DailyDose, DoseUnknown
+from ..dosing import UNRECOGNISED, DailyDose, DoseUnknown
 from ..dosing._units import MASS_TO_MG
 from ..knowledge import Drug, render_value
 from ..knowledge._terminology import codings
@@ -16,6 +16,10 @@ Dose = DailyDose | DoseUnknown
 UNKNOWN_ROUTE = (
     "The route is not given and cannot be inferred from the product or dose form, "
     "so no route's dose limits could be applied."
+)
+UNRECOGNISED_ROUTE = (
+    "the route '{}' is not one the module recognises, so no route's dose limits could be "
+    "applied"
 )
 
 
@@ -80,7 +84,15 @@ def dose_summary(doses: Iterable[Dose], unit: str) -> tuple[Decimal, str, str]:
     return total, arithmetic, text
 
 
-def dose_variable(dose: Dose) -> dict[str, Any]:
+def dose_variable(dose: Dose, route_words: str = "") -> dict[str, Any]:
+    if dose.route == UNRECOGNISED:
+        # Whatever the amount, no route's limits apply to a route the module cannot classify.
+        reason = UNRECOGNISED_ROUTE.format(route_words)
+        if isinstance(dose, DoseUnknown):
+            reason += f"; nor could the daily dose be computed: {dose.reason}"
+        else:
+            reason += f"; the dose as ordered: {dose.arithmetic}"
+        return {"computed": False, "reason": reason}
     if isinstance(dose, DailyDose) and dose.route != "unknown":
         return {"computed": True}
     reason = dose.reason if isinstance(dose, DoseUnknown) else UNKNOWN_ROUTE
@@ -98,4 +110,7 @@ def route_text(order: Mapping[str, Any], route: str) -> str:
             for c in codings(concept):
                 if isinstance(c, Mapping) and isinstance(c.get("display"), str):
                     return str(c["display"])
+            for c in codings(concept):
+                if isinstance(c.get("code"), str):
+                    return f"{c.get('system') or 'no system'} {c['code']}"
     return route.replace("-", " ")

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from .._medication import Pool
 from ..dosing import DailyDose, scaled_order
 from ..knowledge import Knowledge, Rule
 from ..knowledge._fhirpath import Environment, evaluate
@@ -35,9 +36,10 @@ def evaluate_orders(
     drafts: list[DrugOrder],
     record: PatientRecord,
     today: date,
+    pool: Pool | None = None,
 ) -> list[Finding]:
     """Findings for the orders in scope; one rule failing yields a 'not completed' finding."""
-    call = Call(knowledge, scope, drafts, record)
+    call = Call(knowledge, scope, drafts, record, pool)
     findings: list[Finding] = []
     for item in scope:
         dose = call.doses[id(item)]
@@ -82,6 +84,7 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
     patient, facts = call.patient, call.facts
     age = age_on(patient.get("birthDate"), on) if patient else None
     total, arithmetic, assumptions = call.summary(drug, route, unit)
+    words = route_text(item.order, route)
     guideline = call.guideline(drug, route, age, unit)
     current = call.current(drug, route)
     env = Environment(
@@ -93,7 +96,7 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
             "medication": call.medication(drug),
             "hook": hook,
             "route": route,
-            "routeText": route_text(item.order, route),
+            "routeText": words,
             "routeName": route.replace("-", " "),
             "unit": unit,
             "age": {"low": age.low, "high": age.high} if age else [],
@@ -104,7 +107,7 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
             "breastfeedingEvidence": facts.breastfeeding.evidence,
             "respiratoryDisease": facts.respiratory.present,
             "respiratoryEvidence": facts.respiratory.evidence,
-            "dose": dose_variable(dose),
+            "dose": dose_variable(dose, words),
             "dailyDose": in_unit(total, unit),
             "doseText": show(total, unit),
             "arithmetic": arithmetic or [],

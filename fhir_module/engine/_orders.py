@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._medication import Pool, named_medication
 from ..knowledge import Drug, Knowledge
 
 Resource = Mapping[str, Any]
@@ -36,55 +37,54 @@ def bundle_resources(bundle: Any) -> list[Resource]:
     ]
 
 
-def _medication(order: Resource, pool: list[Resource]) -> Resource | None:
-    ref = order.get("medicationReference")
-    target = ref.get("reference") if isinstance(ref, Mapping) else None
-    if not isinstance(target, str):
-        return None
-    if target.startswith("#"):
-        contained = order.get("contained")
-        for res in contained if isinstance(contained, list) else []:
-            if isinstance(res, Mapping) and res.get("id") == target[1:]:
-                return res
-        return None
-    wanted = target.rstrip("/").split("/")[-2:]
-    for res in pool:
-        if (
-            res.get("resourceType") == "Medication"
-            and [res.get("resourceType"), res.get("id")] == wanted
-        ):
-            return res
-    return None
+def medication_pool(context: Mapping[str, Any], prefetch: Any = None,
+                    medications: Iterable[Resource] = ()) -> Pool:
+    """What the draft orders' references may resolve to: the entries of draftOrders, then the
+    entries of any prefetched Bundle and any prefetched Medication, then the Medications of
+    the patient's record."""
+    values = list(prefetch.values()) if isinstance(prefetch, Mapping) else []
+    pool = Pool.of_bundles(context.get("draftOrders"), *values)
+    for value in values:  # a Medication prefetched on its own, not in a Bundle
+        if isinstance(value, dict) and value.get("resourceType") == "Medication":
+            pool.add(value)
+    for medication in medications:
+        pool.add(medication)
+    return pool
 
 
-def medication_concept(order: Resource, medication: Resource | None) -> Any:
-    """What the order names as its medication: a CodeableConcept."""
-    if isinstance(order.get("medicationCodeableConcept"), Mapping):
-        return order["medicationCodeableConcept"]
-    if medication is not None:
-        return medication.get("code")
-    ref = order.get("medicationReference")
-    return {"text": ref.get("display")} if isinstance(ref, Mapping) else None
+def drug_orders_in(
+    knowledge: Knowledge, resources: list[Resource], pool: Pool | None = None
+) -> list[DrugOrder]:
+    """The MedicationRequests among the resources that are orders of a known drug.
 
-
-def drug_orders_in(knowledge: Knowledge, resources: list[Resource]) -> list[DrugOrder]:
-    """The MedicationRequests among the resources that are orders of a known drug."""
+    References resolve in `pool` (by default, the resources themselves by Type/id)."""
+    if pool is None:
+        pool = Pool((None, r) for r in resources)
     found = []
     for res in resources:
         if res.get("resourceType") != "MedicationRequest":
             continue
-        medication = _medication(res, resources)
-        drug = knowledge.drug_for(medication_concept(res, medication))
+        named = named_medication(res, pool)
+        drug = knowledge.drug_named(named)
         if drug is not None:
-            found.append(DrugOrder(res, drug, medication))
+            found.append(DrugOrder(res, drug, named.medication))
     return found
 
 
-def drug_orders(knowledge: Knowledge, context: Mapping[str, Any]) -> list[Resource]:
-    """The draft MedicationRequests of a known drug in a hook's context."""
-    return [
-        d.order for d in drug_orders_in(knowledge, bundle_resources(context.get("draftOrders")))
-    ]
+def draft_drug_orders(
+    knowledge: Knowledge, context: Mapping[str, Any], pool: Pool
+) -> list[DrugOrder]:
+    """The draft orders of a known drug in a hook's context, references resolved in `pool`."""
+    return drug_orders_in(knowledge, bundle_resources(context.get("draftOrders")), pool)
+
+
+def drug_orders(
+    knowledge: Knowledge, context: Mapping[str, Any], prefetch: Any = None
+) -> list[Resource]:
+    """The draft MedicationRequests of a known drug in a hook's context (references resolved
+    in draftOrders and in the prefetched Bundles)."""
+    pool = medication_pool(context, prefetch)
+    return [d.order for d in draft_drug_orders(knowledge, context, pool)]
 
 
 def selected(orders: list[DrugOrder], selections: Any) -> list[DrugOrder]:

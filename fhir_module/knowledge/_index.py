@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from .._errors import KnowledgeError
+from .._medication import Named
 from ._guidelines import Entry, mass_mg, read_guidelines
 from ._load import SourceFile, default_files, expand, read_resource
 from ._package import is_package, merge, read_package
@@ -47,15 +49,23 @@ class Drug:
     override_reasons: tuple[Mapping[str, str], ...]
     rule_displays: Mapping[tuple[str, str], str]
 
-    def matches(self, concept: Any) -> bool:
-        """Whether a medication CodeableConcept names this drug, by code or by name."""
-        if self.value_set.has_concept(concept):
-            return True
-        texts = [concept.get("text")] if isinstance(concept, Mapping) else []
-        texts += [c.get("display") for c in codings(concept)]
-        return any(
-            isinstance(t, str) and self.names & set(normalise_text(t).split()) for t in texts
-        )
+    def names_in(self, text: Any) -> bool:
+        """Whether a free text holds one of the drug's names (one word or several, in any
+        case, accents or punctuation): 'Baclofène 10 mg cp' holds 'baclofene'."""
+        if not isinstance(text, str):
+            return False
+        words = normalise_text(text).split()
+        names = self.names
+        for size in range(1, min(self.longest_name, len(words)) + 1):
+            for start in range(len(words) - size + 1):
+                if " ".join(words[start : start + size]) in names:
+                    return True
+        return False
+
+    @cached_property
+    def longest_name(self) -> int:
+        """The most words in one of the names."""
+        return max((n.count(" ") + 1 for n in self.names), default=0)
 
 
 class Knowledge:
@@ -170,8 +180,18 @@ class Knowledge:
     def hooks(self) -> frozenset[str]:
         return frozenset(h for d in self.drugs for r in d.rules for h in r.hooks)
 
-    def drug_for(self, concept: Any) -> Drug | None:
-        return next((d for d in self.drugs if d.matches(concept)), None)
+    def drug_named(self, named: Named) -> Drug | None:
+        """The drug an order names (see fhir_module._medication): by a code of the order's
+        concept, its Medication's code or an ingredient's, before any name."""
+        concepts = named.concepts()
+        for drug in self.drugs:
+            if any(drug.value_set.has_concept(c) for c in concepts):
+                return drug
+        names = named.names()
+        for drug in self.drugs:
+            if any(drug.names_in(n) for n in names):
+                return drug
+        return None
 
     # ----- building
     def _drug(self, plan: SourceFile) -> Drug:
@@ -223,15 +243,18 @@ class Knowledge:
                         c.get("system"),
                         c.get("code"),
                     )
-        names = {normalise_text(mk["code"].get("text", ""))} | {
-            normalise_text(s) for s in mk.get("synonym") or []
-        }
+        medications = self.value_sets[next(iter(triggers))]
+        names = (
+            {normalise_text(mk["code"].get("text", ""))}
+            | {normalise_text(s) for s in mk.get("synonym") or []}
+            | medications.phrases
+        )
         override = self._override_reasons(plan, links.get("override-reasons"))
         return Drug(
             mk["id"],
             mk["code"].get("text", mk["id"]),
             mk,
-            self.value_sets[next(iter(triggers))],
+            medications,
             frozenset(n for n in names if n),
             entries,
             tuple(rules),

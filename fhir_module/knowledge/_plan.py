@@ -109,12 +109,20 @@ class Template:
         return "".join(out)
 
 
+#: the child action types the engine builds into suggestions: the dynamicValue paths each
+#: takes, and those it needs. Any other type or path is refused at load, never dropped.
+SUGGESTION_PATHS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "remove": (frozenset({"resource"}), frozenset()),
+    "update": (frozenset({"dailyDoseLimit"}), frozenset({"dailyDoseLimit"})),
+}
+
+
 @dataclass(frozen=True)
 class Suggestion:
     """A child action: a one-click change the card offers."""
 
     label: Template
-    action_type: str  # 'remove' | 'update' | 'create'
+    action_type: str  # a key of SUGGESTION_PATHS
     values: tuple[tuple[str, Compiled], ...]  # dynamicValue path -> expression
 
 
@@ -152,6 +160,19 @@ def compile_action(action: Mapping[str, Any], position: int) -> Rule:
     suggestions = []
     for j, child in enumerate(action.get("action") or []):
         kind = child["type"]["coding"][0]["code"]
+        paths = {dv.get("path") for dv in child.get("dynamicValue") or []}
+        if kind not in SUGGESTION_PATHS:
+            raise ValueError(
+                f"action[{j}].type: {kind!r} suggestions are not built by the engine "
+                f"(it builds {', '.join(sorted(SUGGESTION_PATHS))})"
+            )
+        allowed, required = SUGGESTION_PATHS[kind]
+        if not paths <= allowed or not required <= paths:
+            raise ValueError(
+                f"action[{j}].dynamicValue: a {kind!r} suggestion takes the paths "
+                f"{', '.join(sorted(allowed)) or 'none'} ({', '.join(sorted(required)) or 'none'} "
+                f"required), not {', '.join(sorted(str(p) for p in paths)) or 'none'}"
+            )
         values = tuple(
             (dv["path"], _expr(dv["expression"]["expression"], f"action[{j}].dynamicValue"))
             for dv in child.get("dynamicValue") or []

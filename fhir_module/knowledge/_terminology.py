@@ -10,6 +10,7 @@ cannot be evaluated here, so the loader refuses it rather than guess.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +19,16 @@ ICD10_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhi
 _RANGE = re.compile(r"^([A-Z][0-9][0-9A-Z])-([A-Z][0-9][0-9A-Z])$")
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
 def normalise_text(text: str) -> str:
-    """Case-, space- and punctuation-insensitive form of a free-text term."""
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
+    """Case-, accent-, space- and punctuation-insensitive form of a free-text term:
+    'Baclofène', 'BACLOFENE' and 'baclofene' are one term; letters of any script stay."""
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
 
 
 def icd10_is_a(code: str, parent: str) -> bool:
@@ -42,6 +50,8 @@ class ValueSetIndex:
     codes: frozenset[tuple[str, str]]
     terms: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     icd_filters: tuple[tuple[str, str], ...] = ()
+    #: the displays and designations (any language) of its concepts, normalised; not codes
+    phrases: frozenset[str] = frozenset()
 
     def has_coding(self, system: Any, code: Any) -> bool:
         """Whether a Coding (system, code) is in the value set."""
@@ -81,6 +91,7 @@ def build_value_set(
     """
     codes: set[tuple[str, str]] = set()
     terms: dict[str, tuple[str, str]] = {}
+    phrases: set[str] = set()
     filters: list[tuple[str, str]] = []
     problems: list[str] = []
     compose = resource.get("compose") or {}
@@ -92,11 +103,13 @@ def build_value_set(
             problems.append(f"compose.include[{i}].valueSet: nested value sets are not supported")
         for concept in inc.get("concept") or []:
             codes.add((system, concept["code"]))
-            for term in [concept.get("display"), concept["code"]] + [
+            words = [concept.get("display")] + [
                 d.get("value") for d in concept.get("designation") or []
-            ]:
+            ]
+            for term in [*words, concept["code"]]:
                 if isinstance(term, str) and term:
                     terms.setdefault(normalise_text(term), (system, concept["code"]))
+            phrases.update(normalise_text(w) for w in words if isinstance(w, str) and w)
         for j, flt in enumerate(inc.get("filter") or []):
             if (
                 system in ICD10_SYSTEMS
@@ -115,4 +128,8 @@ def build_value_set(
                 problems.append(
                     f"compose.include[{i}]: {system} is not in the module, so it cannot be expanded"
                 )
-    return ValueSetIndex(resource["url"], frozenset(codes), terms, tuple(filters)), problems
+    phrases.discard("")
+    index = ValueSetIndex(
+        resource["url"], frozenset(codes), terms, tuple(filters), frozenset(phrases)
+    )
+    return index, problems

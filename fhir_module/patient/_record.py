@@ -17,3 +17,5 @@ class PatientRecord:
     observations: tuple[Resource, ...] = ()
     conditions: tuple[Resource, ...] = ()
     medication_requests: tuple[Resource, ...] = ()
+    #: Medications the orders may reference (prefetched or read with them)
+    medications: tuple[Resource, ...] = ()

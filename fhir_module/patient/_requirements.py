@@ -41,6 +41,8 @@ def prefetch_templates(knowledge: Knowledge) -> Mapping[str, str]:
             "patient": f"Patient/{pid}",
             "observations": f"Observation?patient={pid}&code={codes}&_sort=-date&_count=100",
             "conditions": f"Condition?patient={pid}&_count=100",
-            "medications": f"MedicationRequest?patient={pid}&_count=100",
+            # The Medications the orders reference come with them.
+            "medications": f"MedicationRequest?patient={pid}"
+            "&_include=MedicationRequest:medication&_count=100",
         }
     )

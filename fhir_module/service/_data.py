@@ -78,6 +78,8 @@ class _Sources:
         self.allowed = allowed
         self._client: FhirClient | None = None
         self._owned: requests.Session | None = None
+        #: Medications the pages read carry (`_include`d), which the orders may reference
+        self.medications: list[dict[str, Any]] = []
 
     def client(self, key: str) -> FhirClient:
         if self.call.fhir_server is None:
@@ -118,10 +120,12 @@ def _prefetched(sources: _Sources, key: str, kind: str, value: Any) -> list[dict
             f"prefetch.{key}: must be a {kind} or a Bundle", f"prefetch.{key}", "invalid"
         )
     found = bundle_resources(value, kind)
+    sources.medications += bundle_resources(value, "Medication")
     if next_link(value) is not None:
         # CDS clients may paginate prefetch; the rest of the pages are on the FHIR server.
         for page in sources.client(key).more_pages(key, value, pages_read=1):
             found += bundle_resources(page, kind)
+            sources.medications += bundle_resources(page, "Medication")
     return found
 
 
@@ -140,6 +144,7 @@ def _fetched(sources: _Sources, key: str, kind: str, template: str) -> list[dict
     found: list[dict[str, Any]] = []
     for page in client.search(key, relative):
         found += bundle_resources(page, kind)
+        sources.medications += bundle_resources(page, "Medication")
     return found
 
 
@@ -185,9 +190,17 @@ def patient_record(
     finally:
         sources.close()
     patients = data.get("patient", [])
+    # Medications any prefetched Bundle carries are what the orders' references may name.
+    medications = [
+        m
+        for value in prefetch.values()
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle"
+        for m in bundle_resources(value, "Medication")
+    ] + sources.medications
     return PatientRecord(
         patient=patients[0] if patients else None,
         observations=tuple(data.get("observations", ())),
         conditions=tuple(data.get("conditions", ())),
         medication_requests=tuple(data.get("medications", ())),
+        medications=tuple(medications),
     )

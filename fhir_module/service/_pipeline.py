@@ -83,7 +83,7 @@ def prepare_hook(
     if service is None:
         raise UnknownService()
     call = validate_hook_call(body, service.hook)
-    if not drug_orders(knowledge, call.context):
+    if not drug_orders(knowledge, call.context, call.prefetch):
         # Nothing for this module to judge: answer at once, read nothing from the EHR.
         return HookResult(service, call, {"cards": []})
     return PreparedCall(service, call, reads_fhir(knowledge, call))
@@ -103,7 +103,11 @@ def finish_hook(
     service, call = prepared.service, prepared.call
     record = patient_record(knowledge, call, settings, session, allowed)
     return HookResult(
-        service, call, evaluate_hook(knowledge, service.hook, call.context, record, today=today)
+        service,
+        call,
+        evaluate_hook(
+            knowledge, service.hook, call.context, record, today=today, prefetch=call.prefetch
+        ),
     )
 
 

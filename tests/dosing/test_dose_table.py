@@ -203,8 +203,9 @@ COMPUTED: list[tuple[str, dict[str, Any], dict[str, Any] | None, str, str]] = [
                               medication={"text": "baclofen 10 MG Oral Tablet"}),
      None, "30", "oral"),
     ("route-unknown", order(dosage(q(10), TID, None)), None, "30", "unknown"),
+    # A stated route the knowledge does not classify is never replaced by the product's.
     ("route-unrecognised-text", order(dosage(q(10), TID, {"text": "per os"}),
-                                      medication=TAB_10), None, "30", "oral"),
+                                      medication=TAB_10), None, "30", "unrecognised"),
     ("r5-codeable-reference", order(dosage(q(1, "{tbl}"), TID), medication=None)
      | {"medication": {"concept": TAB_20}}, None, "60", "oral"),
 ]

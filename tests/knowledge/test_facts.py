@@ -22,6 +22,7 @@ RULE_IDS = {
     "respiratory-disease": {"warning"},
     "paediatric-supervision": {"info"},
     "intrathecal-test-dose": {"info"},
+    "route-unrecognised": {"warning"},
     "dose-unverifiable": {"warning"},
     "patient-data-missing": {"info"},
     "counselling": {"info"},

@@ -153,3 +153,51 @@ def test_duplicate_id(copy: Path) -> None:
     shutil.copy(copy / MK, copy / "another-copy.json")
     with pytest.raises(KnowledgeError, match="also defined in"):
         load(copy)
+
+
+def _child(plan: dict[str, Any], rule: str) -> dict[str, Any]:
+    action = next(a for a in plan["action"] if a["code"][0]["coding"][0]["code"] == rule)
+    child: dict[str, Any] = action["action"][0]
+    return child
+
+
+@pytest.mark.parametrize(
+    ("rule", "change", "problem"),
+    [
+        (
+            "pregnancy",
+            lambda c: c["type"]["coding"][0].update(code="create"),
+            "'create' suggestions are not built by the engine",
+        ),
+        (
+            "pregnancy",
+            lambda c: c["type"]["coding"][0].update(code="fire-event"),
+            "'fire-event' suggestions are not built",
+        ),
+        ("max-daily-dose", lambda c: c.pop("dynamicValue"), "dailyDoseLimit required"),
+        (
+            "max-daily-dose",
+            lambda c: c["dynamicValue"][0].update(path="dailyDose"),
+            "not dailyDose",
+        ),
+        (
+            "pregnancy",
+            lambda c: c.update(
+                dynamicValue=[
+                    {
+                        "path": "status",
+                        "expression": {"language": "text/fhirpath", "expression": "'cancelled'"},
+                    }
+                ]
+            ),
+            "not status",
+        ),
+    ],
+)
+def test_a_suggestion_the_engine_does_not_build_is_refused_at_load(
+    copy: Path, rule: str, change: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    edit(copy, PD, lambda r: change(_child(r, rule)))
+    with pytest.raises(KnowledgeError, match=problem) as err:
+        load(copy)
+    assert err.value.file == PD and err.value.element.startswith("action[")

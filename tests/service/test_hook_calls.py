@@ -349,3 +349,33 @@ def test_a_fault_is_a_bare_500_on_either_path(
     monkeypatch.setattr("fhir_module.service._pipeline.evaluate_hook", broken)
     response = client.post(SIGN, json=hook_request())
     assert response.status_code == 500 and PATIENT_ID not in response.text
+
+
+def test_medications_read_with_the_orders_are_what_their_references_name(
+    client: TestClient,
+) -> None:
+    """The medications search includes the Medications the orders reference; an active order
+    named only by such a reference is on record (a duplicate of the new one)."""
+    active = baclofen_order("mr-old", mg=10)
+    active["status"] = "active"
+    del active["medicationCodeableConcept"]
+    active["medicationReference"] = {"reference": "Medication/med-9"}
+    included = {
+        "resourceType": "Medication",
+        "id": "med-9",
+        "code": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "197391"}]
+        },
+    }
+    page = searchset(active)
+    page["entry"].append({"resource": included, "search": {"mode": "include"}})
+    prefetch = full_prefetch()
+    del prefetch["medications"]
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{SERVER}/MedicationRequest", json=page)
+        status, body = post(client, SIGN, hook_request(prefetch=prefetch))
+        search = str(rsps.calls[0].request.url)
+    assert "_include=MedicationRequest%3Amedication" in search or (
+        "_include=MedicationRequest:medication" in search
+    )
+    assert status == 200 and "duplicate-therapy" in rule_ids(body)
