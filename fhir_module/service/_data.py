@@ -100,6 +100,8 @@ class _Sources:
                 self.call.access_token,
                 self.settings.fhir_timeout,
                 self.settings.max_pages,
+                self.settings.fhir_answer_bytes,
+                self.settings.max_entries,
             )
         return self._client
 
