@@ -26,6 +26,7 @@ from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from ._limits import DEFAULT_MAX_DEPTH, check_depth
 from ._outcome import FetchFailed, RequestProblem
+from ._session import deadline as read_deadline
 from ._urls import BaseUrl, UrlError
 
 log = logging.getLogger("fhir_module.service")
@@ -125,19 +126,22 @@ class FhirClient:
                 # Redirects are followed here, each target checked like any other URL.
                 # total: connecting and the answer's headers share the time left (requests
                 # takes urllib3's Timeout; its stubs know only floats and tuples).
-                response = self.session.get(
-                    url,
-                    headers=headers,
-                    timeout=Timeout(total=_left(key, deadline)),  # type: ignore[arg-type]
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except requests.Timeout:
-                raise _late(key) from None
+                with read_deadline(deadline):
+                    response = self.session.get(
+                        url,
+                        headers=headers,
+                        timeout=Timeout(total=_left(key, deadline)),  # type: ignore[arg-type]
+                        allow_redirects=False,
+                        stream=True,
+                    )
             except requests.RequestException as exc:
+                if isinstance(exc, requests.Timeout) or time.monotonic() >= deadline:
+                    raise _late(key) from None
                 log.info("prefetch %r: %s", key, exc.__class__.__name__)
                 raise FetchFailed(key, "the FHIR server could not be reached") from None
             with response:
+                # Past the deadline the watchdog may have cut the head short: not an answer.
+                _left(key, deadline)
                 if response.status_code not in REDIRECTS:
                     return self._body(key, response, deadline, absent_ok=absent_ok)
                 url = self._redirect_target(key, url, response)

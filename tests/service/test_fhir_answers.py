@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import logging
 import socket
 import threading
 import time
@@ -243,6 +244,22 @@ def _trickle(handler: _Ehr) -> None:
     handler.wfile.write(body[1:])
 
 
+def _trickled_head(handler: _Ehr) -> None:
+    """The status line at once, then the headers a byte at a time (5 s in all), then a
+    Patient: every socket read is quick, the head is not."""
+    body = json.dumps(PATIENT).encode()
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+    head = (
+        "Content-Type: application/fhir+json\r\n"
+        f"X-Padding: {'x' * 40}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    for i in range(len(head)):
+        handler.wfile.write(head[i : i + 1])
+        handler.wfile.flush()
+        time.sleep(5 / len(head))
+    handler.wfile.write(body)
+
+
 @pytest.fixture
 def ehr(tmp_path: Path, knowledge: Knowledge) -> Iterator[Callable[..., TestClient]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ehr)
@@ -299,6 +316,38 @@ def test_one_read_has_one_deadline_not_one_per_socket_read(
     elapsed = time.monotonic() - started
     _failed(response, "patient", "timeout")
     assert elapsed < 3.0  # the trickle would take 5 s; the read stops at its 1 s deadline
+
+
+def test_a_trickled_status_line_and_headers_are_given_up_at_the_deadline(
+    ehr: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    client = ehr(_trickled_head, fhir_timeout=1.0)
+    started = time.monotonic()
+    _failed(client.post(SIGN, json=_from(client)), "patient", "timeout")
+    assert time.monotonic() - started < 3.0
+    assert _Ehr.hung_up.wait(10)  # the service closed the connection
+    assert PATIENT_ID not in caplog.text
+
+
+def _malformed_head(handler: _Ehr) -> None:
+    body = json.dumps(PATIENT).encode()
+    handler.wfile.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nnot a header\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    handler.close_connection = True
+
+
+def test_headers_that_do_not_parse_are_logged_without_the_url(
+    ehr: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    client = ehr(_malformed_head)
+    # the read goes on (the body is read to the connection's end) and the call is answered
+    assert client.post(SIGN, json=_from(client)).status_code == 200
+    # urllib3 warns, naming the URL of the read (it holds the patient id): not here
+    assert "did not parse" in caplog.text and PATIENT_ID not in caplog.text
 
 
 def test_a_slow_answer_within_the_deadline_is_read(ehr: Callable[..., TestClient]) -> None:
