@@ -65,7 +65,8 @@ class FhirClient:
         return self._get(key, self._url(key, relative), absent_ok=True)
 
     def search(self, key: str, relative: str) -> Iterator[dict[str, Any]]:
-        """The Bundle pages of a FHIR search, following `next` links up to the page cap."""
+        """The Bundle pages of a FHIR search, following `next` links up to the page and entry
+        caps."""
         page = self._get(key, self._url(key, relative), absent_ok=False)
         if page is None or page.get("resourceType") != "Bundle":
             raise FetchFailed(key, "the FHIR server did not answer with a Bundle")
@@ -184,7 +185,7 @@ class FhirClient:
             raise FetchFailed(key, "the FHIR server's answer is not a FHIR resource")
         return body
 
-    def _read(self, key: str, response: requests.Response, deadline: float) -> bytes:
+    def _read(self, key: str, response: requests.Response, deadline: float) -> bytearray:
         """The answer's bytes (decoded, as JSON is read), at most `max_bytes` of them, by the
         deadline; else FetchFailed, having read no more than a chunk past the cap."""
         too_large = FetchFailed(
@@ -208,7 +209,7 @@ class FhirClient:
                 raise _late(key) from None
             log.info("prefetch %r: %s while reading the answer", key, exc.__class__.__name__)
             raise FetchFailed(key, "the FHIR server's answer broke off") from None
-        return bytes(body)
+        return body
 
 
 def _left(key: str, deadline: float) -> float:
