@@ -229,8 +229,9 @@ def _endless_chunks(handler: _Ehr) -> None:
     handler.wfile.write(b"0\r\n\r\n")
 
 
-def _trickle(handler: _Ehr) -> None:
-    """A valid Patient, one byte every 0.2 s: each socket read is quick, the whole is not."""
+def _trickle(handler: _Ehr, pause: float = 0.2) -> None:
+    """A valid Patient with 25 spaces `pause` s apart in it (5 s by default): each socket read
+    is quick, the whole is not."""
     body = json.dumps(PATIENT).encode()
     handler.send_response(200)
     handler.send_header("Content-Type", "application/fhir+json")
@@ -238,7 +239,7 @@ def _trickle(handler: _Ehr) -> None:
     handler.end_headers()
     handler.wfile.write(body[:1])
     for _ in range(25):
-        time.sleep(0.2)
+        time.sleep(pause)
         handler.wfile.write(b" ")
         handler.wfile.flush()
     handler.wfile.write(body[1:])
@@ -264,7 +265,7 @@ def _trickled_head(handler: _Ehr) -> None:
 def ehr(tmp_path: Path, knowledge: Knowledge) -> Iterator[Callable[..., TestClient]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ehr)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/fhir"
     clients: list[TestClient] = []
 
@@ -351,7 +352,7 @@ def test_headers_that_do_not_parse_are_logged_without_the_url(
 
 
 def test_a_slow_answer_within_the_deadline_is_read(ehr: Callable[..., TestClient]) -> None:
-    client = ehr(_trickle, fhir_timeout=15.0)
+    client = ehr(lambda handler: _trickle(handler, 0.04), fhir_timeout=5.0)  # 1 s of 5
     assert client.post(SIGN, json=_from(client)).status_code == 200
 
 

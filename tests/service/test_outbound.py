@@ -181,7 +181,7 @@ class _Fhir(BaseHTTPRequestHandler):
 def _serve(handler: type[BaseHTTPRequestHandler]) -> socketserver.TCPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
 
 
