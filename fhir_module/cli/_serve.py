@@ -27,7 +27,7 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="serve CDS Hooks at /cds-services",
         description=__doc__,
         epilog="Unset options come from FHIR_MODULE_HOST, _PORT, _DB, _CONFIG, _FHIR_TIMEOUT, "
-        "_MAX_PAGES, _AUDIT_KEY, _CORS_ORIGINS, _MAX_BODY_BYTES, _MAX_ENTRIES, "
+        "_MAX_PAGES, _AUDIT_KEY, _CORS_ORIGINS, _MAX_BODY_BYTES, _MAX_FHIR_BYTES, _MAX_ENTRIES, "
         "_FORWARDED_ALLOW_IPS, _HEADER_TIMEOUT, _IDLE_TIMEOUT and _MAX_CONNECTIONS, else the "
         "defaults.",
     )

@@ -46,6 +46,7 @@ from ._openapi import (
 from ._outcome import UnknownService, operation_outcome, outcome_for
 from ._pipeline import HookResult, finish_hook, prepare_hook, run_hook
 from ._replay import ReplayCache
+from ._session import outbound_session
 from ._settings import Settings
 from ._store import Busy, Store
 from ._urls import BaseUrl
@@ -112,14 +113,15 @@ def create_app(
 
     With `settings.config_path`, every call must carry a JWT of a client the file trusts
     (ConfigError if the file is wrong); without, the service is open to loopback callers
-    and reads only loopback fhirServers.
+    and reads only loopback fhirServers. Outbound reads use `session` as given, else an
+    `outbound_session()` (the environment's proxies and CA bundle, never `.netrc`).
     """
     settings = settings or Settings()
     knowledge = knowledge or load_knowledge()
     config = load_config(settings.config_path) if settings.config_path else None
     catalogue = services(knowledge)
     store = Store(settings.db_path, settings.audit_key)
-    http = session or requests.Session()
+    http = session or outbound_session()
     replay = ReplayCache(settings.db_path) if config else None
     auth = (
         Authenticator(config, replay, session=http, timeout=settings.fhir_timeout)

@@ -21,6 +21,7 @@ from ..patient import KEYS, PatientRecord, prefetch_templates
 from ._fhir import FhirClient, bundle_resources, next_link
 from ._models import HookCall
 from ._outcome import FetchFailed, RequestProblem, is_operation_outcome
+from ._session import outbound_session
 from ._settings import Settings
 from ._urls import BaseUrl, UrlError, parse_base_url
 
@@ -95,13 +96,15 @@ class _Sources:
             raise FetchFailed(key, "not prefetched, and the service may not read this fhirServer")
         if self._client is None:
             if self.session is None:
-                self.session = self._owned = requests.Session()
+                self.session = self._owned = outbound_session()
             self._client = FhirClient(
                 base,
                 self.session,
                 self.call.access_token,
                 self.settings.fhir_timeout,
                 self.settings.max_pages,
+                self.settings.fhir_answer_bytes,
+                self.settings.max_entries,
             )
         return self._client
 

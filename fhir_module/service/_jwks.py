@@ -21,6 +21,7 @@ import jwt
 import requests
 
 from ._config import ConfigError
+from ._session import outbound_session
 
 log = logging.getLogger("fhir_module.service.auth")
 
@@ -177,7 +178,7 @@ class KeySet:
 
     def _fetch(self) -> bytes:
         assert self.url is not None
-        session = self._session or requests.Session()
+        session = self._session or outbound_session()
         try:
             # No redirects: the key set must come from the URL the operator trusted.
             with session.get(

@@ -13,7 +13,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 #: relative to the working directory, so `fhir-module serve` works at once anywhere writable
 DEFAULT_DB_PATH = Path("fhir-module.sqlite3")
-#: seconds for each request to the EHR's FHIR server (connect and read)
+#: seconds for each read from the EHR's FHIR server, in all: connecting, the whole answer
+#: and any redirects
 DEFAULT_FHIR_TIMEOUT = 10.0
 #: Bundle pages followed per prefetch key before the service stops reading
 DEFAULT_MAX_PAGES = 10
@@ -23,6 +24,9 @@ DEFAULT_MAX_PAGES = 10
 DEFAULT_CORS_ORIGINS: tuple[str, ...] | None = None
 #: the largest request body read; a larger one gets 413
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+#: the largest answer read from the EHR's FHIR server, per read; None: the request body limit,
+#: since a request may bring as much patient data in its prefetch
+DEFAULT_MAX_FHIR_BYTES: int | None = None
 #: the most draftOrders entries, prefetch Bundle entries or feedback items one request may hold
 DEFAULT_MAX_ENTRIES = 1000
 #: seconds a connection has to send a request's headers (and then its body): slow senders
@@ -59,6 +63,8 @@ class Settings:
     config_path: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_entries: int = DEFAULT_MAX_ENTRIES
+    #: the cap on one FHIR answer's bytes; None: `max_body_bytes` (see `fhir_answer_bytes`)
+    max_fhir_bytes: int | None = DEFAULT_MAX_FHIR_BYTES
     #: proxies whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips);
     #: none by default
     forwarded_allow_ips: tuple[str, ...] = ()
@@ -73,6 +79,8 @@ class Settings:
             object.__setattr__(self, "config_path", Path(self.config_path))
         if self.max_body_bytes < 1024:
             raise InvalidRequest("max_body_bytes: must be at least 1024", "max_body_bytes")
+        if self.max_fhir_bytes is not None and self.max_fhir_bytes < 1024:
+            raise InvalidRequest("max_fhir_bytes: must be at least 1024", "max_fhir_bytes")
         if self.max_entries < 1:
             raise InvalidRequest("max_entries: must be at least 1", "max_entries")
         if not 0 < self.port < 65536:
@@ -90,11 +98,16 @@ class Settings:
         if self.max_connections < 1:
             raise InvalidRequest("max_connections: must be at least 1", "max_connections")
 
+    @property
+    def fhir_answer_bytes(self) -> int:
+        """The most bytes one answer of the EHR's FHIR server may have (after decoding)."""
+        return self.max_body_bytes if self.max_fhir_bytes is None else self.max_fhir_bytes
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from FHIR_MODULE_HOST, _PORT, _DB, _FHIR_TIMEOUT, _MAX_PAGES, _AUDIT_KEY,
-        _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES, _MAX_ENTRIES,
-        _FORWARDED_ALLOW_IPS (comma-separated), _HEADER_TIMEOUT, _IDLE_TIMEOUT and
+        _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES, _MAX_FHIR_BYTES,
+        _MAX_ENTRIES, _FORWARDED_ALLOW_IPS (comma-separated), _HEADER_TIMEOUT, _IDLE_TIMEOUT and
         _MAX_CONNECTIONS; unset ones keep their defaults."""
         env = os.environ if environ is None else environ
 
@@ -108,13 +121,15 @@ class Settings:
             pages = int(get("MAX_PAGES") or DEFAULT_MAX_PAGES)
             max_body = int(get("MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
             max_entries = int(get("MAX_ENTRIES") or DEFAULT_MAX_ENTRIES)
+            fhir_bytes = get("MAX_FHIR_BYTES")
+            max_fhir_bytes = int(fhir_bytes) if fhir_bytes else DEFAULT_MAX_FHIR_BYTES
             header_timeout = float(get("HEADER_TIMEOUT") or DEFAULT_HEADER_TIMEOUT)
             idle_timeout = int(get("IDLE_TIMEOUT") or DEFAULT_IDLE_TIMEOUT)
             max_connections = int(get("MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS)
         except ValueError as exc:
             raise InvalidRequest(
-                f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_ENTRIES, "
-                f"_HEADER_TIMEOUT, _IDLE_TIMEOUT, _MAX_CONNECTIONS: {exc}"
+                f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_FHIR_BYTES, "
+                f"_MAX_ENTRIES, _HEADER_TIMEOUT, _IDLE_TIMEOUT, _MAX_CONNECTIONS: {exc}"
             ) from None
         config = get("CONFIG")
         key = get("AUDIT_KEY")
@@ -130,6 +145,7 @@ class Settings:
             config_path=Path(config) if config else None,
             max_body_bytes=max_body,
             max_entries=max_entries,
+            max_fhir_bytes=max_fhir_bytes,
             forwarded_allow_ips=_list(get("FORWARDED_ALLOW_IPS") or ""),
             header_timeout=header_timeout,
             idle_timeout=idle_timeout,
@@ -147,6 +163,7 @@ class Settings:
             "CORS_ORIGINS": ",".join(self.cors_origins or ()),
             "MAX_BODY_BYTES": str(self.max_body_bytes),
             "MAX_ENTRIES": str(self.max_entries),
+            "MAX_FHIR_BYTES": "" if self.max_fhir_bytes is None else str(self.max_fhir_bytes),
             "FORWARDED_ALLOW_IPS": ",".join(self.forwarded_allow_ips),
             "HEADER_TIMEOUT": repr(self.header_timeout),
             "IDLE_TIMEOUT": str(self.idle_timeout),
