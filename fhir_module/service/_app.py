@@ -115,7 +115,11 @@ def create_app(
     catalogue = services(knowledge)
     store = Store(settings.db_path, settings.audit_key)
     http = session or requests.Session()
-    replay = ReplayCache(settings.db_path) if config else None
+    replay = (
+        ReplayCache(settings.db_path, config.replay_quota or settings.replay_quota)
+        if config
+        else None
+    )
     auth = (
         Authenticator(config, replay, session=http, timeout=settings.fhir_timeout)
         if config and replay

@@ -1,6 +1,7 @@
 """The trusted CDS clients, read from the TOML file `fhir-module serve --config` names.
 
     public_base_url = "https://cds.example.org"   # optional: the aud base behind a proxy
+    replay_quota = 20000                           # optional: live jtis per issuer
     [[clients]]
     issuer = "https://ehr.example.org"
     jwks_file = "ehr-jwks.json"                    # or jwks_url = "https://.../jwks.json"
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 from .._errors import InvalidRequest
 
-_TOP_KEYS = {"public_base_url", "clients"}
+_TOP_KEYS = {"public_base_url", "clients", "replay_quota"}
 _CLIENT_KEYS = {"issuer", "jwks_file", "jwks_url", "fhir_servers", "tenant"}
 
 
@@ -100,6 +101,8 @@ class ServiceConfig:
 
     clients: Mapping[str, TrustedClient]
     public_base_url: str | None = None
+    #: live jtis per issuer in the replay cache; None: the service's setting
+    replay_quota: int | None = None
 
 
 def _text(table: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
@@ -151,9 +154,13 @@ def parse_config(data: Mapping[str, Any], folder: Path) -> ServiceConfig:
         if client.issuer in clients:
             raise ConfigError(f"clients[{i}].issuer: is given twice")
         clients[client.issuer] = client
+    quota = data.get("replay_quota")
+    if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 1):
+        raise ConfigError("replay_quota: must be a whole number, at least 1")
     return ServiceConfig(
         clients=clients,
         public_base_url=_secure_url(base, "public_base_url").rstrip("/") if base else None,
+        replay_quota=quota,
     )
 
 

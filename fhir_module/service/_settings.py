@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .._errors import InvalidRequest
 
@@ -23,6 +24,8 @@ DEFAULT_CORS_ORIGINS: tuple[str, ...] = ("*",)
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 #: the most draftOrders entries, prefetch Bundle entries or feedback items one request may hold
 DEFAULT_MAX_ENTRIES = 1000
+#: live JWT ids one issuer may hold in the replay cache; beyond, its new tokens get 401
+DEFAULT_REPLAY_QUOTA = 20_000
 
 ENV_PREFIX = "FHIR_MODULE_"
 
@@ -50,6 +53,7 @@ class Settings:
     config_path: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_entries: int = DEFAULT_MAX_ENTRIES
+    replay_quota: int = DEFAULT_REPLAY_QUOTA
 
     def __post_init__(self) -> None:
         # A str path is the common slip; the store needs a Path.
@@ -68,6 +72,8 @@ class Settings:
             raise InvalidRequest("max_pages: must be at least 1", "max_pages")
         if self.audit_key is not None and len(self.audit_key) < 16:
             raise InvalidRequest("audit_key: must be at least 16 bytes", "audit_key")
+        if self.replay_quota < 1:
+            raise InvalidRequest("replay_quota: must be at least 1", "replay_quota")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +99,7 @@ class Settings:
         config = get("CONFIG")
         key = get("AUDIT_KEY")
         origins = get("CORS_ORIGINS")
+        store = _store_settings(get)
         return cls(
             host=get("HOST") or DEFAULT_HOST,
             port=port,
@@ -108,6 +115,7 @@ class Settings:
             config_path=Path(config) if config else None,
             max_body_bytes=max_body,
             max_entries=max_entries,
+            **store,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -123,7 +131,18 @@ class Settings:
             "MAX_ENTRIES": str(self.max_entries),
             # Absolute: a worker may start in another directory.
             "CONFIG": str(self.config_path.resolve()) if self.config_path else "",
+            "REPLAY_QUOTA": str(self.replay_quota),
         }
         if self.audit_key is not None:
             env["AUDIT_KEY"] = self.audit_key.decode("utf-8", "surrogateescape")
         return {ENV_PREFIX + k: v for k, v in env.items()}
+
+
+def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """The settings of what the service stores and for how long, from the environment."""
+    names = ("REPLAY_QUOTA",)
+    try:
+        quota = int(get("REPLAY_QUOTA") or DEFAULT_REPLAY_QUOTA)
+    except ValueError as exc:
+        raise InvalidRequest(f"{ENV_PREFIX}{', _'.join(names)}: {exc}") from None
+    return {"replay_quota": quota}

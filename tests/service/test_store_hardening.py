@@ -1,0 +1,95 @@
+"""What the service stores, and what it refuses to: bounded, apart, kept no longer than asked."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from fhir_module.knowledge import Knowledge
+from fhir_module.service import Settings, create_app, load_config
+from fhir_module.service._replay import ReplayCache, ReplayCacheFull
+
+from ._jwt import ISSUER, jwks, key, token, write_config
+from .conftest import TestClient
+
+BASE = "http://testserver"
+DISCOVERY = "/cds-services"
+OTHER_ISSUER = "https://other-ehr.example.org"
+
+
+# ----- the replay cache: a quota per issuer
+
+
+@pytest.mark.parametrize("quota, flood", [(1, 1), (3, 3), (5, 5)])
+def test_a_full_quota_refuses_only_its_issuer(tmp_path: Path, quota: int, flood: int) -> None:
+    cache = ReplayCache(tmp_path / "r.sqlite3", quota=quota)
+    try:
+        for i in range(flood):
+            assert cache.first_use("https://flood", f"j-{i}", 2000.0, 1000.0)
+        with pytest.raises(ReplayCacheFull):
+            cache.first_use("https://flood", "one-more", 2000.0, 1000.0)
+        for i in range(quota):
+            assert cache.first_use("https://other", f"j-{i}", 2000.0, 1000.0)
+        # Once the flood's tokens have expired, the issuer is admitted again.
+        for i in range(64):
+            cache.first_use(f"https://later-{i}", "k", 9000.0, 2500.0)
+        assert cache.first_use("https://flood", "after-expiry", 9000.0, 2500.0)
+    finally:
+        cache.close()
+
+
+def _two_issuer_config(folder: Path, quota: int | None) -> Path:
+    path = write_config(folder)
+    second = folder / "other-jwks.json"
+    import json
+
+    second.write_text(json.dumps(jwks(key("ES256", "other-1"))))
+    text = path.read_text()
+    if quota is not None:
+        text = f"replay_quota = {quota}\n" + text
+    text += f'[[clients]]\nissuer = "{OTHER_ISSUER}"\njwks_file = "other-jwks.json"\n'
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("where", ["config", "settings"])
+def test_one_client_cannot_lock_the_others_out(
+    tmp_path: Path, knowledge: Knowledge, where: str
+) -> None:
+    config = _two_issuer_config(tmp_path, 3 if where == "config" else None)
+    settings = Settings(db_path=tmp_path / "q.sqlite3", config_path=config)
+    if where == "settings":
+        settings = dataclasses.replace(settings, replay_quota=3)
+    with TestClient(create_app(settings, knowledge), sign=False) as client:
+
+        def get(bearer: str) -> int:
+            return client.get(DISCOVERY, headers={"Authorization": f"Bearer {bearer}"}).status_code
+
+        assert [get(token(BASE + DISCOVERY)) for _ in range(4)] == [200, 200, 200, 401]
+        other = key("ES256", "other-1")
+        assert [get(token(BASE + DISCOVERY, other, iss=OTHER_ISSUER)) for _ in range(3)] == [
+            200
+        ] * 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "true", '"many"', "1.5"])
+def test_a_bad_replay_quota_in_the_config_is_refused(tmp_path: Path, value: str) -> None:
+    from fhir_module.service import ConfigError
+
+    path = write_config(tmp_path)
+    path.write_text(f"replay_quota = {value}\n" + path.read_text())
+    with pytest.raises(ConfigError, match="replay_quota"):
+        load_config(path)
+
+
+def test_the_replay_quota_setting() -> None:
+    assert Settings.from_env({"FHIR_MODULE_REPLAY_QUOTA": "7"}).replay_quota == 7
+    assert Settings.from_env(Settings(replay_quota=7).to_env()).replay_quota == 7
+    from fhir_module._errors import InvalidRequest
+
+    for bad in ("0", "lots"):
+        with pytest.raises(InvalidRequest):
+            Settings.from_env({"FHIR_MODULE_REPLAY_QUOTA": bad})
+    assert ISSUER != OTHER_ISSUER
