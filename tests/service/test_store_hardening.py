@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,12 @@ from .conftest import TestClient
 BASE = "http://testserver"
 DISCOVERY = "/cds-services"
 OTHER_ISSUER = "https://other-ehr.example.org"
+
+
+@pytest.fixture
+def open_client(open_settings: Settings, knowledge: Knowledge) -> Iterator[TestClient]:
+    with TestClient(create_app(open_settings, knowledge)) as client:
+        yield client
 
 
 # ----- the replay cache: a quota per issuer
@@ -93,3 +100,81 @@ def test_the_replay_quota_setting() -> None:
         with pytest.raises(InvalidRequest):
             Settings.from_env({"FHIR_MODULE_REPLAY_QUOTA": bad})
     assert ISSUER != OTHER_ISSUER
+
+
+# ----- every stored string is bounded
+
+SIGN = "/cds-services/baclofen-order-sign"
+FEEDBACK = SIGN + "/feedback"
+LONG_ID = "x" * 257
+LONG_TEXT = "y" * 1025
+
+
+def _item(**changes: object) -> dict[str, object]:
+    item: dict[str, object] = {
+        "card": "c-1",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2024-05-01T10:00:00Z",
+        "overrideReason": {
+            "reason": {"system": "http://x.org/r", "code": "r-1", "display": "Reason"},
+            "userComment": "checked",
+        },
+    }
+    item.update(changes)
+    return item
+
+
+def _reason(**changes: object) -> dict[str, object]:
+    coding: dict[str, object] = {"system": "http://x.org/r", "code": "r-1", "display": "Reason"}
+    coding.update(changes)
+    return {"reason": coding}
+
+
+@pytest.mark.parametrize(
+    "item, expression",
+    [
+        (_item(card=LONG_ID), "feedback[0].card"),
+        (
+            _item(outcome="accepted", acceptedSuggestions=[{"id": LONG_ID}]),
+            "feedback[0].acceptedSuggestions[0].id",
+        ),
+        (_item(overrideReason=_reason(code=LONG_ID)), "feedback[0].overrideReason.reason.code"),
+        (
+            _item(overrideReason=_reason(system="http://x.org/" + LONG_TEXT)),
+            "feedback[0].overrideReason.reason.system",
+        ),
+        (
+            _item(overrideReason=_reason(display=LONG_TEXT)),
+            "feedback[0].overrideReason.reason.display",
+        ),
+        (
+            _item(overrideReason={"userComment": LONG_TEXT}),
+            "feedback[0].overrideReason.userComment",
+        ),
+    ],
+)
+def test_an_overlong_feedback_string_is_a_400(
+    open_client: TestClient, item: dict[str, object], expression: str
+) -> None:
+    response = open_client.post(FEEDBACK, json={"feedback": [item]})
+    assert response.status_code == 400
+    (issue,) = response.json()["issue"]
+    assert (issue["expression"], issue["code"]) == ([expression], "too-long")
+    assert LONG_ID not in response.text and LONG_TEXT not in response.text
+
+
+def test_strings_at_the_bound_are_stored(open_client: TestClient) -> None:
+    item = _item(card="c" * 256, overrideReason={**_reason(code="r" * 256), "userComment": "z"})
+    assert open_client.post(FEEDBACK, json={"feedback": [item]}).status_code == 200
+
+
+def test_an_overlong_hook_instance_is_a_400(open_client: TestClient) -> None:
+    from ._requests import hook_request
+
+    for instance, status in ((LONG_ID, 400), ("h" * 256, 200)):
+        request = hook_request()
+        request["hookInstance"] = instance
+        response = open_client.post(SIGN, json=request)
+        assert response.status_code == status
+        if status == 400:
+            assert response.json()["issue"][0]["expression"] == ["hookInstance"]
