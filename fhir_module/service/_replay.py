@@ -1,4 +1,5 @@
-"""The jti replay cache, in the service's SQLite database so that every worker shares it.
+"""The jti replay cache, in the service's SQLite database so that every worker shares it
+(the table `jwt_seen` of the store's schema).
 
 Each (issuer, jti) is kept until its token expires; a jti seen again before
 then is a replay. The table is bounded per issuer: expired rows are purged as
@@ -19,15 +20,6 @@ from ._store import Busy, connect, writing
 #: purge expired rows and recount once per this many insertions
 _PURGE_EVERY = 64
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jwt_seen (
-    issuer     TEXT NOT NULL,
-    jti        TEXT NOT NULL,
-    expires_at REAL NOT NULL,
-    PRIMARY KEY (issuer, jti)
-);
-CREATE INDEX IF NOT EXISTS jwt_seen_expiry ON jwt_seen (expires_at);
-"""
 
 
 class ReplayCacheFull(Exception):
@@ -47,8 +39,6 @@ class ReplayCache:
         self._conn = connect(path)
         # A replay record lost to a power cut is worth less than an fsync per call.
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._conn:
-            self._conn.executescript(SCHEMA)
         self._lock = threading.Lock()
         self.quota = quota
         self._since_purge = _PURGE_EVERY

@@ -54,6 +54,8 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_entries: int = DEFAULT_MAX_ENTRIES
     replay_quota: int = DEFAULT_REPLAY_QUOTA
+    #: keep override comments' text (free text: it may name the patient); else their length
+    store_comments: bool = False
 
     def __post_init__(self) -> None:
         # A str path is the common slip; the store needs a Path.
@@ -132,6 +134,7 @@ class Settings:
             # Absolute: a worker may start in another directory.
             "CONFIG": str(self.config_path.resolve()) if self.config_path else "",
             "REPLAY_QUOTA": str(self.replay_quota),
+            "STORE_COMMENTS": "1" if self.store_comments else "",
         }
         if self.audit_key is not None:
             env["AUDIT_KEY"] = self.audit_key.decode("utf-8", "surrogateescape")
@@ -145,4 +148,13 @@ def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
         quota = int(get("REPLAY_QUOTA") or DEFAULT_REPLAY_QUOTA)
     except ValueError as exc:
         raise InvalidRequest(f"{ENV_PREFIX}{', _'.join(names)}: {exc}") from None
-    return {"replay_quota": quota}
+    return {"replay_quota": quota, "store_comments": _flag(get, "STORE_COMMENTS")}
+
+
+def _flag(get: Callable[[str], str | None], name: str) -> bool:
+    value = (get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise InvalidRequest(f"{ENV_PREFIX}{name}: must be 1 or 0 (true or false)")

@@ -25,44 +25,60 @@ from typing import Any
 
 from ._feedback import Feedback
 
-SCHEMA_VERSION = "1"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    name  TEXT PRIMARY KEY,
-    value BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS hook_call (
-    id            INTEGER PRIMARY KEY,
-    hook_instance TEXT NOT NULL,
-    service_id    TEXT NOT NULL,
-    hook          TEXT NOT NULL,
-    patient_hash  TEXT NOT NULL,
-    card_count    INTEGER NOT NULL,
-    called_at     TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS card_shown (
-    card_uuid TEXT PRIMARY KEY,
-    call_id   INTEGER NOT NULL REFERENCES hook_call (id),
-    rule_id   TEXT,
-    indicator TEXT
-);
-CREATE INDEX IF NOT EXISTS card_shown_rule ON card_shown (rule_id);
-CREATE TABLE IF NOT EXISTS feedback (
-    id                   INTEGER PRIMARY KEY,
-    service_id           TEXT NOT NULL,
-    card_uuid            TEXT NOT NULL,
-    outcome              TEXT NOT NULL,
-    outcome_timestamp    TEXT NOT NULL,
-    accepted_suggestions TEXT NOT NULL,
-    reason_system        TEXT,
-    reason_code          TEXT,
-    reason_display       TEXT,
-    user_comment         TEXT,
-    known_card           INTEGER NOT NULL,
-    received_at          TEXT NOT NULL,
-    UNIQUE (service_id, card_uuid, outcome, outcome_timestamp)
-);
-"""
+#: The schema, as numbered steps: a database records the last step applied (meta 'schema')
+#: and each start applies the steps it lacks, in one write transaction, so workers starting
+#: together migrate it once. Step 1 is the first schema; later steps only add.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS hook_call (
+            id            INTEGER PRIMARY KEY,
+            hook_instance TEXT NOT NULL,
+            service_id    TEXT NOT NULL,
+            hook          TEXT NOT NULL,
+            patient_hash  TEXT NOT NULL,
+            card_count    INTEGER NOT NULL,
+            called_at     TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS card_shown (
+            card_uuid TEXT PRIMARY KEY,
+            call_id   INTEGER NOT NULL REFERENCES hook_call (id),
+            rule_id   TEXT,
+            indicator TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS card_shown_rule ON card_shown (rule_id)",
+        """CREATE TABLE IF NOT EXISTS feedback (
+            id                   INTEGER PRIMARY KEY,
+            service_id           TEXT NOT NULL,
+            card_uuid            TEXT NOT NULL,
+            outcome              TEXT NOT NULL,
+            outcome_timestamp    TEXT NOT NULL,
+            accepted_suggestions TEXT NOT NULL,
+            reason_system        TEXT,
+            reason_code          TEXT,
+            reason_display       TEXT,
+            user_comment         TEXT,
+            known_card           INTEGER NOT NULL,
+            received_at          TEXT NOT NULL,
+            UNIQUE (service_id, card_uuid, outcome, outcome_timestamp)
+        )""",
+        """CREATE TABLE IF NOT EXISTS jwt_seen (
+            issuer     TEXT NOT NULL,
+            jti        TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (issuer, jti)
+        )""",
+        "CREATE INDEX IF NOT EXISTS jwt_seen_expiry ON jwt_seen (expires_at)",
+    ),
+    (
+        # Comments are free text and may name the patient: by default only their length is
+        # kept (NULL: no comment given).
+        "ALTER TABLE feedback ADD COLUMN comment_length INTEGER",
+        "UPDATE feedback SET comment_length = length(user_comment)"
+        " WHERE user_comment IS NOT NULL",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 #: how long a writer waits for another connection's write lock, when it may wait
@@ -106,7 +122,7 @@ def _now() -> str:
 
 
 def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
-    """A connection with the durability settings; creates the schema if missing."""
+    """A connection with the durability settings; creates or migrates the schema."""
     if synchronous not in ("FULL", "NORMAL"):
         raise ValueError(f"synchronous: FULL or NORMAL, not {synchronous!r}")
     if path.parent != Path(""):
@@ -115,19 +131,52 @@ def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
-    with conn:
-        conn.executescript(SCHEMA)
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
-        )
+    migrate(conn)
     return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The last migration step applied to the database (0: none)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply the migration steps the database lacks, all in one write transaction."""
+    if schema_version(conn) >= SCHEMA_VERSION:
+        return
+    level = conn.isolation_level
+    conn.isolation_level = None  # explicit transaction: DDL and DML together
+    try:
+        conn.execute("BEGIN IMMEDIATE")  # another worker migrating waits here, then sees it done
+        try:
+            done = schema_version(conn)
+            for step in MIGRATIONS[done:]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('schema', ?) ON CONFLICT (name)"
+                " DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.isolation_level = level
 
 
 class Store:
     """The service's database; safe to share between the threads of one process."""
 
-    def __init__(self, path: Path, audit_key: bytes | None = None) -> None:
+    def __init__(
+        self, path: Path, audit_key: bytes | None = None, *, store_comments: bool = False
+    ) -> None:
         self.path = path
+        self.store_comments = store_comments
         self._lock = threading.Lock()
         self._conn = connect(path)  # feedback: flushed to disk before it is acknowledged
         self._audit_lock = threading.Lock()
@@ -187,7 +236,9 @@ class Store:
             )
 
     def record_feedback(self, service_id: str, items: Sequence[Feedback]) -> int:
-        """Store feedback items (idempotent per card, outcome and time); the number new."""
+        """Store feedback items (idempotent per card, outcome and time); the number new.
+
+        A comment is stored only with `store_comments`; else only its length."""
         added = 0
         with self._lock, self._conn:
             for item in items:
@@ -199,11 +250,12 @@ class Store:
                 )
                 why = item.overrideReason
                 reason = why.reason if why else None
+                comment = why.userComment if why else None
                 cursor = self._conn.execute(
                     "INSERT OR IGNORE INTO feedback (service_id, card_uuid, outcome,"
                     " outcome_timestamp, accepted_suggestions, reason_system, reason_code,"
-                    " reason_display, user_comment, known_card, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " reason_display, user_comment, comment_length, known_card, received_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         service_id,
                         item.card,
@@ -213,7 +265,8 @@ class Store:
                         reason.system if reason else None,
                         reason.code if reason else None,
                         reason.display if reason else None,
-                        why.userComment if why else None,
+                        comment if self.store_comments else None,
+                        len(comment) if comment is not None else None,
                         int(known),
                         _now(),
                     ),

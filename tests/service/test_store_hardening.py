@@ -178,3 +178,79 @@ def test_an_overlong_hook_instance_is_a_400(open_client: TestClient) -> None:
         assert response.status_code == status
         if status == 400:
             assert response.json()["issue"][0]["expression"] == ["hookInstance"]
+
+
+# ----- override comments: their length, not their text, unless the deployer asks
+
+
+def _stored(db: Path, sql: str) -> list[tuple[object, ...]]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(sql).fetchall()
+    conn.close()
+    return rows
+
+
+@pytest.mark.parametrize(
+    "store_comments, comment, expected",
+    [
+        (False, "Mrs Zebedee, MRN 0042, asked for it", (None, 35)),
+        (False, None, (None, None)),
+        (True, "Mrs Zebedee, MRN 0042, asked for it", ("Mrs Zebedee, MRN 0042, asked for it", 35)),
+        (True, None, (None, None)),
+    ],
+)
+def test_comments_are_stored_only_when_asked(
+    open_settings: Settings,
+    knowledge: Knowledge,
+    store_comments: bool,
+    comment: str | None,
+    expected: tuple[object, object],
+) -> None:
+    settings = dataclasses.replace(open_settings, store_comments=store_comments)
+    reason: dict[str, object] = _reason()
+    if comment is not None:
+        reason["userComment"] = comment
+    with TestClient(create_app(settings, knowledge)) as client:
+        body = {"feedback": [_item(overrideReason=reason)]}
+        assert client.post(FEEDBACK, json=body).status_code == 200
+    assert _stored(settings.db_path, "SELECT user_comment, comment_length FROM feedback") == [
+        expected
+    ]
+    raw = b"".join(p.read_bytes() for p in settings.db_path.parent.glob("open.sqlite3*"))
+    assert (b"Zebedee" in raw) == (store_comments and comment is not None)
+
+
+def test_the_store_comments_setting() -> None:
+    from fhir_module._errors import InvalidRequest
+
+    assert Settings.from_env({}).store_comments is False
+    assert Settings.from_env({"FHIR_MODULE_STORE_COMMENTS": "true"}).store_comments is True
+    assert Settings.from_env(Settings(store_comments=True).to_env()).store_comments is True
+    with pytest.raises(InvalidRequest):
+        Settings.from_env({"FHIR_MODULE_STORE_COMMENTS": "maybe"})
+
+
+def test_an_old_database_is_migrated_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    from fhir_module.service import Store
+    from fhir_module.service._store import MIGRATIONS, SCHEMA_VERSION
+
+    db = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(db)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES ('schema', '1')")
+    conn.execute(
+        "INSERT INTO feedback (service_id, card_uuid, outcome, outcome_timestamp,"
+        " accepted_suggestions, user_comment, known_card, received_at)"
+        " VALUES ('s', 'c', 'overridden', 't', '[]', 'four', 0, 'r')"
+    )
+    conn.commit()
+    conn.close()
+    Store(db).close()
+    Store(db).close()  # a second start finds nothing to do
+    assert _stored(db, "SELECT value FROM meta WHERE name = 'schema'") == [(str(SCHEMA_VERSION),)]
+    assert _stored(db, "SELECT comment_length FROM feedback") == [(4,)]
