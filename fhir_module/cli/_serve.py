@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # Open once here: a bad path fails in one line, and the audit key is made only once
         # even when several workers start together.
-        Store(settings.db_path, settings.audit_key).close()
+        Store(settings.db_path, settings.audit_key, key_file=settings.audit_key_file).close()
     except (sqlite3.Error, OSError) as exc:
         return fail(f"cannot use the database {settings.db_path}: {exc}")
     if args.workers > 1:

@@ -113,7 +113,12 @@ def create_app(
     knowledge = knowledge or load_knowledge()
     config = load_config(settings.config_path) if settings.config_path else None
     catalogue = services(knowledge)
-    store = Store(settings.db_path, settings.audit_key, store_comments=settings.store_comments)
+    store = Store(
+        settings.db_path,
+        settings.audit_key,
+        store_comments=settings.store_comments,
+        key_file=settings.audit_key_file,
+    )
     http = session or requests.Session()
     replay = (
         ReplayCache(settings.db_path, config.replay_quota or settings.replay_quota)

@@ -39,8 +39,9 @@ class Settings:
     service open, for loopback callers only.
 
     `audit_key` is the HMAC-SHA256 key that turns patient ids into audit hashes;
-    when None, the store generates one on first use and keeps it in the database,
-    so every worker and every restart hashes alike.
+    when None, it is read from `audit_key_file` (by default `<db>.key`), which the
+    store makes with mode 0600 on first use, so every worker and every restart hashes
+    alike, and the key never sits in the database beside the hashes.
     """
 
     host: str = DEFAULT_HOST
@@ -56,12 +57,17 @@ class Settings:
     replay_quota: int = DEFAULT_REPLAY_QUOTA
     #: keep override comments' text (free text: it may name the patient); else their length
     store_comments: bool = False
+    #: the file holding the audit key when `audit_key` is None (made, 0600, when missing);
+    #: None: beside the database, `<db>.key`
+    audit_key_file: Path | None = None
 
     def __post_init__(self) -> None:
         # A str path is the common slip; the store needs a Path.
         object.__setattr__(self, "db_path", Path(self.db_path))
         if self.config_path is not None:
             object.__setattr__(self, "config_path", Path(self.config_path))
+        if self.audit_key_file is not None:
+            object.__setattr__(self, "audit_key_file", Path(self.audit_key_file))
         if self.max_body_bytes < 1024:
             raise InvalidRequest("max_body_bytes: must be at least 1024", "max_body_bytes")
         if self.max_entries < 1:
@@ -135,6 +141,7 @@ class Settings:
             "CONFIG": str(self.config_path.resolve()) if self.config_path else "",
             "REPLAY_QUOTA": str(self.replay_quota),
             "STORE_COMMENTS": "1" if self.store_comments else "",
+            "AUDIT_KEY_FILE": str(self.audit_key_file.resolve()) if self.audit_key_file else "",
         }
         if self.audit_key is not None:
             env["AUDIT_KEY"] = self.audit_key.decode("utf-8", "surrogateescape")
@@ -148,7 +155,12 @@ def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
         quota = int(get("REPLAY_QUOTA") or DEFAULT_REPLAY_QUOTA)
     except ValueError as exc:
         raise InvalidRequest(f"{ENV_PREFIX}{', _'.join(names)}: {exc}") from None
-    return {"replay_quota": quota, "store_comments": _flag(get, "STORE_COMMENTS")}
+    key_file = get("AUDIT_KEY_FILE")
+    return {
+        "replay_quota": quota,
+        "store_comments": _flag(get, "STORE_COMMENTS"),
+        "audit_key_file": Path(key_file) if key_file else None,
+    }
 
 
 def _flag(get: Callable[[str], str | None], name: str) -> bool:

@@ -1,8 +1,10 @@
 """SQLite records of the service: the audit of hook calls and the feedback on cards.
 
 The audit holds no patient data and no tokens: the patient id only as an
-HMAC-SHA256 under the settings' key, the cards only as uuid, rule id and
-indicator. Every write is committed before the service answers (WAL mode).
+HMAC-SHA256 under the settings' key (from the environment or a key file, never
+in the database), the cards only as uuid, rule id and indicator. The database
+and key files are made with mode 0600. Every write is committed before the
+service answers (WAL mode).
 Feedback is committed with synchronous=FULL: once acknowledged it survives a
 crash of the service and of the machine. The audit of hook calls is committed
 with synchronous=NORMAL, which skips the disk flush: it survives a crash or
@@ -14,16 +16,81 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import os
 import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ._feedback import Feedback
+
+log = logging.getLogger("fhir_module.service.store")
+#: what the key check in the meta table is the HMAC of (it tells keys apart, reveals none)
+KEY_CHECK_LABEL = b"fhir-module audit key check"
+
+
+class KeyFileError(OSError):
+    """The audit key file cannot be read or made, or others may read it; one line."""
+
+
+def default_key_file(db_path: Path) -> Path:
+    """Where the audit key is kept when no key or key file is given: beside the database,
+    never in it (a copy of the audit alone does not let anyone test patient ids)."""
+    return db_path.with_name(db_path.name + ".key")
+
+
+def read_or_create_key(key_file: Path, initial: bytes | None = None) -> bytes:
+    """The key in `key_file` (64 hex digits, or at least 16 bytes of text); when the file is
+    missing, it is made with mode 0600 holding `initial`, else a new random key. Workers
+    starting together all read the first key written."""
+    try:
+        return _read_key(key_file)
+    except FileNotFoundError:
+        pass
+    key = initial if initial is not None else secrets.token_bytes(32)
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    temporary = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(key.hex() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with suppress(FileExistsError):
+            os.link(temporary, key_file)  # never replaces a key another worker made first
+    finally:
+        temporary.unlink(missing_ok=True)
+    return _read_key(key_file)
+
+
+def _read_key(key_file: Path) -> bytes:
+    try:
+        mode = key_file.stat().st_mode
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # e.g. a folder it cannot enter
+        raise KeyFileError(f"audit key file {key_file}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise KeyFileError(
+            f"audit key file {key_file}: others may read it (chmod 600 it)"
+        )
+    try:
+        text = key_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyFileError(f"audit key file {key_file}: cannot be read ({type(exc).__name__})")\
+            from None
+    try:
+        key = bytes.fromhex(text) if len(text) == 64 else text.encode("utf-8")
+    except ValueError:
+        key = text.encode("utf-8")
+    if len(key) < 16:
+        raise KeyFileError(f"audit key file {key_file}: the key must be at least 16 bytes")
+    return key
 
 #: The schema, as numbered steps: a database records the last step applied (meta 'schema')
 #: and each start applies the steps it lacks, in one write transaction, so workers starting
@@ -121,12 +188,20 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 if it is missing: SQLite then gives its -wal and
+    -shm files the same mode, so only the service's user can read the records."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
     """A connection with the durability settings; creates or migrates the schema."""
     if synchronous not in ("FULL", "NORMAL"):
         raise ValueError(f"synchronous: FULL or NORMAL, not {synchronous!r}")
     if path.parent != Path(""):
         path.parent.mkdir(parents=True, exist_ok=True)
+    _private_file(path)
     conn = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -173,7 +248,12 @@ class Store:
     """The service's database; safe to share between the threads of one process."""
 
     def __init__(
-        self, path: Path, audit_key: bytes | None = None, *, store_comments: bool = False
+        self,
+        path: Path,
+        audit_key: bytes | None = None,
+        *,
+        store_comments: bool = False,
+        key_file: Path | None = None,
     ) -> None:
         self.path = path
         self.store_comments = store_comments
@@ -181,17 +261,41 @@ class Store:
         self._conn = connect(path)  # feedback: flushed to disk before it is acknowledged
         self._audit_lock = threading.Lock()
         self._audit = connect(path, "NORMAL")
-        self._key = audit_key if audit_key is not None else self._stored_key()
+        try:
+            self._key = audit_key if audit_key is not None else self._file_key(
+                key_file or default_key_file(path)
+            )
+            self._check_key()
+        except BaseException:
+            self.close()
+            raise
 
-    def _stored_key(self) -> bytes:
-        # INSERT OR IGNORE then read: concurrent workers all end up with the first key written.
+    def _file_key(self, key_file: Path) -> bytes:
+        # A database of an earlier version kept its key in the meta table: move it out, so
+        # the patients hashed before keep their hashes.
+        with self._lock, self._conn:
+            row = self._conn.execute("SELECT value FROM meta WHERE name = 'audit_key'").fetchone()
+            key = read_or_create_key(key_file, bytes(row[0]) if row else None)
+            self._conn.execute("DELETE FROM meta WHERE name = 'audit_key'")
+        return key
+
+    def _check_key(self) -> None:
+        """Record which key hashes this database's patients; warn when another is used."""
+        check = hmac.new(self._key, KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
         with self._lock, self._conn:
             self._conn.execute(
-                "INSERT OR IGNORE INTO meta (name, value) VALUES ('audit_key', ?)",
-                (secrets.token_bytes(32),),
+                "INSERT INTO meta (name, value) VALUES ('audit_key_check', ?)"
+                " ON CONFLICT (name) DO NOTHING",
+                (check,),
             )
-            row = self._conn.execute("SELECT value FROM meta WHERE name = 'audit_key'").fetchone()
-        return bytes(row[0])
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE name = 'audit_key_check'"
+            ).fetchone()
+        if row[0] != check:
+            log.warning(
+                "the audit key is not the one this database was first written with: the same "
+                "patient gets another hash (give every worker and replica the same key)"
+            )
 
     def patient_hash(self, patient_id: str) -> str:
         """The keyed hash under which the audit knows a patient."""

@@ -254,3 +254,108 @@ def test_an_old_database_is_migrated_in_place(tmp_path: Path) -> None:
     Store(db).close()  # a second start finds nothing to do
     assert _stored(db, "SELECT value FROM meta WHERE name = 'schema'") == [(str(SCHEMA_VERSION),)]
     assert _stored(db, "SELECT comment_length FROM feedback") == [(4,)]
+
+
+# ----- the audit key apart from the audit; private files
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_key_sits_in_its_own_private_file_and_the_database_is_private(
+    open_settings: Settings, knowledge: Knowledge
+) -> None:
+    from ._requests import hook_request
+
+    with TestClient(create_app(open_settings, knowledge)) as client:
+        assert client.post(SIGN, json=hook_request()).status_code == 200
+        db = open_settings.db_path
+        files = [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+        assert [_mode(p) for p in files] == [0o600] * 3
+        key_file = db.with_name(db.name + ".key")
+        assert _mode(key_file) == 0o600
+        key = bytes.fromhex(key_file.read_text().strip())
+        raw = b"".join(p.read_bytes() for p in files)
+        assert key not in raw and key.hex().encode() not in raw
+        store = client.app.state.store  # type: ignore[attr-defined]
+        import hashlib
+        import hmac
+
+        assert store.patient_hash("p") == hmac.new(key, b"p", hashlib.sha256).hexdigest()
+
+
+def test_a_key_in_the_environment_needs_no_file(tmp_path: Path) -> None:
+    from fhir_module.service import Store
+
+    store = Store(tmp_path / "e.sqlite3", b"e" * 32)
+    store.close()
+    assert not (tmp_path / "e.sqlite3.key").exists()
+
+
+def test_a_key_file_elsewhere_is_shared(tmp_path: Path) -> None:
+    from fhir_module.service import Store
+
+    key_file = tmp_path / "secrets" / "audit.key"
+    one = Store(tmp_path / "one.sqlite3", key_file=key_file)
+    two = Store(tmp_path / "two.sqlite3", key_file=key_file)
+    try:
+        assert one.patient_hash("p") == two.patient_hash("p")
+        assert _mode(key_file) == 0o600
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_key_kept_in_an_old_database_is_moved_out(tmp_path: Path) -> None:
+    import hashlib
+    import hmac
+    import sqlite3
+
+    from fhir_module.service import Store
+    from fhir_module.service._store import MIGRATIONS
+
+    db = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(db)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES ('schema', '1'), ('audit_key', ?)", (b"o" * 32,))
+    conn.commit()
+    conn.close()
+    store = Store(db)
+    try:
+        assert store.patient_hash("p") == hmac.new(b"o" * 32, b"p", hashlib.sha256).hexdigest()
+    finally:
+        store.close()
+    assert _stored(db, "SELECT name FROM meta ORDER BY name") == [
+        ("audit_key_check",),
+        ("schema",),
+    ]
+    assert bytes.fromhex((tmp_path / "old.sqlite3.key").read_text()) == b"o" * 32
+
+
+@pytest.mark.parametrize(
+    "mode, content, error",
+    [
+        (0o644, "k" * 32, "others may read it"),
+        (0o640, "k" * 32, "others may read it"),
+        (0o600, "short", "at least 16 bytes"),
+    ],
+)
+def test_a_bad_key_file_stops_the_start_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: int, content: str, error: str
+) -> None:
+    import os
+
+    from fhir_module.cli import main
+
+    key_file = tmp_path / "audit.key"
+    key_file.write_text(content)
+    os.chmod(key_file, mode)
+    os.environ["FHIR_MODULE_AUDIT_KEY_FILE"] = str(key_file)
+    try:
+        assert main(["serve", "--db", str(tmp_path / "k.sqlite3")]) == 2
+    finally:
+        del os.environ["FHIR_MODULE_AUDIT_KEY_FILE"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and error in err[-1] and content not in err[-1]
