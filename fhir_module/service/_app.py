@@ -45,7 +45,7 @@ from ._outcome import UnknownService, operation_outcome, outcome_for
 from ._pipeline import HookResult, finish_hook, prepare_hook, run_hook
 from ._replay import ReplayCache
 from ._settings import Settings
-from ._store import Busy, Store
+from ._store import Busy, Store, TooMuchFeedback
 
 log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
@@ -70,6 +70,8 @@ def _status(exc: FhirModuleError) -> int:
         return 404
     if isinstance(exc, TooLarge):
         return 413
+    if isinstance(exc, TooMuchFeedback):
+        return 429
     if isinstance(exc, InvalidRequest):
         return 400
     if isinstance(exc, DataUnavailable | FhirServerError):
@@ -118,6 +120,8 @@ def create_app(
         settings.audit_key,
         store_comments=settings.store_comments,
         key_file=settings.audit_key_file,
+        retention_days=settings.retention_days,
+        feedback_per_minute=settings.feedback_per_minute,
     )
     http = session or requests.Session()
     replay = (
@@ -244,6 +248,9 @@ def create_app(
     )
     async def feedback(service_id: str, request: Request) -> Response:
         body = await request.body()
+        caller: TrustedClient | None = getattr(request.state, "cds_client", None)
+        # Counted per trusted client; open mode serves this machine alone, one client.
+        client = caller.issuer if caller is not None else "loopback"
 
         def work() -> Response:
             if service_id not in catalogue:
@@ -251,7 +258,7 @@ def create_app(
             parsed = parse_json(body)
             check_feedback_size(parsed, settings.max_entries)
             # Committed before the 200: an acknowledged feedback survives a crash.
-            store.record_feedback(service_id, validate_feedback(parsed))
+            store.record_feedback(service_id, validate_feedback(parsed), client)
             return Response(status_code=200)
 
         return await _guarded(work)

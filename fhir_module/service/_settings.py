@@ -60,6 +60,10 @@ class Settings:
     #: the file holding the audit key when `audit_key` is None (made, 0600, when missing);
     #: None: beside the database, `<db>.key`
     audit_key_file: Path | None = None
+    #: audit and feedback rows older than this many days are deleted; None keeps them
+    retention_days: int | None = None
+    #: feedback items one client may send per minute (beyond: 429); None: no cap
+    feedback_per_minute: int | None = None
 
     def __post_init__(self) -> None:
         # A str path is the common slip; the store needs a Path.
@@ -82,6 +86,10 @@ class Settings:
             raise InvalidRequest("audit_key: must be at least 16 bytes", "audit_key")
         if self.replay_quota < 1:
             raise InvalidRequest("replay_quota: must be at least 1", "replay_quota")
+        for name in ("retention_days", "feedback_per_minute"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidRequest(f"{name}: must be at least 1", name)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -142,6 +150,8 @@ class Settings:
             "REPLAY_QUOTA": str(self.replay_quota),
             "STORE_COMMENTS": "1" if self.store_comments else "",
             "AUDIT_KEY_FILE": str(self.audit_key_file.resolve()) if self.audit_key_file else "",
+            "RETENTION_DAYS": str(self.retention_days or ""),
+            "FEEDBACK_PER_MINUTE": str(self.feedback_per_minute or ""),
         }
         if self.audit_key is not None:
             env["AUDIT_KEY"] = self.audit_key.decode("utf-8", "surrogateescape")
@@ -150,9 +160,12 @@ class Settings:
 
 def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
     """The settings of what the service stores and for how long, from the environment."""
-    names = ("REPLAY_QUOTA",)
+    names = ("REPLAY_QUOTA", "RETENTION_DAYS", "FEEDBACK_PER_MINUTE")
     try:
         quota = int(get("REPLAY_QUOTA") or DEFAULT_REPLAY_QUOTA)
+        days, per_minute = (
+            int(text) if (text := get(name)) else None for name in names[1:]
+        )
     except ValueError as exc:
         raise InvalidRequest(f"{ENV_PREFIX}{', _'.join(names)}: {exc}") from None
     key_file = get("AUDIT_KEY_FILE")
@@ -160,6 +173,8 @@ def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
         "replay_quota": quota,
         "store_comments": _flag(get, "STORE_COMMENTS"),
         "audit_key_file": Path(key_file) if key_file else None,
+        "retention_days": days,
+        "feedback_per_minute": per_minute,
     }
 
 

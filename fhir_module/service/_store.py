@@ -21,13 +21,15 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ._feedback import Feedback
+from ._outcome import RequestProblem
 
 log = logging.getLogger("fhir_module.service.store")
 #: what the key check in the meta table is the HMAC of (it tells keys apart, reveals none)
@@ -145,7 +147,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " WHERE user_comment IS NOT NULL",
     ),
 )
+MIGRATIONS += (
+    (
+        # Retention deletes by age; the rate limit counts feedback items per client and minute.
+        "CREATE INDEX IF NOT EXISTS hook_call_age ON hook_call (called_at)",
+        "CREATE INDEX IF NOT EXISTS feedback_age ON feedback (received_at)",
+        """CREATE TABLE IF NOT EXISTS feedback_rate (
+            client TEXT NOT NULL,
+            minute INTEGER NOT NULL,
+            items  INTEGER NOT NULL,
+            PRIMARY KEY (client, minute)
+        )""",
+    ),
+)
 SCHEMA_VERSION = len(MIGRATIONS)
+#: seconds between two purges of rows older than the retention period
+PURGE_INTERVAL_SECONDS = 3600.0
 
 
 #: how long a writer waits for another connection's write lock, when it may wait
@@ -153,6 +170,17 @@ BUSY_TIMEOUT_SECONDS = 10.0
 #: how long a writer on the event loop waits: another worker's commit, even one flushed to
 #: disk, takes about a millisecond; a longer hold is left to a thread
 LOOP_BUSY_TIMEOUT_MS = 2
+
+
+class TooMuchFeedback(RequestProblem):
+    """The client has sent more feedback items this minute than the service takes (429)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"feedback: at most {limit} items per client per minute; try again later",
+            "feedback",
+            "throttled",
+        )
 
 
 class Busy(Exception):
@@ -184,8 +212,8 @@ def writing(conn: sqlite3.Connection, lock: threading.Lock, *, wait: bool) -> It
         lock.release()
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _private_file(path: Path) -> None:
@@ -254,9 +282,16 @@ class Store:
         *,
         store_comments: bool = False,
         key_file: Path | None = None,
+        retention_days: int | None = None,
+        feedback_per_minute: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
         self.store_comments = store_comments
+        self.retention_days = retention_days
+        self.feedback_per_minute = feedback_per_minute
+        self._clock = clock
+        self._purged_at: float | None = None
         self._lock = threading.Lock()
         self._conn = connect(path)  # feedback: flushed to disk before it is acknowledged
         self._audit_lock = threading.Lock()
@@ -266,6 +301,7 @@ class Store:
                 key_file or default_key_file(path)
             )
             self._check_key()
+            self.purge()
         except BaseException:
             self.close()
             raise
@@ -320,6 +356,10 @@ class Store:
             topic = source.get("topic") if isinstance(source, Mapping) else None
             rule = topic.get("code") if isinstance(topic, Mapping) else None
             shown.append((str(card.get("uuid")), rule, card.get("indicator")))
+        if self._purge_due():
+            if not wait:
+                raise Busy  # deleting old rows is a thread's work
+            self.purge()
         with writing(self._audit, self._audit_lock, wait=wait):
             call_id = self._audit.execute(
                 "INSERT INTO hook_call (hook_instance, service_id, hook, patient_hash, card_count,"
@@ -330,7 +370,7 @@ class Store:
                     hook,
                     self.patient_hash(patient_id),
                     len(shown),
-                    _now(),
+                    _timestamp(self._clock()),
                 ),
             ).lastrowid
             self._audit.executemany(
@@ -339,12 +379,27 @@ class Store:
                 [(uuid, call_id, rule, indicator) for uuid, rule, indicator in shown if uuid],
             )
 
-    def record_feedback(self, service_id: str, items: Sequence[Feedback]) -> int:
+    def record_feedback(
+        self, service_id: str, items: Sequence[Feedback], client: str = "local"
+    ) -> int:
         """Store feedback items (idempotent per card, outcome and time); the number new.
 
-        A comment is stored only with `store_comments`; else only its length."""
+        A comment is stored only with `store_comments`; else only its length. With
+        `feedback_per_minute`, TooMuchFeedback (and nothing stored) when `client` would
+        pass that many items in this minute."""
+        if self._purge_due():
+            self.purge()
         added = 0
         with self._lock, self._conn:
+            if self.feedback_per_minute is not None:
+                (sent,) = self._conn.execute(
+                    "INSERT INTO feedback_rate (client, minute, items) VALUES (?, ?, ?)"
+                    " ON CONFLICT (client, minute) DO UPDATE SET items = items + excluded.items"
+                    " RETURNING items",
+                    (client, int(self._clock() // 60), len(items)),
+                ).fetchone()
+                if sent > self.feedback_per_minute:
+                    raise TooMuchFeedback(self.feedback_per_minute)  # rolls the count back
             for item in items:
                 known = (
                     self._conn.execute(
@@ -372,11 +427,36 @@ class Store:
                         comment if self.store_comments else None,
                         len(comment) if comment is not None else None,
                         int(known),
-                        _now(),
+                        _timestamp(self._clock()),
                     ),
                 )
                 added += cursor.rowcount
         return added
+
+    def _purge_due(self) -> bool:
+        return self._purged_at is None or (
+            self._clock() - self._purged_at >= PURGE_INTERVAL_SECONDS
+        )
+
+    def purge(self) -> None:
+        """Delete audit and feedback rows older than `retention_days` (none without it), and
+        the feedback counts of past minutes; done at start and then once an hour."""
+        now = self._clock()
+        self._purged_at = now
+        with self._lock, self._conn:
+            self._conn.execute(
+                "DELETE FROM feedback_rate WHERE minute < ?", (int(now // 60) - 1,)
+            )
+            if self.retention_days is None:
+                return
+            cutoff = _timestamp(now - self.retention_days * 86400.0)
+            self._conn.execute("DELETE FROM feedback WHERE received_at < ?", (cutoff,))
+            self._conn.execute(
+                "DELETE FROM card_shown WHERE call_id IN"
+                " (SELECT id FROM hook_call WHERE called_at < ?)",
+                (cutoff,),
+            )
+            self._conn.execute("DELETE FROM hook_call WHERE called_at < ?", (cutoff,))
 
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards."""

@@ -359,3 +359,100 @@ def test_a_bad_key_file_stops_the_start_in_one_line(
         del os.environ["FHIR_MODULE_AUDIT_KEY_FILE"]
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and error in err[-1] and content not in err[-1]
+
+
+# ----- retention and the feedback rate
+
+
+def _feedback(card: str, moment: str = "2024-05-01T10:00:00Z") -> list[object]:
+    from fhir_module.service import parse_feedback
+
+    return list(parse_feedback({"feedback": [_item(card=card, outcomeTimestamp=moment)]}))
+
+
+def _call(store: object, uuid: str) -> None:
+    store.record_call(  # type: ignore[attr-defined]
+        hook_instance="h", service_id="s", hook="order-sign", patient_id="p",
+        cards=[{"uuid": uuid, "indicator": "info"}],
+    )
+
+
+@pytest.mark.parametrize(
+    "retention_days, age_days, kept",
+    [(None, 4000, True), (30, 29, True), (30, 31, False), (1, 2, False), (1, 0.5, True)],
+)
+def test_rows_older_than_the_retention_are_deleted(
+    tmp_path: Path, retention_days: int | None, age_days: float, kept: bool
+) -> None:
+    from fhir_module.service import Store
+    from fhir_module.service._store import PURGE_INTERVAL_SECONDS
+
+    now = [1_700_000_000.0]
+    store = Store(tmp_path / "r.sqlite3", retention_days=retention_days, clock=lambda: now[0])
+    try:
+        _call(store, "old-card")
+        store.record_feedback("s", _feedback("old-card"))  # type: ignore[arg-type]
+        now[0] += age_days * 86400
+        _call(store, "new-card")  # the hourly purge is due: it runs first
+        store.record_feedback("s", _feedback("new-card"))  # type: ignore[arg-type]
+        assert now[0] - 1_700_000_000.0 >= PURGE_INTERVAL_SECONDS
+    finally:
+        store.close()
+    db = tmp_path / "r.sqlite3"
+    old = [("old-card",)] if kept else []
+    assert _stored(db, "SELECT card_uuid FROM card_shown ORDER BY call_id") == old + [("new-card",)]
+    assert _stored(db, "SELECT card_uuid FROM feedback ORDER BY id") == old + [("new-card",)]
+    assert _stored(db, "SELECT COUNT(*) FROM hook_call") == [(len(old) + 1,)]
+
+
+def test_feedback_is_capped_per_client_and_minute(tmp_path: Path) -> None:
+    from fhir_module.service import Store
+    from fhir_module.service._store import TooMuchFeedback
+
+    now = [1_700_000_000.0]
+    store = Store(tmp_path / "f.sqlite3", feedback_per_minute=3, clock=lambda: now[0])
+    try:
+        items = [*_feedback("a"), *_feedback("b")]
+        assert store.record_feedback("s", items, "ehr-1") == 2  # type: ignore[arg-type]
+        with pytest.raises(TooMuchFeedback):
+            store.record_feedback("s", items, "ehr-1")  # type: ignore[arg-type]
+        assert store.record_feedback("s", _feedback("c"), "ehr-1") == 1  # type: ignore[arg-type]
+        with pytest.raises(TooMuchFeedback):
+            store.record_feedback("s", _feedback("d"), "ehr-1")  # type: ignore[arg-type]
+        others = [*_feedback("e"), *_feedback("f")]
+        assert store.record_feedback("s", others, "ehr-2") == 2  # type: ignore[arg-type]
+        now[0] += 60
+        assert store.record_feedback("s", _feedback("d"), "ehr-1") == 1  # type: ignore[arg-type]
+    finally:
+        store.close()
+    assert _stored(tmp_path / "f.sqlite3", "SELECT card_uuid FROM feedback ORDER BY id") == [
+        ("a",), ("b",), ("c",), ("e",), ("f",), ("d",)
+    ]
+
+
+def test_too_much_feedback_is_a_429_with_an_outcome(
+    open_settings: Settings, knowledge: Knowledge
+) -> None:
+    settings = dataclasses.replace(open_settings, feedback_per_minute=2)
+    with TestClient(create_app(settings, knowledge)) as client:
+        body = {"feedback": [_item(card="c-1"), _item(card="c-2")]}
+        assert client.post(FEEDBACK, json=body).status_code == 200
+        response = client.post(FEEDBACK, json={"feedback": [_item(card="c-3")]})
+    assert response.status_code == 429
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    (issue,) = response.json()["issue"]
+    assert issue["code"] == "throttled" and "2 items per client per minute" in issue["diagnostics"]
+    assert _stored(settings.db_path, "SELECT card_uuid FROM feedback") == [("c-1",), ("c-2",)]
+
+
+def test_the_retention_and_rate_settings() -> None:
+    from fhir_module._errors import InvalidRequest
+
+    env = {"FHIR_MODULE_RETENTION_DAYS": "90", "FHIR_MODULE_FEEDBACK_PER_MINUTE": "600"}
+    settings = Settings.from_env(env)
+    assert (settings.retention_days, settings.feedback_per_minute) == (90, 600)
+    assert Settings.from_env(settings.to_env()) == settings
+    assert (Settings().retention_days, Settings().feedback_per_minute) == (None, None)
+    for bad in ({"FHIR_MODULE_RETENTION_DAYS": "0"}, {"FHIR_MODULE_FEEDBACK_PER_MINUTE": "x"}):
+        with pytest.raises(InvalidRequest):
+            Settings.from_env(bad)
