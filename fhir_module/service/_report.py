@@ -1,4 +1,8 @@
-"""Per-rule feedback figures from the service's database, read without writing to it."""
+"""Per-rule feedback figures from the service's database, read without writing to it.
+
+Feedback the service cannot tie to what it showed (a card it never issued, a suggestion
+the card did not carry, a reason it did not offer) is reported in rows of its own,
+labelled in parentheses, never in a rule's figures."""
 
 from __future__ import annotations
 
@@ -10,6 +14,12 @@ from urllib.request import pathname2url
 
 UNKNOWN_CARD = "(unknown card)"
 NO_REASON = "(no reason given)"
+#: the rows of feedback kept apart from the rules' figures (feedback.apart), by why
+APART = {
+    "unknown-card": UNKNOWN_CARD,
+    "unknown-suggestion": "(suggestion not on the card)",
+    "reason-not-offered": "(reason not offered by the card)",
+}
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,8 @@ class RuleReport:
     accepted: int
     overridden: int
     reasons: tuple[tuple[str, int], ...]
+    #: a row of feedback kept apart (`rule_id` says why), not a rule's figures
+    apart: bool = False
 
 
 def feedback_report(db_path: Path) -> list[RuleReport]:
@@ -36,15 +48,18 @@ def feedback_report(db_path: Path) -> list[RuleReport]:
             ).fetchall()
         )
         rows = conn.execute(
-            "SELECT COALESCE(c.rule_id, ?), f.outcome, f.reason_code, f.reason_display"
-            " FROM feedback f LEFT JOIN card_shown c ON c.card_uuid = f.card_uuid",
-            (UNKNOWN_CARD,),
+            "SELECT f.apart, COALESCE(c.rule_id, ''), f.outcome, f.reason_code,"
+            " f.reason_display FROM feedback f LEFT JOIN card_shown c"
+            " ON c.card_uuid = f.card_uuid"
         ).fetchall()
     finally:
         conn.close()
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
-    for rule, outcome, code, display in rows:
+    for apart, card_rule, outcome, code, display in rows:
+        # Feedback on a card never issued, or naming what its card did not offer, is
+        # counted apart so that it cannot move a rule's figures.
+        rule = APART.get(apart, UNKNOWN_CARD) if apart else card_rule
         outcomes[rule][outcome] += 1
         if outcome == "overridden":
             reasons[rule][display or code or NO_REASON] += 1
@@ -55,6 +70,7 @@ def feedback_report(db_path: Path) -> list[RuleReport]:
             outcomes[rule]["accepted"],
             outcomes[rule]["overridden"],
             tuple(sorted(reasons[rule].items(), key=lambda kv: (-kv[1], kv[0]))),
+            apart=rule in APART.values(),
         )
         for rule in sorted(set(shown) | set(outcomes))
     ]

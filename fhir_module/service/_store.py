@@ -160,7 +160,21 @@ MIGRATIONS += (
         )""",
     ),
 )
+MIGRATIONS += (
+    (
+        # What each card offered, so that feedback naming a suggestion or reason it did not
+        # offer is kept apart (feedback.apart) from the figures a committee reads.
+        "ALTER TABLE card_shown ADD COLUMN suggestions TEXT",
+        "ALTER TABLE card_shown ADD COLUMN reasons TEXT",
+        "ALTER TABLE feedback ADD COLUMN apart TEXT",
+        "UPDATE feedback SET apart = 'unknown-card' WHERE known_card = 0",
+    ),
+)
 SCHEMA_VERSION = len(MIGRATIONS)
+#: feedback.apart: why a feedback item is not counted with its rule's figures
+UNKNOWN_CARD = "unknown-card"
+UNKNOWN_SUGGESTION = "unknown-suggestion"
+REASON_NOT_OFFERED = "reason-not-offered"
 #: seconds between two purges of rows older than the retention period
 PURGE_INTERVAL_SECONDS = 3600.0
 
@@ -272,6 +286,36 @@ def migrate(conn: sqlite3.Connection) -> None:
         conn.isolation_level = level
 
 
+def _offered(card: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The card's suggestion uuids and override reasons (system, code), as JSON."""
+    suggestions = card.get("suggestions")
+    reasons = card.get("overrideReasons")
+    return (
+        json.dumps([s.get("uuid") for s in suggestions if isinstance(s, Mapping)])
+        if isinstance(suggestions, list)
+        else "[]",
+        json.dumps(
+            [[r.get("system"), r.get("code")] for r in reasons if isinstance(r, Mapping)]
+        )
+        if isinstance(reasons, list)
+        else "[]",
+    )
+
+
+def _apart(item: Feedback, suggestions: str | None, reasons: str | None) -> str | None:
+    """Why feedback on a card this service issued is kept apart, or None (it counts).
+    A card audited before the service recorded what it offered (NULL) is taken on trust."""
+    if item.outcome == "accepted" and suggestions is not None:
+        offered = set(json.loads(suggestions))
+        if any(s.id not in offered for s in item.acceptedSuggestions or []):
+            return UNKNOWN_SUGGESTION
+    why = item.overrideReason
+    reason = why.reason if why and item.outcome == "overridden" else None
+    if reason and reasons is not None and [reason.system, reason.code] not in json.loads(reasons):
+        return REASON_NOT_OFFERED
+    return None
+
+
 class Store:
     """The service's database; safe to share between the threads of one process."""
 
@@ -355,7 +399,7 @@ class Store:
             source = card.get("source")
             topic = source.get("topic") if isinstance(source, Mapping) else None
             rule = topic.get("code") if isinstance(topic, Mapping) else None
-            shown.append((str(card.get("uuid")), rule, card.get("indicator")))
+            shown.append((str(card.get("uuid")), rule, card.get("indicator"), *_offered(card)))
         if self._purge_due():
             if not wait:
                 raise Busy  # deleting old rows is a thread's work
@@ -374,9 +418,9 @@ class Store:
                 ),
             ).lastrowid
             self._audit.executemany(
-                "INSERT OR IGNORE INTO card_shown (card_uuid, call_id, rule_id, indicator)"
-                " VALUES (?, ?, ?, ?)",
-                [(uuid, call_id, rule, indicator) for uuid, rule, indicator in shown if uuid],
+                "INSERT OR IGNORE INTO card_shown (card_uuid, call_id, rule_id, indicator,"
+                " suggestions, reasons) VALUES (?, ?, ?, ?, ?, ?)",
+                [(row[0], call_id, *row[1:]) for row in shown if row[0]],
             )
 
     def record_feedback(
@@ -401,20 +445,21 @@ class Store:
                 if sent > self.feedback_per_minute:
                     raise TooMuchFeedback(self.feedback_per_minute)  # rolls the count back
             for item in items:
-                known = (
-                    self._conn.execute(
-                        "SELECT 1 FROM card_shown WHERE card_uuid = ?", (item.card,)
-                    ).fetchone()
-                    is not None
-                )
+                card = self._conn.execute(
+                    "SELECT h.service_id, c.suggestions, c.reasons FROM card_shown c"
+                    " JOIN hook_call h ON h.id = c.call_id WHERE c.card_uuid = ?",
+                    (item.card,),
+                ).fetchone()
+                known = card is not None and card[0] == service_id
+                apart = _apart(item, card[1], card[2]) if known else UNKNOWN_CARD
                 why = item.overrideReason
                 reason = why.reason if why else None
                 comment = why.userComment if why else None
                 cursor = self._conn.execute(
                     "INSERT OR IGNORE INTO feedback (service_id, card_uuid, outcome,"
                     " outcome_timestamp, accepted_suggestions, reason_system, reason_code,"
-                    " reason_display, user_comment, comment_length, known_card, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " reason_display, user_comment, comment_length, known_card, received_at,"
+                    " apart) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         service_id,
                         item.card,
@@ -428,6 +473,7 @@ class Store:
                         len(comment) if comment is not None else None,
                         int(known),
                         _timestamp(self._clock()),
+                        apart,
                     ),
                 )
                 added += cursor.rowcount

@@ -456,3 +456,83 @@ def test_the_retention_and_rate_settings() -> None:
     for bad in ({"FHIR_MODULE_RETENTION_DAYS": "0"}, {"FHIR_MODULE_FEEDBACK_PER_MINUTE": "x"}):
         with pytest.raises(InvalidRequest):
             Settings.from_env(bad)
+
+
+# ----- feedback the service cannot tie to what it showed is kept apart
+
+
+def _shown(client: TestClient, service: str = SIGN) -> dict[str, object]:
+    from ._requests import hook_request
+
+    hook = "order-select" if service.endswith("select") else "order-sign"
+    request = hook_request(hook)
+    if hook == "order-select":
+        request["context"]["selections"] = [
+            f"MedicationRequest/{e['resource']['id']}"
+            for e in request["context"]["draftOrders"]["entry"]
+        ]
+    response = client.post(service, json=request)
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    return next(c for c in cards if c.get("suggestions") and c.get("overrideReasons"))
+
+
+def _apart_cases(card: dict[str, object]) -> list[tuple[dict[str, object], str | None]]:
+    suggestion = card["suggestions"][0]["uuid"]  # type: ignore[index]
+    offered = card["overrideReasons"][0]  # type: ignore[index]
+    moment = iter(f"2024-05-01T10:{m:02d}:00Z" for m in range(60))
+
+    def item(**fields: object) -> dict[str, object]:
+        return {"card": card["uuid"], "outcomeTimestamp": next(moment), **fields}
+
+    return [
+        (item(outcome="accepted", acceptedSuggestions=[{"id": suggestion}]), None),
+        (item(outcome="overridden", overrideReason={"reason": offered}), None),
+        (item(outcome="overridden"), None),
+        (item(outcome="accepted", acceptedSuggestions=[{"id": "forged"}]), "unknown-suggestion"),
+        (
+            item(outcome="accepted", acceptedSuggestions=[{"id": suggestion}, {"id": "x"}]),
+            "unknown-suggestion",
+        ),
+        (
+            item(
+                outcome="overridden",
+                overrideReason={"reason": {"system": "http://x.org", "code": "made-up"}},
+            ),
+            "reason-not-offered",
+        ),
+        (
+            item(
+                outcome="overridden",
+                overrideReason={"reason": {**offered, "system": "http://other.org"}},  # type: ignore[dict-item]
+            ),
+            "reason-not-offered",
+        ),
+        ({**item(outcome="overridden"), "card": "never-issued"}, "unknown-card"),
+    ]
+
+
+def test_feedback_not_tied_to_a_shown_card_is_kept_apart(
+    open_client: TestClient, open_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fhir_module.cli import main
+
+    card = _shown(open_client)
+    cases = _apart_cases(card)
+    body = {"feedback": [item for item, _ in cases]}
+    assert open_client.post(FEEDBACK, json=body).status_code == 200
+    # A card of one service is unknown to the other.
+    select_feedback = "/cds-services/baclofen-order-select/feedback"
+    item = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2024-05-02T00:00Z"}
+    assert open_client.post(select_feedback, json={"feedback": [item]}).status_code == 200
+    stored = _stored(open_settings.db_path, "SELECT apart FROM feedback ORDER BY id")
+    assert stored == [(apart,) for _, apart in cases] + [("unknown-card",)]
+
+    assert main(["feedback-report", "--db", str(open_settings.db_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split("  ")[0]: line.split()[-3:] for line in lines[1:] if line[0] != " "}
+    rule = card["source"]["topic"]["code"]  # type: ignore[index]
+    assert rows[rule][1:] == ["1", "2"]  # shown, accepted 1, overridden 2: only what counts
+    assert rows["(suggestion not on the card)"] == ["0", "2", "0"]
+    assert rows["(reason not offered by the card)"] == ["0", "0", "2"]
+    assert rows["(unknown card)"] == ["0", "0", "2"]
