@@ -30,7 +30,7 @@ from ._config import TrustedClient, is_loopback_url, load_config
 from ._data import ServerPolicy
 from ._discovery import services
 from ._feedback import validate_feedback
-from ._guard import Guard
+from ._guard import HEALTH_PATH, Guard
 from ._limits import TooLarge, check_feedback_size
 from ._models import parse_json
 from ._openapi import (
@@ -45,7 +45,7 @@ from ._outcome import UnknownService, operation_outcome, outcome_for
 from ._pipeline import HookResult, finish_hook, prepare_hook, run_hook
 from ._replay import ReplayCache
 from ._settings import Settings
-from ._store import Busy, Store, TooMuchFeedback
+from ._store import Busy, Store, StoreUnavailable, TooMuchFeedback
 
 log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
@@ -72,6 +72,8 @@ def _status(exc: FhirModuleError) -> int:
         return 413
     if isinstance(exc, TooMuchFeedback):
         return 429
+    if isinstance(exc, StoreUnavailable):
+        return 503
     if isinstance(exc, InvalidRequest):
         return 400
     if isinstance(exc, DataUnavailable | FhirServerError):
@@ -85,6 +87,14 @@ def error_response(exc: Exception) -> JSONResponse:
         status = _status(exc)
         if status == 500:
             log.error("service fault: %s", type(exc).__name__)
+        if isinstance(exc, StoreUnavailable):
+            log.error("feedback not stored: %s", exc.cause)
+            return JSONResponse(
+                operation_outcome("transient", str(exc)),
+                503,
+                headers={"Retry-After": "5"},
+                media_type=FHIR_JSON,
+            )
         return JSONResponse(outcome_for(exc), status, media_type=FHIR_JSON)
     log.error("unexpected %s while serving a request", type(exc).__name__)
     return JSONResponse(outcome_for(exc), 500, media_type=FHIR_JSON)
@@ -157,7 +167,7 @@ def create_app(
         openapi_url=None,
     )
     app.state.settings, app.state.knowledge, app.state.store = settings, knowledge, store
-    app.state.config = config
+    app.state.config, app.state.replay = config, replay
     install_openapi(app, catalogue, settings)
     app.add_middleware(
         Guard,
@@ -187,6 +197,21 @@ def create_app(
     @app.get("/cds-services", responses=DISCOVERY_RESPONSES)
     async def discovery() -> dict[str, Any]:
         return {"services": [s.discovery() for s in catalogue.values()]}
+
+    @app.get(HEALTH_PATH, include_in_schema=False)
+    async def health() -> Response:
+        # Readiness for a load balancer: the knowledge loaded (it yields the services), the
+        # database writable. No data, no authentication.
+        database = await run_in_threadpool(store.health)
+        loaded = bool(catalogue)
+        ready = loaded and database["writable"]
+        body = {
+            "status": "pass" if ready else "fail",
+            "knowledge": "loaded" if loaded else "missing",
+            "database": "writable" if database["writable"] else "unavailable",
+            "auditFailures": database["auditFailures"],
+        }
+        return JSONResponse(body, 200 if ready else 503, headers={"Cache-Control": "no-store"})
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> dict[str, Any]:
@@ -236,8 +261,9 @@ def create_app(
                 record(wait=False)  # on the event loop, unless another writer holds the file
             except Busy:
                 await run_in_threadpool(record, True)
+        except StoreUnavailable:
+            pass  # the cards matter more than their audit: the store counts and logs it
         except sqlite3.Error as exc:
-            # The cards matter more than their audit: answer, and say the audit failed.
             log.error("audit not written: %s", type(exc).__name__)
 
     @app.post(

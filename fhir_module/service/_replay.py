@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from ._settings import DEFAULT_REPLAY_QUOTA
-from ._store import Busy, connect, writing
+from ._store import Busy, connect, unavailable, writing
 
 #: purge expired rows and recount once per this many insertions
 _PURGE_EVERY = 64
@@ -48,10 +48,11 @@ class ReplayCache:
                   wait: bool = True) -> bool:
         """Record the token id; False if it is already held and unexpired (a replay).
 
-        ReplayCacheFull when the issuer's quota is reached. Without `wait`, raises Busy
+        ReplayCacheFull when the issuer's quota is reached; StoreUnavailable when the
+        database cannot take the write (the call is then refused). Without `wait`, raises Busy
         instead of waiting for another writer, and when the periodic purge of expired rows
         is due (that is for a thread to do)."""
-        with writing(self._conn, self._lock, wait=wait):
+        with unavailable(), writing(self._conn, self._lock, wait=wait):
             if self._since_purge + 1 >= _PURGE_EVERY:
                 if not wait:
                     raise Busy

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .._errors import FhirModuleError
 from ._feedback import Feedback
 from ._outcome import RequestProblem
 
@@ -197,6 +198,37 @@ class TooMuchFeedback(RequestProblem):
         )
 
 
+#: after a failed write, /health reports the database unavailable for this long, even if
+#: its own small test write commits (a full disk may still take that one)
+FAILED_WRITE_HOLD_SECONDS = 30.0
+
+
+class StoreUnavailable(FhirModuleError):
+    """The database cannot take a write now (full, read-only, unreachable, locked too long):
+    a write that must be durable is refused with 503, never acknowledged."""
+
+    def __init__(self, cause: str) -> None:
+        self.cause = cause
+        super().__init__("the service cannot store this now; send it again later")
+
+
+@contextmanager
+def unavailable() -> Iterator[None]:
+    """Turn the database's operational failures into StoreUnavailable (by type only: an
+    error's text may quote the data)."""
+    try:
+        yield
+    except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+        if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError):
+            raise
+        raise StoreUnavailable(_error_name(exc)) from None
+
+
+def _error_name(exc: BaseException) -> str:
+    code = getattr(exc, "sqlite_errorname", None)
+    return f"{type(exc).__name__} ({code})" if code else type(exc).__name__
+
+
 class Busy(Exception):
     """Another writer holds the database (or this store's lock) and the caller asked not
     to wait for it: on the event loop, the write is handed to a thread instead."""
@@ -336,6 +368,11 @@ class Store:
         self.feedback_per_minute = feedback_per_minute
         self._clock = clock
         self._purged_at: float | None = None
+        #: hook calls answered whose audit could not be written, since the start
+        self.audit_failures = 0
+        self._audit_failing = False
+        self._failed_at: float | None = None
+        self._state_lock = threading.Lock()
         self._lock = threading.Lock()
         self._conn = connect(path)  # feedback: flushed to disk before it is acknowledged
         self._audit_lock = threading.Lock()
@@ -400,28 +437,43 @@ class Store:
             topic = source.get("topic") if isinstance(source, Mapping) else None
             rule = topic.get("code") if isinstance(topic, Mapping) else None
             shown.append((str(card.get("uuid")), rule, card.get("indicator"), *_offered(card)))
-        if self._purge_due():
-            if not wait:
-                raise Busy  # deleting old rows is a thread's work
-            self.purge()
-        with writing(self._audit, self._audit_lock, wait=wait):
-            call_id = self._audit.execute(
-                "INSERT INTO hook_call (hook_instance, service_id, hook, patient_hash, card_count,"
-                " called_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    hook_instance,
-                    service_id,
-                    hook,
-                    self.patient_hash(patient_id),
-                    len(shown),
-                    _timestamp(self._clock()),
-                ),
-            ).lastrowid
-            self._audit.executemany(
-                "INSERT OR IGNORE INTO card_shown (card_uuid, call_id, rule_id, indicator,"
-                " suggestions, reasons) VALUES (?, ?, ?, ?, ?, ?)",
-                [(row[0], call_id, *row[1:]) for row in shown if row[0]],
-            )
+        try:
+            if self._purge_due():
+                if not wait:
+                    raise Busy  # deleting old rows is a thread's work
+                self.purge()
+            with unavailable(), writing(self._audit, self._audit_lock, wait=wait):
+                self._write_call(hook_instance, service_id, hook, patient_id, shown)
+        except StoreUnavailable as exc:
+            self._audit_failed(exc.cause)
+            raise
+        self._written()
+
+    def _write_call(
+        self,
+        hook_instance: str,
+        service_id: str,
+        hook: str,
+        patient_id: str,
+        shown: Sequence[tuple[Any, ...]],
+    ) -> None:
+        call_id = self._audit.execute(
+            "INSERT INTO hook_call (hook_instance, service_id, hook, patient_hash, card_count,"
+            " called_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                hook_instance,
+                service_id,
+                hook,
+                self.patient_hash(patient_id),
+                len(shown),
+                _timestamp(self._clock()),
+            ),
+        ).lastrowid
+        self._audit.executemany(
+            "INSERT OR IGNORE INTO card_shown (card_uuid, call_id, rule_id, indicator,"
+            " suggestions, reasons) VALUES (?, ?, ?, ?, ?, ?)",
+            [(row[0], call_id, *row[1:]) for row in shown if row[0]],
+        )
 
     def record_feedback(
         self, service_id: str, items: Sequence[Feedback], client: str = "local"
@@ -431,10 +483,19 @@ class Store:
         A comment is stored only with `store_comments`; else only its length. With
         `feedback_per_minute`, TooMuchFeedback (and nothing stored) when `client` would
         pass that many items in this minute."""
+        try:
+            added = self._write_feedback(service_id, items, client)
+        except StoreUnavailable as exc:
+            self._write_failed(exc.cause)
+            raise
+        self._written()
+        return added
+
+    def _write_feedback(self, service_id: str, items: Sequence[Feedback], client: str) -> int:
         if self._purge_due():
             self.purge()
         added = 0
-        with self._lock, self._conn:
+        with unavailable(), self._lock, self._conn:
             if self.feedback_per_minute is not None:
                 (sent,) = self._conn.execute(
                     "INSERT INTO feedback_rate (client, minute, items) VALUES (?, ?, ?)"
@@ -479,6 +540,49 @@ class Store:
                 added += cursor.rowcount
         return added
 
+    def _audit_failed(self, cause: str) -> None:
+        with self._state_lock:
+            self.audit_failures += 1
+            first = not self._audit_failing
+            self._audit_failing = True
+        if first:  # once, not per call: /health counts them
+            log.error(
+                "audit not written: %s; hook calls are still answered, and further audit "
+                "failures are counted in /health until a write succeeds", cause
+            )
+        self._write_failed(cause)
+
+    def _write_failed(self, cause: str) -> None:
+        self._failed_at = time.monotonic()
+
+    def _written(self) -> None:
+        if self._audit_failing:
+            with self._state_lock:
+                was, self._audit_failing = self._audit_failing, False
+            if was:
+                log.warning("audit written again (%d failed so far)", self.audit_failures)
+
+    def health(self) -> dict[str, Any]:
+        """Whether the database takes a write now (a small committed test write, and no
+        failed write in the last FAILED_WRITE_HOLD_SECONDS), and the audit failures."""
+        try:
+            with unavailable(), writing(self._audit, self._audit_lock, wait=True):
+                self._audit.execute(
+                    "INSERT INTO meta (name, value) VALUES ('health', ?) ON CONFLICT (name)"
+                    " DO UPDATE SET value = excluded.value",
+                    (_timestamp(self._clock()),),
+                )
+            cause = None
+        except StoreUnavailable as exc:
+            cause = exc.cause
+        recent = self._failed_at is not None and (
+            time.monotonic() - self._failed_at < FAILED_WRITE_HOLD_SECONDS
+        )
+        return {
+            "writable": cause is None and not recent,
+            "auditFailures": self.audit_failures,
+        }
+
     def _purge_due(self) -> bool:
         return self._purged_at is None or (
             self._clock() - self._purged_at >= PURGE_INTERVAL_SECONDS
@@ -489,7 +593,7 @@ class Store:
         the feedback counts of past minutes; done at start and then once an hour."""
         now = self._clock()
         self._purged_at = now
-        with self._lock, self._conn:
+        with unavailable(), self._lock, self._conn:
             self._conn.execute(
                 "DELETE FROM feedback_rate WHERE minute < ?", (int(now // 60) - 1,)
             )

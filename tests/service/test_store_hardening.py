@@ -536,3 +536,95 @@ def test_feedback_not_tied_to_a_shown_card_is_kept_apart(
     assert rows["(suggestion not on the card)"] == ["0", "2", "0"]
     assert rows["(reason not offered by the card)"] == ["0", "0", "2"]
     assert rows["(unknown card)"] == ["0", "0", "2"]
+
+
+# ----- a database that cannot be written: 503 for feedback, answers still out, /health
+
+
+def _break(store: object, how: str) -> None:
+    for conn in (store._conn, store._audit):  # type: ignore[attr-defined]
+        if how == "read-only":
+            conn.execute("PRAGMA query_only = ON")
+        else:  # full: not one more page
+            (pages,) = conn.execute("PRAGMA page_count").fetchone()
+            conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def _mend(store: object) -> None:
+    for conn in (store._conn, store._audit):  # type: ignore[attr-defined]
+        conn.execute("PRAGMA query_only = OFF")
+        conn.execute("PRAGMA max_page_count = 1073741823")
+
+
+@pytest.mark.parametrize("how", ["read-only", "full"])
+def test_an_unwritable_database_gives_503_for_feedback_and_still_answers_hooks(
+    open_settings: Settings,
+    knowledge: Knowledge,
+    how: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import logging
+
+    from fhir_module.service import _store
+
+    from ._requests import hook_request
+
+    caplog.set_level(logging.INFO)
+    with TestClient(create_app(open_settings, knowledge)) as client:
+        assert client.get("/health").status_code == 200
+        store = client.app.state.store  # type: ignore[attr-defined]
+        _break(store, how)
+        statuses = set()
+        for i in range(40):  # a full database may still fit a row or two in its last page
+            item = _item(card=f"c-{i}", overrideReason=_reason(display="d" * 1000))
+            response = client.post(FEEDBACK, json={"feedback": [item]})
+            statuses.add(response.status_code)
+        assert response.status_code == 503 and statuses <= {200, 503}
+        assert response.json()["issue"][0]["code"] == "transient"
+        for _ in range(15):
+            answer = client.post(SIGN, json=hook_request())
+            assert answer.status_code == 200 and answer.json()["cards"]
+        health = client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["database"] == "unavailable"
+        assert health.json()["auditFailures"] >= 5
+        assert caplog.text.count("audit not written") == 1
+        _mend(store)
+        monkeypatch.setattr(_store, "FAILED_WRITE_HOLD_SECONDS", 0.0)
+        assert client.post(SIGN, json=hook_request()).status_code == 200
+        assert client.get("/health").status_code == 200
+        assert "audit written again" in caplog.text
+    for record in caplog.records:
+        assert "Traceback" not in record.getMessage()
+
+
+def test_an_unwritable_replay_cache_is_503_not_401(
+    settings: Settings, knowledge: Knowledge
+) -> None:
+    from ._requests import hook_request
+
+    with TestClient(create_app(settings, knowledge)) as client:
+        assert client.post(SIGN, json=hook_request()).status_code == 200
+        replay = client.app.state.replay  # type: ignore[attr-defined]
+        replay._conn.execute("PRAGMA query_only = ON")
+        for _ in range(3):
+            response = client.post(SIGN, json=hook_request())
+            assert response.status_code == 503
+            assert response.json()["issue"][0]["code"] == "transient"
+
+
+def test_health_needs_no_token_and_tells_no_data(
+    settings: Settings, knowledge: Knowledge
+) -> None:
+    with TestClient(create_app(settings, knowledge), sign=False) as client:
+        assert client.get(DISCOVERY).status_code == 401
+        response = client.get("/health")
+        assert response.status_code == 200
+        assert response.json() == {
+            "status": "pass",
+            "knowledge": "loaded",
+            "database": "writable",
+            "auditFailures": 0,
+        }
+        assert client.post("/health").status_code in (401, 405)
