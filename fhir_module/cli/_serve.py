@@ -26,7 +26,8 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="serve CDS Hooks at /cds-services",
         description=__doc__,
         epilog="Unset options come from FHIR_MODULE_HOST, _PORT, _DB, _CONFIG, _FHIR_TIMEOUT, "
-        "_MAX_PAGES, _AUDIT_KEY, _CORS_ORIGINS, _MAX_BODY_BYTES and _MAX_ENTRIES, else the "
+        "_MAX_PAGES, _AUDIT_KEY, _CORS_ORIGINS, _MAX_BODY_BYTES, _MAX_ENTRIES, _REPLAY_QUOTA, "
+        "_AUDIT_KEY_FILE, _STORE_COMMENTS, _RETENTION_DAYS and _FEEDBACK_PER_MINUTE, else the "
         "defaults.",
     )
     parser.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
