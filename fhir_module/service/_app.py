@@ -45,7 +45,7 @@ from ._outcome import UnknownService, operation_outcome, outcome_for
 from ._pipeline import HookResult, finish_hook, prepare_hook, run_hook
 from ._replay import ReplayCache
 from ._settings import Settings
-from ._store import Busy, Store, StoreUnavailable, TooMuchFeedback
+from ._store import Busy, Store, StoreClosed, StoreUnavailable, TooMuchFeedback
 
 log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
@@ -126,7 +126,7 @@ def create_app(
     config = load_config(settings.config_path) if settings.config_path else None
     catalogue = services(knowledge)
     store = Store(
-        settings.db_path,
+        settings.database,
         settings.audit_key,
         store_comments=settings.store_comments,
         key_file=settings.audit_key_file,
@@ -135,7 +135,8 @@ def create_app(
     )
     http = session or requests.Session()
     replay = (
-        ReplayCache(settings.db_path, config.replay_quota or settings.replay_quota)
+        # Its own connections: the replay cache outlives a failure of the audit's.
+        ReplayCache(settings.database, config.replay_quota or settings.replay_quota)
         if config
         else None
     )
@@ -154,10 +155,10 @@ def create_app(
                 "authenticated; only loopback callers are served, only loopback fhirServers read"
             )
         yield
-        store.close()
         http.close()
         if replay is not None:
             replay.close()
+        store.close()
 
     app = FastAPI(
         title="fhir-module CDS Hooks service",
@@ -263,7 +264,7 @@ def create_app(
                 await run_in_threadpool(record, True)
         except StoreUnavailable:
             pass  # the cards matter more than their audit: the store counts and logs it
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreClosed) as exc:
             log.error("audit not written: %s", type(exc).__name__)
 
     @app.post(

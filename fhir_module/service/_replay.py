@@ -1,5 +1,5 @@
-"""The jti replay cache, in the service's SQLite database so that every worker shares it
-(the table `jwt_seen` of the store's schema).
+"""The jti replay cache, in the service's database (the table `jwt_seen`), so that every
+worker, and on PostgreSQL every replica, shares it.
 
 Each (issuer, jti) is kept until its token expires; a jti seen again before
 then is a replay. The table is bounded per issuer: expired rows are purged as
@@ -11,11 +11,12 @@ rest by filling the cache.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
 from ._settings import DEFAULT_REPLAY_QUOTA
-from ._store import Busy, connect, unavailable, writing
+from ._store import Busy, Database, SQLiteDatabase, open_database
 
 #: purge expired rows and recount once per this many insertions
 _PURGE_EVERY = 64
@@ -33,13 +34,13 @@ class ReplayCache:
     with this process's own insertions in between, so with several workers an issuer
     may pass its quota by at most `_PURGE_EVERY` tokens per worker."""
 
-    def __init__(self, path: Path, quota: int = DEFAULT_REPLAY_QUOTA) -> None:
+    def __init__(self, target: Path | str | Database, quota: int = DEFAULT_REPLAY_QUOTA) -> None:
         if quota < 1:
             raise ValueError("quota: must be at least 1")
-        self._conn = connect(path)
-        # A replay record lost to a power cut is worth less than an fsync per call.
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._lock = threading.Lock()
+        self._owns = isinstance(target, Path | str)
+        # The "replay" role: a record lost to a power cut is worth less than a flush per call.
+        self.db: Database = open_database(target) if isinstance(target, Path | str) else target
+        self._lock = threading.Lock()  # this process's counts
         self.quota = quota
         self._since_purge = _PURGE_EVERY
         self._counts: dict[str, int] = {}
@@ -52,23 +53,21 @@ class ReplayCache:
         database cannot take the write (the call is then refused). Without `wait`, raises Busy
         instead of waiting for another writer, and when the periodic purge of expired rows
         is due (that is for a thread to do)."""
-        with unavailable(), writing(self._conn, self._lock, wait=wait):
+        if self._since_purge + 1 >= _PURGE_EVERY and not wait:
+            raise Busy
+        with self.db.transaction("replay", wait=wait) as tx:
             if self._since_purge + 1 >= _PURGE_EVERY:
-                if not wait:
-                    raise Busy
                 self._since_purge = 0
-                self._conn.execute("DELETE FROM jwt_seen WHERE expires_at < ?", (now,))
-                self._counts = dict(
-                    self._conn.execute(
-                        "SELECT issuer, COUNT(*) FROM jwt_seen GROUP BY issuer"
-                    ).fetchall()
-                )
+                tx.execute("DELETE FROM jwt_seen WHERE expires_at < ?", (now,))
+                counts = tx.execute("SELECT issuer, COUNT(*) FROM jwt_seen GROUP BY issuer")
+                self._counts = {row[0]: row[1] for row in counts.fetchall()}
             else:
                 self._since_purge += 1
             if self._counts.get(issuer, 0) >= self.quota:
                 raise ReplayCacheFull()
-            # An expired row for the same id is overwritten: that token is dead anyway.
-            cursor = self._conn.execute(
+            # An expired row for the same id is overwritten: that token is dead anyway. One
+            # atomic statement: of two workers or replicas racing on one jti, one wins.
+            cursor = tx.execute(
                 "INSERT INTO jwt_seen (issuer, jti, expires_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = excluded.expires_at"
                 " WHERE jwt_seen.expires_at < ?",
@@ -77,6 +76,12 @@ class ReplayCache:
             self._counts[issuer] = self._counts.get(issuer, 0) + cursor.rowcount
             return cursor.rowcount == 1
 
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """SQLite: the replay cache's connection."""
+        assert isinstance(self.db, SQLiteDatabase)
+        return self.db.connection("replay")
+
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        if self._owns:
+            self.db.close()

@@ -10,7 +10,10 @@ import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.request import pathname2url
+
+from ._store import is_postgres_url
 
 UNKNOWN_CARD = "(unknown card)"
 NO_REASON = "(no reason given)"
@@ -35,25 +38,43 @@ class RuleReport:
     apart: bool = False
 
 
-def feedback_report(db_path: Path) -> list[RuleReport]:
-    """The report, one row per rule id; raises sqlite3.Error for a missing or foreign file."""
+_SHOWN = "SELECT COALESCE(rule_id, ''), COUNT(*) FROM card_shown GROUP BY 1"
+_FEEDBACK = (
+    "SELECT f.apart, COALESCE(c.rule_id, ''), f.outcome, f.reason_code,"
+    " f.reason_display FROM feedback f LEFT JOIN card_shown c"
+    " ON c.card_uuid = f.card_uuid"
+)
+
+
+class ReportError(Exception):
+    """The database cannot be read (missing, not the service's, unreachable); one line."""
+
+
+def feedback_report(target: Path | str) -> list[RuleReport]:
+    """The report, one row per rule id, from a SQLite file or a PostgreSQL URL (every
+    replica's rows); raises sqlite3.Error or ReportError when it cannot be read."""
+    if is_postgres_url(target):
+        from ._pg import read_rows
+
+        try:
+            shown_rows, rows = read_rows(str(target), [(_SHOWN, ()), (_FEEDBACK, ())])
+        except Exception as exc:  # noqa: BLE001 - any driver error is one line, no trace
+            raise ReportError(type(exc).__name__) from None
+        return _report(dict(shown_rows), rows)
+    db_path = Path(target)
     if not db_path.is_file():
         raise sqlite3.OperationalError("no such database file")
     uri = f"file:{pathname2url(str(db_path.resolve()))}?mode=ro"
     conn = sqlite3.connect(uri, uri=True)
     try:
-        shown = dict(
-            conn.execute(
-                "SELECT COALESCE(rule_id, ''), COUNT(*) FROM card_shown GROUP BY 1"
-            ).fetchall()
-        )
-        rows = conn.execute(
-            "SELECT f.apart, COALESCE(c.rule_id, ''), f.outcome, f.reason_code,"
-            " f.reason_display FROM feedback f LEFT JOIN card_shown c"
-            " ON c.card_uuid = f.card_uuid"
-        ).fetchall()
+        shown = dict(conn.execute(_SHOWN).fetchall())
+        rows = conn.execute(_FEEDBACK).fetchall()
     finally:
         conn.close()
+    return _report(shown, rows)
+
+
+def _report(shown: dict[str, int], rows: list[Any]) -> list[RuleReport]:
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for apart, card_rule, outcome, code, display in rows:

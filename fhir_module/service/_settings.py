@@ -64,6 +64,13 @@ class Settings:
     retention_days: int | None = None
     #: feedback items one client may send per minute (beyond: 429); None: no cap
     feedback_per_minute: int | None = None
+    #: a PostgreSQL URL (postgresql://user@host/dbname) to use instead of `db_path`
+    db_url: str | None = field(default=None, repr=False)
+
+    @property
+    def database(self) -> Path | str:
+        """Where the service keeps its records: the PostgreSQL URL, else the SQLite file."""
+        return self.db_url if self.db_url is not None else self.db_path
 
     def __post_init__(self) -> None:
         # A str path is the common slip; the store needs a Path.
@@ -86,6 +93,10 @@ class Settings:
             raise InvalidRequest("audit_key: must be at least 16 bytes", "audit_key")
         if self.replay_quota < 1:
             raise InvalidRequest("replay_quota: must be at least 1", "replay_quota")
+        if self.db_url is not None and not self.db_url.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise InvalidRequest("db_url: must be a postgresql:// URL", "db_url")
         for name in ("retention_days", "feedback_per_minute"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -119,7 +130,7 @@ class Settings:
         return cls(
             host=get("HOST") or DEFAULT_HOST,
             port=port,
-            db_path=Path(get("DB") or DEFAULT_DB_PATH),
+            db_path=Path(get("DB") or DEFAULT_DB_PATH) if not store["db_url"] else DEFAULT_DB_PATH,
             fhir_timeout=timeout,
             max_pages=pages,
             audit_key=key.encode("utf-8", "surrogateescape") if key else None,
@@ -139,7 +150,7 @@ class Settings:
         env = {
             "HOST": self.host,
             "PORT": str(self.port),
-            "DB": str(self.db_path),
+            "DB": str(self.database),
             "FHIR_TIMEOUT": repr(self.fhir_timeout),
             "MAX_PAGES": str(self.max_pages),
             "CORS_ORIGINS": ",".join(self.cors_origins),
@@ -175,6 +186,8 @@ def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
         "audit_key_file": Path(key_file) if key_file else None,
         "retention_days": days,
         "feedback_per_minute": per_minute,
+        "db_url": db if (db := get("DB")) and db.startswith(("postgresql://", "postgres://"))
+        else None,
     }
 
 

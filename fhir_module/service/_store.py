@@ -1,4 +1,7 @@
-"""SQLite records of the service: the audit of hook calls and the feedback on cards.
+"""The service's records: the audit of hook calls, the feedback on cards, the replay cache.
+
+One store interface (`Database`), two implementations: a SQLite file (here, the
+default, for one machine) and PostgreSQL (`_pg`, shared by several replicas).
 
 The audit holds no patient data and no tokens: the patient id only as an
 HMAC-SHA256 under the settings' key (from the environment or a key file, never
@@ -23,10 +26,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from .._errors import FhirModuleError
 from ._feedback import Feedback
@@ -229,6 +233,11 @@ def _error_name(exc: BaseException) -> str:
     return f"{type(exc).__name__} ({code})" if code else type(exc).__name__
 
 
+class StoreClosed(Exception):
+    """The store was closed and then used: a fault of the service (500), not of the
+    database."""
+
+
 class Busy(Exception):
     """Another writer holds the database (or this store's lock) and the caller asked not
     to wait for it: on the event loop, the write is handed to a thread instead."""
@@ -318,6 +327,101 @@ def migrate(conn: sqlite3.Connection) -> None:
         conn.isolation_level = level
 
 
+class Transaction(Protocol):
+    """What the store's SQL runs on: `?` placeholders, one transaction."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+class Database(Protocol):
+    """The one store interface, with two implementations: SQLite (one machine, the
+    default) and PostgreSQL (several replicas, `_pg`). Each migrates its schema when
+    opened; `transaction` commits on leaving the block, rolls back on an exception, and
+    turns the database's operational failures into StoreUnavailable.
+
+    Roles: "feedback" is committed durably before it returns; "audit" and "replay" may
+    skip the flush to disk (they survive a crash of the service, not of the machine)."""
+
+    name: str
+
+    def transaction(
+        self, role: str, *, wait: bool = True
+    ) -> AbstractContextManager[Transaction]: ...
+
+    def close(self) -> None: ...
+
+
+ROLES = ("feedback", "audit", "replay")
+
+
+class SQLiteDatabase:
+    """The service's SQLite file: one connection per role, each with its lock, WAL mode."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._connections: dict[str, sqlite3.Connection] = {}
+        self._locks = {role: threading.Lock() for role in ROLES}
+        self._closed = False
+        with unavailable():
+            self.connection("feedback")  # creates the file (0600) and migrates it
+
+    def connection(self, role: str) -> sqlite3.Connection:
+        """The role's connection, opened on first use."""
+        if self._closed:
+            raise StoreClosed()
+        conn = self._connections.get(role)
+        if conn is None:
+            with self._locks[role]:
+                conn = self._connections.get(role)
+                if conn is None:
+                    conn = connect(self.path, "FULL" if role == "feedback" else "NORMAL")
+                    self._connections[role] = conn
+        return conn
+
+    @contextmanager
+    def transaction(self, role: str, *, wait: bool = True) -> Iterator[Transaction]:
+        conn = self.connection(role)
+        with unavailable(), writing(conn, self._locks[role], wait=wait):
+            yield conn
+
+    def close(self) -> None:
+        self._closed = True
+        for role, conn in list(self._connections.items()):
+            with self._locks[role]:
+                conn.close()
+        self._connections.clear()
+
+
+def is_postgres_url(target: object) -> bool:
+    """Whether a --db / FHIR_MODULE_DB value names a PostgreSQL database."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def describe_database(target: Path | str) -> str:
+    """The database for a message: a SQLite path, or a PostgreSQL URL without its password."""
+    if not is_postgres_url(target):
+        return str(target)
+    parts = urlsplit(str(target))
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{parts.path}"
+
+
+def open_database(target: Path | str) -> Database:
+    """The database a --db value names: a PostgreSQL URL, else a SQLite file path."""
+    if is_postgres_url(target):
+        from ._pg import PostgresDatabase  # psycopg is needed only for PostgreSQL
+
+        return PostgresDatabase(str(target))
+    return SQLiteDatabase(Path(target))
+
+
 def _offered(card: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The card's suggestion uuids and override reasons (system, code), as JSON."""
     suggestions = card.get("suggestions")
@@ -353,7 +457,7 @@ class Store:
 
     def __init__(
         self,
-        path: Path,
+        target: Path | str | Database,
         audit_key: bytes | None = None,
         *,
         store_comments: bool = False,
@@ -361,8 +465,10 @@ class Store:
         retention_days: int | None = None,
         feedback_per_minute: int | None = None,
         clock: Callable[[], float] = time.time,
+        owns_database: bool | None = None,
     ) -> None:
-        self.path = path
+        """`target`: a SQLite path, a PostgreSQL URL, or an open Database (closed with the
+        store when `owns_database`; a path or URL opened here always is)."""
         self.store_comments = store_comments
         self.retention_days = retention_days
         self.feedback_per_minute = feedback_per_minute
@@ -373,46 +479,74 @@ class Store:
         self._audit_failing = False
         self._failed_at: float | None = None
         self._state_lock = threading.Lock()
-        self._lock = threading.Lock()
-        self._conn = connect(path)  # feedback: flushed to disk before it is acknowledged
-        self._audit_lock = threading.Lock()
-        self._audit = connect(path, "NORMAL")
+        self._owns = isinstance(target, Path | str) or bool(owns_database)
+        self.db: Database = (
+            open_database(target) if isinstance(target, Path | str) else target
+        )
         try:
-            self._key = audit_key if audit_key is not None else self._file_key(
-                key_file or default_key_file(path)
-            )
+            self._key = audit_key if audit_key is not None else self._file_key(key_file)
             self._check_key()
             self.purge()
         except BaseException:
             self.close()
             raise
 
-    def _file_key(self, key_file: Path) -> bytes:
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """SQLite: the feedback connection (flushed to disk before feedback is acknowledged)."""
+        assert isinstance(self.db, SQLiteDatabase)
+        return self.db.connection("feedback")
+
+    @property
+    def _audit(self) -> sqlite3.Connection:
+        """SQLite: the audit connection (committed without a flush)."""
+        assert isinstance(self.db, SQLiteDatabase)
+        return self.db.connection("audit")
+
+    def _file_key(self, key_file: Path | None) -> bytes:
+        if not isinstance(self.db, SQLiteDatabase):
+            # Shared by replicas on several hosts: a key made here would be this host's alone.
+            if key_file is None:
+                raise KeyFileError(
+                    "a PostgreSQL database is shared by every replica: give them all the same "
+                    "FHIR_MODULE_AUDIT_KEY or FHIR_MODULE_AUDIT_KEY_FILE"
+                )
+            try:
+                return _read_key(key_file)
+            except FileNotFoundError:
+                raise KeyFileError(f"audit key file {key_file}: not found") from None
         # A database of an earlier version kept its key in the meta table: move it out, so
         # the patients hashed before keep their hashes.
-        with self._lock, self._conn:
-            row = self._conn.execute("SELECT value FROM meta WHERE name = 'audit_key'").fetchone()
-            key = read_or_create_key(key_file, bytes(row[0]) if row else None)
-            self._conn.execute("DELETE FROM meta WHERE name = 'audit_key'")
+        with self.db.transaction("feedback") as tx:
+            row = tx.execute("SELECT value FROM meta WHERE name = 'audit_key'").fetchone()
+            key = read_or_create_key(
+                key_file or default_key_file(self.db.path), bytes(row[0]) if row else None
+            )
+            tx.execute("DELETE FROM meta WHERE name = 'audit_key'")
         return key
 
     def _check_key(self) -> None:
-        """Record which key hashes this database's patients; warn when another is used."""
+        """Record which key hashes this database's patients; when another is used, warn
+        (SQLite) or refuse to start (PostgreSQL: there it is a replica set up wrong)."""
         check = hmac.new(self._key, KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
-        with self._lock, self._conn:
-            self._conn.execute(
+        with self.db.transaction("feedback") as tx:
+            tx.execute(
                 "INSERT INTO meta (name, value) VALUES ('audit_key_check', ?)"
                 " ON CONFLICT (name) DO NOTHING",
                 (check,),
             )
-            row = self._conn.execute(
-                "SELECT value FROM meta WHERE name = 'audit_key_check'"
-            ).fetchone()
-        if row[0] != check:
-            log.warning(
-                "the audit key is not the one this database was first written with: the same "
-                "patient gets another hash (give every worker and replica the same key)"
+            row = tx.execute("SELECT value FROM meta WHERE name = 'audit_key_check'").fetchone()
+        if row[0] == check:
+            return
+        if not isinstance(self.db, SQLiteDatabase):
+            raise KeyFileError(
+                "the audit key is not the one this database was first written with: give "
+                "every replica the same key"
             )
+        log.warning(
+            "the audit key is not the one this database was first written with: the same "
+            "patient gets another hash (give every worker and replica the same key)"
+        )
 
     def patient_hash(self, patient_id: str) -> str:
         """The keyed hash under which the audit knows a patient."""
@@ -442,8 +576,8 @@ class Store:
                 if not wait:
                     raise Busy  # deleting old rows is a thread's work
                 self.purge()
-            with unavailable(), writing(self._audit, self._audit_lock, wait=wait):
-                self._write_call(hook_instance, service_id, hook, patient_id, shown)
+            with self.db.transaction("audit", wait=wait) as tx:
+                self._write_call(tx, hook_instance, service_id, hook, patient_id, shown)
         except StoreUnavailable as exc:
             self._audit_failed(exc.cause)
             raise
@@ -451,15 +585,16 @@ class Store:
 
     def _write_call(
         self,
+        tx: Transaction,
         hook_instance: str,
         service_id: str,
         hook: str,
         patient_id: str,
         shown: Sequence[tuple[Any, ...]],
     ) -> None:
-        call_id = self._audit.execute(
+        (call_id,) = tx.execute(
             "INSERT INTO hook_call (hook_instance, service_id, hook, patient_hash, card_count,"
-            " called_at) VALUES (?, ?, ?, ?, ?, ?)",
+            " called_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 hook_instance,
                 service_id,
@@ -468,10 +603,10 @@ class Store:
                 len(shown),
                 _timestamp(self._clock()),
             ),
-        ).lastrowid
-        self._audit.executemany(
-            "INSERT OR IGNORE INTO card_shown (card_uuid, call_id, rule_id, indicator,"
-            " suggestions, reasons) VALUES (?, ?, ?, ?, ?, ?)",
+        ).fetchone()
+        tx.executemany(
+            "INSERT INTO card_shown (card_uuid, call_id, rule_id, indicator,"
+            " suggestions, reasons) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(row[0], call_id, *row[1:]) for row in shown if row[0]],
         )
 
@@ -495,18 +630,19 @@ class Store:
         if self._purge_due():
             self.purge()
         added = 0
-        with unavailable(), self._lock, self._conn:
+        with self.db.transaction("feedback") as tx:
             if self.feedback_per_minute is not None:
-                (sent,) = self._conn.execute(
+                (sent,) = tx.execute(
                     "INSERT INTO feedback_rate (client, minute, items) VALUES (?, ?, ?)"
-                    " ON CONFLICT (client, minute) DO UPDATE SET items = items + excluded.items"
+                    " ON CONFLICT (client, minute)"
+                    " DO UPDATE SET items = feedback_rate.items + excluded.items"
                     " RETURNING items",
                     (client, int(self._clock() // 60), len(items)),
                 ).fetchone()
                 if sent > self.feedback_per_minute:
                     raise TooMuchFeedback(self.feedback_per_minute)  # rolls the count back
             for item in items:
-                card = self._conn.execute(
+                card = tx.execute(
                     "SELECT h.service_id, c.suggestions, c.reasons FROM card_shown c"
                     " JOIN hook_call h ON h.id = c.call_id WHERE c.card_uuid = ?",
                     (item.card,),
@@ -516,11 +652,12 @@ class Store:
                 why = item.overrideReason
                 reason = why.reason if why else None
                 comment = why.userComment if why else None
-                cursor = self._conn.execute(
-                    "INSERT OR IGNORE INTO feedback (service_id, card_uuid, outcome,"
+                cursor = tx.execute(
+                    "INSERT INTO feedback (service_id, card_uuid, outcome,"
                     " outcome_timestamp, accepted_suggestions, reason_system, reason_code,"
                     " reason_display, user_comment, comment_length, known_card, received_at,"
-                    " apart) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " apart) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
                     (
                         service_id,
                         item.card,
@@ -566,8 +703,8 @@ class Store:
         """Whether the database takes a write now (a small committed test write, and no
         failed write in the last FAILED_WRITE_HOLD_SECONDS), and the audit failures."""
         try:
-            with unavailable(), writing(self._audit, self._audit_lock, wait=True):
-                self._audit.execute(
+            with self.db.transaction("audit") as tx:
+                tx.execute(
                     "INSERT INTO meta (name, value) VALUES ('health', ?) ON CONFLICT (name)"
                     " DO UPDATE SET value = excluded.value",
                     (_timestamp(self._clock()),),
@@ -593,24 +730,20 @@ class Store:
         the feedback counts of past minutes; done at start and then once an hour."""
         now = self._clock()
         self._purged_at = now
-        with unavailable(), self._lock, self._conn:
-            self._conn.execute(
-                "DELETE FROM feedback_rate WHERE minute < ?", (int(now // 60) - 1,)
-            )
+        with self.db.transaction("feedback") as tx:
+            tx.execute("DELETE FROM feedback_rate WHERE minute < ?", (int(now // 60) - 1,))
             if self.retention_days is None:
                 return
             cutoff = _timestamp(now - self.retention_days * 86400.0)
-            self._conn.execute("DELETE FROM feedback WHERE received_at < ?", (cutoff,))
-            self._conn.execute(
+            tx.execute("DELETE FROM feedback WHERE received_at < ?", (cutoff,))
+            tx.execute(
                 "DELETE FROM card_shown WHERE call_id IN"
                 " (SELECT id FROM hook_call WHERE called_at < ?)",
                 (cutoff,),
             )
-            self._conn.execute("DELETE FROM hook_call WHERE called_at < ?", (cutoff,))
+            tx.execute("DELETE FROM hook_call WHERE called_at < ?", (cutoff,))
 
     def close(self) -> None:
-        """Close the connection; the store is unusable afterwards."""
-        with self._lock:
-            self._conn.close()
-        with self._audit_lock:
-            self._audit.close()
+        """Close the database if this store opened it; the store is unusable afterwards."""
+        if self._owns:
+            self.db.close()

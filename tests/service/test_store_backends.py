@@ -1,0 +1,217 @@
+"""The store's guarantees, on SQLite and on PostgreSQL alike: every test runs on both.
+
+Two Store or ReplayCache objects on one database stand for two workers, or two replicas
+on two hosts: what one commits the other sees, and uniqueness is the database's.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fhir_module.service import Store, feedback_report, parse_feedback
+from fhir_module.service._replay import ReplayCache, ReplayCacheFull
+from fhir_module.service._store import KeyFileError, TooMuchFeedback, is_postgres_url
+
+from ._postgres import query
+
+KEY = b"a shared audit key, 32 bytes...."
+CARD = {
+    "uuid": "card-1",
+    "indicator": "warning",
+    "source": {"topic": {"code": "max-daily-dose"}},
+    "suggestions": [{"uuid": "sugg-1"}],
+    "overrideReasons": [{"system": "http://x.org/r", "code": "dose-intended"}],
+}
+
+
+def store(target: Path | str, **kwargs: Any) -> Store:
+    kwargs.setdefault("audit_key", KEY)
+    return Store(target, **kwargs)
+
+
+def audit(s: Store, *cards: dict[str, Any], patient: str = "p-1") -> None:
+    s.record_call(hook_instance="h-1", service_id="svc", hook="order-sign",
+                  patient_id=patient, cards=list(cards or (CARD,)))
+
+
+def feedback(*items: dict[str, Any]) -> list[Any]:
+    return list(parse_feedback({"feedback": list(items)}))
+
+
+ACCEPTED = {"card": "card-1", "outcome": "accepted", "outcomeTimestamp": "2024-05-01T10:00:00Z",
+            "acceptedSuggestions": [{"id": "sugg-1"}]}
+OVERRIDDEN = {"card": "card-1", "outcome": "overridden",
+              "outcomeTimestamp": "2024-05-01T10:01:00Z",
+              "overrideReason": {"reason": {"system": "http://x.org/r", "code": "dose-intended"},
+                                 "userComment": "Mr Zebedee"}}
+
+
+def test_feedback_sent_to_two_replicas_is_stored_once(db_target: Path | str) -> None:
+    one, two = store(db_target), store(db_target)
+    try:
+        audit(one)
+        assert one.record_feedback("svc", feedback(ACCEPTED, OVERRIDDEN)) == 2
+        assert two.record_feedback("svc", feedback(ACCEPTED, OVERRIDDEN)) == 0
+        assert one.record_feedback("svc", feedback(ACCEPTED)) == 0
+    finally:
+        one.close()
+        two.close()
+    assert query(db_target, "SELECT card_uuid, outcome, apart, user_comment, comment_length"
+                            " FROM feedback ORDER BY outcome_timestamp") == [
+        ("card-1", "accepted", None, None, None),
+        ("card-1", "overridden", None, None, 10),
+    ]
+    (row,) = feedback_report(db_target)
+    assert (row.rule_id, row.shown, row.accepted, row.overridden) == ("max-daily-dose", 1, 1, 1)
+
+
+def test_the_same_feedback_racing_on_two_replicas_is_stored_once(db_target: Path | str) -> None:
+    stores = [store(db_target) for _ in range(2)]
+    try:
+        audit(stores[0])
+        barrier = threading.Barrier(8)
+
+        def send(i: int) -> int:
+            barrier.wait()
+            return stores[i % 2].record_feedback("svc", feedback(ACCEPTED))
+
+        with ThreadPoolExecutor(8) as pool:
+            added = list(pool.map(send, range(8)))
+    finally:
+        for s in stores:
+            s.close()
+    assert sum(added) == 1
+    assert query(db_target, "SELECT COUNT(*) FROM feedback") == [(1,)]
+
+
+def test_a_jti_accepted_by_one_replica_is_refused_by_every_other(db_target: Path | str) -> None:
+    caches = [ReplayCache(db_target) for _ in range(3)]
+    try:
+        assert caches[0].first_use("https://ehr", "j-1", 2000.0, 1000.0)
+        assert not caches[1].first_use("https://ehr", "j-1", 2000.0, 1000.0)
+        assert not caches[2].first_use("https://ehr", "j-1", 2000.0, 1000.0)
+        # Racing on one new jti: exactly one replica admits it.
+        barrier = threading.Barrier(9)
+
+        def race(i: int) -> bool:
+            barrier.wait()
+            return caches[i % 3].first_use("https://ehr", "j-race", 2000.0, 1000.0)
+
+        with ThreadPoolExecutor(9) as pool:
+            assert sorted(pool.map(race, range(9))) == [False] * 8 + [True]
+        # Expired, the same id is a new token again.
+        assert caches[1].first_use("https://ehr", "j-1", 4000.0, 3000.0)
+    finally:
+        for c in caches:
+            c.close()
+
+
+def test_the_replay_quota_holds_on_both(db_target: Path | str) -> None:
+    cache = ReplayCache(db_target, quota=2)
+    try:
+        assert cache.first_use("https://a", "1", 2000.0, 1000.0)
+        assert cache.first_use("https://a", "2", 2000.0, 1000.0)
+        with pytest.raises(ReplayCacheFull):
+            cache.first_use("https://a", "3", 2000.0, 1000.0)
+        assert cache.first_use("https://b", "1", 2000.0, 1000.0)
+    finally:
+        cache.close()
+
+
+def test_every_call_is_audited_with_the_patient_hashed(db_target: Path | str) -> None:
+    one, two = store(db_target), store(db_target)
+    try:
+        audit(one, CARD, patient="patient-42")
+        audit(two, {**CARD, "uuid": "card-2"}, patient="patient-42")
+        assert one.patient_hash("patient-42") == two.patient_hash("patient-42")
+        expected = one.patient_hash("patient-42")
+    finally:
+        one.close()
+        two.close()
+    assert query(db_target, "SELECT patient_hash, card_count FROM hook_call") == [
+        (expected, 1), (expected, 1)
+    ]
+    assert query(db_target, "SELECT card_uuid, rule_id FROM card_shown ORDER BY card_uuid") == [
+        ("card-1", "max-daily-dose"), ("card-2", "max-daily-dose")
+    ]
+    rows = query(db_target, "SELECT * FROM hook_call")
+    assert "patient-42" not in repr(rows)
+
+
+def test_replicas_starting_together_migrate_the_schema_once(db_target: Path | str) -> None:
+    barrier = threading.Barrier(6)
+
+    def start(_: int) -> Store:
+        barrier.wait()
+        return store(db_target)
+
+    with ThreadPoolExecutor(6) as pool:
+        stores = list(pool.map(start, range(6)))
+    for s in stores:
+        s.close()
+    from fhir_module.service import _pg, _store
+
+    version = _pg.SCHEMA_VERSION if is_postgres_url(db_target) else _store.SCHEMA_VERSION
+    assert query(db_target, "SELECT value FROM meta WHERE name = 'schema'") == [(str(version),)]
+
+
+def test_the_feedback_rate_is_one_cap_for_every_replica(db_target: Path | str) -> None:
+    one = store(db_target, feedback_per_minute=2)
+    two = store(db_target, feedback_per_minute=2)
+    try:
+        assert one.record_feedback("svc", feedback(ACCEPTED), "ehr") == 1
+        assert two.record_feedback("svc", feedback(OVERRIDDEN), "ehr") == 1
+        with pytest.raises(TooMuchFeedback):
+            one.record_feedback("svc", feedback({**ACCEPTED, "card": "card-9"}), "ehr")
+    finally:
+        one.close()
+        two.close()
+
+
+def test_retention_and_feedback_kept_apart_on_both(db_target: Path | str) -> None:
+    now = [1_700_000_000.0]
+    s = store(db_target, retention_days=10, clock=lambda: now[0])
+    try:
+        audit(s)
+        forged = {**ACCEPTED, "acceptedSuggestions": [{"id": "forged"}]}
+        s.record_feedback("svc", feedback(forged, {**OVERRIDDEN, "card": "nobody"}))
+        assert query(db_target, "SELECT apart FROM feedback ORDER BY card_uuid") == [
+            ("unknown-suggestion",), ("unknown-card",)
+        ]
+        now[0] += 11 * 86400
+        s.purge()
+    finally:
+        s.close()
+    for table in ("feedback", "hook_call", "card_shown"):
+        assert query(db_target, f"SELECT COUNT(*) FROM {table}") == [(0,)]
+
+
+def test_health_on_both(db_target: Path | str) -> None:
+    s = store(db_target)
+    try:
+        assert s.health() == {"writable": True, "auditFailures": 0}
+    finally:
+        s.close()
+
+
+def test_a_shared_database_needs_a_shared_key(db_target: Path | str, tmp_path: Path) -> None:
+    if not is_postgres_url(db_target):
+        # One machine: the key file beside the database is made on first start.
+        Store(db_target).close()
+        assert Path(f"{db_target}.key").exists()
+        return
+    with pytest.raises(KeyFileError, match="same"):
+        Store(db_target)
+    key_file = tmp_path / "audit.key"
+    with pytest.raises(KeyFileError, match="not found"):
+        Store(db_target, key_file=key_file)  # never made here: it would be this host's alone
+    key_file.write_text(KEY.hex())
+    key_file.chmod(0o600)
+    Store(db_target, key_file=key_file).close()
+    with pytest.raises(KeyFileError, match="not the one"):
+        Store(db_target, audit_key=b"another key, 32 bytes long......")
