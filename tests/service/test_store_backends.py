@@ -215,3 +215,45 @@ def test_a_shared_database_needs_a_shared_key(db_target: Path | str, tmp_path: P
     Store(db_target, key_file=key_file).close()
     with pytest.raises(KeyFileError, match="not the one"):
         Store(db_target, audit_key=b"another key, 32 bytes long......")
+
+
+def test_db_settings_take_a_postgresql_url(tmp_path: Path) -> None:
+    import argparse
+
+    from fhir_module.cli._serve import settings_for
+    from fhir_module.service import Settings
+
+    url = "postgresql://cds@db.example.org/cds"
+    settings = Settings.from_env({"FHIR_MODULE_DB": url})
+    assert settings.database == url and settings.db_url == url
+    assert Settings.from_env(settings.to_env()) == settings
+    assert Settings.from_env({"FHIR_MODULE_DB": "x.sqlite3"}).database == Path("x.sqlite3")
+    args = argparse.Namespace(host=None, port=None, config=None, db=url)
+    assert settings_for(args).database == url
+    args.db = str(tmp_path / "local.sqlite3")
+    assert settings_for(args).database == tmp_path / "local.sqlite3"
+
+
+@pytest.mark.parametrize("command", ["serve", "feedback-report"])
+def test_an_unusable_postgresql_database_is_one_line(
+    postgres_cluster: object, command: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fhir_module.cli import main
+
+    from ._postgres import Cluster
+
+    assert isinstance(postgres_cluster, Cluster)
+    monkeypatch.delenv("FHIR_MODULE_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("FHIR_MODULE_AUDIT_KEY_FILE", raising=False)
+    for url in (
+        postgres_cluster.url("no_such_database"),
+        "postgresql://nobody:s3cret@/x?host=/nonexistent&connect_timeout=2",
+    ):
+        assert main([command, "--db", url]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "cannot" in err and "s3cret" not in err and "Traceback" not in err
+    if command == "serve":
+        good = postgres_cluster.new_database()
+        assert main([command, "--db", good]) == 2  # no shared audit key
+        assert "FHIR_MODULE_AUDIT_KEY" in capsys.readouterr().err
