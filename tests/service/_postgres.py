@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL cluster for the store tests: initdb and pg_ctl on a Unix socket in
 a temporary folder (no TCP port), started once per test session and stopped after it.
 
-Skips, saying why, only when no PostgreSQL binaries can be found; `.ci/run` installs them.
+Skips, saying why, only when no PostgreSQL binaries can be found; `.ci/run` installs them
+and sets FHIR_MODULE_REQUIRE_POSTGRES=1, which makes their absence a failure.
 As root, the cluster runs as the `postgres` user (initdb refuses root).
 """
 
@@ -65,6 +66,8 @@ def _as_owner(command: list[str], user: str | None) -> list[str]:
 def postgres_cluster() -> Iterator[Cluster]:
     binaries = postgres_bin()
     if binaries is None:
+        if os.environ.get("FHIR_MODULE_REQUIRE_POSTGRES") == "1":  # CI: never skip
+            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) not found")
         pytest.skip(
             "PostgreSQL binaries (initdb, pg_ctl) not found: install Debian's postgresql "
             "package (.ci/run does) to run the store tests against PostgreSQL"
