@@ -5,7 +5,8 @@ the event loop (a transaction that may not wait raises Busy at once, so the call
 hands it to a thread). The schema is created and migrated at start under an advisory
 lock, so replicas starting together migrate it once. Feedback is committed with
 `synchronous_commit` on (flushed to disk, and to synchronous standbys if any, before
-the 200); the audit and the replay cache commit with it off: they survive a crash of
+the 200); the audit (sent in one round trip, pipelined) and the replay cache commit with
+it off: they survive a crash of
 a replica, and a crash of the database server may take their last fraction of a second.
 Uniqueness is the database's: one feedback item is stored once whichever replica gets
 it, and a jti is admitted by one atomic INSERT ... ON CONFLICT, so one replica's token
@@ -105,11 +106,15 @@ class PostgresDatabase:
     """A pool of connections to one PostgreSQL database, its schema migrated."""
 
     name = "postgresql"
+    # The session's last value of a sequence: hook_call's identity (card_shown has none).
+    last_call_id = "lastval()"
 
     def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
         self.url = url
         self._pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             url,
+            # The audit and the replay cache need no flush to disk; feedback turns it on.
+            kwargs={"options": "-c synchronous_commit=off"},
             min_size=1,
             max_size=pool_size,
             timeout=POOL_TIMEOUT_SECONDS,
@@ -154,10 +159,16 @@ class PostgresDatabase:
         if self._pool.closed:
             raise StoreClosed()
         try:
-            with self._pool.connection() as conn, conn.transaction():
-                if role != "feedback":
-                    conn.execute("SET LOCAL synchronous_commit TO OFF")
-                yield _Transaction(conn)
+            with self._pool.connection() as conn:
+                if role == "audit":
+                    # Nothing is read back: the whole transaction goes in one round trip.
+                    with conn.pipeline(), conn.transaction():
+                        yield _Transaction(conn)
+                    return
+                with conn.transaction():
+                    if role == "feedback":
+                        conn.execute("SET LOCAL synchronous_commit TO ON")
+                    yield _Transaction(conn)
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(_name(exc)) from None
         except psycopg_pool.PoolClosed:

@@ -345,6 +345,8 @@ class Database(Protocol):
     skip the flush to disk (they survive a crash of the service, not of the machine)."""
 
     name: str
+    #: SQL for the id of the hook_call row this transaction has just inserted
+    last_call_id: str
 
     def transaction(
         self, role: str, *, wait: bool = True
@@ -360,6 +362,8 @@ class SQLiteDatabase:
     """The service's SQLite file: one connection per role, each with its lock, WAL mode."""
 
     name = "sqlite"
+    # Writes are serialised (one writer holds the file): the newest row is this one.
+    last_call_id = "(SELECT MAX(id) FROM hook_call)"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -592,9 +596,11 @@ class Store:
         patient_id: str,
         shown: Sequence[tuple[Any, ...]],
     ) -> None:
-        (call_id,) = tx.execute(
+        # Nothing is read back (the cards name their call by the id just given), so the
+        # transaction can go to the database in one piece.
+        tx.execute(
             "INSERT INTO hook_call (hook_instance, service_id, hook, patient_hash, card_count,"
-            " called_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            " called_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 hook_instance,
                 service_id,
@@ -603,11 +609,11 @@ class Store:
                 len(shown),
                 _timestamp(self._clock()),
             ),
-        ).fetchone()
+        )
         tx.executemany(
-            "INSERT INTO card_shown (card_uuid, call_id, rule_id, indicator,"
-            " suggestions, reasons) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(row[0], call_id, *row[1:]) for row in shown if row[0]],
+            "INSERT INTO card_shown (card_uuid, call_id, rule_id, indicator, suggestions,"
+            f" reasons) VALUES (?, {self.db.last_call_id}, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [row for row in shown if row[0]],
         )
 
     def record_feedback(

@@ -257,3 +257,27 @@ def test_an_unusable_postgresql_database_is_one_line(
         good = postgres_cluster.new_database()
         assert main([command, "--db", good]) == 2  # no shared audit key
         assert "FHIR_MODULE_AUDIT_KEY" in capsys.readouterr().err
+
+
+def test_each_card_names_the_call_that_showed_it(db_target: Path | str) -> None:
+    stores = [store(db_target) for _ in range(2)]
+    try:
+        def call(i: int) -> None:
+            stores[i % 2].record_call(
+                hook_instance=f"h-{i}", service_id="svc", hook="order-sign", patient_id="p",
+                cards=[{**CARD, "uuid": f"c-{i}-a"}, {**CARD, "uuid": f"c-{i}-b"}],
+            )
+
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(call, range(24)))
+    finally:
+        for s in stores:
+            s.close()
+    rows = query(
+        db_target,
+        "SELECT c.card_uuid, h.hook_instance FROM card_shown c JOIN hook_call h"
+        " ON h.id = c.call_id",
+    )
+    assert sorted(rows) == sorted(
+        (f"c-{i}-{x}", f"h-{i}") for i in range(24) for x in "ab"
+    )
