@@ -11,7 +11,6 @@ Guard's, in front of everything.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -45,7 +44,7 @@ from ._outcome import UnknownService, operation_outcome, outcome_for
 from ._pipeline import HookResult, finish_hook, prepare_hook, run_hook
 from ._replay import ReplayCache
 from ._settings import Settings
-from ._store import Busy, Store, StoreClosed, StoreUnavailable, TooMuchFeedback
+from ._store import Busy, Store, StoreUnavailable, TooMuchFeedback
 
 log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
@@ -264,7 +263,7 @@ def create_app(
                 await run_in_threadpool(record, True)
         except StoreUnavailable:
             pass  # the cards matter more than their audit: the store counts and logs it
-        except (sqlite3.Error, StoreClosed) as exc:
+        except Exception as exc:  # noqa: BLE001 - the cards go out whatever the audit's fault
             log.error("audit not written: %s", type(exc).__name__)
 
     @app.post(

@@ -124,7 +124,8 @@ class PostgresDatabase:
         try:
             self._pool.open(wait=True, timeout=POOL_TIMEOUT_SECONDS)
             self._migrate()
-        except _UNAVAILABLE as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            # e.g. no such database, or a user that may not create the tables
             self._pool.close()
             raise StoreUnavailable(_name(exc)) from None
         except BaseException:

@@ -68,7 +68,14 @@ def feedback_report(target: Path | str) -> list[RuleReport]:
     conn = sqlite3.connect(uri, uri=True)
     try:
         shown = dict(conn.execute(_SHOWN).fetchall())
-        rows = conn.execute(_FEEDBACK).fetchall()
+        try:
+            rows = conn.execute(_FEEDBACK).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such column" not in str(exc):
+                raise
+            raise sqlite3.OperationalError(
+                "written by an older version: start the service on it once to migrate it"
+            ) from None
     finally:
         conn.close()
     return _report(shown, rows)

@@ -628,3 +628,37 @@ def test_health_needs_no_token_and_tells_no_data(
             "auditFailures": 0,
         }
         assert client.post("/health").status_code in (401, 405)
+
+
+def test_the_report_on_a_database_not_yet_migrated_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from fhir_module.cli import main
+    from fhir_module.service._store import MIGRATIONS
+
+    db = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(db)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    assert main(["feedback-report", "--db", str(db)]) == 2
+    assert "start the service on it once" in capsys.readouterr().err
+
+
+def test_any_fault_of_the_audit_still_lets_the_cards_out(
+    open_client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ._requests import hook_request
+
+    store = open_client.app.state.store  # type: ignore[attr-defined]
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("a driver's own error")
+
+    monkeypatch.setattr(store, "record_call", broken)
+    response = open_client.post(SIGN, json=hook_request())
+    assert response.status_code == 200 and response.json()["cards"]
+    assert "audit not written: RuntimeError" in caplog.text
