@@ -281,3 +281,84 @@ def test_each_card_names_the_call_that_showed_it(db_target: Path | str) -> None:
     assert sorted(rows) == sorted(
         (f"c-{i}-{x}", f"h-{i}") for i in range(24) for x in "ab"
     )
+
+
+# ----- the service itself on either database
+
+
+@pytest.fixture
+def service_settings(db_target: Path | str, tmp_path: Path) -> Any:
+    from fhir_module.service import Settings
+
+    if is_postgres_url(db_target):
+        return Settings(db_url=str(db_target), audit_key=KEY, feedback_per_minute=50)
+    return Settings(db_path=Path(db_target), audit_key=KEY, feedback_per_minute=50)
+
+
+def test_the_service_audits_takes_feedback_and_reports_on_both(
+    service_settings: Any, knowledge: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fhir_module.cli import main
+    from fhir_module.service import create_app
+
+    from ._requests import hook_request
+    from .conftest import TestClient
+
+    sign = "/cds-services/baclofen-order-sign"
+    with TestClient(create_app(service_settings, knowledge)) as client:
+        cards = client.post(sign, json=hook_request()).json()["cards"]
+        card = next(c for c in cards if c.get("suggestions"))
+        item = {"card": card["uuid"], "outcome": "accepted",
+                "outcomeTimestamp": "2024-05-01T10:00:00Z",
+                "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}]}
+        forged = {**item, "acceptedSuggestions": [{"id": "forged"}],
+                  "outcomeTimestamp": "2024-05-01T10:01:00Z"}
+        for _ in range(2):
+            body = {"feedback": [item, forged]}
+            assert client.post(sign + "/feedback", json=body).status_code == 200
+        too_many = {"feedback": [{**item, "outcomeTimestamp": f"2024-05-02T10:{m:02d}:00Z"}
+                                 for m in range(50)]}
+        assert client.post(sign + "/feedback", json=too_many).status_code == 429
+        assert client.get("/health").json()["database"] == "writable"
+    target = service_settings.database
+    assert query(target, "SELECT COUNT(*) FROM hook_call") == [(1,)]
+    assert query(target, "SELECT apart FROM feedback ORDER BY outcome_timestamp") == [
+        (None,), ("unknown-suggestion",)
+    ]
+    assert main(["feedback-report", "--db", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "(suggestion not on the card)" in out
+
+
+def test_a_read_only_postgresql_gives_503_for_feedback_and_still_answers(
+    postgres_cluster: Any, knowledge: Any
+) -> None:
+    import psycopg
+
+    from fhir_module.service import Settings, create_app
+
+    from ._requests import hook_request
+    from .conftest import TestClient
+
+    url = postgres_cluster.new_database()
+    name = url.split("/")[3].split("?")[0]
+    sign = "/cds-services/baclofen-order-sign"
+    item = {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2024-05-01T10:00:00Z"}
+    with TestClient(create_app(Settings(db_url=url, audit_key=KEY), knowledge)) as client:
+        assert client.post(sign + "/feedback", json={"feedback": [item]}).status_code == 200
+        with psycopg.connect(postgres_cluster.url(), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+        for i in range(3):  # a dropped connection, then read-only ones: 503 either way
+            body = {"feedback": [{**item, "card": f"c-{i}"}]}
+            response = client.post(sign + "/feedback", json=body)
+            assert response.status_code == 503
+            assert response.json()["issue"][0]["code"] == "transient"
+        for _ in range(3):
+            answer = client.post(sign, json=hook_request())
+            assert answer.status_code == 200 and answer.json()["cards"]
+        health = client.get("/health")
+        assert health.status_code == 503 and health.json()["auditFailures"] >= 3
