@@ -86,8 +86,7 @@ def error_response(exc: Exception) -> JSONResponse:
         status = _status(exc)
         if status == 500:
             log.error("service fault: %s", type(exc).__name__)
-        if isinstance(exc, StoreUnavailable):
-            log.error("feedback not stored: %s", exc.cause)
+        if isinstance(exc, StoreUnavailable):  # the store logs it, once
             return JSONResponse(
                 operation_outcome("transient", str(exc)),
                 503,

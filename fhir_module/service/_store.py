@@ -481,6 +481,7 @@ class Store:
         #: hook calls answered whose audit could not be written, since the start
         self.audit_failures = 0
         self._audit_failing = False
+        self._feedback_failing = False
         self._failed_at: float | None = None
         self._state_lock = threading.Lock()
         self._owns = isinstance(target, Path | str) or bool(owns_database)
@@ -627,7 +628,7 @@ class Store:
         try:
             added = self._write_feedback(service_id, items, client)
         except StoreUnavailable as exc:
-            self._write_failed(exc.cause)
+            self._feedback_failed(exc.cause)
             raise
         self._written()
         return added
@@ -695,15 +696,28 @@ class Store:
             )
         self._write_failed(cause)
 
+    def _feedback_failed(self, cause: str) -> None:
+        with self._state_lock:
+            first = not self._feedback_failing
+            self._feedback_failing = True
+        if first:  # once, not per post
+            log.error(
+                "feedback not stored: %s; it is refused with 503 until a write succeeds", cause
+            )
+        self._write_failed(cause)
+
     def _write_failed(self, cause: str) -> None:
         self._failed_at = time.monotonic()
 
     def _written(self) -> None:
-        if self._audit_failing:
+        if self._audit_failing or self._feedback_failing:
             with self._state_lock:
-                was, self._audit_failing = self._audit_failing, False
-            if was:
+                audit, self._audit_failing = self._audit_failing, False
+                feedback, self._feedback_failing = self._feedback_failing, False
+            if audit:
                 log.warning("audit written again (%d failed so far)", self.audit_failures)
+            if feedback:
+                log.warning("feedback stored again")
 
     def health(self) -> dict[str, Any]:
         """Whether the database takes a write now (a small committed test write, and no

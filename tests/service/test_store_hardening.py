@@ -590,6 +590,7 @@ def test_an_unwritable_database_gives_503_for_feedback_and_still_answers_hooks(
         assert health.json()["database"] == "unavailable"
         assert health.json()["auditFailures"] >= 5
         assert caplog.text.count("audit not written") == 1
+        assert caplog.text.count("feedback not stored") == 1
         _mend(store)
         monkeypatch.setattr(_store, "FAILED_WRITE_HOLD_SECONDS", 0.0)
         assert client.post(SIGN, json=hook_request()).status_code == 200
