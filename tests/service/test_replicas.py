@@ -35,8 +35,10 @@ def replicas(
     url = postgres_cluster.new_database()
     config = write_config(tmp_path, public_base_url=PUBLIC)
     monkeypatch.setenv("FHIR_MODULE_AUDIT_KEY", "one key for every replica, 32 b")
+    # The second replica runs two worker processes, which rebuild their settings (the URL
+    # among them) from the environment.
     servers = [
-        Server(url, config=config, log=tmp_path / f"replica-{i}.log")  # type: ignore[arg-type]
+        Server(url, config=config, log=tmp_path / f"replica-{i}.log", workers=i + 1)
         for i in range(2)
     ]
     # Both start together: the schema is migrated once, whoever is first.
