@@ -83,14 +83,12 @@ def _read_key(key_file: Path) -> bytes:
     except OSError as exc:  # e.g. a folder it cannot enter
         raise KeyFileError(f"audit key file {key_file}: {exc.strerror}") from None
     if mode & 0o077:
-        raise KeyFileError(
-            f"audit key file {key_file}: others may read it (chmod 600 it)"
-        )
+        raise KeyFileError(f"audit key file {key_file}: others may read it (chmod 600 it)")
     try:
         text = key_file.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise KeyFileError(f"audit key file {key_file}: cannot be read ({type(exc).__name__})")\
-            from None
+        problem = f"cannot be read ({type(exc).__name__})"
+        raise KeyFileError(f"audit key file {key_file}: {problem}") from None
     try:
         key = bytes.fromhex(text) if len(text) == 64 else text.encode("utf-8")
     except ValueError:
@@ -98,6 +96,7 @@ def _read_key(key_file: Path) -> bytes:
     if len(key) < 16:
         raise KeyFileError(f"audit key file {key_file}: the key must be at least 16 bytes")
     return key
+
 
 #: The schema, as numbered steps: a database records the last step applied (meta 'schema')
 #: and each start applies the steps it lacks, in one write transaction, so workers starting
