@@ -302,7 +302,11 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Apply the migration steps the database lacks, all in one write transaction."""
-    if schema_version(conn) >= SCHEMA_VERSION:
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise StoreUnavailable(f"the database's schema ({version}) is newer than this version's")
+    if version == SCHEMA_VERSION:
         return
     level = conn.isolation_level
     conn.isolation_level = None  # explicit transaction: DDL and DML together

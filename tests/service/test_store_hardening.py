@@ -254,6 +254,14 @@ def test_an_old_database_is_migrated_in_place(tmp_path: Path) -> None:
     Store(db).close()  # a second start finds nothing to do
     assert _stored(db, "SELECT value FROM meta WHERE name = 'schema'") == [(str(SCHEMA_VERSION),)]
     assert _stored(db, "SELECT comment_length FROM feedback") == [(4,)]
+    # A database of a newer version is not written by this one.
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (str(SCHEMA_VERSION + 1),))
+    conn.close()
+    from fhir_module.service._store import StoreUnavailable
+
+    with pytest.raises(StoreUnavailable):
+        Store(db)
 
 
 # ----- the audit key apart from the audit; private files
