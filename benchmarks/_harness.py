@@ -140,7 +140,7 @@ class Server:
 
     def __init__(
         self,
-        db: Path,
+        db: Path | str,
         *,
         port: int | None = None,
         workers: int = 1,

@@ -1,6 +1,7 @@
 """A bounded load on the CDS Hooks service, on loopback: errors, memory, durable feedback.
 
     python scripts/load.py [--requests 3000] [--concurrency 16] [--workers 2] [--kill]
+                           [--replicas N] [--db PATH|postgresql://...]
 
 Starts ``fhir-module serve --workers N`` on 127.0.0.1 (a free port, a temporary
 database), sends a fixed number of hook calls (every example request in turn, each with
@@ -11,8 +12,15 @@ resident memory of the server and its workers (VmRSS in /proc) as it goes, stops
 server, and checks that every feedback the service acknowledged (HTTP 200) is in the
 SQLite database.
 
---kill: after 40% of the hook calls, SIGKILL the server's whole process group, start it
-again on the same database and port, and go on. Requests in flight at the kill may fail:
+--replicas N: start N servers (each with --workers) on the same database, on ports of their
+own, as N hosts behind a load balancer would run; the calls go round-robin over them (a
+call's feedback to the replica that answered it) and the summary gives each replica's
+throughput and latency besides the total. --db names the database: a SQLite file or a
+PostgreSQL URL (its database must exist; FHIR_MODULE_AUDIT_KEY is set for the run if the
+environment has none).
+
+--kill: after 40% of the hook calls, SIGKILL the (first) server's whole process group,
+start it again on the same database and port, and go on. Requests in flight at the kill may fail:
 they are counted apart, and unacknowledged feedback is not looked for; every feedback
 acknowledged before the kill or after the restart must be in the database.
 
@@ -23,7 +31,9 @@ kill), 1 otherwise, 2 for bad arguments. Only loopback hosts are accepted.
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import secrets
 import sqlite3
 import sys
 import tempfile
@@ -103,16 +113,28 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
     hook_times: list[float] = field(default_factory=list)
     feedback_times: list[float] = field(default_factory=list)
+    #: per replica: (hook call seconds, feedback seconds, failures)
+    by_replica: dict[int, tuple[list[float], list[float], list[int]]] = field(
+        default_factory=dict
+    )
     errors: dict[str, int] = field(default_factory=dict)
     kill_window_failures: dict[str, int] = field(default_factory=dict)
     acknowledged: list[tuple[str, str, str, str]] = field(default_factory=list)
     hook_calls: int = 0
     feedback_posts: int = 0
 
-    def failure(self, what: str, started: float, ended: float, kill: KillWindow) -> None:
+    def replica(self, index: int) -> tuple[list[float], list[float], list[int]]:
+        return self.by_replica.setdefault(index, ([], [], [0]))
+
+    def failure(
+        self, what: str, started: float, ended: float, kill: KillWindow, replica: int = 0
+    ) -> None:
         with self.lock:
-            kind = self.kill_window_failures if kill.overlaps(started, ended) else self.errors
+            in_kill = kill.overlaps(started, ended) and replica == 0
+            kind = self.kill_window_failures if in_kill else self.errors
             kind[what] = kind.get(what, 0) + 1
+            if not in_kill:
+                self.replica(replica)[2][0] += 1
 
 
 @dataclass
@@ -131,8 +153,9 @@ class KillWindow:
 class Load:
     """The client threads, the memory sampler and the kill, around one server."""
 
-    def __init__(self, server: Server, args: argparse.Namespace) -> None:
-        self.server = server
+    def __init__(self, servers: list[Server], args: argparse.Namespace) -> None:
+        self.servers = servers
+        self.server = servers[0]  # the one --kill kills
         self.args = args
         self.templates = [r for r in example_requests().values() if r.get("hook") in SERVICES]
         self.tally = Tally()
@@ -156,42 +179,53 @@ class Load:
         s: requests.Session = local.session
         return s
 
-    def post(self, path: str, body: Any, what: str) -> tuple[requests.Response | None, float]:
-        """POST JSON; (response if 2xx else None, seconds). Failures go to the tally."""
-        self.up.wait()
+    def post(
+        self, path: str, body: Any, what: str, replica: int = 0
+    ) -> tuple[requests.Response | None, float]:
+        """POST JSON to one replica; (response if 2xx else None, seconds). Failures go to
+        the tally."""
+        if replica == 0:
+            self.up.wait()
         session = self.session()
         started = time.monotonic()
         try:
-            response = session.post(self.server.base + path, json=body, timeout=30)
+            response = session.post(self.servers[replica].base + path, json=body, timeout=30)
         except requests.RequestException as exc:
             self.tally.failure(
-                f"{what}: {type(exc).__name__}", started, time.monotonic(), self.kill
+                f"{what}: {type(exc).__name__}", started, time.monotonic(), self.kill, replica
             )
             return None, 0.0
         ended = time.monotonic()
         if not 200 <= response.status_code < 300:
-            self.tally.failure(f"{what}: HTTP {response.status_code}", started, ended, self.kill)
+            self.tally.failure(
+                f"{what}: HTTP {response.status_code}", started, ended, self.kill, replica
+            )
             return None, 0.0
         return response, ended - started
 
     def one(self, index: int) -> None:
         rng = random.Random(index)
+        replica = index % len(self.servers)
         service, request = hook_request(self.templates[index % len(self.templates)])
-        response, seconds = self.post(f"/cds-services/{service}", request, "hook")
+        response, seconds = self.post(f"/cds-services/{service}", request, "hook", replica)
         with self.tally.lock:
             self.tally.hook_calls += 1
             if response is not None:
                 self.tally.hook_times.append(seconds)
+                self.tally.replica(replica)[0].append(seconds)
         if response is None or index % FEEDBACK_EVERY:
             return self.count_done()
         body = feedback_for(response.json(), rng)
         if body is not None:
-            answer, seconds = self.post(f"/cds-services/{service}/feedback", body, "feedback")
+            answer, seconds = self.post(
+                f"/cds-services/{service}/feedback", body, "feedback", replica
+            )
             with self.tally.lock:
                 self.tally.feedback_posts += 1
                 if answer is not None and answer.status_code == 200:
                     item = body["feedback"][0]
                     self.tally.feedback_times.append(seconds)
+                    self.tally.replica(replica)[1].append(seconds)
                     self.tally.acknowledged.append(
                         (service, item["card"], item["outcome"], item["outcomeTimestamp"])
                     )
@@ -228,20 +262,20 @@ class Load:
         while not self.stopping.wait(0.25):
             if not self.up.is_set():
                 continue  # a server being killed or started is not measured
-            rss = self.server.rss_bytes()
+            rss = sum(server.rss_bytes() for server in self.servers)
             if rss:
                 self.memory.append((self.life, time.monotonic() - began, rss))
 
     def run(self) -> float:
         sampler = threading.Thread(target=self.sample_memory, daemon=True)
-        self.memory.append((0, 0.0, self.server.rss_bytes()))
+        self.memory.append((0, 0.0, sum(s.rss_bytes() for s in self.servers)))
         sampler.start()
         started = time.monotonic()
         with ThreadPoolExecutor(self.args.concurrency) as pool:
             for _ in pool.map(self.one, range(self.args.requests)):
                 pass
         elapsed = time.monotonic() - started
-        self.memory.append((self.life, elapsed, self.server.rss_bytes()))
+        self.memory.append((self.life, elapsed, sum(s.rss_bytes() for s in self.servers)))
         self.stopping.set()
         sampler.join()
         return elapsed
@@ -250,9 +284,33 @@ class Load:
 # ----- checks and the summary
 
 
-def missing_feedback(db: Path, acknowledged: list[tuple[str, str, str, str]]) -> list[str]:
+def is_postgres(db: Path | str) -> bool:
+    return str(db).startswith(("postgresql://", "postgres://"))
+
+
+def read_only(db: Path | str) -> Any:
+    """A connection that reads the run's database, SQLite or PostgreSQL (`?` placeholders)."""
+    if is_postgres(db):
+        import psycopg
+
+        conn = psycopg.connect(str(db))
+
+        class Reader:
+            def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+                return conn.execute(sql.replace("?", "%s"), params)
+
+            def close(self) -> None:
+                conn.close()
+
+        return Reader()
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+
+
+def missing_feedback(
+    db: Path | str, acknowledged: list[tuple[str, str, str, str]]
+) -> list[str]:
     """The card uuids of acknowledged feedback that the database does not hold."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = read_only(db)
     try:
         missing = []
         for service, card, outcome, moment in acknowledged:
@@ -268,8 +326,8 @@ def missing_feedback(db: Path, acknowledged: list[tuple[str, str, str, str]]) ->
         conn.close()
 
 
-def counts(db: Path) -> dict[str, int]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+def counts(db: Path | str) -> dict[str, int]:
+    conn = read_only(db)
     try:
         return {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -309,12 +367,26 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="server processes (2)")
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (127.0.0.1)")
     parser.add_argument("--kill", action="store_true", help="SIGKILL and restart mid-run")
-    parser.add_argument("--db", type=Path, help="database file (default: a temporary one)")
+    parser.add_argument(
+        "--db", help="a SQLite file or a PostgreSQL URL (default: a temporary SQLite file)"
+    )
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="servers on the same database (1)"
+    )
     args = parser.parse_args(argv)
     if not is_loopback_host(args.host):
         parser.error(f"refusing {args.host}: the load runs against loopback only")
-    if args.requests < 1 or args.concurrency < 1 or args.workers < 1:
-        parser.error("--requests, --concurrency and --workers must be at least 1")
+    if args.requests < 1 or args.concurrency < 1 or args.workers < 1 or args.replicas < 1:
+        parser.error("--requests, --concurrency, --workers and --replicas must be at least 1")
+    if args.db and is_postgres(args.db):
+        from urllib.parse import parse_qs, urlsplit
+
+        parts = urlsplit(args.db)
+        socket_dir = parse_qs(parts.query).get("host", [""])[0]
+        if not (is_loopback_host(parts.hostname or "") or (not parts.hostname and (
+            not socket_dir or socket_dir.startswith("/")
+        ))):
+            parser.error("refusing a database that is not on this machine (loopback or socket)")
     return args
 
 
@@ -322,19 +394,30 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     print(machine())
     with tempfile.TemporaryDirectory(prefix="fhir-module-load-") as tmp:
-        db = args.db or Path(tmp) / "load.sqlite3"
-        server = Server(db, workers=args.workers, host=args.host, log=Path(tmp) / "serve.log")
-        server.start()
+        db: Path | str = Path(tmp) / "load.sqlite3"
+        if args.db:
+            db = args.db if is_postgres(args.db) else Path(args.db)
+        if is_postgres(db) and not os.environ.get("FHIR_MODULE_AUDIT_KEY"):
+            os.environ["FHIR_MODULE_AUDIT_KEY"] = secrets.token_hex(32)  # one for all replicas
+        servers = [
+            Server(db, workers=args.workers, host=args.host, log=Path(tmp) / f"serve-{i}.log")
+            for i in range(args.replicas)
+        ]
+        for server in servers:
+            server.start()
+        shown_db = db if not is_postgres(db) else str(db).split("?")[0]
         print(
-            f"server: {server.base}, {args.workers} worker(s), database {db}; "
+            f"{args.replicas} replica(s) at {', '.join(s.base for s in servers)}, "
+            f"{args.workers} worker(s) each, database {shown_db}; "
             f"{args.requests} hook calls from {args.concurrency} threads"
             + (", SIGKILL and restart at 40%" if args.kill else "")
         )
-        load = Load(server, args)
+        load = Load(servers, args)
         try:
             elapsed = load.run()
         finally:
-            server.stop()
+            for server in servers:
+                server.stop()
         tally = load.tally
         missing = missing_feedback(db, tally.acknowledged)
         stored = counts(db)
@@ -349,6 +432,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name:9s} p50 {percentile(times, 50) * 1000:7.2f} ms  "
                 f"p99 {percentile(times, 99) * 1000:7.2f} ms  ({len(times)} answered)"
             )
+    if args.replicas > 1:
+        for index in sorted(tally.by_replica):
+            hooks, feedback, failed = tally.by_replica[index]
+            answered = len(hooks) + len(feedback)
+            print(
+                f"replica {index + 1}: {answered / elapsed:.0f}/s answered, hook call "
+                f"p50 {percentile(hooks, 50) * 1000:.2f} ms p99 {percentile(hooks, 99) * 1000:.2f}"
+                f" ms, {failed[0]} error(s)"
+            )
+    answered_total = len(tally.hook_times) + len(tally.feedback_times)
+    print(f"total: {answered_total / elapsed:.0f}/s answered over {args.replicas} replica(s)")
     errors = sum(tally.errors.values())
     print(f"errors: {errors}" + (f" {tally.errors}" if errors else ""))
     if args.kill:

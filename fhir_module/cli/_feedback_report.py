@@ -6,11 +6,12 @@ import argparse
 import sqlite3
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
 from .._errors import InvalidRequest
 from ..service import RuleReport, Settings, feedback_report
+from ..service._report import ReportError
+from ..service._store import describe_database
 from ._common import fail
 
 COLUMNS = ("rule", "shown", "accepted", "overridden")
@@ -24,9 +25,9 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument(
         "--db",
-        type=Path,
-        metavar="PATH",
-        help="the service's SQLite file (default: FHIR_MODULE_DB, else ./fhir-module.sqlite3)",
+        metavar="PATH|URL",
+        help="the service's SQLite file or PostgreSQL URL (default: FHIR_MODULE_DB, else "
+        "./fhir-module.sqlite3)",
     )
     parser.set_defaults(run=run)
 
@@ -49,12 +50,13 @@ def write_table(rows: Sequence[RuleReport], out: TextIO) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        path = args.db or Settings.from_env().db_path
+        target = args.db or Settings.from_env().database
     except InvalidRequest as exc:
         return fail(str(exc))
+    where = describe_database(target)
     try:
-        rows = feedback_report(path)
-    except sqlite3.Error as exc:
-        return fail(f"cannot read the database {path}: {exc}")
+        rows = feedback_report(target)
+    except (sqlite3.Error, ReportError) as exc:
+        return fail(f"cannot read the database {where}: {exc}")
     write_table(rows, sys.stdout)
     return 0

@@ -16,6 +16,7 @@ from typing import Any
 
 from .._errors import InvalidRequest
 from ..service import Settings, Store, check_config, is_loopback_host
+from ..service._store import StoreUnavailable, describe_database, is_postgres_url
 from ._common import fail, knowledge_or_fail
 
 FACTORY = "fhir_module.service:app_from_env"
@@ -27,17 +28,19 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="serve CDS Hooks at /cds-services",
         description=__doc__,
         epilog="Unset options come from FHIR_MODULE_HOST, _PORT, _DB, _CONFIG, _FHIR_TIMEOUT, "
-        "_MAX_PAGES, _AUDIT_KEY, _CORS_ORIGINS, _MAX_BODY_BYTES, _MAX_FHIR_BYTES, _MAX_ENTRIES, "
-        "_FORWARDED_ALLOW_IPS, _HEADER_TIMEOUT, _IDLE_TIMEOUT and _MAX_CONNECTIONS, else the "
+        "_MAX_PAGES, _AUDIT_KEY, _AUDIT_KEY_FILE, _CORS_ORIGINS, _MAX_BODY_BYTES, _MAX_FHIR_BYTES, "
+        "_MAX_ENTRIES, _FORWARDED_ALLOW_IPS, _HEADER_TIMEOUT, _IDLE_TIMEOUT, _MAX_CONNECTIONS, "
+        "_REPLAY_QUOTA, _STORE_COMMENTS, _RETENTION_DAYS and _FEEDBACK_PER_MINUTE, else the "
         "defaults.",
     )
     parser.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: 8080)")
     parser.add_argument(
         "--db",
-        type=Path,
-        metavar="PATH",
-        help="SQLite file for the audit and feedback (default: ./fhir-module.sqlite3)",
+        metavar="PATH|URL",
+        help="where the audit, feedback and replay cache are kept: a SQLite file (default: "
+        "./fhir-module.sqlite3) or a PostgreSQL URL (postgresql://user@host/dbname), "
+        "which several replicas may share",
     )
     parser.add_argument(
         "--config",
@@ -55,8 +58,15 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def settings_for(args: argparse.Namespace) -> Settings:
     """The environment's settings with the command line's options on top."""
     settings = Settings.from_env()
-    given = {"host": args.host, "port": args.port, "db_path": args.db, "config_path": args.config}
-    return dataclasses.replace(settings, **{k: v for k, v in given.items() if v is not None})
+    given = {"host": args.host, "port": args.port, "config_path": args.config}
+    chosen: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if args.db is not None:
+        # --db wins over FHIR_MODULE_DB, whichever kind of database either names.
+        if is_postgres_url(args.db):
+            chosen["db_url"] = args.db
+        else:
+            chosen["db_path"], chosen["db_url"] = Path(args.db), None
+    return dataclasses.replace(settings, **chosen)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,12 +96,15 @@ def run(args: argparse.Namespace) -> int:
             f"service listens on {settings.host} only and reads only loopback FHIR servers",
             file=sys.stderr,
         )
+    where = describe_database(settings.database)
     try:
         # Open once here: a bad path fails in one line, and the audit key is made only once
         # even when several workers start together.
-        Store(settings.db_path, settings.audit_key).close()
+        Store(settings.database, settings.audit_key, key_file=settings.audit_key_file).close()
     except (sqlite3.Error, OSError) as exc:
-        return fail(f"cannot use the database {settings.db_path}: {exc}")
+        return fail(f"cannot use the database {where}: {exc}")
+    except StoreUnavailable as exc:
+        return fail(f"cannot use the database {where}: {exc.cause}")
     cap = configure_connections(settings)
     if cap < settings.max_connections:
         print(

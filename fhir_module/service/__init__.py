@@ -2,7 +2,8 @@
 
 `handle_hook` is the whole hook pipeline (validation, prefetch or FHIR reads,
 engine) without HTTP and without audit, for the CLI and the library API;
-`create_app` wraps it in FastAPI with the SQLite audit and feedback store,
+`create_app` wraps it in FastAPI with the audit and feedback store (SQLite, or
+PostgreSQL for several replicas) and `GET /health`,
 behind the Guard: CDS Hooks JWT authentication of the clients a config file
 trusts (`load_config`), or, without one, loopback callers only.
 """

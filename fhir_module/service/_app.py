@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,7 +30,7 @@ from ._config import TrustedClient, load_config
 from ._data import ServerPolicy
 from ._discovery import services
 from ._feedback import validate_feedback
-from ._guard import Guard
+from ._guard import HEALTH_PATH, Guard
 from ._http import configure_connections, quiet_accept_errors
 from ._limits import TooLarge, check_feedback_size
 from ._models import parse_json
@@ -48,7 +47,7 @@ from ._pipeline import HookResult, finish_hook, prepare_hook, run_hook
 from ._replay import ReplayCache
 from ._session import outbound_session
 from ._settings import Settings
-from ._store import Busy, Store
+from ._store import Busy, Store, StoreUnavailable, TooMuchFeedback
 from ._urls import BaseUrl
 
 log = logging.getLogger("fhir_module.service")
@@ -76,6 +75,10 @@ def _status(exc: FhirModuleError) -> int:
         return 404
     if isinstance(exc, TooLarge):
         return 413
+    if isinstance(exc, TooMuchFeedback):
+        return 429
+    if isinstance(exc, StoreUnavailable):
+        return 503
     if isinstance(exc, InvalidRequest):
         return 400
     if isinstance(exc, DataUnavailable | FhirServerError):
@@ -89,6 +92,13 @@ def error_response(exc: Exception) -> JSONResponse:
         status = _status(exc)
         if status == 500:
             log.error("service fault: %s", type(exc).__name__)
+        if isinstance(exc, StoreUnavailable):  # the store logs it, once
+            return JSONResponse(
+                operation_outcome("transient", str(exc)),
+                503,
+                headers={"Retry-After": "5"},
+                media_type=FHIR_JSON,
+            )
         return JSONResponse(outcome_for(exc), status, media_type=FHIR_JSON)
     log.error("unexpected %s while serving a request", type(exc).__name__)
     return JSONResponse(outcome_for(exc), 500, media_type=FHIR_JSON)
@@ -120,9 +130,21 @@ def create_app(
     knowledge = knowledge or load_knowledge()
     config = load_config(settings.config_path) if settings.config_path else None
     catalogue = services(knowledge)
-    store = Store(settings.db_path, settings.audit_key)
+    store = Store(
+        settings.database,
+        settings.audit_key,
+        store_comments=settings.store_comments,
+        key_file=settings.audit_key_file,
+        retention_days=settings.retention_days,
+        feedback_per_minute=settings.feedback_per_minute,
+    )
     http = session or outbound_session()
-    replay = ReplayCache(settings.db_path) if config else None
+    replay = (
+        # Its own connections: the replay cache outlives a failure of the audit's.
+        ReplayCache(settings.database, config.replay_quota or settings.replay_quota)
+        if config
+        else None
+    )
     auth = (
         Authenticator(config, replay, session=http, timeout=settings.fhir_timeout)
         if config and replay
@@ -139,10 +161,10 @@ def create_app(
                 "authenticated; only loopback callers are served, only loopback fhirServers read"
             )
         yield
-        store.close()
         http.close()
         if replay is not None:
             replay.close()
+        store.close()
 
     app = FastAPI(
         title="fhir-module CDS Hooks service",
@@ -152,7 +174,7 @@ def create_app(
         openapi_url=None,
     )
     app.state.settings, app.state.knowledge, app.state.store = settings, knowledge, store
-    app.state.config = config
+    app.state.config, app.state.replay = config, replay
     install_openapi(app, catalogue, settings)
     app.add_middleware(
         Guard,
@@ -185,6 +207,21 @@ def create_app(
     @app.get("/cds-services", responses=DISCOVERY_RESPONSES)
     async def discovery() -> dict[str, Any]:
         return {"services": [s.discovery() for s in catalogue.values()]}
+
+    @app.get(HEALTH_PATH, include_in_schema=False)
+    async def health() -> Response:
+        # Readiness for a load balancer: the knowledge loaded (it yields the services), the
+        # database writable. No data, no authentication.
+        database = await run_in_threadpool(store.health)
+        loaded = bool(catalogue)
+        ready = loaded and database["writable"]
+        body = {
+            "status": "pass" if ready else "fail",
+            "knowledge": "loaded" if loaded else "missing",
+            "database": "writable" if database["writable"] else "unavailable",
+            "auditFailures": database["auditFailures"],
+        }
+        return JSONResponse(body, 200 if ready else 503, headers={"Cache-Control": "no-store"})
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> dict[str, Any]:
@@ -234,8 +271,9 @@ def create_app(
                 record(wait=False)  # on the event loop, unless another writer holds the file
             except Busy:
                 await run_in_threadpool(record, True)
-        except sqlite3.Error as exc:
-            # The cards matter more than their audit: answer, and say the audit failed.
+        except StoreUnavailable:
+            pass  # the cards matter more than their audit: the store counts and logs it
+        except Exception as exc:  # noqa: BLE001 - the cards go out whatever the audit's fault
             log.error("audit not written: %s", type(exc).__name__)
 
     @app.post(
@@ -246,6 +284,9 @@ def create_app(
     )
     async def feedback(service_id: str, request: Request) -> Response:
         body = await request.body()
+        caller: TrustedClient | None = getattr(request.state, "cds_client", None)
+        # Counted per trusted client; open mode serves this machine alone, one client.
+        client = caller.issuer if caller is not None else "loopback"
 
         def work() -> Response:
             if service_id not in catalogue:
@@ -253,7 +294,7 @@ def create_app(
             parsed = parse_json(body)
             check_feedback_size(parsed, settings.max_entries)
             # Committed before the 200: an acknowledged feedback survives a crash.
-            store.record_feedback(service_id, validate_feedback(parsed))
+            store.record_feedback(service_id, validate_feedback(parsed), client)
             return Response(status_code=200)
 
         return await _guarded(work)

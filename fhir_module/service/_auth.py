@@ -25,7 +25,7 @@ import requests
 from ._config import ServiceConfig, TrustedClient, load_config
 from ._jwks import ALGORITHMS, KeySet, KeysNotLoaded, verification_key
 from ._replay import ReplayCache, ReplayCacheFull
-from ._store import Busy
+from ._store import Busy, StoreUnavailable
 
 log = logging.getLogger("fhir_module.service.auth")
 
@@ -116,8 +116,8 @@ class Authenticator:
             return self._verify(authorization, url, loaded_keys_only)
         except (KeysNotLoaded, Busy):
             return None  # only when checking on loaded keys alone, without waiting
-        except Unauthorized:
-            raise
+        except (Unauthorized, StoreUnavailable):
+            raise  # a database that cannot record the jti: 503, the token is not judged
         except (ReplayCacheFull, sqlite3.Error) as exc:
             log.error("replay cache unusable: %s", type(exc).__name__)
             raise Unauthorized("replay-cache") from None

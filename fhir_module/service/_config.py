@@ -1,6 +1,7 @@
 """The trusted CDS clients, read from the TOML file `fhir-module serve --config` names.
 
     public_base_url = "https://cds.example.org"   # the service's own URL: the JWT aud base
+    replay_quota = 20000                           # optional: live jtis per issuer
     [[clients]]
     issuer = "https://ehr.example.org"
     jwks_url = "https://ehr.example.org/jwks.json" # and/or jwks_file = "ehr-jwks.json"
@@ -27,7 +28,7 @@ from .._errors import InvalidRequest
 from ._urls import BaseUrl, UrlError, parse_base_url
 from ._urls import is_loopback_host as is_loopback_host  # its home before _urls
 
-_TOP_KEYS = {"public_base_url", "clients"}
+_TOP_KEYS = {"public_base_url", "clients", "replay_quota"}
 _CLIENT_KEYS = {"issuer", "jwks_file", "jwks_url", "fhir_servers", "tenant"}
 
 
@@ -79,6 +80,8 @@ class ServiceConfig:
 
     clients: Mapping[str, TrustedClient]
     public_base_url: str
+    #: live jtis per issuer in the replay cache; None: the service's setting
+    replay_quota: int | None = None
 
 
 def _text(table: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
@@ -138,7 +141,10 @@ def parse_config(data: Mapping[str, Any], folder: Path) -> ServiceConfig:
         )
     base = str(_text(data, "public_base_url", "config", required=True))
     _secure_url(base, "public_base_url")
-    return ServiceConfig(clients=clients, public_base_url=base.rstrip("/"))
+    quota = data.get("replay_quota")
+    if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 1):
+        raise ConfigError("replay_quota: must be a whole number, at least 1")
+    return ServiceConfig(clients=clients, public_base_url=base.rstrip("/"), replay_quota=quota)
 
 
 def load_config(path: Path) -> ServiceConfig:

@@ -3,32 +3,45 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import StringConstraints, ValidationError, field_validator, model_validator
 
-from ._models import Model, Text, json_object, parse_json, problem_from
+from ._models import (
+    MAX_STORED_TEXT_CHARS,
+    Identifier,
+    Model,
+    StoredText,
+    Text,
+    json_object,
+    parse_json,
+    problem_from,
+)
+
+#: a reason's code system: a URI, bounded like every stored text
+_System = Annotated[str, StringConstraints(pattern=r"\S", max_length=MAX_STORED_TEXT_CHARS)]
 
 
 class _AcceptedSuggestion(Model):
-    id: Text
+    id: Identifier
 
 
 class _Coding(Model):
-    code: Text
-    system: Text
-    display: str | None = None
+    code: Identifier
+    system: _System
+    display: StoredText | None = None
 
 
 class _OverrideReason(Model):
     reason: _Coding | None = None
-    userComment: str | None = None
+    userComment: StoredText | None = None
 
 
 class Feedback(Model):
-    """One feedback item; `outcomeTimestamp` is normalised to UTC."""
+    """One feedback item; `outcomeTimestamp` is normalised to UTC. Every string the
+    service stores is bounded (`MAX_ID_CHARS`, `MAX_STORED_TEXT_CHARS`)."""
 
-    card: Text
+    card: Identifier
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[_AcceptedSuggestion] | None = None
     overrideReason: _OverrideReason | None = None

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._auth import Authenticator, Unauthorized
 from ._outcome import operation_outcome
+from ._store import StoreUnavailable
 from ._urls import is_loopback_host
 
 log = logging.getLogger("fhir_module.service.auth")
@@ -61,6 +62,28 @@ async def _send_outcome(send: Send, status: int, code: str, diagnostics: str) ->
     await send({"type": "http.response.body", "body": body})
 
 
+async def _send_503(send: Send) -> None:
+    body = json.dumps(
+        operation_outcome("transient", "the service cannot record this call now; try again")
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/fhir+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", b"5"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+#: the readiness check a load balancer calls: no authentication, no data in it
+HEALTH_PATH = "/health"
+
+
 class Guard:
     """Authentication and the body size limit for every HTTP call."""
 
@@ -93,6 +116,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         state: dict[str, Any] = scope.setdefault("state", {})
+        if scope.get("path") == HEALTH_PATH and scope.get("method") in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
         if self.auth is None:
             peer = scope.get("client")
             if not (peer and is_loopback_host(peer[0])):
@@ -122,6 +148,10 @@ class Guard:
             except Unauthorized as exc:
                 log.warning("authentication failed: %s", exc.reason)
                 await _send_401(send)
+                return
+            except StoreUnavailable as exc:
+                log.error("replay cache not writable: %s", exc.cause)
+                await _send_503(send)
                 return
         try:
             async with asyncio.timeout(self.body_timeout):

@@ -29,6 +29,14 @@ from ._urls import parse_base_url
 
 #: "REQUIRED string attributes MAY NOT have empty values (or just whitespace)"
 Text = Annotated[str, StringConstraints(pattern=r"\S")]
+#: the longest identifier or code the service stores (hookInstance, card, suggestion and
+#: reason ids): a UUID or a code is far shorter; a longer one is refused, never truncated
+MAX_ID_CHARS = 256
+#: the longest URI, display or comment the service stores
+MAX_STORED_TEXT_CHARS = 1024
+#: a Text the service stores: bounded, so a caller cannot fill the database with one field
+Identifier = Annotated[str, StringConstraints(pattern=r"\S", max_length=MAX_ID_CHARS)]
+StoredText = Annotated[str, StringConstraints(max_length=MAX_STORED_TEXT_CHARS)]
 
 
 class Model(BaseModel):
@@ -109,7 +117,7 @@ CONTEXTS: dict[str, type[Model]] = {
 
 class _Request(Model):
     hook: Text
-    hookInstance: Text
+    hookInstance: Identifier
     fhirServer: Text | None = None
     fhirAuthorization: FhirAuthorization | None = None
     context: dict[str, Any]
@@ -171,6 +179,9 @@ def problem_from(exc: ValidationError, prefix: str = "") -> RequestProblem:
         return RequestProblem(f"{path}: must be {_TYPES[kind]}", path, "structure")
     if kind == "literal_error":
         return RequestProblem(f"{path}: must be {err['ctx']['expected']}", path, "invalid")
+    if kind == "string_too_long":
+        limit = err["ctx"]["max_length"]
+        return RequestProblem(f"{path}: must be at most {limit} characters", path, "too-long")
     if kind == "string_pattern_mismatch":
         return RequestProblem(f"{path}: must not be empty", path, "invalid")
     if kind == "value_error":

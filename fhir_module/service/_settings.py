@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .._errors import InvalidRequest
 
@@ -36,6 +37,8 @@ DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_IDLE_TIMEOUT = 5
 #: open connections per worker; at the cap, the longest-idle one makes room for a new one
 DEFAULT_MAX_CONNECTIONS = 1000
+#: live JWT ids one issuer may hold in the replay cache; beyond, its new tokens get 401
+DEFAULT_REPLAY_QUOTA = 20_000
 
 ENV_PREFIX = "FHIR_MODULE_"
 
@@ -49,8 +52,9 @@ class Settings:
     service open, for loopback callers only.
 
     `audit_key` is the HMAC-SHA256 key that turns patient ids into audit hashes;
-    when None, the store generates one on first use and keeps it in the database,
-    so every worker and every restart hashes alike.
+    when None, it is read from `audit_key_file` (by default `<db>.key`), which the
+    store makes with mode 0600 on first use, so every worker and every restart hashes
+    alike, and the key never sits in the database beside the hashes.
     """
 
     host: str = DEFAULT_HOST
@@ -71,12 +75,31 @@ class Settings:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     idle_timeout: int = DEFAULT_IDLE_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    replay_quota: int = DEFAULT_REPLAY_QUOTA
+    #: keep override comments' text (free text: it may name the patient); else their length
+    store_comments: bool = False
+    #: the file holding the audit key when `audit_key` is None (made, 0600, when missing);
+    #: None: beside the database, `<db>.key`
+    audit_key_file: Path | None = None
+    #: audit and feedback rows older than this many days are deleted; None keeps them
+    retention_days: int | None = None
+    #: feedback items one client may send per minute (beyond: 429); None: no cap
+    feedback_per_minute: int | None = None
+    #: a PostgreSQL URL (postgresql://user@host/dbname) to use instead of `db_path`
+    db_url: str | None = field(default=None, repr=False)
+
+    @property
+    def database(self) -> Path | str:
+        """Where the service keeps its records: the PostgreSQL URL, else the SQLite file."""
+        return self.db_url if self.db_url is not None else self.db_path
 
     def __post_init__(self) -> None:
         # A str path is the common slip; the store needs a Path.
         object.__setattr__(self, "db_path", Path(self.db_path))
         if self.config_path is not None:
             object.__setattr__(self, "config_path", Path(self.config_path))
+        if self.audit_key_file is not None:
+            object.__setattr__(self, "audit_key_file", Path(self.audit_key_file))
         if self.max_body_bytes < 1024:
             raise InvalidRequest("max_body_bytes: must be at least 1024", "max_body_bytes")
         if self.max_fhir_bytes is not None and self.max_fhir_bytes < 1024:
@@ -97,6 +120,16 @@ class Settings:
             raise InvalidRequest("idle_timeout: must be at least 1", "idle_timeout")
         if self.max_connections < 1:
             raise InvalidRequest("max_connections: must be at least 1", "max_connections")
+        if self.replay_quota < 1:
+            raise InvalidRequest("replay_quota: must be at least 1", "replay_quota")
+        if self.db_url is not None and not self.db_url.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise InvalidRequest("db_url: must be a postgresql:// URL", "db_url")
+        for name in ("retention_days", "feedback_per_minute"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidRequest(f"{name}: must be at least 1", name)
 
     @property
     def fhir_answer_bytes(self) -> int:
@@ -107,8 +140,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from FHIR_MODULE_HOST, _PORT, _DB, _FHIR_TIMEOUT, _MAX_PAGES, _AUDIT_KEY,
         _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES, _MAX_FHIR_BYTES,
-        _MAX_ENTRIES, _FORWARDED_ALLOW_IPS (comma-separated), _HEADER_TIMEOUT, _IDLE_TIMEOUT and
-        _MAX_CONNECTIONS; unset ones keep their defaults."""
+        _MAX_ENTRIES, _FORWARDED_ALLOW_IPS (comma-separated), _HEADER_TIMEOUT, _IDLE_TIMEOUT,
+        _MAX_CONNECTIONS, _REPLAY_QUOTA, _STORE_COMMENTS, _AUDIT_KEY_FILE, _RETENTION_DAYS and
+        _FEEDBACK_PER_MINUTE; unset ones keep their defaults."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -134,10 +168,11 @@ class Settings:
         config = get("CONFIG")
         key = get("AUDIT_KEY")
         origins = get("CORS_ORIGINS")
+        store = _store_settings(get)
         return cls(
             host=get("HOST") or DEFAULT_HOST,
             port=port,
-            db_path=Path(get("DB") or DEFAULT_DB_PATH),
+            db_path=Path(get("DB") or DEFAULT_DB_PATH) if not store["db_url"] else DEFAULT_DB_PATH,
             fhir_timeout=timeout,
             max_pages=pages,
             audit_key=key.encode("utf-8", "surrogateescape") if key else None,
@@ -150,6 +185,7 @@ class Settings:
             header_timeout=header_timeout,
             idle_timeout=idle_timeout,
             max_connections=max_connections,
+            **store,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -157,7 +193,7 @@ class Settings:
         env = {
             "HOST": self.host,
             "PORT": str(self.port),
-            "DB": str(self.db_path),
+            "DB": str(self.database),
             "FHIR_TIMEOUT": repr(self.fhir_timeout),
             "MAX_PAGES": str(self.max_pages),
             "CORS_ORIGINS": ",".join(self.cors_origins or ()),
@@ -170,6 +206,11 @@ class Settings:
             "MAX_CONNECTIONS": str(self.max_connections),
             # Absolute: a worker may start in another directory.
             "CONFIG": str(self.config_path.resolve()) if self.config_path else "",
+            "REPLAY_QUOTA": str(self.replay_quota),
+            "STORE_COMMENTS": "1" if self.store_comments else "",
+            "AUDIT_KEY_FILE": str(self.audit_key_file.resolve()) if self.audit_key_file else "",
+            "RETENTION_DAYS": str(self.retention_days or ""),
+            "FEEDBACK_PER_MINUTE": str(self.feedback_per_minute or ""),
         }
         if self.audit_key is not None:
             env["AUDIT_KEY"] = self.audit_key.decode("utf-8", "surrogateescape")
@@ -178,3 +219,32 @@ class Settings:
 
 def _list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
+def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """The settings of what the service stores and for how long, from the environment."""
+    names = ("REPLAY_QUOTA", "RETENTION_DAYS", "FEEDBACK_PER_MINUTE")
+    try:
+        quota = int(get("REPLAY_QUOTA") or DEFAULT_REPLAY_QUOTA)
+        days, per_minute = (
+            int(text) if (text := get(name)) else None for name in names[1:]
+        )
+    except ValueError as exc:
+        raise InvalidRequest(f"{ENV_PREFIX}{', _'.join(names)}: {exc}") from None
+    key_file = get("AUDIT_KEY_FILE")
+    return {
+        "replay_quota": quota,
+        "store_comments": _flag(get, "STORE_COMMENTS"),
+        "audit_key_file": Path(key_file) if key_file else None,
+        "retention_days": days,
+        "feedback_per_minute": per_minute,
+        "db_url": db if (db := get("DB")) and db.startswith(("postgresql://", "postgres://"))
+        else None,
+    }
+
+
+def _flag(get: Callable[[str], str | None], name: str) -> bool:
+    value = (get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise InvalidRequest(f"{ENV_PREFIX}{name}: must be 1 or 0 (true or false)")

@@ -14,6 +14,7 @@ from fhir_module.knowledge import Knowledge
 from fhir_module.service import Settings, create_app
 
 from ._jwt import SERVICE_URL, token, write_config
+from ._postgres import db_target, postgres_cluster  # noqa: F401 - fixtures of the store tests
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2 over httpx for its test client; the test extras pin httpx.
