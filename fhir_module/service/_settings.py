@@ -23,6 +23,12 @@ DEFAULT_CORS_ORIGINS: tuple[str, ...] = ("*",)
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 #: the most draftOrders entries, prefetch Bundle entries or feedback items one request may hold
 DEFAULT_MAX_ENTRIES = 1000
+#: the most dosage instructions one hook call's MedicationRequests may hold in all (drafts and
+#: the patient's own): each order is judged with the others of its route, so the work of a
+#: call grows with its orders times their instructions (see benchmarks/bench_limits.py)
+DEFAULT_MAX_DOSAGES = 1000
+#: the most dose and timing entries (doseAndRate, timing.event, repeat.timeOfDay, ...) in all
+DEFAULT_MAX_DOSE_ENTRIES = 2000
 
 ENV_PREFIX = "FHIR_MODULE_"
 
@@ -50,6 +56,8 @@ class Settings:
     config_path: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_entries: int = DEFAULT_MAX_ENTRIES
+    max_dosages: int = DEFAULT_MAX_DOSAGES
+    max_dose_entries: int = DEFAULT_MAX_DOSE_ENTRIES
 
     def __post_init__(self) -> None:
         # A str path is the common slip; the store needs a Path.
@@ -60,6 +68,10 @@ class Settings:
             raise InvalidRequest("max_body_bytes: must be at least 1024", "max_body_bytes")
         if self.max_entries < 1:
             raise InvalidRequest("max_entries: must be at least 1", "max_entries")
+        if self.max_dosages < 1:
+            raise InvalidRequest("max_dosages: must be at least 1", "max_dosages")
+        if self.max_dose_entries < 1:
+            raise InvalidRequest("max_dose_entries: must be at least 1", "max_dose_entries")
         if not 0 < self.port < 65536:
             raise InvalidRequest("port: must be between 1 and 65535", "port")
         if self.fhir_timeout <= 0:
@@ -72,7 +84,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from FHIR_MODULE_HOST, _PORT, _DB, _FHIR_TIMEOUT, _MAX_PAGES, _AUDIT_KEY,
-        _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES and _MAX_ENTRIES;
+        _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES, _MAX_ENTRIES, _MAX_DOSAGES
+        and _MAX_DOSE_ENTRIES;
         unset ones keep their defaults."""
         env = os.environ if environ is None else environ
 
@@ -86,9 +99,12 @@ class Settings:
             pages = int(get("MAX_PAGES") or DEFAULT_MAX_PAGES)
             max_body = int(get("MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
             max_entries = int(get("MAX_ENTRIES") or DEFAULT_MAX_ENTRIES)
+            max_dosages = int(get("MAX_DOSAGES") or DEFAULT_MAX_DOSAGES)
+            max_dose_entries = int(get("MAX_DOSE_ENTRIES") or DEFAULT_MAX_DOSE_ENTRIES)
         except ValueError as exc:
             raise InvalidRequest(
-                f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_ENTRIES: {exc}"
+                f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_ENTRIES, "
+                f"_MAX_DOSAGES, _MAX_DOSE_ENTRIES: {exc}"
             ) from None
         config = get("CONFIG")
         key = get("AUDIT_KEY")
@@ -108,6 +124,8 @@ class Settings:
             config_path=Path(config) if config else None,
             max_body_bytes=max_body,
             max_entries=max_entries,
+            max_dosages=max_dosages,
+            max_dose_entries=max_dose_entries,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -121,6 +139,8 @@ class Settings:
             "CORS_ORIGINS": ",".join(self.cors_origins),
             "MAX_BODY_BYTES": str(self.max_body_bytes),
             "MAX_ENTRIES": str(self.max_entries),
+            "MAX_DOSAGES": str(self.max_dosages),
+            "MAX_DOSE_ENTRIES": str(self.max_dose_entries),
             # Absolute: a worker may start in another directory.
             "CONFIG": str(self.config_path.resolve()) if self.config_path else "",
         }
