@@ -35,7 +35,7 @@ from fhir_module.service._settings import DEFAULT_MAX_ENTRIES
 def item(i: int, *, big: bool) -> dict[str, Any]:
     card = f"{i:08d}-{uuid.uuid4()}"
     if not big:
-        return {"card": card, "outcome": "overridden", "outcomeTimestamp": "2024-05-01T10:00Z"}
+        return {"card": card, "outcome": "overridden", "outcomeTimestamp": "2024-05-01T10:00:00Z"}
     text = "x" * MAX_STORED_TEXT_CHARS
     return {
         "card": card.ljust(MAX_ID_CHARS, "c"),

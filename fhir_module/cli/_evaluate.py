@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .._errors import DataUnavailable, FhirServerError, InvalidRequest
 from ._common import fail
+
+if TYPE_CHECKING:
+    from ..knowledge import Knowledge
+    from ..service import Settings
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:
@@ -34,22 +41,91 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from .._api import evaluate, evaluate_bundle
+class _Unreadable(Exception):
+    """The request file cannot be taken: one line says why."""
+
+
+def read_request(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; _Unreadable otherwise.
+
+    A FIFO, a device or a directory is refused before it is read (a FIFO without a
+    writer would wait for ever, /dev/zero never ends); O_NONBLOCK keeps the open itself
+    from waiting on a FIFO swapped in after the check.
+    """
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise _Unreadable(f"{path} is not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise _Unreadable(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Unreadable(f"{path} is not a regular file")
+        if info.st_size > limit:
+            raise _Unreadable(f"{path} is larger than {limit} bytes (FHIR_MODULE_MAX_BODY_BYTES)")
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(limit + 1)  # the file may have grown since
+    except OSError as exc:
+        raise _Unreadable(f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise _Unreadable(f"{path} is larger than {limit} bytes (FHIR_MODULE_MAX_BODY_BYTES)")
+    return data
+
+
+def parse_request(path: Path, data: bytes) -> Any:
+    """The JSON document in `data`, nested no deeper than the service takes; _Unreadable
+    with one line for anything else (never a RecursionError or a traceback)."""
+    from ..service._limits import DEFAULT_MAX_DEPTH, check_depth
 
     try:
-        text = args.request.read_bytes()
-    except OSError as exc:
-        return fail(f"cannot read {args.request}: {exc.strerror}")
+        document = json.loads(data, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno})") \
+            from None
+    except UnicodeDecodeError:
+        raise _Unreadable(f"{path} is not valid JSON (not UTF-8)") from None
+    except RecursionError:
+        raise _Unreadable(f"{path}: nested deeper than {DEFAULT_MAX_DEPTH} levels") from None
+    except ValueError:
+        # json.loads reads integers of at most sys.get_int_max_str_digits() digits
+        raise _Unreadable(f"{path} is not valid JSON (a number too long to read)") from None
     try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return fail(f"{args.request} is not valid JSON")
+        check_depth(document)
+    except InvalidRequest:
+        raise _Unreadable(f"{path}: nested deeper than {DEFAULT_MAX_DEPTH} levels") from None
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._api import default_knowledge, evaluate_bundle
+    from ..service import Settings, handle_hook
+    from ..service._limits import TooLarge
+
+    try:
+        settings = Settings.from_env()
+    except InvalidRequest as exc:
+        return fail(f"bad setting: {exc}")
+    try:
+        document = parse_request(args.request, read_request(args.request, settings.max_body_bytes))
+    except _Unreadable as exc:
+        return fail(str(exc))
+    knowledge = default_knowledge()
     try:
         if isinstance(document, dict) and document.get("resourceType") == "Bundle":
-            response = evaluate_bundle(document, today=args.date)
+            check_bundle(knowledge, document, settings)
+            response = evaluate_bundle(document, knowledge=knowledge, today=args.date)
         else:
-            response = evaluate(document, service=args.service, today=args.date)
+            response = handle_hook(knowledge, args.service, document, settings=settings,
+                                   today=args.date)
+    except TooLarge as exc:
+        return fail(f"too large: {exc}")
     except InvalidRequest as exc:
         where = f" (at {exc.expression})" if exc.expression else ""
         return fail(f"invalid request: {exc}{where}")
@@ -58,3 +134,16 @@ def run(args: argparse.Namespace) -> int:
     json.dump(response, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
+
+
+def check_bundle(knowledge: Knowledge, bundle: dict[str, Any], settings: Settings) -> None:
+    """The service's limits for a plain Bundle: entries, and the dose work of its orders of
+    a known drug (InvalidRequest, as TooLarge, beyond)."""
+    from ..engine._orders import bundle_resources, drug_orders_in
+    from ..service._limits import TooLarge, check_dose_work
+
+    entries = bundle.get("entry")
+    if isinstance(entries, list) and len(entries) > settings.max_entries:
+        raise TooLarge(f"Bundle.entry: more than {settings.max_entries} entries", "Bundle.entry")
+    orders = [d.order for d in drug_orders_in(knowledge, bundle_resources(bundle))]
+    check_dose_work(orders, settings.max_dosages, settings.max_dose_entries)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -14,6 +13,7 @@ from ._timing import events_per_day
 from ._units import (
     CODED_UNITS,
     DAY_SECONDS,
+    LARGEST,
     MASS_TO_MG,
     ONE,
     TABLET_SPELLINGS,
@@ -248,7 +248,7 @@ def _raw_value(quantity: Any, what: str) -> int | float:
         raise Unknown(f"the {what} is open-ended ('{quantity['comparator']}')")
     value: Any = quantity.get("value")
     kind = type(value)
-    if (kind is int or kind is float) and 0 < value < math.inf:
+    if (kind is int or kind is float) and 0 < value <= LARGEST:
         return value
     positive(value, f"{what} value")  # raises, saying why
     raise Unknown(f"the {what} value {show_value(value)} is not a positive number")

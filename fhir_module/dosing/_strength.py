@@ -15,10 +15,13 @@ from ._errors import Unknown
 from ._units import (
     CODED_UNITS,
     MASS_TO_MG,
+    ONE,
     UP,
     Unit,
+    figure,
     fmt,
     mass_unit_for,
+    number,
     per_words,
     unit_named,
 )
@@ -152,7 +155,8 @@ def _from_ratio(per: str, ratio: dict[str, Any]) -> Strength | None:
     count = denominator.get("value", 1)
     if type(value) not in (int, float) or type(count) not in (int, float):
         return None
-    value_d, count_d = Decimal(repr(value)), Decimal(repr(count))
+    value_d = number(value, "ingredient strength numerator value")
+    count_d = number(count, "ingredient strength denominator value")
     if not value_d > 0 or not count_d > 0:
         return None
     mg = UP.divide(value_d * mass.factor, count_d * amount.factor)
@@ -190,7 +194,8 @@ def _from_name(per: str, name: str) -> Strength | None:
         return None
     if amount is None or amount.kind != per:
         return None
-    value, count = Decimal(value_text), Decimal(count_text or 1)
+    value = figure(value_text, "strength in the name")
+    count = figure(count_text, "strength in the name") if count_text else ONE
     if not value > 0 or not count > 0:
         return None
     mg = UP.divide(value * mass.factor, count * amount.factor)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from decimal import ROUND_CEILING, Context, Decimal
 from typing import Any, NamedTuple
 
@@ -159,22 +160,57 @@ def show_value(value: Any) -> str:
     """A short, safe rendering of a JSON value for a reason string."""
     if isinstance(value, str):
         return repr(value[:40])
+    if type(value) is int and not -LARGEST <= value <= LARGEST:
+        return f"a number of more than {_DIGITS} digits"  # shown whole, it would flood the card
     if isinstance(value, bool | int | float) or value is None:
         return repr(value)
     return f"a JSON {type(value).__name__}"
 
 
+#: The largest number read from an order: the largest double. JSON numbers beyond it are
+#: not interoperable (RFC 8259 section 6: peers that read numbers as doubles cannot hold
+#: them), and a number of thousands of digits carried into the arithmetic and the card texts
+#: would only grow; such an order is one whose dose cannot be read. Floats never exceed it.
+LARGEST = sys.float_info.max
+#: digits before the point of LARGEST, for numbers written in text
+_DIGITS = len(str(int(LARGEST)))
+
+
+def _out_of_range(what: str) -> Unknown:
+    return Unknown(f"the {what} is out of range (larger than any JSON number a double holds)")
+
+
 def number(value: Any, what: str) -> Decimal:
-    """A FHIR JSON number as an exact Decimal; raises Unknown for anything else.
+    """A FHIR JSON number as an exact Decimal; raises Unknown for anything else, and for a
+    number out of range (see LARGEST).
 
     ``repr`` of a float is its shortest round-tripping text, so 0.1 stays 0.1.
     """
     kind = type(value)
     if kind is int:
-        return _WHOLE[value] if 0 <= value < _WHOLES else Decimal(value)
-    if kind is float and math.isfinite(value):
-        return Decimal(repr(value))
+        if 0 <= value < _WHOLES:
+            return _WHOLE[value]
+        if -LARGEST <= value <= LARGEST:
+            return Decimal(value)
+        raise _out_of_range(what)
+    if kind is float:
+        if math.isfinite(value):
+            return Decimal(repr(value))
+        if not math.isnan(value):  # JSON numbers beyond a double read as infinite
+            raise _out_of_range(what)
     raise Unknown(f"the {what} {show_value(value)} is not a number")
+
+
+def figure(text: str, what: str) -> Decimal:
+    """A number written in digits (a strength in a product name) as a Decimal; raises
+    Unknown when out of range, before a long run of digits is converted."""
+    whole, _, fraction = text.partition(".")
+    if len(whole.lstrip("0")) > _DIGITS or len(fraction) > _DIGITS:
+        raise _out_of_range(what)
+    value = Decimal(text)
+    if value > LARGEST:
+        raise _out_of_range(what)
+    return value
 
 
 def positive(value: Any, what: str) -> Decimal:
@@ -182,7 +218,7 @@ def positive(value: Any, what: str) -> Decimal:
     kind = type(value)
     # The usual figures, tested as JSON numbers before any Decimal is made.
     if kind is int:
-        if value > 0:
+        if 0 < value <= LARGEST:
             return _WHOLE[value] if value < _WHOLES else Decimal(value)
     elif kind is float and 0 < value < math.inf:
         return Decimal(repr(value))

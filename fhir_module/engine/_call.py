@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -11,12 +12,14 @@ from .._medication import Pool
 from ..dosing import daily_dose
 from ..knowledge import Drug, Knowledge
 from ..knowledge._fhirpath import Results
-from ..patient import AgeRange, PatientRecord, patient_facts
+from ..patient import AgeRange, PatientRecord, order_date, patient_facts
 from ._env import Dose, dose_summary, guideline_view
 from ._findings import Action
 from ._orders import DrugOrder, drug_orders_in
 
 INACTIVE = frozenset({"entered-in-error", "cancelled", "draft"})
+#: stands for "no full date" where order_date wants a fallback day (compared by identity)
+_NO_DATE = date.min
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,10 @@ class Current:
     doses: list[Dose]
     ever_intrathecal: bool
     copies: list[dict[str, Any]]
+    #: the latest authoredOn among them that is a full date, and whether any other has an
+    #: authoredOn (read as the day of the order judged): the same for every draft order
+    latest: date | None = None
+    undated: bool = False
 
 
 class Call:
@@ -130,7 +137,15 @@ class Call:
             if status == "active" and past_dose.route == route:
                 orders.append(past)
                 doses.append(past_dose)
+        latest, undated = None, False
+        for active in orders:
+            if active.order.get("authoredOn"):
+                on = order_date(active.order, _NO_DATE)
+                if on is _NO_DATE:
+                    undated = True
+                elif latest is None or on > latest:
+                    latest = on
         found = self._current[key] = Current(
-            orders, doses, ever_intrathecal, [dict(c.order) for c in orders]
+            orders, doses, ever_intrathecal, [dict(c.order) for c in orders], latest, undated
         )
         return found

@@ -13,9 +13,9 @@ from ..dosing import DailyDose, scaled_order
 from ..knowledge import Knowledge, Rule
 from ..knowledge._fhirpath import Environment, evaluate
 from ..patient import PatientRecord, age_on, order_date
-from ._call import Call
+from ._call import Call, Current
 from ._env import Dose, dose_variable, in_unit, route_text, route_unit, show
-from ._findings import Action, Finding, Offer, merge
+from ._findings import Action, Finding, Merger, Offer
 from ._orders import DrugOrder
 
 
@@ -40,7 +40,7 @@ def evaluate_orders(
 ) -> list[Finding]:
     """Findings for the orders in scope; one rule failing yields a 'not completed' finding."""
     call = Call(knowledge, scope, drafts, record, pool)
-    findings: list[Finding] = []
+    merger = Merger()
     for item in scope:
         dose = call.doses[id(item)]
         group, group_doses = call.group(item.drug, dose.route)
@@ -48,8 +48,9 @@ def evaluate_orders(
         env = _environment(call, hook, judged, today)
         for rule in item.drug.rules:
             if hook in rule.hooks:
-                findings += _run(rule, env, judged, call)
-    return merge(findings)
+                for finding in _run(rule, env, judged, call):
+                    merger.add(finding)
+    return merger.findings()
 
 
 def _run(rule: Rule, env: dict[str, Any], judged: Judged, call: Call) -> list[Finding]:
@@ -118,18 +119,18 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
             "citation": [],
         },
     )
-    env.update(_current_variables(current.orders, current.doses, total, unit, guideline, on))
+    env.update(_current_variables(current, total, unit, guideline, on))
     return env
 
 
 def _current_variables(
-    current: list[DrugOrder],
-    doses: list[Dose],
+    active: Current,
     total: Decimal,
     unit: str,
     guideline: Mapping[str, Any],
     on: date,
 ) -> dict[str, Any]:
+    current, doses = active.orders, active.doses
     computed = [d for d in doses if isinstance(d, DailyDose)]
     out: dict[str, Any] = {
         "currentDailyDose": [],
@@ -141,7 +142,8 @@ def _current_variables(
     }
     if not current:
         return out
-    dates = [order_date(c.order, on) for c in current if c.order.get("authoredOn")]
+    # An authoredOn that is no full date reads as the day of this order.
+    dates = [d for d in (active.latest, on if active.undated else None) if d is not None]
     if dates:
         out["currentDays"] = (on - max(dates)).days
     if len(computed) < len(doses):
@@ -173,7 +175,7 @@ def _offers(
     finding (rule, summary, detail) of the same group, so that the orders judged together,
     which all suggest the same changes to the same orders, build the changed orders once
     (not once per order of the group, which grew with the square of the orders), and
-    merge() finds them by identity; no resource is shared between two cards.
+    the Merger finds them by identity; no resource is shared between two cards.
     """
     offers = []
     for suggestion in rule.suggestions:
@@ -181,11 +183,23 @@ def _offers(
         label = suggestion.label.render(env)
         actions: list[Action] = []
         if suggestion.action_type == "remove":
-            targets = values.get("resource", [dict(o.order) for o in judged.group])
-            for target in targets:
-                if isinstance(target, Mapping) and isinstance(target.get("id"), str):
-                    ref = f"{target.get('resourceType', 'MedicationRequest')}/{target['id']}"
-                    actions.append(Action("delete", label, resource_id=ref))
+            targets = values.get("resource")
+            if targets is None:
+                targets = [o.order for o in judged.group]
+            refs = tuple(
+                _reference(target)
+                for target in targets
+                if isinstance(target, Mapping) and isinstance(target.get("id"), str)
+            )
+            # Built once per call for the same targets (the group's orders, or %current):
+            # every order of a group names them all, and merge() finds them by identity.
+            key: tuple[Any, ...] = (*finding, label, "remove", refs)
+            built = call.actions.get(key)
+            if built is None:
+                built = call.actions[key] = tuple(
+                    Action("delete", label, resource_id=ref) for ref in refs
+                )
+            actions.extend(built)
         elif suggestion.action_type == "update":
             limit = values.get("dailyDoseLimit") or []
             daily = env["dailyDose"]
@@ -204,3 +218,7 @@ def _offers(
         if actions:
             offers.append(Offer(label, tuple(actions)))
     return offers
+
+
+def _reference(target: Mapping[str, Any]) -> str:
+    return f"{target.get('resourceType', 'MedicationRequest')}/{target['id']}"

@@ -47,24 +47,72 @@ class Finding:
         return self.indicator or self.rule.indicator
 
 
+def _reference(action: Action) -> tuple[str, str, str | None]:
+    # What tells two actions without a resource apart (their other fields).
+    return (action.type, action.description, action.resource_id)
+
+
+class _Held:
+    """The actions of one suggestion so far, with what finds one again at once."""
+
+    def __init__(self, actions: tuple[Action, ...]) -> None:
+        self.actions = list(actions)
+        self.ids = {id(a) for a in actions}
+        self.deletes = {_reference(a) for a in actions if a.resource is None}
+
+    def join(self, more: tuple[Action, ...]) -> None:
+        # Identity first (an object is always `in` a list holding it): orders judged
+        # together share their actions, and comparing resources one by one is slow. A
+        # delete is its reference: looked up, not compared with every action held.
+        extra = [
+            a
+            for a in more
+            if id(a) not in self.ids
+            and (_reference(a) not in self.deletes if a.resource is None else a not in self.actions)
+        ]
+        self.actions += extra
+        self.ids.update(id(a) for a in extra)
+        self.deletes.update(_reference(a) for a in extra if a.resource is None)
+
+
+class Merger:
+    """Findings merged as they come (see `merge`): a group's orders render the same long
+    texts, and only the first copy is kept, not one per order until the end."""
+
+    def __init__(self) -> None:
+        self._first: dict[tuple[int, str, str], Finding] = {}
+        self._offers: dict[tuple[int, str, str], dict[str, _Held]] = {}
+
+    def add(self, finding: Finding) -> None:
+        key = finding.key
+        offers = self._offers.get(key)
+        if offers is None:
+            self._first[key] = finding
+            self._offers[key] = {o.label: _Held(o.actions) for o in finding.offers}
+            return
+        for offer in finding.offers:
+            held = offers.get(offer.label)
+            if held is None:
+                offers[offer.label] = _Held(offer.actions)
+            else:
+                held.join(offer.actions)
+
+    def findings(self) -> list[Finding]:
+        """One finding per rule and text, in the order first seen, suggestions joined."""
+        return [
+            replace(
+                first,
+                offers=tuple(
+                    Offer(label, tuple(held.actions)) for label, held in self._offers[key].items()
+                ),
+            )
+            for key, first in self._first.items()
+        ]
+
+
 def merge(findings: list[Finding]) -> list[Finding]:
     """One finding per rule and text: orders judged together give one card, suggestions join."""
-    merged: dict[tuple[int, str, str], Finding] = {}
+    merger = Merger()
     for finding in findings:
-        seen = merged.get(finding.key)
-        if seen is None:
-            merged[finding.key] = finding
-            continue
-        offers = {o.label: o for o in seen.offers}
-        for offer in finding.offers:
-            if offer.label in offers:
-                actions = offers[offer.label].actions
-                # Identity first (an object is always `in` a tuple holding it): orders judged
-                # together share their actions, and comparing resources one by one is slow.
-                present = {id(a) for a in actions}
-                extra = tuple(a for a in offer.actions if id(a) not in present and a not in actions)
-                offers[offer.label] = Offer(offer.label, actions + extra)
-            else:
-                offers[offer.label] = offer
-        merged[finding.key] = replace(seen, offers=tuple(offers.values()))
-    return list(merged.values())
+        merger.add(finding)
+    return merger.findings()

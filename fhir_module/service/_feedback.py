@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import StringConstraints, ValidationError, field_validator, model_validator
@@ -16,6 +15,7 @@ from ._models import (
     json_object,
     parse_json,
     problem_from,
+    utc_timestamp,
 )
 
 #: a reason's code system: a URI, bounded like every stored text
@@ -50,13 +50,7 @@ class Feedback(Model):
     @field_validator("outcomeTimestamp")
     @classmethod
     def _utc(cls, value: str) -> str:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("must be an RFC 3339 date-time") from None
-        if moment.tzinfo is None:
-            raise ValueError("must give its time zone (UTC, e.g. 2021-12-11T10:05:31Z)")
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return utc_timestamp(value)
 
     @model_validator(mode="after")
     def _suggestions_when_accepted(self) -> Feedback:

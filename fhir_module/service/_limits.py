@@ -1,13 +1,17 @@
-"""Caps on what one request may ask of the service: nesting depth and Bundle sizes.
+"""Caps on what one request may ask of the service: nesting depth, Bundle sizes, and the
+dose work of a hook call.
 
 A body within the byte limit can still be costly: JSON nested thousands deep
-(which recursive code downstream would choke on) or tens of thousands of tiny
-entries. Both are refused up front with an OperationOutcome, never a 5xx.
+(which recursive code downstream would choke on), tens of thousands of tiny
+entries, or a thousand orders of thirty dosage instructions each (every order is
+judged with the others of its route, so the work grows with orders times
+instructions). Each is refused with an OperationOutcome, never a 5xx, before the
+work is done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._outcome import RequestProblem
@@ -64,3 +68,56 @@ def check_feedback_size(body: Any, max_entries: int) -> None:
     """Refuse (413) a feedback body with more than `max_entries` items."""
     if isinstance(body, Mapping) and _count(body.get("feedback")) > max_entries:
         raise TooLarge(f"feedback: more than {max_entries} items", "feedback")
+
+
+def _length(value: Any) -> int:
+    # A list, or one object where FHIR says a list (untidy senders; the dosing reads both).
+    if isinstance(value, list):
+        return len(value)
+    return 1 if isinstance(value, Mapping) else 0
+
+
+def dose_work(orders: Iterable[Any]) -> tuple[int, int]:
+    """The dosage instructions of these MedicationRequests, and their dose and timing
+    entries (doseAndRate, maxDosePerPeriod, timing.event, repeat.timeOfDay, .when,
+    .dayOfWeek, timing.code.coding): what the daily dose of each reads one by one."""
+    dosages = entries = 0
+    for order in orders:
+        if not isinstance(order, Mapping):
+            continue
+        given = order.get("dosageInstruction")
+        items = given if isinstance(given, list) else [given]
+        dosages += _length(given)
+        for dosage in items:
+            if not isinstance(dosage, Mapping):
+                continue
+            entries += _length(dosage.get("doseAndRate")) + _length(dosage.get("maxDosePerPeriod"))
+            timing = dosage.get("timing")
+            if not isinstance(timing, Mapping):
+                continue
+            entries += _length(timing.get("event"))
+            repeat = timing.get("repeat")
+            if isinstance(repeat, Mapping):
+                entries += sum(_length(repeat.get(k)) for k in ("timeOfDay", "when", "dayOfWeek"))
+            code = timing.get("code")
+            if isinstance(code, Mapping):
+                entries += _length(code.get("coding"))
+    return dosages, entries
+
+
+def check_dose_work(orders: Iterable[Any], max_dosages: int, max_dose_entries: int) -> None:
+    """Refuse (413) a hook call whose MedicationRequests (the drafts and the patient's own)
+    hold more than `max_dosages` dosage instructions or `max_dose_entries` dose and timing
+    entries in all."""
+    dosages, entries = dose_work(orders)
+    if dosages > max_dosages:
+        raise TooLarge(
+            f"MedicationRequest.dosageInstruction: more than {max_dosages} in one call",
+            "MedicationRequest.dosageInstruction",
+        )
+    if entries > max_dose_entries:
+        raise TooLarge(
+            f"MedicationRequest.dosageInstruction: more than {max_dose_entries} dose and timing "
+            f"entries in one call",
+            "MedicationRequest.dosageInstruction",
+        )

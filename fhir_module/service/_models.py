@@ -9,8 +9,10 @@ an answer.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -190,6 +192,42 @@ def problem_from(exc: ValidationError, prefix: str = "") -> RequestProblem:
             f"{path or 'request'}: {err['ctx']['error']}", path or None, "invalid"
         )
     return RequestProblem(f"{path}: is not valid", path or None, "invalid")
+
+
+#: RFC 3339 section 5.6 date-time: full date, time, optional fraction, a zone (checked apart)
+_DATE_TIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})?",
+    re.ASCII,
+)
+
+
+def utc_timestamp(value: str) -> str:
+    """An RFC 3339 date-time as UTC text (`2021-12-11T10:05:31.000000Z`); ValueError
+    (saying what is wrong, never the value) for anything else.
+
+    Only the RFC's own form is read: Python's `fromisoformat` would take week dates,
+    basic formats and times without seconds. A time that falls outside the years 0001 to
+    9999 once in UTC (`0001-01-01T00:00:00+14:00`) has no UTC form here and is refused too.
+    """
+    match = _DATE_TIME.fullmatch(value)
+    if match is None:
+        raise ValueError("must be an RFC 3339 date-time")
+    day, time, fraction, zone = match.groups()
+    if zone is None:
+        raise ValueError("must give its time zone (UTC, e.g. 2021-12-11T10:05:31Z)")
+    # datetime keeps microseconds: further digits are dropped (truncated, not rounded).
+    micros = (fraction or "")[:6].ljust(6, "0")
+    try:
+        moment = datetime.fromisoformat(
+            f"{day}T{time}.{micros}{'+00:00' if zone in 'Zz' else zone}"
+        )
+        # isoformat, not strftime: %Y writes the year 1 as '1', not '0001'.
+        utc = moment.astimezone(UTC).replace(tzinfo=None)
+        return utc.isoformat(timespec="microseconds") + "Z"
+    except ValueError:
+        raise ValueError("must be an RFC 3339 date-time") from None
+    except OverflowError:
+        raise ValueError("must fall within the years 0001 to 9999 once in UTC") from None
 
 
 def parse_json(body: Any) -> Any:

@@ -10,10 +10,11 @@ from typing import Any
 import requests
 
 from ..engine import drug_orders, evaluate_hook
+from ..engine._orders import drug_orders_in
 from ..knowledge import Knowledge
 from ._data import ServerPolicy, patient_record, reads_fhir
 from ._discovery import Service, service_for_hook, services
-from ._limits import check_hook_sizes
+from ._limits import check_dose_work, check_hook_sizes
 from ._models import HookCall, parse_json, validate_hook_call
 from ._outcome import RequestProblem, UnknownService
 from ._settings import Settings
@@ -35,6 +36,7 @@ class PreparedCall:
     service: Service
     call: HookCall
     reads_fhir: bool  # whether gathering the record reads from the fhirServer
+    drafts: tuple[Mapping[str, Any], ...] = ()  # the draft orders of this module's drugs
 
 
 def run_hook(
@@ -83,10 +85,13 @@ def prepare_hook(
     if service is None:
         raise UnknownService()
     call = validate_hook_call(body, service.hook)
-    if not drug_orders(knowledge, call.context, call.prefetch):
+    drafts = drug_orders(knowledge, call.context, call.prefetch)
+    if not drafts:
         # Nothing for this module to judge: answer at once, read nothing from the EHR.
         return HookResult(service, call, {"cards": []})
-    return PreparedCall(service, call, reads_fhir(knowledge, call))
+    # Before anything is read from the EHR; again with the patient's orders in finish_hook.
+    check_dose_work(drafts, settings.max_dosages, settings.max_dose_entries)
+    return PreparedCall(service, call, reads_fhir(knowledge, call), tuple(drafts))
 
 
 def finish_hook(
@@ -102,6 +107,13 @@ def finish_hook(
     only if `prepared.reads_fhir`) and run the engine."""
     service, call = prepared.service, prepared.call
     record = patient_record(knowledge, call, settings, session, allowed)
+    # The patient's own orders are dosed too (active doses, duplicate therapy).
+    own = [r for r in record.medication_requests if isinstance(r, Mapping)]
+    check_dose_work(
+        (*prepared.drafts, *(d.order for d in drug_orders_in(knowledge, own))),
+        settings.max_dosages,
+        settings.max_dose_entries,
+    )
     return HookResult(
         service,
         call,

@@ -39,6 +39,12 @@ DEFAULT_IDLE_TIMEOUT = 5
 DEFAULT_MAX_CONNECTIONS = 1000
 #: live JWT ids one issuer may hold in the replay cache; beyond, its new tokens get 401
 DEFAULT_REPLAY_QUOTA = 20_000
+#: the most dosage instructions one hook call's MedicationRequests may hold in all (drafts and
+#: the patient's own): each order is judged with the others of its route, so the work of a
+#: call grows with its orders times their instructions (see benchmarks/bench_limits.py)
+DEFAULT_MAX_DOSAGES = 1000
+#: the most dose and timing entries (doseAndRate, timing.event, repeat.timeOfDay, ...) in all
+DEFAULT_MAX_DOSE_ENTRIES = 2000
 
 ENV_PREFIX = "FHIR_MODULE_"
 
@@ -87,6 +93,8 @@ class Settings:
     feedback_per_minute: int | None = None
     #: a PostgreSQL URL (postgresql://user@host/dbname) to use instead of `db_path`
     db_url: str | None = field(default=None, repr=False)
+    max_dosages: int = DEFAULT_MAX_DOSAGES
+    max_dose_entries: int = DEFAULT_MAX_DOSE_ENTRIES
 
     @property
     def database(self) -> Path | str:
@@ -106,6 +114,10 @@ class Settings:
             raise InvalidRequest("max_fhir_bytes: must be at least 1024", "max_fhir_bytes")
         if self.max_entries < 1:
             raise InvalidRequest("max_entries: must be at least 1", "max_entries")
+        if self.max_dosages < 1:
+            raise InvalidRequest("max_dosages: must be at least 1", "max_dosages")
+        if self.max_dose_entries < 1:
+            raise InvalidRequest("max_dose_entries: must be at least 1", "max_dose_entries")
         if not 0 < self.port < 65536:
             raise InvalidRequest("port: must be between 1 and 65535", "port")
         if self.fhir_timeout <= 0:
@@ -142,7 +154,8 @@ class Settings:
         _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES, _MAX_FHIR_BYTES,
         _MAX_ENTRIES, _FORWARDED_ALLOW_IPS (comma-separated), _HEADER_TIMEOUT, _IDLE_TIMEOUT,
         _MAX_CONNECTIONS, _REPLAY_QUOTA, _STORE_COMMENTS, _AUDIT_KEY_FILE, _RETENTION_DAYS and
-        _FEEDBACK_PER_MINUTE; unset ones keep their defaults."""
+        _FEEDBACK_PER_MINUTE, _MAX_DOSAGES and _MAX_DOSE_ENTRIES; unset ones keep their
+        defaults."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -160,10 +173,13 @@ class Settings:
             header_timeout = float(get("HEADER_TIMEOUT") or DEFAULT_HEADER_TIMEOUT)
             idle_timeout = int(get("IDLE_TIMEOUT") or DEFAULT_IDLE_TIMEOUT)
             max_connections = int(get("MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS)
+            max_dosages = int(get("MAX_DOSAGES") or DEFAULT_MAX_DOSAGES)
+            max_dose_entries = int(get("MAX_DOSE_ENTRIES") or DEFAULT_MAX_DOSE_ENTRIES)
         except ValueError as exc:
             raise InvalidRequest(
                 f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_FHIR_BYTES, "
-                f"_MAX_ENTRIES, _HEADER_TIMEOUT, _IDLE_TIMEOUT, _MAX_CONNECTIONS: {exc}"
+                f"_MAX_ENTRIES, _HEADER_TIMEOUT, _IDLE_TIMEOUT, _MAX_CONNECTIONS, _MAX_DOSAGES, "
+                f"_MAX_DOSE_ENTRIES: {exc}"
             ) from None
         config = get("CONFIG")
         key = get("AUDIT_KEY")
@@ -185,6 +201,8 @@ class Settings:
             header_timeout=header_timeout,
             idle_timeout=idle_timeout,
             max_connections=max_connections,
+            max_dosages=max_dosages,
+            max_dose_entries=max_dose_entries,
             **store,
         )
 
@@ -204,6 +222,8 @@ class Settings:
             "HEADER_TIMEOUT": repr(self.header_timeout),
             "IDLE_TIMEOUT": str(self.idle_timeout),
             "MAX_CONNECTIONS": str(self.max_connections),
+            "MAX_DOSAGES": str(self.max_dosages),
+            "MAX_DOSE_ENTRIES": str(self.max_dose_entries),
             # Absolute: a worker may start in another directory.
             "CONFIG": str(self.config_path.resolve()) if self.config_path else "",
             "REPLAY_QUOTA": str(self.replay_quota),

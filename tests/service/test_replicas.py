@@ -107,7 +107,7 @@ def test_killing_a_replica_loses_no_acknowledged_feedback(
 
     def send(i: int) -> None:
         card = str(uuid.uuid4())
-        item = {"card": card, "outcome": "overridden", "outcomeTimestamp": "2024-05-01T10:00Z"}
+        item = {"card": card, "outcome": "overridden", "outcomeTimestamp": "2024-05-01T10:00:00Z"}
         server = one if i % 2 else two
         try:
             response = post(server, path, {"feedback": [item]}, signed(path))
