@@ -1,25 +1,89 @@
-"""Sending the knowledge Bundle to a FHIR server."""
+"""Sending the knowledge Bundle to a FHIR server.
+
+The push succeeds only when the server answers 2xx with a transaction-response
+Bundle holding one successful (2xx) entry per entry sent; anything else is a
+FhirServerError. The Bundle is sent once: a redirect is a failure, never followed
+(a transaction must not be applied twice, nor its token sent elsewhere). The
+whole exchange has one time limit and the answer a size cap, so a server that
+trickles or floods cannot hold the command. Text from the server is for printing
+only through `printable`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from ._errors import FhirServerError
 
 FHIR_JSON = "application/fhir+json"
+#: seconds for the whole exchange: connecting, sending the Bundle, reading the answer
 DEFAULT_TIMEOUT = 30.0
+#: the largest answer read; a transaction-response for the module's Bundle is some kilobytes
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: the longest piece of server text printed
+_MAX_TEXT = 300
 
 
 @dataclass(frozen=True)
 class EntryResult:
-    """What the server did with one entry: its status line and location."""
+    """What the server did with one entry: its status line, location and OperationOutcome."""
 
     status: str
     location: str
+    outcome: Mapping[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is a 2xx (FHIR: '201 Created', or just '201')."""
+        code = self.status.strip()[:3]
+        return len(code) == 3 and code.isdigit() and code[0] == "2"
+
+
+class EntriesFailed(FhirServerError):
+    """The server answered the transaction, but not every entry succeeded."""
+
+    def __init__(self, message: str, results: list[EntryResult]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+def printable(value: Any, limit: int = _MAX_TEXT) -> str:
+    """Server text made safe to print: control and other non-printing characters escaped
+    (no terminal escape sequences, no forged lines), cut to `limit` characters."""
+    text = value if isinstance(value, str) else str(value)
+    cut = len(text) > limit
+    text = text[:limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    return text + ("..." if cut else "")
+
+
+def display_url(url: str) -> str:
+    """A URL fit to print: without user name, password, query or fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "the FHIR server"
+    if ":" in host:
+        host = f"[{host}]"
+    return printable(urlunsplit((parts.scheme, host + port, parts.path, "", "")))
+
+
+def _texts(value: Any) -> list[str]:
+    return [printable(v) for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def outcome_lines(outcome: Any) -> list[str]:
@@ -27,32 +91,164 @@ def outcome_lines(outcome: Any) -> list[str]:
     if not isinstance(outcome, Mapping) or outcome.get("resourceType") != "OperationOutcome":
         return []
     lines = []
-    for issue in outcome.get("issue") or []:
+    issues = outcome.get("issue")
+    for issue in issues if isinstance(issues, list) else []:
         if not isinstance(issue, Mapping):
             continue
-        text = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or ""
-        where = ", ".join(issue.get("expression") or issue.get("location") or [])
-        line = f"{issue.get('severity', 'error')} {issue.get('code', 'unknown')}: {text}".rstrip(
-            ": "
+        details = issue.get("details")
+        text = issue.get("diagnostics") or (
+            details.get("text") if isinstance(details, Mapping) else None
         )
+        where = ", ".join(_texts(issue.get("expression")) or _texts(issue.get("location")))
+        severity = printable(issue.get("severity") or "error", 40)
+        code = printable(issue.get("code") or "unknown", 40)
+        line = f"{severity} {code}: {printable(text) if text else ''}".rstrip(": ")
         lines.append(f"{line} (at {where})" if where else line)
     return lines
 
 
-def _raise_for(response: requests.Response) -> None:
-    """The one place an HTTP status becomes an exception; the OperationOutcome is kept."""
-    if response.status_code < 400:
-        return
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    outcome = body if isinstance(body, Mapping) else None
-    raise FhirServerError(
-        f"the FHIR server answered {response.status_code} {response.reason}",
-        status=response.status_code,
-        outcome=dict(outcome) if outcome else None,
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    reason: str
+    body: bytes
+
+
+def _exchange(
+    http: requests.Session,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    limit: int,
+    deadline: float,
+    opened: list[requests.Response],
+) -> _Answer:
+    response = http.post(
+        url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
     )
+    opened.append(response)
+    try:
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > limit:
+            raise FhirServerError(f"the FHIR server's answer is larger than {limit} bytes")
+        chunks, size = [], 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise FhirServerError(f"the FHIR server's answer is larger than {limit} bytes")
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise requests.Timeout()
+        return _Answer(response.status_code, response.reason or "", b"".join(chunks))
+    finally:
+        response.close()
+
+
+def _post(
+    http: requests.Session,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    limit: int,
+) -> _Answer:
+    """The server's answer, within `timeout` seconds in all (not per read)."""
+    deadline = time.monotonic() + timeout
+    outcome: list[_Answer | BaseException] = []
+    opened: list[requests.Response] = []
+
+    def work() -> None:
+        try:
+            outcome.append(_exchange(http, url, body, headers, timeout, limit, deadline, opened))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            outcome.append(exc)
+
+    # A server that sends a byte now and then never trips a per-read time-out; the
+    # exchange runs in a thread that is waited for `timeout` seconds, and then let go.
+    worker = threading.Thread(target=work, name="fhir-module push", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        for response in opened:
+            _cut(response)
+        raise FhirServerError(f"the FHIR server did not answer within {timeout:g} s")
+    result = outcome[0]
+    if isinstance(result, _Answer):
+        return result
+    if isinstance(result, FhirServerError):
+        raise result
+    if isinstance(result, requests.Timeout):
+        raise FhirServerError(f"the FHIR server did not answer within {timeout:g} s")
+    if isinstance(result, requests.RequestException | OSError):
+        raise FhirServerError(f"cannot reach the FHIR server ({type(result).__name__})")
+    raise result
+
+
+def _cut(response: requests.Response) -> None:
+    """End a read under way in another thread: shut the socket down (a close would wait for
+    the reading thread's lock; a shutdown makes its read return at once)."""
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _results(answer: Any, sent: int) -> list[EntryResult]:
+    """The entries of a transaction-response Bundle; FhirServerError if it is none."""
+    if not isinstance(answer, Mapping) or answer.get("resourceType") != "Bundle":
+        raise FhirServerError(
+            "the FHIR server's answer is not a transaction-response Bundle",
+            outcome=dict(answer) if isinstance(answer, Mapping) else None,
+        )
+    if answer.get("type") != "transaction-response":
+        raise FhirServerError(
+            f"the FHIR server answered a Bundle of type {printable(answer.get('type'), 40)}, "
+            f"not a transaction-response"
+        )
+    entries = answer.get("entry")
+    entries = entries if isinstance(entries, list) else []
+    results = []
+    for entry in entries:
+        response = entry.get("response") if isinstance(entry, Mapping) else None
+        response = response if isinstance(response, Mapping) else {}
+        outcome = response.get("outcome")
+        results.append(
+            EntryResult(
+                printable(response.get("status") or "", 80),
+                printable(response.get("location") or ""),
+                outcome if isinstance(outcome, Mapping) else None,
+            )
+        )
+    if len(results) != sent:
+        raise EntriesFailed(
+            f"the FHIR server answered {len(results)} entries for the {sent} sent", results
+        )
+    failed = sum(not r.ok for r in results)
+    if failed:
+        raise EntriesFailed(f"{failed} of {sent} entries failed on the FHIR server", results)
+    return results
+
+
+def _session(server: str) -> requests.Session:
+    """A Session that never reads `.netrc`: its credentials would replace the bearer token.
+
+    The environment's proxies (HTTPS_PROXY, NO_PROXY, ...) and CA bundle still apply."""
+    http = requests.Session()
+    http.trust_env = False
+    http.proxies.update(requests.utils.get_environ_proxies(server))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        http.verify = bundle
+    return http
 
 
 def push_bundle(
@@ -61,26 +257,41 @@ def push_bundle(
     token: str | None = None,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     session: requests.Session | None = None,
 ) -> list[EntryResult]:
-    """POST a transaction Bundle to a FHIR server's base URL; the result per entry."""
+    """POST a transaction Bundle to a FHIR server's base URL; the result per entry.
+
+    Raises FhirServerError unless the server answers 2xx with a transaction-response
+    Bundle of one 2xx entry per entry sent (EntriesFailed, with the results, when the
+    entries are the problem), within `timeout` seconds for the whole exchange.
+    """
     headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    http = session or requests.Session()
+    body = json.dumps(bundle).encode()
+    http = session or _session(server)
     try:
-        response = http.post(server.rstrip("/"), json=bundle, headers=headers, timeout=timeout)
-    except requests.Timeout:
-        raise FhirServerError(f"the FHIR server did not answer within {timeout:g} s") from None
-    except requests.RequestException as exc:
-        raise FhirServerError(f"cannot reach the FHIR server ({type(exc).__name__})") from None
-    _raise_for(response)
-    try:
-        body = response.json()
-    except ValueError:
-        raise FhirServerError("the FHIR server's answer is not JSON") from None
-    results = []
-    for entry in body.get("entry") or [] if isinstance(body, Mapping) else []:
-        answer = entry.get("response") or {} if isinstance(entry, Mapping) else {}
-        results.append(EntryResult(str(answer.get("status", "")), str(answer.get("location", ""))))
-    return results
+        answer = _post(http, server.rstrip("/"), body, headers, timeout, max_response_bytes)
+    finally:
+        if session is None:
+            http.close()
+    status, reason = answer.status, printable(answer.reason, 80)
+    document = _json(answer.body)
+    if 300 <= status < 400:
+        raise FhirServerError(
+            f"the FHIR server answered {status} {reason}, a redirect: the Bundle is not sent "
+            f"again elsewhere; give the server's own base URL",
+            status=status,
+        )
+    if not 200 <= status < 300:
+        outcome = document if isinstance(document, Mapping) else None
+        raise FhirServerError(
+            f"the FHIR server answered {status} {reason}",
+            status=status,
+            outcome=dict(outcome) if outcome else None,
+        )
+    if document is None:
+        raise FhirServerError("the FHIR server's answer is not JSON")
+    entries = bundle.get("entry")
+    return _results(document, len(entries) if isinstance(entries, list) else 0)

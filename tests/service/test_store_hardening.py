@@ -531,7 +531,11 @@ def test_feedback_not_tied_to_a_shown_card_is_kept_apart(
     assert open_client.post(FEEDBACK, json=body).status_code == 200
     # A card of one service is unknown to the other.
     select_feedback = "/cds-services/baclofen-order-select/feedback"
-    item = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2024-05-02T00:00:00Z"}
+    item = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2024-05-02T00:00:00Z",
+    }
     assert open_client.post(select_feedback, json={"feedback": [item]}).status_code == 200
     stored = _stored(open_settings.db_path, "SELECT apart FROM feedback ORDER BY id")
     assert stored == [(apart,) for _, apart in cases] + [("unknown-card",)]
