@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from fhir_module.cli import main
+from fhir_module.knowledge._cpg import check_text_values
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "fhir_module" / "knowledge" / "data"
@@ -215,3 +216,9 @@ def test_tizanidine_rules_carry_their_own_rule_code_system() -> None:
     assert {c["system"] for c in codes} == {rules["url"]}
     assert sorted(c["code"] for c in codes) == sorted(c["code"] for c in rules["concept"])
     assert plan["library"] == [load(MODULES["tizanidine"][0])["url"] + "|0.1.0"]
+
+
+def test_tizanidine_card_texts_are_also_their_dynamic_values() -> None:
+    plan = load(MODULES["tizanidine"][1])
+    for action in plan["action"]:
+        assert len(check_text_values(action)) == 2, action["code"][0]["coding"][0]["code"]
