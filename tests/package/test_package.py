@@ -105,7 +105,7 @@ def test_profiles_carry_differential_and_snapshot(package: bytes) -> None:
     profiles = [
         r for r in members(package).values() if r.get("resourceType") == "StructureDefinition"
     ]
-    assert len(profiles) == 7
+    assert len(profiles) == 16
     for profile in profiles:
         snapshot = {e["id"]: e for e in profile["snapshot"]["element"]}
         assert profile["differential"]["element"]
