@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 
 from ._models import (
-    MAX_STORED_TEXT_CHARS,
     Identifier,
     Model,
     StoredText,
+    StoredUri,
     Text,
     json_object,
     parse_json,
     problem_from,
     utc_timestamp,
 )
-
-#: a reason's code system: a URI, bounded like every stored text
-_System = Annotated[str, StringConstraints(pattern=r"\S", max_length=MAX_STORED_TEXT_CHARS)]
 
 
 class _AcceptedSuggestion(Model):
@@ -28,7 +25,7 @@ class _AcceptedSuggestion(Model):
 
 class _Coding(Model):
     code: Identifier
-    system: _System
+    system: StoredUri
     display: StoredText | None = None
 
 

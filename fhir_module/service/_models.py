@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     SecretStr,
@@ -36,9 +37,43 @@ Text = Annotated[str, StringConstraints(pattern=r"\S")]
 MAX_ID_CHARS = 256
 #: the longest URI, display or comment the service stores
 MAX_STORED_TEXT_CHARS = 1024
-#: a Text the service stores: bounded, so a caller cannot fill the database with one field
-Identifier = Annotated[str, StringConstraints(pattern=r"\S", max_length=MAX_ID_CHARS)]
-StoredText = Annotated[str, StringConstraints(max_length=MAX_STORED_TEXT_CHARS)]
+#: control characters (C0, DEL, C1): no id needs one, and PostgreSQL cannot store NUL
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: the same, but for the line breaks and tabs a comment may hold
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _no_control_in_text(value: str) -> str:
+    if _CONTROL_IN_TEXT.search(value):
+        raise ValueError("must not contain control characters (other than line feed and tab)")
+    return value
+
+
+#: a Text the service stores: bounded, so a caller cannot fill the database with one field,
+#: and free of control characters, so that every backend stores it as given
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"\S", max_length=MAX_ID_CHARS),
+    AfterValidator(_no_control),
+]
+#: a URI the service stores (a code system): bounded, non-empty, no control characters
+StoredUri = Annotated[
+    str,
+    StringConstraints(pattern=r"\S", max_length=MAX_STORED_TEXT_CHARS),
+    AfterValidator(_no_control),
+]
+#: a display or comment the service stores: may hold line feeds and tabs, no other control
+StoredText = Annotated[
+    str,
+    StringConstraints(max_length=MAX_STORED_TEXT_CHARS),
+    AfterValidator(_no_control_in_text),
+]
 
 
 class Model(BaseModel):

@@ -586,8 +586,15 @@ class Store:
                 self.purge()
             with self.db.transaction("audit", wait=wait) as tx:
                 self._write_call(tx, hook_instance, service_id, hook, patient_id, shown)
+        except Busy:
+            raise  # not a failure: the caller writes it from a thread
         except StoreUnavailable as exc:
             self._audit_failed(exc.cause)
+            raise
+        except Exception as exc:
+            # Whatever stopped the write (a value the database refuses, a fault of the
+            # service), the call went unaudited: /health counts it. By type only.
+            self._audit_failed(type(exc).__name__)
             raise
         self._written()
 
