@@ -1,7 +1,8 @@
 """FHIR base URLs, read one way only: the way the request will be sent.
 
 A URL that one parser reads as host A and another as host B (a backslash before
-`@`, userinfo, whitespace, a dot segment the HTTP library removes) could pass an
+`@`, userinfo, whitespace, a dot segment the HTTP library or the server removes, `..;`
+among them) could pass an
 allowlist for A and be sent to B with the bearer token. So a base URL is parsed
 here, strictly, into scheme, host, port and path; anything ambiguous is refused;
 every request URL is rebuilt from those checked parts and must lie under the
@@ -69,7 +70,10 @@ def _path(text: str) -> str:
         raise UrlError("has characters a URL path may not hold")
     for segment in text.split("/"):
         plain = unquote(segment)
-        if plain in (".", "..") or any(c in plain for c in "/\\") or not plain.isprintable():
+        # Servlet containers drop a segment's parameters (after ';') before resolving dot
+        # segments: `..;x` (or `%2e%2e;x`) climbs out of the base there.
+        dots = plain.split(";", 1)[0] in (".", "..")
+        if dots or any(c in plain for c in "/\\") or not plain.isprintable():
             # HTTP libraries and servers resolve or decode these: the path sent would differ.
             raise UrlError("has a dot segment or an encoded '/', '\\' or control character")
     return text

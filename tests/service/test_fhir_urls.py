@@ -39,6 +39,12 @@ SPOOFED = [
     "https://ehr.example.org/fhir/../admin",
     "https://ehr.example.org/fhir/%2e%2e/admin",
     "https://ehr.example.org/fhir%2f..%2fadmin",
+    "https://ehr.example.org/fhir/..;/admin",  # Tomcat drops ';...' and then climbs out
+    "https://ehr.example.org/fhir/..;x=1/admin",
+    "https://ehr.example.org/fhir/.;/admin",
+    "https://ehr.example.org/fhir/%2e%2e;/admin",
+    "https://ehr.example.org/fhir/.%2E;jsessionid=1/admin",
+    "https://ehr.example.org/fhir/..%3b/admin",
     "https://ehr.exämple.org/fhir",
     "https://ehr.example.org:99999/fhir",
     "https://ehr.example.org:x/fhir",
@@ -112,6 +118,21 @@ def test_a_plain_base_url_is_read_in_one_spelling(url: str, sent: str) -> None:
     assert str(parse_base_url(url)) == sent
 
 
+@pytest.mark.parametrize("relative", ["..;/admin", "Patient/..;", "Patient/.;x/..;y",
+                                      "Patient/%2e%2e;/x", "Medication/..%3B"])
+def test_a_read_url_with_a_dot_segment_before_parameters_is_refused(relative: str) -> None:
+    with pytest.raises(UrlError):
+        parse_base_url(SERVER).join(relative)
+
+
+@pytest.mark.parametrize("url", ["https://ehr.example.org/fhir;v=4",
+                                 "https://ehr.example.org/fhir/..x;",
+                                 "https://ehr.example.org/fhir/a;..",
+                                 "https://ehr.example.org/fhir/...;"])
+def test_parameters_after_other_segments_are_kept(url: str) -> None:
+    assert str(parse_base_url(url)) == url
+
+
 def _served(rsps: responses.RequestsMock, base: str = SERVER) -> None:
     rsps.get(f"{base}/Patient/pat-4711", json=PATIENT)
     for kind in ("Observation", "Condition", "MedicationRequest"):
@@ -128,6 +149,8 @@ def _served(rsps: responses.RequestsMock, base: str = SERVER) -> None:
         "https://other.example\\@ehr.example.org/fhir/Observation",
         "https://x@ehr.example.org/fhir/Observation",
         "https://ehr.example.org/fhir/../admin/Observation",
+        "https://ehr.example.org/fhir/..;/admin/Observation",
+        "https://ehr.example.org/fhir/%2E%2E;/admin/Observation",
         "https://ehr.example.org/fhir/Observation?page=2#x",
         "/fhir/Observation?page=2",
     ],
@@ -165,6 +188,9 @@ def test_a_redirect_under_the_base_url_is_followed_with_the_token(client: TestCl
         "../../Patient/pat-4711",
         "https://other.example\\@ehr.example.org/fhir/Patient/pat-4711",
         "http://ehr.example.org/fhir/Patient/pat-4711",
+        "https://ehr.example.org/fhir/..;/admin/Patient/pat-4711",
+        "https://ehr.example.org/fhir/.;/..;/Patient/pat-4711",
+        "https://ehr.example.org/fhir/%2e%2e;a/Patient/pat-4711",
     ],
 )
 def test_a_redirect_outside_the_base_url_is_not_followed(client: TestClient, location: str) -> None:
