@@ -36,6 +36,8 @@ DEFAULT_MAX_LIFETIME = 3600.0
 #: a bearer value longer than this is not a CDS Hooks JWT
 MAX_TOKEN_CHARS = 16 * 1024
 MAX_JTI_CHARS = 256
+#: seconds between two warnings that one issuer's replay quota is full
+QUOTA_WARNING_SECONDS = 60.0
 
 
 def check_config(path: Path) -> ServiceConfig:
@@ -84,6 +86,8 @@ class Authenticator:
         self._replay = replay
         self._leeway, self._max_lifetime, self._clock = leeway, max_lifetime, clock
         self._keys = dict(key_sets or {})
+        #: when each issuer's full replay quota was last warned of (time.monotonic)
+        self._quota_warned: dict[str, float] = {}
         for issuer, client in config.clients.items():
             if issuer in self._keys:
                 continue
@@ -118,12 +122,28 @@ class Authenticator:
             return None  # only when checking on loaded keys alone, without waiting
         except (Unauthorized, StoreUnavailable):
             raise  # a database that cannot record the jti: 503, the token is not judged
-        except (ReplayCacheFull, sqlite3.Error) as exc:
+        except ReplayCacheFull as exc:
+            self._warn_quota_full(exc)
+            raise Unauthorized("replay-cache") from None
+        except sqlite3.Error as exc:
             log.error("replay cache unusable: %s", type(exc).__name__)
             raise Unauthorized("replay-cache") from None
         except Exception as exc:  # noqa: BLE001 - fail closed on anything unforeseen
             log.error("token check failed unexpectedly: %s", type(exc).__name__)
             raise Unauthorized("internal") from None
+
+    def _warn_quota_full(self, full: ReplayCacheFull) -> None:
+        """A WARNING that the issuer's quota is full, at most once per QUOTA_WARNING_SECONDS
+        per issuer (a flood of refused calls is one line a minute); no token, no jti."""
+        now = time.monotonic()
+        last = self._quota_warned.get(full.issuer)
+        if last is not None and now - last < QUOTA_WARNING_SECONDS:
+            return
+        self._quota_warned[full.issuer] = now
+        log.warning(
+            "replay cache full for issuer %s: it holds %d unexpired tokens (replay_quota), "
+            "so its new tokens get 401 until some expire", full.issuer, full.quota
+        )
 
     def _verify(self, authorization: str | None, url: str, loaded_keys_only: bool) -> TrustedClient:
         if not authorization:

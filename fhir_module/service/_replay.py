@@ -22,9 +22,13 @@ from ._store import Busy, Database, SQLiteDatabase, open_database
 _PURGE_EVERY = 64
 
 
-
 class ReplayCacheFull(Exception):
     """The issuer holds `quota` unexpired tokens; no new one of its can be admitted safely."""
+
+    def __init__(self, issuer: str, quota: int) -> None:
+        super().__init__(issuer, quota)
+        self.issuer = issuer
+        self.quota = quota
 
 
 class ReplayCache:
@@ -53,18 +57,20 @@ class ReplayCache:
         database cannot take the write (the call is then refused). Without `wait`, raises Busy
         instead of waiting for another writer, and when the periodic purge of expired rows
         is due (that is for a thread to do)."""
-        if self._since_purge + 1 >= _PURGE_EVERY and not wait:
-            raise Busy
-        with self.db.transaction("replay", wait=wait) as tx:
-            if self._since_purge + 1 >= _PURGE_EVERY:
-                self._since_purge = 0
+        if self._since_purge + 1 >= _PURGE_EVERY:
+            if not wait:
+                raise Busy
+            # Its own transaction: a call then refused (ReplayCacheFull) keeps the purge.
+            with self.db.transaction("replay") as tx:
                 tx.execute("DELETE FROM jwt_seen WHERE expires_at < ?", (now,))
                 counts = tx.execute("SELECT issuer, COUNT(*) FROM jwt_seen GROUP BY issuer")
                 self._counts = {row[0]: row[1] for row in counts.fetchall()}
-            else:
-                self._since_purge += 1
+            self._since_purge = 0
+        else:
+            self._since_purge += 1
+        with self.db.transaction("replay", wait=wait) as tx:
             if self._counts.get(issuer, 0) >= self.quota:
-                raise ReplayCacheFull()
+                raise ReplayCacheFull(issuer, self.quota)
             # An expired row for the same id is overwritten: that token is dead anyway. One
             # atomic statement: of two workers or replicas racing on one jti, one wins.
             cursor = tx.execute(

@@ -123,6 +123,23 @@ def test_the_replay_quota_holds_on_both(db_target: Path | str) -> None:
         cache.close()
 
 
+def test_expired_tokens_are_purged_even_when_the_calls_are_refused(db_target: Path | str) -> None:
+    cache = ReplayCache(db_target, quota=2)
+    try:
+        assert cache.first_use("https://gone", "old", 1500.0, 1000.0)
+        assert cache.first_use("https://a", "1", 90000.0, 1000.0)
+        assert cache.first_use("https://a", "2", 90000.0, 1000.0)
+        # Every later call of https://a is refused, and a purge falls among them.
+        for i in range(70):
+            with pytest.raises(ReplayCacheFull):
+                cache.first_use("https://a", f"more-{i}", 90000.0, 2000.0)
+        assert query(db_target, "SELECT issuer, jti FROM jwt_seen ORDER BY jti") == [
+            ("https://a", "1"), ("https://a", "2")
+        ]
+    finally:
+        cache.close()
+
+
 def test_every_call_is_audited_with_the_patient_hashed(db_target: Path | str) -> None:
     one, two = store(db_target), store(db_target)
     try:

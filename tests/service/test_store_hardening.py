@@ -81,6 +81,33 @@ def test_one_client_cannot_lock_the_others_out(
         ] * 3
 
 
+@pytest.mark.parametrize("interval, warnings", [(60.0, 1), (0.0, 4)])
+def test_a_full_quota_is_one_warning_a_minute_naming_the_quota(
+    tmp_path: Path, knowledge: Knowledge, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, interval: float, warnings: int
+) -> None:
+    from fhir_module.service import _auth
+
+    monkeypatch.setattr(_auth, "QUOTA_WARNING_SECONDS", interval)
+    settings = Settings(db_path=tmp_path / "q.sqlite3",
+                        config_path=_two_issuer_config(tmp_path, 2))
+    with TestClient(create_app(settings, knowledge), sign=False) as client:
+        sent = [token(BASE + DISCOVERY) for _ in range(6)]
+        answers = [client.get(DISCOVERY, headers={"Authorization": f"Bearer {t}"}).status_code
+                   for t in sent]
+    assert answers == [200, 200, 401, 401, 401, 401]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    records = [r for r in caplog.records if "replay cache" in r.getMessage()]
+    assert [r.levelname for r in records] == ["WARNING"] * warnings
+    assert all("full" in r.getMessage() and "2 unexpired" in r.getMessage()
+               and "replay_quota" in r.getMessage() for r in records)
+    import jwt
+
+    for sent_token in sent:
+        assert sent_token not in caplog.text
+        assert jwt.decode(sent_token, options={"verify_signature": False})["jti"] not in caplog.text
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "true", '"many"', "1.5"])
 def test_a_bad_replay_quota_in_the_config_is_refused(tmp_path: Path, value: str) -> None:
     from fhir_module.service import ConfigError
