@@ -65,9 +65,21 @@ def check_hook_sizes(body: Any, max_entries: int) -> None:
 
 
 def check_feedback_size(body: Any, max_entries: int) -> None:
-    """Refuse (413) a feedback body with more than `max_entries` items."""
-    if isinstance(body, Mapping) and _count(body.get("feedback")) > max_entries:
+    """Refuse (413) a feedback body with more than `max_entries` items, or more than
+    `max_entries` accepted suggestions in all."""
+    if not isinstance(body, Mapping):
+        return
+    items = body.get("feedback")
+    if _count(items) > max_entries:
         raise TooLarge(f"feedback: more than {max_entries} items", "feedback")
+    accepted = 0
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        accepted += _count(item.get("acceptedSuggestions")) if isinstance(item, Mapping) else 0
+        if accepted > max_entries:
+            raise TooLarge(
+                f"feedback: more than {max_entries} accepted suggestions in all",
+                f"feedback[{i}].acceptedSuggestions",
+            )
 
 
 def _length(value: Any) -> int:

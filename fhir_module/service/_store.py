@@ -666,6 +666,11 @@ class Store:
                 ).fetchone()
                 known = card is not None and card[0] == service_id
                 apart = _apart(item, card[1], card[2]) if known else UNKNOWN_CARD
+                # Each id once, and no more than the card carried: a caller repeating one id
+                # cannot grow the row (the ids a card did not carry are kept apart).
+                accepted = list(dict.fromkeys(s.id for s in item.acceptedSuggestions or []))
+                if known and card[1] is not None:
+                    accepted = accepted[: len(json.loads(card[1]))]
                 why = item.overrideReason
                 reason = why.reason if why else None
                 comment = why.userComment if why else None
@@ -680,7 +685,7 @@ class Store:
                         item.card,
                         item.outcome,
                         item.outcomeTimestamp,
-                        json.dumps([s.id for s in item.acceptedSuggestions or []]),
+                        json.dumps(accepted),
                         reason.system if reason else None,
                         reason.code if reason else None,
                         reason.display if reason else None,

@@ -75,6 +75,22 @@ def test_too_many_prefetch_entries_get_413(small: TestClient) -> None:
     assert outcome["issue"][0]["expression"] == ["prefetch.observations"]
 
 
+@pytest.mark.parametrize(
+    "counts, status",
+    [([6], 413), ([3, 3], 413), ([1, 1, 1, 1, 2], 413), ([5], 200), ([2, 3], 200)],
+)
+def test_too_many_accepted_suggestions_in_all_get_413(
+    small: TestClient, counts: list[int], status: int
+) -> None:
+    items = [{"card": "c", "outcome": "accepted", "outcomeTimestamp": f"2024-05-01T10:0{i}:00Z",
+              "acceptedSuggestions": [{"id": "s"}] * n} for i, n in enumerate(counts)]
+    answer = small.post(FEEDBACK, json={"feedback": items})
+    assert answer.status_code == status
+    if status == 413:
+        issue = _outcome(answer, 413, "too-costly")["issue"][0]
+        assert issue["expression"] == [f"feedback[{len(counts) - 1}].acceptedSuggestions"]
+
+
 def test_too_many_feedback_items_get_413(small: TestClient) -> None:
     item = {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2024-05-01T10:00:00Z"}
     _outcome(small.post(FEEDBACK, json={"feedback": [item] * 6}), 413, "too-costly")

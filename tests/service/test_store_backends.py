@@ -140,6 +140,47 @@ def test_expired_tokens_are_purged_even_when_the_calls_are_refused(db_target: Pa
         cache.close()
 
 
+@pytest.mark.parametrize(
+    "accepted, stored, apart",
+    [
+        (["sugg-1"] * 1000, ["sugg-1"], None),
+        (["sugg-1", "sugg-2", "sugg-1", "sugg-2"], ["sugg-1", "sugg-2"], None),
+        (["forged"] * 500 + ["sugg-1"], ["forged", "sugg-1"], "unknown-suggestion"),
+        ([f"forged-{i}" for i in range(500)], ["forged-0", "forged-1"], "unknown-suggestion"),
+    ],
+)
+def test_the_accepted_suggestions_stored_are_bounded_by_the_card(
+    db_target: Path | str, accepted: list[str], stored: list[str], apart: str | None
+) -> None:
+    import json
+
+    s = store(db_target)
+    try:
+        audit(s, {**CARD, "suggestions": [{"uuid": "sugg-1"}, {"uuid": "sugg-2"}]})
+        item = {**ACCEPTED, "acceptedSuggestions": [{"id": i} for i in accepted]}
+        assert s.record_feedback("svc", feedback(item)) == 1
+    finally:
+        s.close()
+    ((row, marked),) = query(db_target, "SELECT accepted_suggestions, apart FROM feedback")
+    assert json.loads(row) == stored and marked == apart
+
+
+def test_the_accepted_suggestions_of_an_unknown_card_are_stored_once_each(
+    db_target: Path | str,
+) -> None:
+    import json
+
+    s = store(db_target)
+    try:
+        item = {**ACCEPTED, "card": "never-shown",
+                "acceptedSuggestions": [{"id": "a"}, {"id": "b"}] * 500}
+        assert s.record_feedback("svc", feedback(item)) == 1
+    finally:
+        s.close()
+    ((row, marked),) = query(db_target, "SELECT accepted_suggestions, apart FROM feedback")
+    assert json.loads(row) == ["a", "b"] and marked == "unknown-card"
+
+
 def test_every_call_is_audited_with_the_patient_hashed(db_target: Path | str) -> None:
     one, two = store(db_target), store(db_target)
     try:
