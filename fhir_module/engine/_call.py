@@ -15,7 +15,7 @@ from ..knowledge._fhirpath import Results
 from ..patient import AgeRange, PatientRecord, order_date, patient_facts
 from ._env import Dose, dose_summary, guideline_view
 from ._findings import Action
-from ._orders import DrugOrder, drug_orders_in
+from ._orders import DrugOrder, own_drug_orders
 
 INACTIVE = frozenset({"entered-in-error", "cancelled", "draft"})
 #: stands for "no full date" where order_date wants a fallback day (compared by identity)
@@ -59,8 +59,7 @@ class Call:
         self.draft_ids = {d.reference for d in drafts if d.reference}
         self.doses = {id(o): daily_dose(o.order, knowledge, o.medication) for o in scope}
         history = [r for r in record.medication_requests if isinstance(r, Mapping)]
-        past_pool = (pool or Pool()).with_resources([*history, *record.medications])
-        self.history = drug_orders_in(knowledge, history, past_pool)
+        self.history = own_drug_orders(knowledge, history, record.medications, pool)
         patient = record.patient if isinstance(record.patient, Mapping) else None
         self.patient = patient
         self.patient_copy: Any = dict(patient) if patient else []

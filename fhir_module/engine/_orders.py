@@ -71,6 +71,20 @@ def drug_orders_in(
     return found
 
 
+def own_drug_orders(
+    knowledge: Knowledge,
+    history: list[Resource],
+    medications: Iterable[Resource],
+    pool: Pool | None = None,
+) -> list[DrugOrder]:
+    """The patient's own MedicationRequests of a known drug: references resolve in the
+    call's `pool` (`medication_pool`), then in the record's orders and Medications. The one
+    resolution the engine judges them by and the work limits count them by."""
+    return drug_orders_in(
+        knowledge, history, (pool or Pool()).with_resources([*history, *medications])
+    )
+
+
 def draft_drug_orders(
     knowledge: Knowledge, context: Mapping[str, Any], pool: Pool
 ) -> list[DrugOrder]:

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from ..engine import drug_orders, evaluate_hook
-from ..engine._orders import drug_orders_in
+from ..engine._orders import medication_pool, own_drug_orders
 from ..knowledge import Knowledge
 from ._data import ServerPolicy, patient_record, reads_fhir
 from ._discovery import Service, service_for_hook, services
@@ -107,10 +107,13 @@ def finish_hook(
     only if `prepared.reads_fhir`) and run the engine."""
     service, call = prepared.service, prepared.call
     record = patient_record(knowledge, call, settings, session, allowed)
-    # The patient's own orders are dosed too (active doses, duplicate therapy).
+    # The patient's own orders are dosed too (active doses, duplicate therapy): counted as
+    # the engine resolves them, with the call's Medications.
     own = [r for r in record.medication_requests if isinstance(r, Mapping)]
+    pool = medication_pool(call.context, call.prefetch, record.medications)
     check_dose_work(
-        (*prepared.drafts, *(d.order for d in drug_orders_in(knowledge, own))),
+        (*prepared.drafts,
+         *(d.order for d in own_drug_orders(knowledge, own, record.medications, pool))),
         settings.max_dosages,
         settings.max_dose_entries,
     )

@@ -114,6 +114,41 @@ def test_the_patients_own_orders_count_too(tight: TestClient) -> None:
     assert response.status_code == 200 and "duplicate-therapy" in rule_ids(response.json())
 
 
+@pytest.mark.parametrize("where", ["medications", "draftOrders", "own key"])
+def test_the_patients_own_orders_naming_a_medication_count_too(
+    tight: TestClient, where: str
+) -> None:
+    # The active orders name their drug only through a Medication of the call: they are
+    # counted as the engine resolves them.
+    medication = {"resourceType": "Medication", "id": "bac-10",
+                  "code": {"text": "baclofen 10 MG Oral Tablet"}}
+    active = []
+    for i in range(3):
+        past = baclofen_order(f"active-{i}")
+        del past["medicationCodeableConcept"]
+        past.update(status="active", medicationReference={"reference": "Medication/bac-10"})
+        active.append(past)
+    prefetch = full_prefetch()
+    two = [baclofen_order("mr-1"), baclofen_order("mr-2")]
+    request = hook_request("order-sign", *two, prefetch=prefetch)
+    if where == "medications":
+        prefetch["medications"] = searchset(*active, medication)
+    else:
+        prefetch["medications"] = searchset(*active)
+        if where == "draftOrders":
+            request["context"]["draftOrders"]["entry"].append({"resource": medication})
+        else:
+            prefetch["medication"] = medication
+    response = tight.post(SIGN, json=request)
+    assert response.status_code == 413
+    assert response.json()["issue"][0]["expression"] == WHERE
+    prefetch["medications"]["entry"] = [
+        e for e in prefetch["medications"]["entry"] if e["resource"]["id"] != "active-2"
+    ]
+    response = tight.post(SIGN, json=request)
+    assert response.status_code == 200 and "duplicate-therapy" in rule_ids(response.json())
+
+
 def test_orders_of_other_drugs_are_not_counted(tight: TestClient) -> None:
     others = []
     for i in range(6):
