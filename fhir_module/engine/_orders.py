@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -93,12 +94,41 @@ def draft_drug_orders(
 
 
 def drug_orders(
-    knowledge: Knowledge, context: Mapping[str, Any], prefetch: Any = None
+    knowledge: Knowledge,
+    context: Mapping[str, Any],
+    prefetch: Any = None,
+    medications: Iterable[Resource] = (),
 ) -> list[Resource]:
     """The draft MedicationRequests of a known drug in a hook's context (references resolved
-    in draftOrders and in the prefetched Bundles)."""
-    pool = medication_pool(context, prefetch)
+    in draftOrders, in the prefetched Bundles, then in `medications`)."""
+    pool = medication_pool(context, prefetch, medications)
     return [d.order for d in draft_drug_orders(knowledge, context, pool)]
+
+
+#: a relative reference to a Medication (FHIR ids: 1 to 64 of A-Z, a-z, 0-9, '-' and '.')
+_MEDICATION_REFERENCE = re.compile(
+    r"Medication/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?"
+)
+
+
+def unresolved_medications(
+    knowledge: Knowledge, context: Mapping[str, Any], prefetch: Any = None
+) -> list[str]:
+    """The `Medication/{id}` references of draft orders that name no known drug because the
+    call does not carry that Medication: FHIR resolves a relative reference against the
+    server, so these are for the fhirServer to answer. Each once, at most one per draft."""
+    pool = medication_pool(context, prefetch)
+    found: dict[str, None] = {}
+    for res in bundle_resources(context.get("draftOrders")):
+        if res.get("resourceType") != "MedicationRequest":
+            continue
+        named = named_medication(res, pool)
+        if named.medication is not None or named.reference is None:
+            continue
+        match = _MEDICATION_REFERENCE.fullmatch(named.reference)
+        if match and knowledge.drug_named(named) is None:
+            found.setdefault(f"Medication/{match.group(1)}", None)
+    return list(found)
 
 
 def selected(orders: list[DrugOrder], selections: Any) -> list[DrugOrder]:

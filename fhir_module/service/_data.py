@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
+from .._errors import FhirModuleError
 from ..knowledge import Knowledge
 from ..patient import KEYS, PatientRecord, prefetch_templates
 from ._fhir import FhirClient, bundle_resources, next_link
@@ -148,6 +149,40 @@ def _fetched(sources: _Sources, key: str, kind: str, template: str) -> list[dict
     for page in client.search(key, relative):
         found += bundle_resources(page, kind)
         sources.medications += bundle_resources(page, "Medication")
+    return found
+
+
+#: what reads of referenced Medications are named by in errors and logs
+MEDICATION_KEY = "medicationReference"
+
+
+def read_medications(
+    call: HookCall,
+    settings: Settings,
+    references: Iterable[str],
+    session: requests.Session | None = None,
+    allowed: ServerPolicy | None = None,
+) -> list[dict[str, Any]]:
+    """The Medications of these `Medication/{id}` references, read from the call's
+    fhirServer with the client the prefetch reads use (allowlist, token only under the base,
+    byte cap, time limit). The call does not fail for one that cannot be had: without a
+    fhirServer, with one the service may not read, or at the first read that fails, the
+    rest are left unread (their orders are not known to be of the drug); an id the server
+    does not have, or an answer that is not a Medication, is left out."""
+    references = list(references)
+    if not references or call.fhir_server is None:
+        return []
+    sources = _Sources(call, settings, session, allowed)
+    found: list[dict[str, Any]] = []
+    try:
+        for reference in references:
+            resource = sources.client(MEDICATION_KEY).read(MEDICATION_KEY, reference)
+            if resource is not None and resource.get("resourceType") == "Medication":
+                found.append(resource)
+    except FhirModuleError as exc:  # FetchFailed, FhirServerError: says why, holds no data
+        log.warning("referenced Medications not read: %s", exc)
+    finally:
+        sources.close()
     return found
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 import requests
 
 from ..engine import drug_orders, evaluate_hook
-from ..engine._orders import medication_pool, own_drug_orders
+from ..engine._orders import medication_pool, own_drug_orders, unresolved_medications
 from ..knowledge import Knowledge
-from ._data import ServerPolicy, patient_record, reads_fhir
+from ._data import ServerPolicy, patient_record, read_medications, reads_fhir
 from ._discovery import Service, service_for_hook, services
 from ._limits import check_dose_work, check_hook_sizes
 from ._models import HookCall, parse_json, validate_hook_call
@@ -37,6 +37,8 @@ class PreparedCall:
     call: HookCall
     reads_fhir: bool  # whether gathering the record reads from the fhirServer
     drafts: tuple[Mapping[str, Any], ...] = ()  # the draft orders of this module's drugs
+    #: `Medication/{id}` references of other drafts, to be read from the fhirServer
+    medication_reads: tuple[str, ...] = ()
 
 
 def run_hook(
@@ -86,12 +88,20 @@ def prepare_hook(
         raise UnknownService()
     call = validate_hook_call(body, service.hook)
     drafts = drug_orders(knowledge, call.context, call.prefetch)
-    if not drafts:
+    # Drafts naming a Medication the call does not carry: the fhirServer may have it.
+    reads = (
+        tuple(unresolved_medications(knowledge, call.context, call.prefetch))
+        if call.fhir_server is not None
+        else ()
+    )
+    if not drafts and not reads:
         # Nothing for this module to judge: answer at once, read nothing from the EHR.
         return HookResult(service, call, {"cards": []})
     # Before anything is read from the EHR; again with the patient's orders in finish_hook.
     check_dose_work(drafts, settings.max_dosages, settings.max_dose_entries)
-    return PreparedCall(service, call, reads_fhir(knowledge, call), tuple(drafts))
+    return PreparedCall(
+        service, call, bool(reads) or reads_fhir(knowledge, call), tuple(drafts), reads
+    )
 
 
 def finish_hook(
@@ -106,13 +116,26 @@ def finish_hook(
     """The second half of `run_hook`: gather the patient's record (reading the fhirServer
     only if `prepared.reads_fhir`) and run the engine."""
     service, call = prepared.service, prepared.call
+    drafts = prepared.drafts
+    read: tuple[dict[str, Any], ...] = ()
+    if prepared.medication_reads:
+        read = tuple(
+            read_medications(call, settings, prepared.medication_reads, session, allowed)
+        )
+        drafts = tuple(drug_orders(knowledge, call.context, call.prefetch, read))
+        if not drafts:
+            return HookResult(service, call, {"cards": []})
+        check_dose_work(drafts, settings.max_dosages, settings.max_dose_entries)
     record = patient_record(knowledge, call, settings, session, allowed)
+    if read:
+        # The engine resolves the drafts' references in the record's Medications.
+        record = replace(record, medications=(*record.medications, *read))
     # The patient's own orders are dosed too (active doses, duplicate therapy): counted as
     # the engine resolves them, with the call's Medications.
     own = [r for r in record.medication_requests if isinstance(r, Mapping)]
     pool = medication_pool(call.context, call.prefetch, record.medications)
     check_dose_work(
-        (*prepared.drafts,
+        (*drafts,
          *(d.order for d in own_drug_orders(knowledge, own, record.medications, pool))),
         settings.max_dosages,
         settings.max_dose_entries,
