@@ -29,9 +29,9 @@ from typing import Any
 from _harness import EXAMPLE_DAY, drafts_of, example, machine, with_drafts
 
 from fhir_module._api import default_knowledge
-from fhir_module.service import Settings
-from fhir_module.service._limits import dose_work
-from fhir_module.service._pipeline import run_hook
+from fhir_module.hooks._limits import dose_work
+from fhir_module.hooks._pipeline import run_hook
+from fhir_module.server import Settings
 
 LIMITS = Settings()
 GOAL_SECONDS, GOAL_MIB = 1.0, 100.0
@@ -164,7 +164,7 @@ def run_case(name: str, path: Path) -> dict[str, Any]:
     """One case in this process, its body read from `path`: its cost, as a dict."""
     from datetime import date
 
-    from fhir_module._errors import FhirModuleError
+    from fhir_module.errors import FhirModuleError
 
     knowledge = default_knowledge()
     today = date.fromisoformat(EXAMPLE_DAY)

@@ -28,8 +28,8 @@ from typing import Any
 import requests
 from _harness import SIGN_SERVICE, Server, example, machine, ms, percentile
 
-from fhir_module.service._models import MAX_ID_CHARS, MAX_STORED_TEXT_CHARS
-from fhir_module.service._settings import DEFAULT_MAX_ENTRIES
+from fhir_module.hooks._models import MAX_ID_CHARS, MAX_STORED_TEXT_CHARS
+from fhir_module.server._settings import DEFAULT_MAX_ENTRIES
 
 
 def item(i: int, *, big: bool) -> dict[str, Any]:

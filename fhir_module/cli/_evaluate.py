@@ -11,12 +11,12 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import DataUnavailable, FhirServerError, InvalidRequest
+from ..errors import DataUnavailable, FhirServerError, InvalidRequest
 from ._common import fail
 
 if TYPE_CHECKING:
     from ..knowledge import Knowledge
-    from ..service import Settings
+    from ..server import Settings
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:
@@ -78,7 +78,7 @@ def read_request(path: Path, limit: int) -> bytes:
 def parse_request(path: Path, data: bytes) -> Any:
     """The JSON document in `data`, nested no deeper than the service takes; _Unreadable
     with one line for anything else (never a RecursionError or a traceback)."""
-    from ..service._limits import DEFAULT_MAX_DEPTH, check_depth
+    from ..hooks import DEFAULT_MAX_DEPTH, check_depth
 
     try:
         document = json.loads(data, parse_constant=_no_constant)
@@ -105,12 +105,13 @@ def _no_constant(name: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from .._api import default_knowledge, evaluate_bundle
-    from ..service import Settings, handle_hook
-    from ..service._limits import TooLarge
+    from ..errors import ConfigError, TooLarge
+    from ..hooks import handle_hook
+    from ..server import Settings
 
     try:
         settings = Settings.from_env()
-    except InvalidRequest as exc:
+    except ConfigError as exc:
         return fail(f"bad setting: {exc}")
     try:
         document = parse_request(args.request, read_request(args.request, settings.max_body_bytes))
@@ -139,8 +140,9 @@ def run(args: argparse.Namespace) -> int:
 def check_bundle(knowledge: Knowledge, bundle: dict[str, Any], settings: Settings) -> None:
     """The service's limits for a plain Bundle: entries, and the dose work of its orders of
     a known drug (InvalidRequest, as TooLarge, beyond)."""
-    from ..engine._orders import bundle_resources, drug_orders_in
-    from ..service._limits import TooLarge, check_dose_work
+    from ..engine import bundle_resources, drug_orders_in
+    from ..errors import TooLarge
+    from ..hooks import check_dose_work
 
     entries = bundle.get("entry")
     if isinstance(entries, list) and len(entries) > settings.max_entries:

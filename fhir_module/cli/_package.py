@@ -7,7 +7,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from .._errors import KnowledgeError
+from ..errors import KnowledgeError
 from ._common import fail
 
 
@@ -40,8 +40,14 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..knowledge import load_knowledge
-    from ..package import Definitions, PackageError, SnapshotError, package_contents
-    from ..package._npm import package_files, write_tgz
+    from ..package import (
+        Definitions,
+        PackageError,
+        SnapshotError,
+        package_contents,
+        package_files,
+        write_tgz,
+    )
 
     for path in [*args.knowledge, *(args.definitions or [])]:
         if not path.exists():

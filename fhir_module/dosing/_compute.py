@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ..errors import UnreadableDose
+from ..ucum import show_value, tidy
 from ._dosage import Part, dosage_part, shown
-from ._errors import Unknown
 from ._order import OrderContext
 from ._protocol import DoseKnowledge
 from ._result import UNRECOGNISED, DailyDose, DoseUnknown, daily
-from ._units import show_value, tidy
 
 
 def daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
@@ -78,9 +78,9 @@ def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
         dosage = dosages[0]
         try:
             if type(dosage) is not dict:
-                raise Unknown(f"it is {show_value(dosage)}, not an object")
+                raise UnreadableDose(f"it is {show_value(dosage)}, not an object")
             part = dosage_part(dosage, ctx)
-        except Unknown as failure:
+        except UnreadableDose as failure:
             return DoseUnknown(route, failure.reason, _unique(ctx.notes))
         notes = ctx.notes + part.notes if ctx.notes else part.notes
         return daily(route, tidy(part.mg), part.words,
@@ -90,9 +90,9 @@ def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
     for index, dosage in enumerate(dosages):
         try:
             if type(dosage) is not dict:
-                raise Unknown(f"it is {show_value(dosage)}, not an object")
+                raise UnreadableDose(f"it is {show_value(dosage)}, not an object")
             part = dosage_part(dosage, ctx)
-        except Unknown as failure:
+        except UnreadableDose as failure:
             reason = f"dosage instruction {index + 1}: {failure.reason}"
             return DoseUnknown(route, reason, _unique(ctx.notes))
         sequence = dosage.get("sequence")

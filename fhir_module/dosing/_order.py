@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._medication import EMPTY, Named, named_medication
+from ..knowledge import EMPTY, Named, named_medication
 from ._protocol import DoseKnowledge, Product
 from ._strength import TABLET_WORD, Strength, strength_for
 
@@ -79,7 +79,7 @@ class OrderContext:
         return self._names
 
     def strength(self, per: str) -> Strength:
-        """Strength per '{tbl}' or 'mL'; raises Unknown when none is known."""
+        """Strength per '{tbl}' or 'mL'; raises UnreadableDose when none is known."""
         found = self._strengths.get(per)
         if found is None:
             found = self._strengths[per] = strength_for(per, self)

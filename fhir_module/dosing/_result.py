@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ._units import MASS_TO_MG, mass_factor
+from ..ucum import MASS_TO_MG, mass_factor
 
 #: the route of an order that states a route the knowledge does not classify
 UNRECOGNISED = "unrecognised"

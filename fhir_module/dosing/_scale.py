@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from ._units import quantity_unit_texts, rate_unit, unit_named
+from ..ucum import quantity_unit_texts, rate_unit, unit_named
 
 _STEPS = {"{tbl}": Decimal("0.5"), "mL": Decimal("0.01")}
 _ENTRY_QUANTITIES = ("doseQuantity", "rateQuantity")

@@ -11,8 +11,8 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._errors import Unknown
-from ._units import (
+from ..errors import UnreadableDose
+from ..ucum import (
     CODED_UNITS,
     MASS_TO_MG,
     ONE,
@@ -64,7 +64,8 @@ TABLET_WORD = re.compile(
 
 
 def strength_for(per: str, ctx: OrderContext) -> Strength:
-    """The strength per '{tbl}' or per 'mL' of the ordered product; raises Unknown if none."""
+    """The strength per '{tbl}' or per 'mL' of the ordered product; raises UnreadableDose if
+    none."""
     mismatch = ""
     product = ctx.product()
     if product is not None:
@@ -91,8 +92,10 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
         if found is not None:
             return found
     what = "tablet" if per == "{tbl}" else "mL"
-    raise Unknown(f"the dose is in {per_words(per, Decimal(2))} and no strength per {what} is "
-                  f"known (no product code, ingredient strength or name with one){mismatch}")
+    raise UnreadableDose(
+        f"the dose is in {per_words(per, Decimal(2))} and no strength per {what} is "
+        f"known (no product code, ingredient strength or name with one){mismatch}"
+    )
 
 
 # Products are few and their strengths fixed: the words about them are built once.
@@ -137,7 +140,7 @@ def _from_ingredients(per: str, medication: dict[str, Any] | None) -> Strength |
             seen.setdefault(strength.mg_per_unit, strength)
     if len(seen) > 1:
         shown = ", ".join(s.shown for s in seen.values())
-        raise Unknown(f"the Medication lists several ingredient strengths ({shown}); "
+        raise UnreadableDose(f"the Medication lists several ingredient strengths ({shown}); "
                       f"which one the dose refers to is not known")
     return next(iter(seen.values()), None)
 

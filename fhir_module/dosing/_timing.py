@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from ._errors import Unknown
-from ._units import DAY_SECONDS, ONE, UP, ceil_div, fmt, positive, show_value, time_seconds
+from ..errors import UnreadableDose
+from ..ucum import DAY_SECONDS, ONE, UP, ceil_div, fmt, positive, show_value, time_seconds
 
 # HL7 v3 GTSAbbreviation codes: doses on a dosing day.
 _GTS: dict[str, Decimal] = {
@@ -45,7 +45,7 @@ _UNSEEN: Any = object()
 def events_per_day(timing: dict[str, Any]) -> Events | None:
     """The most doses a Timing puts on one day; None if it states no frequency or times.
 
-    Raises Unknown for a timing that states a frequency it does not let us read.
+    Raises UnreadableDose for a timing that states a frequency it does not let us read.
     """
     # Most orders say "n times per period unit" and nothing else; few such timings recur.
     if len(timing) == 1:
@@ -72,7 +72,7 @@ def _events(timing: dict[str, Any]) -> Events | None:
     repeat = timing.get("repeat")
     if repeat is not None:
         if type(repeat) is not dict:
-            raise Unknown(f"the timing's repeat is {show_value(repeat)}, not an object")
+            raise UnreadableDose(f"the timing's repeat is {show_value(repeat)}, not an object")
         count = _from_repeat(repeat, found, notes)
     code = timing.get("code")
     if type(code) is dict:
@@ -108,7 +108,7 @@ def _from_repeat(repeat: dict[str, Any], found: list[Decimal], notes: list[str])
     if period is not None or period_max is not None or frequency is not None:
         if period is None:
             if period_max is None:
-                raise Unknown(f"a frequency of {show_value(frequency)} with no period")
+                raise UnreadableDose(f"a frequency of {show_value(frequency)} with no period")
             period, period_max = period_max, None
         length = positive(period, "timing period")
         if period_max is not None:
@@ -126,7 +126,7 @@ def _from_repeat(repeat: dict[str, Any], found: list[Decimal], notes: list[str])
         unit = repeat.get("periodUnit")
         seconds = time_seconds(unit) if type(unit) is str else None
         if seconds is None:
-            raise Unknown(f"the timing periodUnit {show_value(unit)} is not a time unit")
+            raise UnreadableDose(f"the timing periodUnit {show_value(unit)} is not a time unit")
         span = length * seconds
         per_day, exact = ceil_div(times * DAY_SECONDS, span)
         if span > DAY_SECONDS:

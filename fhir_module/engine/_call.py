@@ -8,12 +8,18 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .._medication import Pool
 from ..dosing import daily_dose
-from ..knowledge import Drug, Knowledge
-from ..knowledge._fhirpath import Results
-from ..patient import AgeRange, PatientRecord, order_date, patient_facts
-from ._env import Dose, dose_summary, guideline_view
+from ..facts import (
+    AgeRange,
+    Dose,
+    PatientRecord,
+    dose_summary,
+    guideline_view,
+    order_date,
+    patient_facts,
+)
+from ..fhirpath import Results
+from ..knowledge import Drug, Knowledge, Pool
 from ._findings import Action
 from ._orders import DrugOrder, drug_orders_in
 

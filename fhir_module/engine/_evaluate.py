@@ -8,13 +8,21 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .._medication import Pool
 from ..dosing import DailyDose, scaled_order
-from ..knowledge import Knowledge, Rule
-from ..knowledge._fhirpath import Environment, evaluate
-from ..patient import PatientRecord, age_on, order_date
+from ..facts import (
+    Dose,
+    PatientRecord,
+    age_on,
+    dose_variable,
+    in_unit,
+    order_date,
+    route_text,
+    route_unit,
+    show,
+)
+from ..fhirpath import Environment, evaluate
+from ..knowledge import Knowledge, Pool, Rule
 from ._call import Call, Current
-from ._env import Dose, dose_variable, in_unit, route_text, route_unit, show
 from ._findings import Action, Finding, Merger, Offer
 from ._orders import DrugOrder
 

@@ -6,8 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._medication import Pool, named_medication
-from ..knowledge import Drug, Knowledge
+from ..knowledge import Drug, Knowledge, Pool, named_medication
 
 Resource = Mapping[str, Any]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..fhirpath import Compiled, compile_expression, evaluate
 from ._cpg import check_text_values
-from ._fhirpath import Compiled, compile_expression, evaluate
 
 VARIABLES: tuple[str, ...] = (
     "age",

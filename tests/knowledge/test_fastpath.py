@@ -13,9 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fhir_module import evaluate
+from fhir_module.fhirpath import Compiled, Fallback, compile_expression
 from fhir_module.knowledge import Knowledge, render_value
-from fhir_module.knowledge._fastpath import Fallback
-from fhir_module.knowledge._fhirpath import Compiled, compile_expression
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from fhir_module import evaluate
-from fhir_module._errors import KnowledgeError
 from fhir_module.cli import main
+from fhir_module.errors import KnowledgeError
 from fhir_module.knowledge import Knowledge, load_knowledge, structure_problems
 from fhir_module.package import build_package
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from fhir_module.fhirpath import Environment, Results, compile_expression, evaluate
 from fhir_module.knowledge import VARIABLES
-from fhir_module.knowledge._fhirpath import Environment, Results, compile_expression, evaluate
 
 # Values a cache keyed by plain equality would confuse (1 == 1.0 == True, 0.0 == -0.0).
 LOOKALIKES: list[Any] = [

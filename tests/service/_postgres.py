@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from fhir_module.service._store import is_postgres_url
+from fhir_module.server._store import is_postgres_url
 
 _NAMES = itertools.count()
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from ._jwt import SERVICE_URL, token, write_config
 from ._postgres import db_target, postgres_cluster  # noqa: F401 - fixtures of the store tests

@@ -13,8 +13,8 @@ import pytest
 import responses
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
-from fhir_module.service._jwks import KeySet
+from fhir_module.server import Settings, create_app
+from fhir_module.server._jwks import KeySet
 
 from ._jwt import ISSUER, JWKS_URL, SERVICE_URL, jwks, key, token, write_config
 from ._requests import hook_request
@@ -234,7 +234,7 @@ def test_private_keys_in_a_jwks_file_are_refused(tmp_path: Path) -> None:
 @pytest.fixture
 def key_set_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Each time the Guard hands a token check to the thread pool."""
-    import fhir_module.service._guard as guard
+    import fhir_module.server._guard as guard
 
     return record_thread_hand_offs(monkeypatch, guard)
 
@@ -272,7 +272,7 @@ def test_a_key_set_to_fetch_is_fetched_in_a_thread(
 
 
 def test_a_key_set_says_when_it_must_be_loaded_first() -> None:
-    from fhir_module.service._jwks import KeysNotLoaded
+    from fhir_module.server._jwks import KeysNotLoaded
 
     now = [1000.0]
     keys = KeySet(url=JWKS_URL, clock=lambda: now[0], min_refresh=60, ttl=3600)
@@ -297,8 +297,8 @@ def test_a_key_set_says_when_it_must_be_loaded_first() -> None:
 def test_the_replay_cache_never_waits_on_the_event_loop(tmp_path: Path) -> None:
     import sqlite3
 
-    from fhir_module.service._replay import ReplayCache
-    from fhir_module.service._store import Busy
+    from fhir_module.server._replay import ReplayCache
+    from fhir_module.server._store import Busy
 
     cache = ReplayCache(tmp_path / "r.sqlite3")
     try:
@@ -322,7 +322,8 @@ def test_trusted_clients_need_the_public_base_url(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from fhir_module.cli import main
-    from fhir_module.service import ConfigError, load_config
+    from fhir_module.errors import ConfigError
+    from fhir_module.server import load_config
 
     config = write_config(tmp_path, public_base_url=None)
     with pytest.raises(ConfigError, match="public_base_url: required"):
@@ -370,7 +371,8 @@ def test_a_pinned_key_set_is_never_fetched_and_its_jku_is_accepted(
 
 
 def test_a_key_set_with_one_kid_twice_is_refused(tmp_path: Path, knowledge: Knowledge) -> None:
-    from fhir_module.service import ConfigError, check_config
+    from fhir_module.errors import ConfigError
+    from fhir_module.server import check_config
 
     twice = {"keys": [key().public_jwk(), {**key("RS384").public_jwk(), "kid": key().kid}]}
     config = write_config(tmp_path)

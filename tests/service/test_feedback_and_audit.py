@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from fhir_module.hooks import parse_feedback
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, Store, create_app, parse_feedback
+from fhir_module.server import Settings, Store, create_app
 
 from ._requests import PATIENT, PATIENT_ID, TOKEN, full_prefetch, hook_request
 from .conftest import TestClient, record_thread_hand_offs
@@ -247,7 +248,7 @@ def test_feedback_is_flushed_to_disk_and_the_audit_is_committed(tmp_path: Path) 
 
 
 def test_a_write_on_the_event_loop_does_not_wait_out_another_writer(tmp_path: Path) -> None:
-    from fhir_module.service._store import Busy
+    from fhir_module.server._store import Busy
 
     store = Store(tmp_path / "a.sqlite3")
     other = sqlite3.connect(tmp_path / "a.sqlite3", isolation_level=None)
@@ -272,7 +273,7 @@ def test_a_busy_database_hands_the_audit_to_a_thread_and_still_writes_it(
 
     settings = open_settings  # no JWT check: the audit is the call's only write
 
-    import fhir_module.service._app as app_module
+    import fhir_module.server._app as app_module
 
     handed = record_thread_hand_offs(monkeypatch, app_module, lambda _, args: args)
     with TestClient(create_app(settings, knowledge)) as client:

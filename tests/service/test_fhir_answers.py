@@ -23,7 +23,7 @@ import pytest
 import responses
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from ._jwt import write_config
 from ._requests import (
@@ -90,9 +90,9 @@ def test_the_cap_defaults_to_the_request_body_limit() -> None:
 
 @pytest.mark.parametrize("value", ["lots", "100"])
 def test_a_bad_cap_is_refused(value: str) -> None:
-    from fhir_module import InvalidRequest
+    from fhir_module import ConfigError
 
-    with pytest.raises(InvalidRequest, match="MAX_FHIR_BYTES|max_fhir_bytes"):
+    with pytest.raises(ConfigError, match="MAX_FHIR_BYTES|max_fhir_bytes"):
         Settings.from_env({"FHIR_MODULE_MAX_FHIR_BYTES": value})
 
 

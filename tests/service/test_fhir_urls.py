@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import responses
 
+from fhir_module.hooks._urls import UrlError, parse_base_url
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
-from fhir_module.service._urls import UrlError, parse_base_url
+from fhir_module.server import Settings, create_app
 
 from ._jwt import write_config
 from ._requests import PATIENT, SERVER, TOKEN, full_prefetch, hook_request, searchset
@@ -78,7 +78,7 @@ def test_an_ambiguous_fhir_server_is_refused_and_never_contacted(
 
 @pytest.mark.parametrize("server", SPOOFED + LOOPBACK_SPOOFED)
 def test_the_allowlist_says_no_to_every_ambiguous_spelling(server: str) -> None:
-    from fhir_module.service import TrustedClient
+    from fhir_module.server import TrustedClient
 
     listed = TrustedClient(
         "https://ehr.example.org",

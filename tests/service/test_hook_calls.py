@@ -270,7 +270,7 @@ def test_an_unexpected_fault_is_a_bare_500(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError(PATIENT_ID)
 
-    monkeypatch.setattr("fhir_module.service._pipeline.evaluate_hook", broken)
+    monkeypatch.setattr("fhir_module.hooks._pipeline.evaluate_hook", broken)
     response = client.post(SIGN, json=hook_request())
     assert response.status_code == 500
     assert response.json()["issue"][0]["code"] == "exception"
@@ -304,7 +304,7 @@ def test_cards_are_answered_even_if_the_audit_fails(
 @pytest.fixture
 def thread_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the work the hook endpoint hands to the thread pool, as it does so."""
-    import fhir_module.service._app as app_module
+    import fhir_module.server._app as app_module
 
     return record_thread_hand_offs(monkeypatch, app_module)
 
@@ -319,7 +319,7 @@ def test_small_prefetched_calls_are_answered_without_a_thread(
     status, inline = post(client, SIGN, hook_request())
     assert status == 200 and not thread_hand_offs
     # A body over the inline size takes the thread pool, and gets the same answer.
-    monkeypatch.setattr("fhir_module.service._app.INLINE_BODY_BYTES", 0)
+    monkeypatch.setattr("fhir_module.server._app.INLINE_BODY_BYTES", 0)
     status, threaded = post(client, SIGN, hook_request())
     assert status == 200 and len(thread_hand_offs) == 1
     assert _cards(threaded) == _cards(inline) and _cards(inline)
@@ -345,8 +345,8 @@ def test_a_fault_is_a_bare_500_on_either_path(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError(PATIENT_ID)
 
-    monkeypatch.setattr("fhir_module.service._app.INLINE_BODY_BYTES", inline_bytes)
-    monkeypatch.setattr("fhir_module.service._pipeline.evaluate_hook", broken)
+    monkeypatch.setattr("fhir_module.server._app.INLINE_BODY_BYTES", inline_bytes)
+    monkeypatch.setattr("fhir_module.hooks._pipeline.evaluate_hook", broken)
     response = client.post(SIGN, json=hook_request())
     assert response.status_code == 500 and PATIENT_ID not in response.text
 

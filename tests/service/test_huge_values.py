@@ -91,7 +91,7 @@ def test_a_timestamp_outside_rfc_3339_or_the_calendar_gets_400(
 def test_timestamps_at_the_edge_of_the_calendar(
     timestamp: str, stored: str | None
 ) -> None:
-    from fhir_module.service._models import utc_timestamp
+    from fhir_module.hooks._models import utc_timestamp
 
     if stored is None:
         with pytest.raises(ValueError, match="years 0001 to 9999"):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from ._requests import baclofen_order, full_prefetch, hook_request, searchset
 from .conftest import TestClient

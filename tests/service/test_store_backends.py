@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from fhir_module.service import Store, feedback_report, parse_feedback
-from fhir_module.service._replay import ReplayCache, ReplayCacheFull
-from fhir_module.service._store import KeyFileError, TooMuchFeedback, is_postgres_url
+from fhir_module.hooks import parse_feedback
+from fhir_module.server import Store, feedback_report
+from fhir_module.server._replay import ReplayCache, ReplayCacheFull
+from fhir_module.server._store import KeyFileError, TooMuchFeedback, is_postgres_url
 
 from ._postgres import query
 
@@ -154,7 +155,7 @@ def test_replicas_starting_together_migrate_the_schema_once(db_target: Path | st
         stores = list(pool.map(start, range(6)))
     for s in stores:
         s.close()
-    from fhir_module.service import _pg, _store
+    from fhir_module.server import _pg, _store
 
     version = _pg.SCHEMA_VERSION if is_postgres_url(db_target) else _store.SCHEMA_VERSION
     assert query(db_target, "SELECT value FROM meta WHERE name = 'schema'") == [(str(version),)]
@@ -221,7 +222,7 @@ def test_db_settings_take_a_postgresql_url(tmp_path: Path) -> None:
     import argparse
 
     from fhir_module.cli._serve import settings_for
-    from fhir_module.service import Settings
+    from fhir_module.server import Settings
 
     url = "postgresql://cds@db.example.org/cds"
     settings = Settings.from_env({"FHIR_MODULE_DB": url})
@@ -288,7 +289,7 @@ def test_each_card_names_the_call_that_showed_it(db_target: Path | str) -> None:
 
 @pytest.fixture
 def service_settings(db_target: Path | str, tmp_path: Path) -> Any:
-    from fhir_module.service import Settings
+    from fhir_module.server import Settings
 
     if is_postgres_url(db_target):
         return Settings(db_url=str(db_target), audit_key=KEY, feedback_per_minute=50)
@@ -299,7 +300,7 @@ def test_the_service_audits_takes_feedback_and_reports_on_both(
     service_settings: Any, knowledge: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from fhir_module.cli import main
-    from fhir_module.service import create_app
+    from fhir_module.server import create_app
 
     from ._requests import hook_request
     from .conftest import TestClient
@@ -335,7 +336,7 @@ def test_a_read_only_postgresql_gives_503_for_feedback_and_still_answers(
 ) -> None:
     import psycopg
 
-    from fhir_module.service import Settings, create_app
+    from fhir_module.server import Settings, create_app
 
     from ._requests import hook_request
     from .conftest import TestClient

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app, load_config
-from fhir_module.service._replay import ReplayCache, ReplayCacheFull
+from fhir_module.server import Settings, create_app, load_config
+from fhir_module.server._replay import ReplayCache, ReplayCacheFull
 
 from ._jwt import ISSUER, SERVICE_URL, jwks, key, token, write_config
 from .conftest import TestClient
@@ -83,7 +83,7 @@ def test_one_client_cannot_lock_the_others_out(
 
 @pytest.mark.parametrize("value", ["0", "-1", "true", '"many"', "1.5"])
 def test_a_bad_replay_quota_in_the_config_is_refused(tmp_path: Path, value: str) -> None:
-    from fhir_module.service import ConfigError
+    from fhir_module.errors import ConfigError
 
     path = write_config(tmp_path)
     path.write_text(f"replay_quota = {value}\n" + path.read_text())
@@ -94,10 +94,10 @@ def test_a_bad_replay_quota_in_the_config_is_refused(tmp_path: Path, value: str)
 def test_the_replay_quota_setting() -> None:
     assert Settings.from_env({"FHIR_MODULE_REPLAY_QUOTA": "7"}).replay_quota == 7
     assert Settings.from_env(Settings(replay_quota=7).to_env()).replay_quota == 7
-    from fhir_module._errors import InvalidRequest
+    from fhir_module.errors import ConfigError
 
     for bad in ("0", "lots"):
-        with pytest.raises(InvalidRequest):
+        with pytest.raises(ConfigError):
             Settings.from_env({"FHIR_MODULE_REPLAY_QUOTA": bad})
     assert ISSUER != OTHER_ISSUER
 
@@ -223,20 +223,20 @@ def test_comments_are_stored_only_when_asked(
 
 
 def test_the_store_comments_setting() -> None:
-    from fhir_module._errors import InvalidRequest
+    from fhir_module.errors import ConfigError
 
     assert Settings.from_env({}).store_comments is False
     assert Settings.from_env({"FHIR_MODULE_STORE_COMMENTS": "true"}).store_comments is True
     assert Settings.from_env(Settings(store_comments=True).to_env()).store_comments is True
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(ConfigError):
         Settings.from_env({"FHIR_MODULE_STORE_COMMENTS": "maybe"})
 
 
 def test_an_old_database_is_migrated_in_place(tmp_path: Path) -> None:
     import sqlite3
 
-    from fhir_module.service import Store
-    from fhir_module.service._store import MIGRATIONS, SCHEMA_VERSION
+    from fhir_module.server import Store
+    from fhir_module.server._store import MIGRATIONS, SCHEMA_VERSION
 
     db = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(db)
@@ -258,7 +258,7 @@ def test_an_old_database_is_migrated_in_place(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (str(SCHEMA_VERSION + 1),))
     conn.close()
-    from fhir_module.service._store import StoreUnavailable
+    from fhir_module.server._store import StoreUnavailable
 
     with pytest.raises(StoreUnavailable):
         Store(db)
@@ -294,7 +294,7 @@ def test_the_key_sits_in_its_own_private_file_and_the_database_is_private(
 
 
 def test_a_key_in_the_environment_needs_no_file(tmp_path: Path) -> None:
-    from fhir_module.service import Store
+    from fhir_module.server import Store
 
     store = Store(tmp_path / "e.sqlite3", b"e" * 32)
     store.close()
@@ -302,7 +302,7 @@ def test_a_key_in_the_environment_needs_no_file(tmp_path: Path) -> None:
 
 
 def test_a_key_file_elsewhere_is_shared(tmp_path: Path) -> None:
-    from fhir_module.service import Store
+    from fhir_module.server import Store
 
     key_file = tmp_path / "secrets" / "audit.key"
     one = Store(tmp_path / "one.sqlite3", key_file=key_file)
@@ -320,8 +320,8 @@ def test_a_key_kept_in_an_old_database_is_moved_out(tmp_path: Path) -> None:
     import hmac
     import sqlite3
 
-    from fhir_module.service import Store
-    from fhir_module.service._store import MIGRATIONS
+    from fhir_module.server import Store
+    from fhir_module.server._store import MIGRATIONS
 
     db = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(db)
@@ -373,7 +373,7 @@ def test_a_bad_key_file_stops_the_start_in_one_line(
 
 
 def _feedback(card: str, moment: str = "2024-05-01T10:00:00Z") -> list[object]:
-    from fhir_module.service import parse_feedback
+    from fhir_module.hooks import parse_feedback
 
     return list(parse_feedback({"feedback": [_item(card=card, outcomeTimestamp=moment)]}))
 
@@ -392,8 +392,8 @@ def _call(store: object, uuid: str) -> None:
 def test_rows_older_than_the_retention_are_deleted(
     tmp_path: Path, retention_days: int | None, age_days: float, kept: bool
 ) -> None:
-    from fhir_module.service import Store
-    from fhir_module.service._store import PURGE_INTERVAL_SECONDS
+    from fhir_module.server import Store
+    from fhir_module.server._store import PURGE_INTERVAL_SECONDS
 
     now = [1_700_000_000.0]
     store = Store(tmp_path / "r.sqlite3", retention_days=retention_days, clock=lambda: now[0])
@@ -414,8 +414,8 @@ def test_rows_older_than_the_retention_are_deleted(
 
 
 def test_feedback_is_capped_per_client_and_minute(tmp_path: Path) -> None:
-    from fhir_module.service import Store
-    from fhir_module.service._store import TooMuchFeedback
+    from fhir_module.server import Store
+    from fhir_module.server._store import TooMuchFeedback
 
     now = [1_700_000_000.0]
     store = Store(tmp_path / "f.sqlite3", feedback_per_minute=3, clock=lambda: now[0])
@@ -454,7 +454,7 @@ def test_too_much_feedback_is_a_429_with_an_outcome(
 
 
 def test_the_retention_and_rate_settings() -> None:
-    from fhir_module._errors import InvalidRequest
+    from fhir_module.errors import ConfigError
 
     env = {"FHIR_MODULE_RETENTION_DAYS": "90", "FHIR_MODULE_FEEDBACK_PER_MINUTE": "600"}
     settings = Settings.from_env(env)
@@ -462,7 +462,7 @@ def test_the_retention_and_rate_settings() -> None:
     assert Settings.from_env(settings.to_env()) == settings
     assert (Settings().retention_days, Settings().feedback_per_minute) == (None, None)
     for bad in ({"FHIR_MODULE_RETENTION_DAYS": "0"}, {"FHIR_MODULE_FEEDBACK_PER_MINUTE": "x"}):
-        with pytest.raises(InvalidRequest):
+        with pytest.raises(ConfigError):
             Settings.from_env(bad)
 
 
@@ -531,7 +531,11 @@ def test_feedback_not_tied_to_a_shown_card_is_kept_apart(
     assert open_client.post(FEEDBACK, json=body).status_code == 200
     # A card of one service is unknown to the other.
     select_feedback = "/cds-services/baclofen-order-select/feedback"
-    item = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2024-05-02T00:00:00Z"}
+    item = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2024-05-02T00:00:00Z",
+    }
     assert open_client.post(select_feedback, json={"feedback": [item]}).status_code == 200
     stored = _stored(open_settings.db_path, "SELECT apart FROM feedback ORDER BY id")
     assert stored == [(apart,) for _, apart in cases] + [("unknown-card",)]
@@ -574,7 +578,7 @@ def test_an_unwritable_database_gives_503_for_feedback_and_still_answers_hooks(
 ) -> None:
     import logging
 
-    from fhir_module.service import _store
+    from fhir_module.server import _store
 
     from ._requests import hook_request
 
@@ -645,7 +649,7 @@ def test_the_report_on_a_database_not_yet_migrated_says_so(
     import sqlite3
 
     from fhir_module.cli import main
-    from fhir_module.service._store import MIGRATIONS
+    from fhir_module.server._store import MIGRATIONS
 
     db = tmp_path / "v1.sqlite3"
     conn = sqlite3.connect(db)

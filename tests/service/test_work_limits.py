@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from ._requests import baclofen_order, full_prefetch, hook_request, other_order, rule_ids, searchset
 from .conftest import TestClient
@@ -175,7 +175,7 @@ def test_the_work_limits_come_from_the_environment() -> None:
      {"FHIR_MODULE_MAX_DOSAGES": "many"}],
 )
 def test_bad_work_limits_are_refused(env: dict[str, str]) -> None:
-    from fhir_module._errors import InvalidRequest
+    from fhir_module.errors import ConfigError
 
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(ConfigError):
         Settings.from_env(env)

@@ -8,28 +8,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import InvalidRequest
+from ..errors import ConfigError
+from ..hooks import (
+    DEFAULT_FHIR_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_DOSAGES,
+    DEFAULT_MAX_DOSE_ENTRIES,
+    DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_PAGES,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 #: relative to the working directory, so `fhir-module serve` works at once anywhere writable
 DEFAULT_DB_PATH = Path("fhir-module.sqlite3")
-#: seconds for each read from the EHR's FHIR server, in all: connecting, the whole answer
-#: and any redirects
-DEFAULT_FHIR_TIMEOUT = 10.0
-#: Bundle pages followed per prefetch key before the service stops reading
-DEFAULT_MAX_PAGES = 10
 #: browser-based CDS clients need CORS (CDS Hooks 2.0 "Cross-Origin Resource Sharing");
 #: None: any origin with trusted clients (each call carries its JWT), loopback origins only
 #: in open mode (a web page anywhere must not drive an unauthenticated service)
 DEFAULT_CORS_ORIGINS: tuple[str, ...] | None = None
-#: the largest request body read; a larger one gets 413
-DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 #: the largest answer read from the EHR's FHIR server, per read; None: the request body limit,
 #: since a request may bring as much patient data in its prefetch
 DEFAULT_MAX_FHIR_BYTES: int | None = None
-#: the most draftOrders entries, prefetch Bundle entries or feedback items one request may hold
-DEFAULT_MAX_ENTRIES = 1000
 #: seconds a connection has to send a request's headers (and then its body): slow senders
 #: cannot hold a connection open
 DEFAULT_HEADER_TIMEOUT = 10.0
@@ -39,12 +38,6 @@ DEFAULT_IDLE_TIMEOUT = 5
 DEFAULT_MAX_CONNECTIONS = 1000
 #: live JWT ids one issuer may hold in the replay cache; beyond, its new tokens get 401
 DEFAULT_REPLAY_QUOTA = 20_000
-#: the most dosage instructions one hook call's MedicationRequests may hold in all (drafts and
-#: the patient's own): each order is judged with the others of its route, so the work of a
-#: call grows with its orders times their instructions (see benchmarks/bench_limits.py)
-DEFAULT_MAX_DOSAGES = 1000
-#: the most dose and timing entries (doseAndRate, timing.event, repeat.timeOfDay, ...) in all
-DEFAULT_MAX_DOSE_ENTRIES = 2000
 
 ENV_PREFIX = "FHIR_MODULE_"
 
@@ -109,39 +102,39 @@ class Settings:
         if self.audit_key_file is not None:
             object.__setattr__(self, "audit_key_file", Path(self.audit_key_file))
         if self.max_body_bytes < 1024:
-            raise InvalidRequest("max_body_bytes: must be at least 1024", "max_body_bytes")
+            raise ConfigError("max_body_bytes: must be at least 1024", "max_body_bytes")
         if self.max_fhir_bytes is not None and self.max_fhir_bytes < 1024:
-            raise InvalidRequest("max_fhir_bytes: must be at least 1024", "max_fhir_bytes")
+            raise ConfigError("max_fhir_bytes: must be at least 1024", "max_fhir_bytes")
         if self.max_entries < 1:
-            raise InvalidRequest("max_entries: must be at least 1", "max_entries")
+            raise ConfigError("max_entries: must be at least 1", "max_entries")
         if self.max_dosages < 1:
-            raise InvalidRequest("max_dosages: must be at least 1", "max_dosages")
+            raise ConfigError("max_dosages: must be at least 1", "max_dosages")
         if self.max_dose_entries < 1:
-            raise InvalidRequest("max_dose_entries: must be at least 1", "max_dose_entries")
+            raise ConfigError("max_dose_entries: must be at least 1", "max_dose_entries")
         if not 0 < self.port < 65536:
-            raise InvalidRequest("port: must be between 1 and 65535", "port")
+            raise ConfigError("port: must be between 1 and 65535", "port")
         if self.fhir_timeout <= 0:
-            raise InvalidRequest("fhir_timeout: must be positive", "fhir_timeout")
+            raise ConfigError("fhir_timeout: must be positive", "fhir_timeout")
         if self.max_pages < 1:
-            raise InvalidRequest("max_pages: must be at least 1", "max_pages")
+            raise ConfigError("max_pages: must be at least 1", "max_pages")
         if self.audit_key is not None and len(self.audit_key) < 16:
-            raise InvalidRequest("audit_key: must be at least 16 bytes", "audit_key")
+            raise ConfigError("audit_key: must be at least 16 bytes", "audit_key")
         if self.header_timeout <= 0:
-            raise InvalidRequest("header_timeout: must be positive", "header_timeout")
+            raise ConfigError("header_timeout: must be positive", "header_timeout")
         if self.idle_timeout < 1:
-            raise InvalidRequest("idle_timeout: must be at least 1", "idle_timeout")
+            raise ConfigError("idle_timeout: must be at least 1", "idle_timeout")
         if self.max_connections < 1:
-            raise InvalidRequest("max_connections: must be at least 1", "max_connections")
+            raise ConfigError("max_connections: must be at least 1", "max_connections")
         if self.replay_quota < 1:
-            raise InvalidRequest("replay_quota: must be at least 1", "replay_quota")
+            raise ConfigError("replay_quota: must be at least 1", "replay_quota")
         if self.db_url is not None and not self.db_url.startswith(
             ("postgresql://", "postgres://")
         ):
-            raise InvalidRequest("db_url: must be a postgresql:// URL", "db_url")
+            raise ConfigError("db_url: must be a postgresql:// URL", "db_url")
         for name in ("retention_days", "feedback_per_minute"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise InvalidRequest(f"{name}: must be at least 1", name)
+                raise ConfigError(f"{name}: must be at least 1", name)
 
     @property
     def fhir_answer_bytes(self) -> int:
@@ -176,7 +169,7 @@ class Settings:
             max_dosages = int(get("MAX_DOSAGES") or DEFAULT_MAX_DOSAGES)
             max_dose_entries = int(get("MAX_DOSE_ENTRIES") or DEFAULT_MAX_DOSE_ENTRIES)
         except ValueError as exc:
-            raise InvalidRequest(
+            raise ConfigError(
                 f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_FHIR_BYTES, "
                 f"_MAX_ENTRIES, _HEADER_TIMEOUT, _IDLE_TIMEOUT, _MAX_CONNECTIONS, _MAX_DOSAGES, "
                 f"_MAX_DOSE_ENTRIES: {exc}"
@@ -248,7 +241,7 @@ def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
             int(text) if (text := get(name)) else None for name in names[1:]
         )
     except ValueError as exc:
-        raise InvalidRequest(f"{ENV_PREFIX}{', _'.join(names)}: {exc}") from None
+        raise ConfigError(f"{ENV_PREFIX}{', _'.join(names)}: {exc}") from None
     key_file = get("AUDIT_KEY_FILE")
     return {
         "replay_quota": quota,
@@ -267,4 +260,4 @@ def _flag(get: Callable[[str], str | None], name: str) -> bool:
         return False
     if value in ("1", "true", "yes", "on"):
         return True
-    raise InvalidRequest(f"{ENV_PREFIX}{name}: must be 1 or 0 (true or false)")
+    raise ConfigError(f"{ENV_PREFIX}{name}: must be 1 or 0 (true or false)")

@@ -22,7 +22,8 @@ from antlr4.error.ErrorListener import ErrorListener
 from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
 from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
-from ._fastpath import Fallback, compile_fast
+from ..errors import FhirModuleError
+from ._fast import Fallback, compile_fast
 
 #: functions whose result is not a function of the variables (the clock), or that log
 VOLATILE = frozenset({"now", "today", "timeOfDay", "trace"})
@@ -81,7 +82,7 @@ def _reads(tree: Mapping[str, Any]) -> tuple[str, ...] | None:
     return tuple(sorted(names))
 
 
-class FhirPathError(ValueError):
+class FhirPathError(FhirModuleError, ValueError):
     """An expression does not parse or does not run against the documented variables."""
 
 

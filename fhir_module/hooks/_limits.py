@@ -12,19 +12,77 @@ work is done.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from ._outcome import RequestProblem
+from ..errors import RequestProblem, TooLarge
+
+__all__ = [
+    "DEFAULT_FHIR_TIMEOUT",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_DOSAGES",
+    "DEFAULT_MAX_DOSE_ENTRIES",
+    "DEFAULT_MAX_ENTRIES",
+    "DEFAULT_MAX_PAGES",
+    "HookLimits",
+    "Limits",
+    "TooLarge",
+    "check_depth",
+    "check_dose_work",
+    "check_feedback_size",
+    "check_hook_sizes",
+    "dose_work",
+]
+
+#: seconds for each read from the EHR's FHIR server, in all: connecting, the whole answer
+#: and any redirects
+DEFAULT_FHIR_TIMEOUT = 10.0
+#: Bundle pages followed per prefetch key before the service stops reading
+DEFAULT_MAX_PAGES = 10
+#: the largest request body read; a larger one gets 413 (and, by default, the largest
+#: answer read from the EHR's FHIR server, since a request may bring as much in its prefetch)
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+#: the most draftOrders entries, prefetch Bundle entries or feedback items one request may hold
+DEFAULT_MAX_ENTRIES = 1000
+#: the most dosage instructions one hook call's MedicationRequests may hold in all (drafts and
+#: the patient's own): each order is judged with the others of its route, so the work of a
+#: call grows with its orders times their instructions (see benchmarks/bench_limits.py)
+DEFAULT_MAX_DOSAGES = 1000
+#: the most dose and timing entries (doseAndRate, timing.event, repeat.timeOfDay, ...) in all
+DEFAULT_MAX_DOSE_ENTRIES = 2000
+
+
+class HookLimits(Protocol):
+    """What a hook call reads of its settings: the server's `Settings` is one."""
+
+    @property
+    def fhir_timeout(self) -> float: ...
+    @property
+    def max_pages(self) -> int: ...
+    @property
+    def max_entries(self) -> int: ...
+    @property
+    def max_dosages(self) -> int: ...
+    @property
+    def max_dose_entries(self) -> int: ...
+    @property
+    def fhir_answer_bytes(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The default `HookLimits`, for the library API and the CLI without settings."""
+
+    fhir_timeout: float = DEFAULT_FHIR_TIMEOUT
+    max_pages: int = DEFAULT_MAX_PAGES
+    max_entries: int = DEFAULT_MAX_ENTRIES
+    max_dosages: int = DEFAULT_MAX_DOSAGES
+    max_dose_entries: int = DEFAULT_MAX_DOSE_ENTRIES
+    fhir_answer_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 #: FHIR resources in CDS Hooks requests nest a dozen levels or so; this leaves ample room
 DEFAULT_MAX_DEPTH = 64
-
-
-class TooLarge(RequestProblem):
-    """The request is well-formed but more than the service takes on (HTTP 413)."""
-
-    def __init__(self, message: str, expression: str | None = None) -> None:
-        super().__init__(message, expression, "too-costly")
 
 
 def check_depth(value: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> None:

@@ -23,17 +23,28 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .._errors import DataUnavailable, FhirModuleError, FhirServerError, InvalidRequest
+from ..errors import FhirModuleError, StoreUnavailable, answer_for
+from ..hooks import (
+    BaseUrl,
+    HookResult,
+    ServerPolicy,
+    UnknownService,
+    check_feedback_size,
+    finish_hook,
+    operation_outcome,
+    outbound_session,
+    outcome_for,
+    parse_json,
+    prepare_hook,
+    run_hook,
+    services,
+    validate_feedback,
+)
 from ..knowledge import Knowledge, load_knowledge
 from ._auth import Authenticator
 from ._config import TrustedClient, load_config
-from ._data import ServerPolicy
-from ._discovery import services
-from ._feedback import validate_feedback
 from ._guard import HEALTH_PATH, Guard
 from ._http import configure_connections, quiet_accept_errors
-from ._limits import TooLarge, check_feedback_size
-from ._models import parse_json
 from ._openapi import (
     DISCOVERY_RESPONSES,
     FEEDBACK_BODY,
@@ -42,13 +53,9 @@ from ._openapi import (
     HOOK_RESPONSES,
     install_openapi,
 )
-from ._outcome import UnknownService, operation_outcome, outcome_for
-from ._pipeline import HookResult, finish_hook, prepare_hook, run_hook
 from ._replay import ReplayCache
-from ._session import outbound_session
 from ._settings import Settings
-from ._store import Busy, Store, StoreUnavailable, TooMuchFeedback
-from ._urls import BaseUrl
+from ._store import Busy, Store
 
 log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
@@ -70,26 +77,10 @@ class _NoUrlsInDebug(logging.Filter):
 _NO_URLS = _NoUrlsInDebug()
 
 
-def _status(exc: FhirModuleError) -> int:
-    if isinstance(exc, UnknownService):
-        return 404
-    if isinstance(exc, TooLarge):
-        return 413
-    if isinstance(exc, TooMuchFeedback):
-        return 429
-    if isinstance(exc, StoreUnavailable):
-        return 503
-    if isinstance(exc, InvalidRequest):
-        return 400
-    if isinstance(exc, DataUnavailable | FhirServerError):
-        return 412
-    return 500
-
-
 def error_response(exc: Exception) -> JSONResponse:
     """The HTTP answer for an exception raised while serving a request."""
     if isinstance(exc, FhirModuleError):
-        status = _status(exc)
+        status = answer_for(exc).status
         if status == 500:
             log.error("service fault: %s", type(exc).__name__)
         if isinstance(exc, StoreUnavailable):  # the store logs it, once

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..knowledge import Knowledge
-from ..knowledge._terminology import ValueSetIndex, codings
+from ..knowledge import Knowledge, ValueSetIndex, codings
 from ._record import PatientRecord
 
 FINAL = frozenset({"final", "amended", "corrected"})

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from ._discovery import Service
+from ..hooks import Service
 from ._settings import Settings
 
 FHIR_JSON = "application/fhir+json"

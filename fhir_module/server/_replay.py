@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from ..errors import FhirModuleError
 from ._settings import DEFAULT_REPLAY_QUOTA
 from ._store import Busy, Database, SQLiteDatabase, open_database
 
@@ -23,7 +24,7 @@ _PURGE_EVERY = 64
 
 
 
-class ReplayCacheFull(Exception):
+class ReplayCacheFull(FhirModuleError):
     """The issuer holds `quota` unexpired tokens; no new one of its can be admitted safely."""
 
 

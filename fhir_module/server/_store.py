@@ -32,16 +32,15 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .._errors import FhirModuleError
-from ._feedback import Feedback
-from ._outcome import RequestProblem
+from ..errors import FhirModuleError, StoreUnavailable, TooMuchFeedback
+from ..hooks import Feedback
 
 log = logging.getLogger("fhir_module.service.store")
 #: what the key check in the meta table is the HMAC of (it tells keys apart, reveals none)
 KEY_CHECK_LABEL = b"fhir-module audit key check"
 
 
-class KeyFileError(OSError):
+class KeyFileError(FhirModuleError, OSError):
     """The audit key file cannot be read or made, or others may read it; one line."""
 
 
@@ -190,29 +189,9 @@ BUSY_TIMEOUT_SECONDS = 10.0
 LOOP_BUSY_TIMEOUT_MS = 2
 
 
-class TooMuchFeedback(RequestProblem):
-    """The client has sent more feedback items this minute than the service takes (429)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"feedback: at most {limit} items per client per minute; try again later",
-            "feedback",
-            "throttled",
-        )
-
-
 #: after a failed write, /health reports the database unavailable for this long, even if
 #: its own small test write commits (a full disk may still take that one)
 FAILED_WRITE_HOLD_SECONDS = 30.0
-
-
-class StoreUnavailable(FhirModuleError):
-    """The database cannot take a write now (full, read-only, unreachable, locked too long):
-    a write that must be durable is refused with 503, never acknowledged."""
-
-    def __init__(self, cause: str) -> None:
-        self.cause = cause
-        super().__init__("the service cannot store this now; send it again later")
 
 
 @contextmanager
@@ -232,12 +211,12 @@ def _error_name(exc: BaseException) -> str:
     return f"{type(exc).__name__} ({code})" if code else type(exc).__name__
 
 
-class StoreClosed(Exception):
+class StoreClosed(FhirModuleError):
     """The store was closed and then used: a fault of the service (500), not of the
     database."""
 
 
-class Busy(Exception):
+class Busy(FhirModuleError):
     """Another writer holds the database (or this store's lock) and the caller asked not
     to wait for it: on the event loop, the write is handed to a thread instead."""
 

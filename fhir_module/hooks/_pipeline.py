@@ -9,15 +9,47 @@ from typing import Any
 
 import requests
 
-from ..engine import drug_orders, evaluate_hook
-from ..engine._orders import drug_orders_in
+from ..cards import cards
+from ..engine import (
+    draft_drug_orders,
+    drug_orders,
+    drug_orders_in,
+    evaluate_orders,
+    medication_pool,
+    selected,
+)
+from ..facts import PatientRecord
 from ..knowledge import Knowledge
 from ._data import ServerPolicy, patient_record, reads_fhir
 from ._discovery import Service, service_for_hook, services
-from ._limits import check_dose_work, check_hook_sizes
+from ._limits import HookLimits, Limits, check_dose_work, check_hook_sizes
 from ._models import HookCall, parse_json, validate_hook_call
 from ._outcome import RequestProblem, UnknownService
-from ._settings import Settings
+
+
+def evaluate_hook(
+    knowledge: Knowledge,
+    hook: str,
+    context: Mapping[str, Any],
+    record: PatientRecord,
+    *,
+    today: date | None = None,
+    prefetch: Any = None,
+) -> dict[str, Any]:
+    """The CDS Hooks response for a validated hook context and the patient's record.
+
+    order-sign judges every draft order of a known drug; order-select judges the
+    selected ones (the other drafts are judged when selected, or at order-sign). The orders'
+    references resolve in draftOrders, the `prefetch` Bundles and the record's Medications,
+    as `drug_orders` resolves them.
+    """
+    pool = medication_pool(context, prefetch, record.medications)
+    drafts = draft_drug_orders(knowledge, context, pool)
+    scope = selected(drafts, context.get("selections")) if hook == "order-select" else drafts
+    if not scope:
+        return {"cards": []}
+    findings = evaluate_orders(knowledge, hook, scope, drafts, record, today or date.today(), pool)
+    return {"cards": cards(findings)}
 
 
 @dataclass(frozen=True)
@@ -44,7 +76,7 @@ def run_hook(
     service_id: str | None,
     body: Any,
     *,
-    settings: Settings | None = None,
+    settings: HookLimits | None = None,
     session: requests.Session | None = None,
     today: date | None = None,
     catalogue: Mapping[str, Service] | None = None,
@@ -55,7 +87,7 @@ def run_hook(
     `allowed` decides which fhirServer URLs may be read (None: any); a refused one
     is treated as no FHIR access. Bundles over `settings.max_entries` raise TooLarge.
     """
-    settings = settings or Settings()
+    settings = settings or Limits()
     prepared = prepare_hook(knowledge, service_id, body, settings=settings, catalogue=catalogue)
     if isinstance(prepared, HookResult):
         return prepared
@@ -68,7 +100,7 @@ def prepare_hook(
     service_id: str | None,
     body: Any,
     *,
-    settings: Settings,
+    settings: HookLimits,
     catalogue: Mapping[str, Service] | None = None,
 ) -> HookResult | PreparedCall:
     """The first half of `run_hook`, which reads nothing from the EHR: parse, check sizes,
@@ -98,7 +130,7 @@ def finish_hook(
     knowledge: Knowledge,
     prepared: PreparedCall,
     *,
-    settings: Settings,
+    settings: HookLimits,
     session: requests.Session | None = None,
     today: date | None = None,
     allowed: ServerPolicy | None = None,
@@ -128,15 +160,15 @@ def handle_hook(
     service_id: str | None,
     body: Any,
     *,
-    settings: Settings | None = None,
+    settings: HookLimits | None = None,
     session: requests.Session | None = None,
     today: date | None = None,
 ) -> dict[str, Any]:
     """The CDS Hooks response for a request body (bytes, text or parsed JSON).
 
     `service_id` None picks the service by the request's `hook`; `settings` (default
-    `Settings()`) give the FHIR time-out and page cap; `session` is the requests
-    Session for FHIR reads (one per call if None). Raises
+    `Limits()`, or the server's `Settings`) give the FHIR time-out and page cap; `session`
+    is the requests Session for FHIR reads (one per call if None). Raises
     InvalidRequest (bad body, unknown service: UnknownService) or DataUnavailable
     (data neither prefetched nor fetchable); writes no audit record.
     """

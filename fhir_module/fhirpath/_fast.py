@@ -20,11 +20,13 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from ..errors import FhirModuleError
+
 Run = Callable[[Mapping[str, Any]], list[Any]]
 Node = Mapping[str, Any]
 
 
-class Fallback(Exception):
+class Fallback(FhirModuleError):
     """The fast evaluator does not handle this expression or these values."""
 
 

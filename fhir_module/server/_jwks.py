@@ -20,8 +20,8 @@ from typing import Any
 import jwt
 import requests
 
-from ._config import ConfigError
-from ._session import outbound_session
+from ..errors import ConfigError, FhirModuleError
+from ..hooks import outbound_session
 
 log = logging.getLogger("fhir_module.service.auth")
 
@@ -35,11 +35,11 @@ DEFAULT_MIN_REFRESH = 60.0
 MAX_JWKS_BYTES = 512 * 1024
 
 
-class KeysNotLoaded(Exception):
+class KeysNotLoaded(FhirModuleError):
     """The key set must be read or fetched before this kid can be looked up."""
 
 
-class JwksError(Exception):
+class JwksError(FhirModuleError):
     """A key set could not be read or is not a JWKS; the message names no secret."""
 
 

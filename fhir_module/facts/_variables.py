@@ -7,10 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from ..dosing import UNRECOGNISED, DailyDose, DoseUnknown
-from ..dosing._units import MASS_TO_MG
-from ..knowledge import Drug, render_value
-from ..knowledge._terminology import codings
-from ..patient import AgeRange
+from ..knowledge import Drug, codings, render_value
+from ..ucum import MASS_TO_MG
+from ._facts import AgeRange
 
 Dose = DailyDose | DoseUnknown
 UNKNOWN_ROUTE = (

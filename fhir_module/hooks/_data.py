@@ -16,13 +16,13 @@ from urllib.parse import quote
 
 import requests
 
+from ..facts import KEYS, PatientRecord, prefetch_templates
 from ..knowledge import Knowledge
-from ..patient import KEYS, PatientRecord, prefetch_templates
 from ._fhir import FhirClient, bundle_resources, next_link
+from ._limits import HookLimits
 from ._models import HookCall
 from ._outcome import FetchFailed, RequestProblem, is_operation_outcome
 from ._session import outbound_session
-from ._settings import Settings
 from ._urls import BaseUrl, UrlError, parse_base_url
 
 log = logging.getLogger("fhir_module.service")
@@ -69,7 +69,7 @@ class _Sources:
     def __init__(
         self,
         call: HookCall,
-        settings: Settings,
+        settings: HookLimits,
         session: requests.Session | None,
         allowed: ServerPolicy | None,
     ):
@@ -174,7 +174,7 @@ def reads_fhir(knowledge: Knowledge, call: HookCall) -> bool:
 def patient_record(
     knowledge: Knowledge,
     call: HookCall,
-    settings: Settings,
+    settings: HookLimits,
     session: requests.Session | None = None,
     allowed: ServerPolicy | None = None,
 ) -> PatientRecord:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
+from ..errors import ReportError
 from ._store import is_postgres_url
 
 UNKNOWN_CARD = "(unknown card)"
@@ -44,10 +45,6 @@ _FEEDBACK = (
     " f.reason_display FROM feedback f LEFT JOIN card_shown c"
     " ON c.card_uuid = f.card_uuid"
 )
-
-
-class ReportError(Exception):
-    """The database cannot be read (missing, not the service's, unreachable); one line."""
 
 
 def feedback_report(target: Path | str) -> list[RuleReport]:

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from ..errors import FhirModuleError
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"(?i)(https?)://")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -37,7 +39,7 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
-class UrlError(ValueError):
+class UrlError(FhirModuleError, ValueError):
     """A URL that cannot be used as (or under) a FHIR base URL; says why, never echoes it."""
 
 

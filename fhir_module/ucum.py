@@ -16,7 +16,7 @@ import sys
 from decimal import ROUND_CEILING, Context, Decimal
 from typing import Any, NamedTuple
 
-from ._errors import Unknown
+from .errors import UnreadableDose
 
 # Division rounds up: every figure this package derives is an upper bound.
 UP = Context(prec=28, rounding=ROUND_CEILING)
@@ -176,12 +176,14 @@ LARGEST = sys.float_info.max
 _DIGITS = len(str(int(LARGEST)))
 
 
-def _out_of_range(what: str) -> Unknown:
-    return Unknown(f"the {what} is out of range (larger than any JSON number a double holds)")
+def _out_of_range(what: str) -> UnreadableDose:
+    return UnreadableDose(
+        f"the {what} is out of range (larger than any JSON number a double holds)"
+    )
 
 
 def number(value: Any, what: str) -> Decimal:
-    """A FHIR JSON number as an exact Decimal; raises Unknown for anything else, and for a
+    """A FHIR JSON number as an exact Decimal; raises UnreadableDose for anything else, and for a
     number out of range (see LARGEST).
 
     ``repr`` of a float is its shortest round-tripping text, so 0.1 stays 0.1.
@@ -198,12 +200,12 @@ def number(value: Any, what: str) -> Decimal:
             return Decimal(repr(value))
         if not math.isnan(value):  # JSON numbers beyond a double read as infinite
             raise _out_of_range(what)
-    raise Unknown(f"the {what} {show_value(value)} is not a number")
+    raise UnreadableDose(f"the {what} {show_value(value)} is not a number")
 
 
 def figure(text: str, what: str) -> Decimal:
     """A number written in digits (a strength in a product name) as a Decimal; raises
-    Unknown when out of range, before a long run of digits is converted."""
+    UnreadableDose when out of range, before a long run of digits is converted."""
     whole, _, fraction = text.partition(".")
     if len(whole.lstrip("0")) > _DIGITS or len(fraction) > _DIGITS:
         raise _out_of_range(what)
@@ -224,7 +226,7 @@ def positive(value: Any, what: str) -> Decimal:
         return Decimal(repr(value))
     result = number(value, what)
     if result <= 0:
-        raise Unknown(f"the {what} {show_value(value)} is not positive")
+        raise UnreadableDose(f"the {what} {show_value(value)} is not positive")
     return result
 
 

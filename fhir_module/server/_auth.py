@@ -22,6 +22,7 @@ from typing import Any
 import jwt
 import requests
 
+from ..errors import Unauthorized
 from ._config import ServiceConfig, TrustedClient, load_config
 from ._jwks import ALGORITHMS, KeySet, KeysNotLoaded, verification_key
 from ._replay import ReplayCache, ReplayCacheFull
@@ -48,14 +49,6 @@ def check_config(path: Path) -> ServiceConfig:
         if client.jwks_file is not None:
             KeySet(file=client.jwks_file)
     return config
-
-
-class Unauthorized(Exception):
-    """The call is not authenticated; `reason` is a category, never token content."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:

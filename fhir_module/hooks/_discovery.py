@@ -8,8 +8,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from ..facts import prefetch_templates
 from ..knowledge import Knowledge
-from ..patient import prefetch_templates
 
 USAGE = (
     "Reads the patient's birth date, pregnancy and breastfeeding observations, conditions "

@@ -24,16 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._errors import InvalidRequest
-from ._urls import BaseUrl, UrlError, parse_base_url
-from ._urls import is_loopback_host as is_loopback_host  # its home before _urls
+from ..errors import ConfigError
+from ..hooks import BaseUrl, UrlError, parse_base_url
 
 _TOP_KEYS = {"public_base_url", "clients", "replay_quota"}
 _CLIENT_KEYS = {"issuer", "jwks_file", "jwks_url", "fhir_servers", "tenant"}
-
-
-class ConfigError(InvalidRequest):
-    """The config file is missing, unreadable or wrong; the message is one line."""
 
 
 def is_loopback_url(url: str) -> bool:

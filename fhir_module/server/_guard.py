@@ -20,10 +20,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..hooks import is_loopback_host, operation_outcome
 from ._auth import Authenticator, Unauthorized
-from ._outcome import operation_outcome
 from ._store import StoreUnavailable
-from ._urls import is_loopback_host
 
 log = logging.getLogger("fhir_module.service.auth")
 

@@ -1,0 +1,27 @@
+"""FHIRPath for the knowledge: strict compile and dry run at load, the fast subset for the
+common shapes, fhirpathpy for the rest."""
+
+from ._compile import (
+    VOLATILE,
+    Compiled,
+    Environment,
+    FhirPathError,
+    Results,
+    check_syntax,
+    compile_expression,
+    evaluate,
+)
+from ._fast import Fallback, compile_fast
+
+__all__ = [
+    "VOLATILE",
+    "Compiled",
+    "Environment",
+    "Fallback",
+    "FhirPathError",
+    "Results",
+    "check_syntax",
+    "compile_expression",
+    "compile_fast",
+    "evaluate",
+]
