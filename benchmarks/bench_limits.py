@@ -75,11 +75,10 @@ def many_dosages() -> dict[str, Any]:
     order = _order()
     first = order["dosageInstruction"][0]
     dosages, entries = _active_work()
-    count = min(LIMITS.max_dosages - dosages,
-                (LIMITS.max_dose_entries - entries) // dose_work([order])[1])
-    order["dosageInstruction"] = [
-        {**copy.deepcopy(first), "sequence": i + 1} for i in range(count)
-    ]
+    count = min(
+        LIMITS.max_dosages - dosages, (LIMITS.max_dose_entries - entries) // dose_work([order])[1]
+    )
+    order["dosageInstruction"] = [{**copy.deepcopy(first), "sequence": i + 1} for i in range(count)]
     return with_drafts(_base(), [order])
 
 
@@ -138,11 +137,17 @@ def long_texts() -> dict[str, Any]:
 
 def over_the_limits() -> dict[str, Any]:
     """1000 draft orders of 30 dosage instructions each, within the byte limit: refused."""
-    dosage = {"doseAndRate": [{"doseQuantity": {"value": 10, "unit": "mg"}}],
-              "timing": {"code": {"text": "TID"}}}
-    order = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
-             "medicationCodeableConcept": {"text": "baclofen"},
-             "dosageInstruction": [{**dosage, "sequence": i + 1} for i in range(30)]}
+    dosage = {
+        "doseAndRate": [{"doseQuantity": {"value": 10, "unit": "mg"}}],
+        "timing": {"code": {"text": "TID"}},
+    }
+    order = {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": "baclofen"},
+        "dosageInstruction": [{**dosage, "sequence": i + 1} for i in range(30)],
+    }
     return with_drafts(_base(), [order] * 1000)
 
 

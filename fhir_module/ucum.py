@@ -35,8 +35,17 @@ class Unit(NamedTuple):
     factor: Decimal
 
 
-TABLET_SPELLINGS = ("{tbl}", "{tablet}", "{tablets}", "tbl", "tab", "tabs", "tablet", "tablets",
-                    "tablet(s)")
+TABLET_SPELLINGS = (
+    "{tbl}",
+    "{tablet}",
+    "{tablets}",
+    "tbl",
+    "tab",
+    "tabs",
+    "tablet",
+    "tablets",
+    "tablet(s)",
+)
 EDQM = "http://standardterms.edqm.eu"
 EDQM_OID = "urn:oid:0.4.0.127.0.16.1.1.2.1"
 
@@ -44,31 +53,96 @@ EDQM_OID = "urn:oid:0.4.0.127.0.16.1.1.2.1"
 def _spellings() -> dict[str, Unit]:
     table: dict[str, Unit] = {}
     groups: list[tuple[Unit, tuple[str, ...]]] = [
-        (Unit("mass", "mg", MASS_TO_MG["mg"]),
-         ("mg", "mgs", "milligram", "milligrams", "milligramme", "milligrammes")),
+        (
+            Unit("mass", "mg", MASS_TO_MG["mg"]),
+            ("mg", "mgs", "milligram", "milligrams", "milligramme", "milligrammes"),
+        ),
         (Unit("mass", "g", MASS_TO_MG["g"]), ("g", "gm", "gram", "grams", "gramme", "grammes")),
-        (Unit("mass", "ug", MASS_TO_MG["ug"]),
-         ("ug", "mcg", "mcgs", "\u00b5g", "\u03bcg", "microgram", "micrograms", "microgramme",
-          "microgrammes")),
+        (
+            Unit("mass", "ug", MASS_TO_MG["ug"]),
+            (
+                "ug",
+                "mcg",
+                "mcgs",
+                "\u00b5g",
+                "\u03bcg",
+                "microgram",
+                "micrograms",
+                "microgramme",
+                "microgrammes",
+            ),
+        ),
         (Unit("{tbl}", "{tbl}", ONE), TABLET_SPELLINGS),
         # One solid unit of presentation, as clients send it: counted as one tablet of a
         # product whose strength per tablet is known (the dose says it was read so).
-        (Unit("{tbl}", "{tbl}", ONE),
-         ("{pill}", "{pills}", "{tab}", "{tabs}", "{capsule}", "{capsules}", "{cap}", "{caps}",
-          "{caplet}", "{caplets}", "pill", "pills", "capsule", "capsules", "capsule(s)", "cap",
-          "caps", "caplet", "caplets", "comprim\u00e9", "comprim\u00e9s", "comprime", "cp",
-          "cpr", "g\u00e9lule", "g\u00e9lules", "tablette", "tabletten", "tableta", "tabletas",
-          "compressa", "compresse", "comprimido", "comprimidos", "c\u00e1psula",
-          "c\u00e1psulas", "kapsel", "kapseln")),
-        (Unit("mL", "mL", ONE),
-         ("ml", "mls", "cc", "milliliter", "milliliters", "millilitre", "millilitres")),
-        (Unit("mL", "uL", Decimal("0.001")),
-         ("ul", "\u00b5l", "\u03bcl", "mcl", "microliter", "microliters", "microlitre",
-          "microlitres")),
-        (Unit("mL", "cL", Decimal(10)),
-         ("cl", "centiliter", "centiliters", "centilitre", "centilitres")),
-        (Unit("mL", "dL", Decimal(100)),
-         ("dl", "deciliter", "deciliters", "decilitre", "decilitres")),
+        (
+            Unit("{tbl}", "{tbl}", ONE),
+            (
+                "{pill}",
+                "{pills}",
+                "{tab}",
+                "{tabs}",
+                "{capsule}",
+                "{capsules}",
+                "{cap}",
+                "{caps}",
+                "{caplet}",
+                "{caplets}",
+                "pill",
+                "pills",
+                "capsule",
+                "capsules",
+                "capsule(s)",
+                "cap",
+                "caps",
+                "caplet",
+                "caplets",
+                "comprim\u00e9",
+                "comprim\u00e9s",
+                "comprime",
+                "cp",
+                "cpr",
+                "g\u00e9lule",
+                "g\u00e9lules",
+                "tablette",
+                "tabletten",
+                "tableta",
+                "tabletas",
+                "compressa",
+                "compresse",
+                "comprimido",
+                "comprimidos",
+                "c\u00e1psula",
+                "c\u00e1psulas",
+                "kapsel",
+                "kapseln",
+            ),
+        ),
+        (
+            Unit("mL", "mL", ONE),
+            ("ml", "mls", "cc", "milliliter", "milliliters", "millilitre", "millilitres"),
+        ),
+        (
+            Unit("mL", "uL", Decimal("0.001")),
+            (
+                "ul",
+                "\u00b5l",
+                "\u03bcl",
+                "mcl",
+                "microliter",
+                "microliters",
+                "microlitre",
+                "microlitres",
+            ),
+        ),
+        (
+            Unit("mL", "cL", Decimal(10)),
+            ("cl", "centiliter", "centiliters", "centilitre", "centilitres"),
+        ),
+        (
+            Unit("mL", "dL", Decimal(100)),
+            ("dl", "deciliter", "deciliters", "decilitre", "decilitres"),
+        ),
         (Unit("mL", "L", Decimal(1000)), ("l", "liter", "liters", "litre", "litres")),
     ]
     for unit, names in groups:

@@ -83,8 +83,9 @@ def parse_request(path: Path, data: bytes) -> Any:
     try:
         document = json.loads(data, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise _Unreadable(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno})") \
-            from None
+        raise _Unreadable(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
     except UnicodeDecodeError:
         raise _Unreadable(f"{path} is not valid JSON (not UTF-8)") from None
     except RecursionError:
@@ -123,8 +124,9 @@ def run(args: argparse.Namespace) -> int:
             check_bundle(knowledge, document, settings)
             response = evaluate_bundle(document, knowledge=knowledge, today=args.date)
         else:
-            response = handle_hook(knowledge, args.service, document, settings=settings,
-                                   today=args.date)
+            response = handle_hook(
+                knowledge, args.service, document, settings=settings, today=args.date
+            )
     except TooLarge as exc:
         return fail(f"too large: {exc}")
     except InvalidRequest as exc:

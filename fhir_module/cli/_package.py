@@ -65,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError, tarfile.TarError, EOFError) as exc:
             return fail(f"cannot read the definitions {path}: {exc}")
     try:
-        manifest, resources = package_contents(
-            knowledge, name=args.name, definitions=definitions
-        )
+        manifest, resources = package_contents(knowledge, name=args.name, definitions=definitions)
         data = write_tgz(package_files(manifest, resources))
     except (PackageError, SnapshotError) as exc:
         return fail(str(exc))

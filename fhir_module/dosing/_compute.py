@@ -25,8 +25,9 @@ from ._protocol import DoseKnowledge
 from ._result import UNRECOGNISED, DailyDose, DoseUnknown, daily
 
 
-def daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
-               medication: Mapping[str, Any] | None = None) -> DailyDose | DoseUnknown:
+def daily_dose(
+    order: Mapping[str, Any], knowledge: DoseKnowledge, medication: Mapping[str, Any] | None = None
+) -> DailyDose | DoseUnknown:
     """The largest daily amount of the ingredient a MedicationRequest allows, and its route.
 
     ``order`` is the MedicationRequest as parsed JSON; ``medication`` is the Medication a
@@ -40,8 +41,9 @@ def daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
         return DoseUnknown("unknown", f"the dose could not be computed ({type(error).__name__})")
 
 
-def order_route(order: Mapping[str, Any], knowledge: DoseKnowledge,
-                medication: Mapping[str, Any] | None = None) -> str:
+def order_route(
+    order: Mapping[str, Any], knowledge: DoseKnowledge, medication: Mapping[str, Any] | None = None
+) -> str:
     """The route of a MedicationRequest, by the same logic as ``daily_dose``; never raises.
 
     A route category of the knowledge ('oral', 'intrathecal', 'other-injection', ...),
@@ -58,8 +60,9 @@ def order_route(order: Mapping[str, Any], knowledge: DoseKnowledge,
         return "unknown"
 
 
-def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
-                medication: Mapping[str, Any] | None) -> DailyDose | DoseUnknown:
+def _daily_dose(
+    order: Mapping[str, Any], knowledge: DoseKnowledge, medication: Mapping[str, Any] | None
+) -> DailyDose | DoseUnknown:
     if type(order) is not dict:
         if not isinstance(order, Mapping):
             return DoseUnknown("unknown", f"the order is {show_value(order)}, not a JSON object")
@@ -83,8 +86,12 @@ def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
         except UnreadableDose as failure:
             return DoseUnknown(route, failure.reason, _unique(ctx.notes))
         notes = ctx.notes + part.notes if ctx.notes else part.notes
-        return daily(route, tidy(part.mg), part.words,
-                         tuple(notes) if len(notes) < 2 else tuple(dict.fromkeys(notes)))
+        return daily(
+            route,
+            tidy(part.mg),
+            part.words,
+            tuple(notes) if len(notes) < 2 else tuple(dict.fromkeys(notes)),
+        )
     sequenced: dict[Any, list[Part]] = {}
     loose: list[Part] = []
     for index, dosage in enumerate(dosages):
@@ -101,8 +108,9 @@ def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
         else:
             loose.append(part)
     if len(loose) > 1 or (loose and sequenced):
-        ctx.notes.append("dosage instructions without a sequence read as taken at the same "
-                         "time (added)")
+        ctx.notes.append(
+            "dosage instructions without a sequence read as taken at the same time (added)"
+        )
     mg, arithmetic = _combine(sequenced, loose)
     notes = [note for part in loose for note in part.notes]
     for parts in sequenced.values():
@@ -145,8 +153,10 @@ def _route(dosages: list[Any], ctx: OrderContext) -> tuple[str, str]:
             elif route not in stated:
                 stated.append(route)
     if unrecognised:
-        ctx.notes.append(f"the route {', '.join(unrecognised)} stated by the order is not one "
-                         f"the module recognises; the product's route was not assumed instead")
+        ctx.notes.append(
+            f"the route {', '.join(unrecognised)} stated by the order is not one "
+            f"the module recognises; the product's route was not assumed instead"
+        )
         if not stated:
             return UNRECOGNISED, ""
         stated.append(UNRECOGNISED)
@@ -156,10 +166,15 @@ def _route(dosages: list[Any], ctx: OrderContext) -> tuple[str, str]:
         return route, ""
     if len(stated) > 1:
         shown_routes = ", ".join(r if r != UNRECOGNISED else "one not recognised" for r in stated)
-        ctx.notes.append(f"the instructions state different routes ({shown_routes}); "
-                         f"the first, {stated[0]}, is reported")
-        return stated[0], "the dosage instructions give different routes, so no single daily " \
-                          "dose applies to one route"
+        ctx.notes.append(
+            f"the instructions state different routes ({shown_routes}); "
+            f"the first, {stated[0]}, is reported"
+        )
+        return (
+            stated[0],
+            "the dosage instructions give different routes, so no single daily "
+            "dose applies to one route",
+        )
     return stated[0], ""
 
 
@@ -170,7 +185,8 @@ def _states_route(concept: dict[str, Any]) -> bool:
         return True
     codings = concept.get("coding")
     return type(codings) is list and any(
-        type(c) is dict and (c.get("code") or c.get("display")) for c in codings)
+        type(c) is dict and (c.get("code") or c.get("display")) for c in codings
+    )
 
 
 def _route_text(concept: dict[str, Any]) -> str:
@@ -193,8 +209,9 @@ def _combine(sequenced: dict[Any, list[Part]], loose: list[Part]) -> tuple[Decim
     if len(totals) == 1:
         return totals[0]
     best = max(total for total, _ in totals)
-    listed = "; ".join(f"sequence {key}: {words}"
-                       for key, (_, words) in zip(sequenced, totals, strict=True))
+    listed = "; ".join(
+        f"sequence {key}: {words}" for key, (_, words) in zip(sequenced, totals, strict=True)
+    )
     unit = _unit([part for parts in sequenced.values() for part in parts] + loose)
     return best, f"{listed}; the largest: {shown(best, unit)}"
 

@@ -60,8 +60,11 @@ class _Amount(NamedTuple):
 def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
     """The largest daily amount one Dosage allows; raises UnreadableDose when it cannot be known."""
     notes: list[str] = []
-    prn = (dosage.get("asNeededBoolean") is True or type(dosage.get("asNeededCodeableConcept"))
-           is dict or dosage.get("asNeeded") is True)
+    prn = (
+        dosage.get("asNeededBoolean") is True
+        or type(dosage.get("asNeededCodeableConcept")) is dict
+        or dosage.get("asNeeded") is True
+    )
     entries = dosage.get("doseAndRate")
     if type(entries) is list:
         for entry in entries:
@@ -80,8 +83,9 @@ def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
     elif entries:
         best = _largest(entries, timing, prn, cap, ctx, notes)
     elif cap is not None:
-        best = Part(cap.mg, cap.unit, cap.words,
-                    ["no dose given: the order's maximum per period counts"])
+        best = Part(
+            cap.mg, cap.unit, cap.words, ["no dose given: the order's maximum per period counts"]
+        )
     else:
         raise UnreadableDose("the dosage gives no dose")
     if cap is None and not notes:
@@ -95,8 +99,14 @@ def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
     return Part(best.mg, best.unit, best.words, notes)
 
 
-def _largest(entries: list[dict[str, Any]], timing: dict[str, Any] | None, prn: bool,
-             cap: Part | None, ctx: OrderContext, notes: list[str]) -> Part:
+def _largest(
+    entries: list[dict[str, Any]],
+    timing: dict[str, Any] | None,
+    prn: bool,
+    cap: Part | None,
+    ctx: OrderContext,
+    notes: list[str],
+) -> Part:
     """Several doseAndRate entries state one dose several ways (ordered, calculated)."""
     parts: list[Part] = []
     failures: list[str] = []
@@ -126,13 +136,20 @@ def _entries(dose_and_rate: Any, dosage: dict[str, Any], notes: list[str]) -> li
     return []
 
 
-def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
-                cap: Part | None, ctx: OrderContext) -> Part:
+def _entry_part(
+    entry: dict[str, Any],
+    timing: dict[str, Any] | None,
+    prn: bool,
+    cap: Part | None,
+    ctx: OrderContext,
+) -> Part:
     if "rateQuantity" in entry or "rateRange" in entry or "rateRatio" in entry:
         rate = _rate_part(entry, ctx)
         if "doseQuantity" in entry or "doseRange" in entry:
-            rate.notes.append("a dose beside a rate is read as the infusion's content; "
-                              "the rate gives the daily amount")
+            rate.notes.append(
+                "a dose beside a rate is read as the infusion's content; "
+                "the rate gives the daily amount"
+            )
         return rate
     quantity = entry["doseQuantity"] if "doseQuantity" in entry else _dose_quantity(entry)
     raw = _raw_value(quantity, "dose")
@@ -142,8 +159,12 @@ def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
     if events is None:
         if cap is not None:
             what = "as needed" if prn else "no timing"
-            return Part(cap.mg, _shown_unit(unit, strength), f"{what}, {cap.words}",
-                        [f"{what}: the order's maximum per period is the most it allows"])
+            return Part(
+                cap.mg,
+                _shown_unit(unit, strength),
+                f"{what}, {cap.words}",
+                [f"{what}: the order's maximum per period is the most it allows"],
+            )
         if prn:
             raise UnreadableDose("as needed with neither a timing nor a maximum dose per period")
         raise UnreadableDose(
@@ -190,8 +211,11 @@ _scales: dict[tuple[Any, ...], _Scale] = {}
 
 def _scale(unit: Unit, per_day: Decimal, strength: Strength | None) -> _Scale:
     times = "" if per_day == 1 else f" x {fmt(per_day)} a day"
-    return _Scale(_shown_unit(unit, strength), f"{_unit_words(unit, strength, ONE)}{times} = ",
-                  f"{_unit_words(unit, strength, _TWO)}{times} = ")
+    return _Scale(
+        _shown_unit(unit, strength),
+        f"{_unit_words(unit, strength, ONE)}{times} = ",
+        f"{_unit_words(unit, strength, _TWO)}{times} = ",
+    )
 
 
 _TWO = Decimal(2)
@@ -261,8 +285,11 @@ def _amount(quantity: Any, what: str, ctx: OrderContext) -> _Amount:
     value = _value(quantity, what)
     unit = _unit(quantity, what, ctx)
     strength = _dose_strength(unit, ctx)
-    return _Amount(_mg(value, unit, strength), _shown_unit(unit, strength),
-                   f"{fmt(value)}{_unit_words(unit, strength, value)}")
+    return _Amount(
+        _mg(value, unit, strength),
+        _shown_unit(unit, strength),
+        f"{fmt(value)}{_unit_words(unit, strength, value)}",
+    )
 
 
 def _dose_strength(unit: Unit, ctx: OrderContext) -> Strength | None:
@@ -311,8 +338,9 @@ def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part:
         if parsed is not None:
             unit, seconds = parsed
             label = text.split("/", 1)[1].strip()
-            return _per_time(value * unit.factor, unit, f"{fmt(value)} {unit.ucum}/{label}",
-                             seconds, ctx)
+            return _per_time(
+                value * unit.factor, unit, f"{fmt(value)} {unit.ucum}/{label}", seconds, ctx
+            )
     raise UnreadableDose(
         f"the {what} unit {(texts or [''])[0][:40]!r} is not a mass or volume per time"
     )
@@ -326,8 +354,10 @@ def _ratio_part(ratio: Any, ctx: OrderContext) -> Part:
     unit = _unit(numerator, "rate numerator", ctx)
     denominator: Any = ratio.get("denominator")
     length, seconds = _duration(denominator, "rate")
-    label = f"{fmt(value)} {unit.ucum}/{'' if length == 1 else fmt(length) + ' '}" \
-            f"{denominator.get('code') or denominator.get('unit')}"
+    label = (
+        f"{fmt(value)} {unit.ucum}/{'' if length == 1 else fmt(length) + ' '}"
+        f"{denominator.get('code') or denominator.get('unit')}"
+    )
     return _per_time(value * unit.factor, unit, label, seconds, ctx)
 
 
@@ -342,8 +372,7 @@ def _duration(quantity: Any, what: str) -> tuple[Decimal, Decimal]:
     raise UnreadableDose(f"the {what} denominator unit is not a time unit")
 
 
-def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal,
-              ctx: OrderContext) -> Part:
+def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal, ctx: OrderContext) -> Part:
     """A continuous rate: base amount (mg, mL or tablets) per ``seconds`` -> per day."""
     per_day = UP.divide(base * DAY_SECONDS, seconds)
     words = label if seconds == DAY_SECONDS else f"{label} over 24 h"
@@ -351,8 +380,7 @@ def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal,
     if strength is None:
         return Part(per_day, unit.ucum, f"{words} = {shown(per_day, unit.ucum)}", [])
     mg = per_day * strength.mg_per_unit
-    return Part(mg, strength.unit, f"{words} x {strength.shown} = {shown(mg, strength.unit)}",
-                [])
+    return Part(mg, strength.unit, f"{words} x {strength.shown} = {shown(mg, strength.unit)}", [])
 
 
 def _cap(dosage: dict[str, Any], ctx: OrderContext, notes: list[str]) -> Part | None:
@@ -380,5 +408,9 @@ def _one_cap(ratio: Any, ctx: OrderContext) -> Part:
     per = f"{fmt(length)} {unit}"
     mg = amount.mg * windows
     times = "" if windows == 1 else f" x {fmt(windows)}"
-    return Part(mg, amount.unit, f"the order's maximum {amount.words} per {per}{times} "
-                                 f"= {shown(mg, amount.unit)}", [])
+    return Part(
+        mg,
+        amount.unit,
+        f"the order's maximum {amount.words} per {per}{times} = {shown(mg, amount.unit)}",
+        [],
+    )

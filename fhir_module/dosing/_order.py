@@ -25,11 +25,21 @@ _UNSET: Any = object()
 class OrderContext:
     """The parts of a MedicationRequest every dosage instruction needs, looked up lazily."""
 
-    __slots__ = ("order", "knowledge", "concept", "medication", "named", "notes", "_product",
-                 "_names", "_strengths")
+    __slots__ = (
+        "order",
+        "knowledge",
+        "concept",
+        "medication",
+        "named",
+        "notes",
+        "_product",
+        "_names",
+        "_strengths",
+    )
 
-    def __init__(self, order: dict[str, Any], knowledge: DoseKnowledge,
-                 medication: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self, order: dict[str, Any], knowledge: DoseKnowledge, medication: Mapping[str, Any] | None
+    ) -> None:
         self.order = order
         self.knowledge = knowledge
         self._product: Any = _UNSET
@@ -101,4 +111,3 @@ class OrderContext:
             if _ORAL_WORDS.search(name):
                 return "oral", f"route not stated: oral from the name '{name[:80]}'"
         return "unknown", "route not stated and not implied by the product, form or name"
-

@@ -38,8 +38,9 @@ _set_arithmetic = vars(DailyDose)["arithmetic"].__set__
 _set_assumptions = vars(DailyDose)["assumptions"].__set__
 
 
-def daily(route: str, mg_per_day: Decimal, arithmetic: str,
-          assumptions: tuple[str, ...]) -> DailyDose:
+def daily(
+    route: str, mg_per_day: Decimal, arithmetic: str, assumptions: tuple[str, ...]
+) -> DailyDose:
     """``DailyDose(...)`` for the package's own hot path: the same object, its slots filled
     directly. (A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` for
     each field, which costs a tenth of the whole dose computation.)"""
@@ -58,4 +59,3 @@ class DoseUnknown:
     route: str
     reason: str
     assumptions: tuple[str, ...] = ()
-

@@ -19,9 +19,23 @@ from ..ucum import DAY_SECONDS, ONE, UP, ceil_div, fmt, positive, show_value, ti
 _GTS: dict[str, Decimal] = {
     code: Decimal(n)
     for code, n in (
-        ("QD", 1), ("BID", 2), ("TID", 3), ("QID", 4), ("QOD", 1), ("AM", 1), ("PM", 1),
-        ("BED", 1), ("WK", 1), ("MO", 1), ("Q1H", 24), ("Q2H", 12), ("Q3H", 8), ("Q4H", 6),
-        ("Q6H", 4), ("Q8H", 3), ("Q12H", 2),
+        ("QD", 1),
+        ("BID", 2),
+        ("TID", 3),
+        ("QID", 4),
+        ("QOD", 1),
+        ("AM", 1),
+        ("PM", 1),
+        ("BED", 1),
+        ("WK", 1),
+        ("MO", 1),
+        ("Q1H", 24),
+        ("Q2H", 12),
+        ("Q3H", 8),
+        ("Q4H", 6),
+        ("Q6H", 4),
+        ("Q8H", 3),
+        ("Q12H", 2),
     )
 }
 _NOT_DAILY = {"QOD": "every other day", "WK": "once a week", "MO": "once a month"}
@@ -92,8 +106,10 @@ def _events(timing: dict[str, Any]) -> Events | None:
         return Events(count, tuple(notes))
     best = max(found)
     if min(found) != best:
-        notes.append(f"the timing gives {' and '.join(fmt(n) for n in found)} doses a day; "
-                     f"the larger, {fmt(best)}, is used")
+        notes.append(
+            f"the timing gives {' and '.join(fmt(n) for n in found)} doses a day; "
+            f"the larger, {fmt(best)}, is used"
+        )
     if count is not None and count < best:
         notes.append(f"only {fmt(count)} doses in all, so at most {fmt(count)} on one day")
         best = count
@@ -130,12 +146,16 @@ def _from_repeat(repeat: dict[str, Any], found: list[Decimal], notes: list[str])
         span = length * seconds
         per_day, exact = ceil_div(times * DAY_SECONDS, span)
         if span > DAY_SECONDS:
-            notes.append(f"{fmt(times)} time(s) every {fmt(length)} {unit}: "
-                         f"the amount on one dosing day counts")
+            notes.append(
+                f"{fmt(times)} time(s) every {fmt(length)} {unit}: "
+                f"the amount on one dosing day counts"
+            )
         elif not exact:
             average = fmt(UP.divide(times * DAY_SECONDS, span).quantize(Decimal("0.01")))
-            notes.append(f"{fmt(times)} time(s) every {fmt(length)} {unit} is {average} doses "
-                         f"a day on average; up to {fmt(per_day)} can fall on one day")
+            notes.append(
+                f"{fmt(times)} time(s) every {fmt(length)} {unit} is {average} doses "
+                f"a day on average; up to {fmt(per_day)} can fall on one day"
+            )
         found.append(per_day)
     times_of_day = repeat.get("timeOfDay")
     if type(times_of_day) is list and times_of_day:

@@ -36,8 +36,9 @@ def bundle_resources(bundle: Any) -> list[Resource]:
     ]
 
 
-def medication_pool(context: Mapping[str, Any], prefetch: Any = None,
-                    medications: Iterable[Resource] = ()) -> Pool:
+def medication_pool(
+    context: Mapping[str, Any], prefetch: Any = None, medications: Iterable[Resource] = ()
+) -> Pool:
     """What the draft orders' references may resolve to: the entries of draftOrders, then the
     entries of any prefetched Bundle and any prefetched Medication, then the Medications of
     the patient's record."""

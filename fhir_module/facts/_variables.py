@@ -17,8 +17,7 @@ UNKNOWN_ROUTE = (
     "so no route's dose limits could be applied."
 )
 UNRECOGNISED_ROUTE = (
-    "the route '{}' is not one the module recognises, so no route's dose limits could be "
-    "applied"
+    "the route '{}' is not one the module recognises, so no route's dose limits could be applied"
 )
 
 

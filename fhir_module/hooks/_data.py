@@ -165,8 +165,11 @@ def reads_fhir(knowledge: Knowledge, call: HookCall) -> bool:
         if not _usable(prefetch, key):
             return True
         value = prefetch[key]
-        if isinstance(value, dict) and value.get("resourceType") == "Bundle" \
-                and next_link(value) is not None:
+        if (
+            isinstance(value, dict)
+            and value.get("resourceType") == "Bundle"
+            and next_link(value) is not None
+        ):
             return True
     return False
 

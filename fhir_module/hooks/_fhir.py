@@ -106,7 +106,8 @@ class FhirClient:
         total = before + (len(entry) if isinstance(entry, list) else 0)
         if total > self.max_entries:
             raise FetchFailed(
-                key, f"the FHIR server's pages hold more than {self.max_entries} entries",
+                key,
+                f"the FHIR server's pages hold more than {self.max_entries} entries",
                 "too-costly",
             )
         return total
@@ -178,7 +179,8 @@ class FhirClient:
             check_depth(body)
         except RequestProblem:
             raise FetchFailed(
-                key, f"the FHIR server's answer is nested deeper than {DEFAULT_MAX_DEPTH} levels",
+                key,
+                f"the FHIR server's answer is nested deeper than {DEFAULT_MAX_DEPTH} levels",
                 "too-costly",
             ) from None
         if not isinstance(body, dict):
@@ -192,8 +194,11 @@ class FhirClient:
             key, f"the FHIR server's answer is larger than {self.max_bytes} bytes", "too-costly"
         )
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes \
-                and not response.headers.get("Content-Encoding"):
+        if (
+            declared.isdigit()
+            and int(declared) > self.max_bytes
+            and not response.headers.get("Content-Encoding")
+        ):
             raise too_large
         body = bytearray()
         try:

@@ -81,6 +81,7 @@ class Limits:
     max_dose_entries: int = DEFAULT_MAX_DOSE_ENTRIES
     fhir_answer_bytes: int = DEFAULT_MAX_BODY_BYTES
 
+
 #: FHIR resources in CDS Hooks requests nest a dozen levels or so; this leaves ample room
 DEFAULT_MAX_DEPTH = 64
 

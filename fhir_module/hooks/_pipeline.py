@@ -91,8 +91,9 @@ def run_hook(
     prepared = prepare_hook(knowledge, service_id, body, settings=settings, catalogue=catalogue)
     if isinstance(prepared, HookResult):
         return prepared
-    return finish_hook(knowledge, prepared, settings=settings, session=session, today=today,
-                       allowed=allowed)
+    return finish_hook(
+        knowledge, prepared, settings=settings, session=session, today=today, allowed=allowed
+    )
 
 
 def prepare_hook(

@@ -104,8 +104,11 @@ class Template:
                 out.append(part)
             else:
                 values = evaluate(part, env)  # type: ignore[arg-type]
-                out.append(values[0] if len(values) == 1 and type(values[0]) is str
-                           else render_value(values))
+                out.append(
+                    values[0]
+                    if len(values) == 1 and type(values[0]) is str
+                    else render_value(values)
+                )
         return "".join(out)
 
 

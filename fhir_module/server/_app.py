@@ -232,18 +232,25 @@ def create_app(
     async def judged(service_id: str, body: bytes, allowed: ServerPolicy) -> HookResult:
         if len(body) > INLINE_BODY_BYTES:
             return await run_in_threadpool(
-                lambda: run_hook(knowledge, service_id, body, settings=settings, session=http,
-                                 catalogue=catalogue, allowed=allowed)
+                lambda: run_hook(
+                    knowledge,
+                    service_id,
+                    body,
+                    settings=settings,
+                    session=http,
+                    catalogue=catalogue,
+                    allowed=allowed,
+                )
             )
-        prepared = prepare_hook(knowledge, service_id, body, settings=settings,
-                                catalogue=catalogue)
+        prepared = prepare_hook(knowledge, service_id, body, settings=settings, catalogue=catalogue)
         if isinstance(prepared, HookResult):
             return prepared
         if not prepared.reads_fhir:
             return finish_hook(knowledge, prepared, settings=settings, allowed=allowed)
         return await run_in_threadpool(
-            lambda: finish_hook(knowledge, prepared, settings=settings, session=http,
-                                allowed=allowed)
+            lambda: finish_hook(
+                knowledge, prepared, settings=settings, session=http, allowed=allowed
+            )
         )
 
     async def audited(service_id: str, result: HookResult) -> None:

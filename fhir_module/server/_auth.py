@@ -161,8 +161,7 @@ class Authenticator:
             raise Unauthorized("jti-missing")
         now = self._clock()
         expires = _number(claims, "exp") + self._leeway
-        if not self._replay.first_use(client.issuer, jti, expires, now,
-                                      wait=not loaded_keys_only):
+        if not self._replay.first_use(client.issuer, jti, expires, now, wait=not loaded_keys_only):
             raise Unauthorized("replay")
         return client
 

@@ -40,9 +40,7 @@ async def _send_401(send: Send) -> None:
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    await _send_outcome(
-        send, 413, "too-costly", f"request: the body is larger than {limit} bytes"
-    )
+    await _send_outcome(send, 413, "too-costly", f"request: the body is larger than {limit} bytes")
 
 
 async def _send_outcome(send: Send, status: int, code: str, diagnostics: str) -> None:
@@ -108,7 +106,7 @@ class Guard:
         configured public base URL, whatever Host or X-Forwarded-* the request claims."""
         path = scope.get("path", "")
         root = scope.get("root_path", "")
-        return f"{self.public_base_url}{path[len(root):] if path.startswith(root) else path}"
+        return f"{self.public_base_url}{path[len(root) :] if path.startswith(root) else path}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

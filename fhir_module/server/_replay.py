@@ -23,7 +23,6 @@ from ._store import Busy, Database, SQLiteDatabase, open_database
 _PURGE_EVERY = 64
 
 
-
 class ReplayCacheFull(FhirModuleError):
     """The issuer holds `quota` unexpired tokens; no new one of its can be admitted safely."""
 
@@ -46,8 +45,9 @@ class ReplayCache:
         self._since_purge = _PURGE_EVERY
         self._counts: dict[str, int] = {}
 
-    def first_use(self, issuer: str, jti: str, expires_at: float, now: float, *,
-                  wait: bool = True) -> bool:
+    def first_use(
+        self, issuer: str, jti: str, expires_at: float, now: float, *, wait: bool = True
+    ) -> bool:
         """Record the token id; False if it is already held and unexpired (a replay).
 
         ReplayCacheFull when the issuer's quota is reached; StoreUnavailable when the

@@ -127,9 +127,7 @@ class Settings:
             raise ConfigError("max_connections: must be at least 1", "max_connections")
         if self.replay_quota < 1:
             raise ConfigError("replay_quota: must be at least 1", "replay_quota")
-        if self.db_url is not None and not self.db_url.startswith(
-            ("postgresql://", "postgres://")
-        ):
+        if self.db_url is not None and not self.db_url.startswith(("postgresql://", "postgres://")):
             raise ConfigError("db_url: must be a postgresql:// URL", "db_url")
         for name in ("retention_days", "feedback_per_minute"):
             value = getattr(self, name)
@@ -232,14 +230,14 @@ class Settings:
 
 def _list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
     """The settings of what the service stores and for how long, from the environment."""
     names = ("REPLAY_QUOTA", "RETENTION_DAYS", "FEEDBACK_PER_MINUTE")
     try:
         quota = int(get("REPLAY_QUOTA") or DEFAULT_REPLAY_QUOTA)
-        days, per_minute = (
-            int(text) if (text := get(name)) else None for name in names[1:]
-        )
+        days, per_minute = (int(text) if (text := get(name)) else None for name in names[1:])
     except ValueError as exc:
         raise ConfigError(f"{ENV_PREFIX}{', _'.join(names)}: {exc}") from None
     key_file = get("AUDIT_KEY_FILE")
@@ -249,7 +247,8 @@ def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
         "audit_key_file": Path(key_file) if key_file else None,
         "retention_days": days,
         "feedback_per_minute": per_minute,
-        "db_url": db if (db := get("DB")) and db.startswith(("postgresql://", "postgres://"))
+        "db_url": db
+        if (db := get("DB")) and db.startswith(("postgresql://", "postgres://"))
         else None,
     }
 

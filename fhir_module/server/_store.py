@@ -146,8 +146,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # Comments are free text and may name the patient: by default only their length is
         # kept (NULL: no comment given).
         "ALTER TABLE feedback ADD COLUMN comment_length INTEGER",
-        "UPDATE feedback SET comment_length = length(user_comment)"
-        " WHERE user_comment IS NOT NULL",
+        "UPDATE feedback SET comment_length = length(user_comment) WHERE user_comment IS NOT NULL",
     ),
 )
 MIGRATIONS += (
@@ -234,8 +233,10 @@ def writing(conn: sqlite3.Connection, lock: threading.Lock, *, wait: bool) -> It
             with conn:
                 yield
         except sqlite3.OperationalError as exc:
-            if not wait and exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY,
-                                                            sqlite3.SQLITE_LOCKED):
+            if not wait and exc.sqlite_errorcode & 0xFF in (
+                sqlite3.SQLITE_BUSY,
+                sqlite3.SQLITE_LOCKED,
+            ):
                 raise Busy from None
             raise
         finally:
@@ -416,9 +417,7 @@ def _offered(card: Mapping[str, Any]) -> tuple[str | None, str | None]:
         json.dumps([s.get("uuid") for s in suggestions if isinstance(s, Mapping)])
         if isinstance(suggestions, list)
         else "[]",
-        json.dumps(
-            [[r.get("system"), r.get("code")] for r in reasons if isinstance(r, Mapping)]
-        )
+        json.dumps([[r.get("system"), r.get("code")] for r in reasons if isinstance(r, Mapping)])
         if isinstance(reasons, list)
         else "[]",
     )
@@ -467,9 +466,7 @@ class Store:
         self._failed_at: float | None = None
         self._state_lock = threading.Lock()
         self._owns = isinstance(target, Path | str) or bool(owns_database)
-        self.db: Database = (
-            open_database(target) if isinstance(target, Path | str) else target
-        )
+        self.db: Database = open_database(target) if isinstance(target, Path | str) else target
         try:
             self._key = audit_key if audit_key is not None else self._file_key(key_file)
             self._check_key()
@@ -674,7 +671,8 @@ class Store:
         if first:  # once, not per call: /health counts them
             log.error(
                 "audit not written: %s; hook calls are still answered, and further audit "
-                "failures are counted in /health until a write succeeds", cause
+                "failures are counted in /health until a write succeeds",
+                cause,
             )
         self._write_failed(cause)
 

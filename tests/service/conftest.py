@@ -58,9 +58,7 @@ class TestClient(_StarletteTestClient):
 def record_thread_hand_offs(
     monkeypatch: pytest.MonkeyPatch,
     module: ModuleType,
-    what: Callable[[Any, tuple[Any, ...]], Any] = lambda work, _: getattr(
-        work, "__name__", "work"
-    ),
+    what: Callable[[Any, tuple[Any, ...]], Any] = lambda work, _: getattr(work, "__name__", "work"),
 ) -> list[Any]:
     """What `module` hands to the thread pool (by default the work's name), as it does so."""
     handed: list[Any] = []

@@ -250,8 +250,7 @@ def test_tokens_are_checked_on_the_event_loop_while_the_keys_are_at_hand(
     assert call(client, SIGN, "not-a-jwt").status_code == 401
     assert key_set_hand_offs == ["verify"]
     # an unknown kid makes it look at the jwks_file again: in a thread
-    assert call(client, SIGN, token(BASE + SIGN, key("ES384", "es384-unknown"))).status_code \
-        == 401
+    assert call(client, SIGN, token(BASE + SIGN, key("ES384", "es384-unknown"))).status_code == 401
     assert key_set_hand_offs == ["verify", "verify"]
 
 

@@ -235,9 +235,19 @@ def test_feedback_is_flushed_to_disk_and_the_audit_is_committed(tmp_path: Path) 
         assert store._audit.execute("PRAGMA synchronous").fetchone()[0] == 1
         for conn in (store._conn, store._audit):
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        store.record_call(hook_instance="h", service_id="s", hook="order-sign", patient_id="p",
-                          cards=[{"uuid": "u-1", "indicator": "warning",
-                                  "source": {"topic": {"code": "max-daily-dose"}}}])
+        store.record_call(
+            hook_instance="h",
+            service_id="s",
+            hook="order-sign",
+            patient_id="p",
+            cards=[
+                {
+                    "uuid": "u-1",
+                    "indicator": "warning",
+                    "source": {"topic": {"code": "max-daily-dose"}},
+                }
+            ],
+        )
         # Feedback on the card, through the other connection, knows the card.
         store.record_feedback("s", parse_feedback({"feedback": [overridden("u-1")]}))
     finally:
@@ -252,8 +262,13 @@ def test_a_write_on_the_event_loop_does_not_wait_out_another_writer(tmp_path: Pa
 
     store = Store(tmp_path / "a.sqlite3")
     other = sqlite3.connect(tmp_path / "a.sqlite3", isolation_level=None)
-    call = {"hook_instance": "h", "service_id": "s", "hook": "order-sign", "patient_id": "p",
-            "cards": [{"uuid": "u-1", "indicator": "info"}]}
+    call = {
+        "hook_instance": "h",
+        "service_id": "s",
+        "hook": "order-sign",
+        "patient_id": "p",
+        "cards": [{"uuid": "u-1", "indicator": "info"}],
+    }
     try:
         other.execute("BEGIN IMMEDIATE")  # another worker in the middle of a write
         with pytest.raises(Busy):

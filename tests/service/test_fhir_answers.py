@@ -126,8 +126,9 @@ def test_an_answer_over_the_byte_cap_is_not_had(
 
 
 def _nested(depth: int) -> bytes:
-    return b'{"resourceType": "Patient", "id": "x", "extension": ' + b"[" * depth + b"]" * depth \
-        + b"}"
+    return (
+        b'{"resourceType": "Patient", "id": "x", "extension": ' + b"[" * depth + b"]" * depth + b"}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -192,8 +193,7 @@ def test_the_entry_cap_counts_a_paginated_prefetch_with_its_next_pages(
     prefetch["conditions"] = searchset(*[CONDITION] * 3, next_url=f"{SERVER}/Condition?page=1")
     with responses.RequestsMock() as rsps:
         rsps.get(f"{SERVER}/Condition?page=1", json=searchset(*[CONDITION] * 3))
-        _failed(capped.post(SIGN, json=hook_request(prefetch=prefetch)), "conditions",
-                "too-costly")
+        _failed(capped.post(SIGN, json=hook_request(prefetch=prefetch)), "conditions", "too-costly")
 
 
 # A FHIR server on loopback, for what only a real connection shows: streaming and time.

@@ -380,7 +380,10 @@ def _feedback(card: str, moment: str = "2024-05-01T10:00:00Z") -> list[object]:
 
 def _call(store: object, uuid: str) -> None:
     store.record_call(  # type: ignore[attr-defined]
-        hook_instance="h", service_id="s", hook="order-sign", patient_id="p",
+        hook_instance="h",
+        service_id="s",
+        hook="order-sign",
+        patient_id="p",
         cards=[{"uuid": uuid, "indicator": "info"}],
     )
 
@@ -434,7 +437,12 @@ def test_feedback_is_capped_per_client_and_minute(tmp_path: Path) -> None:
     finally:
         store.close()
     assert _stored(tmp_path / "f.sqlite3", "SELECT card_uuid FROM feedback ORDER BY id") == [
-        ("a",), ("b",), ("c",), ("e",), ("f",), ("d",)
+        ("a",),
+        ("b",),
+        ("c",),
+        ("e",),
+        ("f",),
+        ("d",),
     ]
 
 
@@ -627,9 +635,7 @@ def test_an_unwritable_replay_cache_is_503_not_401(
             assert response.json()["issue"][0]["code"] == "transient"
 
 
-def test_health_needs_no_token_and_tells_no_data(
-    settings: Settings, knowledge: Knowledge
-) -> None:
+def test_health_needs_no_token_and_tells_no_data(settings: Settings, knowledge: Knowledge) -> None:
     with TestClient(create_app(settings, knowledge), sign=False) as client:
         assert client.get(DISCOVERY).status_code == 401
         response = client.get("/health")

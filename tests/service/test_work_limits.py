@@ -32,8 +32,7 @@ def tight(settings: Settings, knowledge: Knowledge) -> Any:
 
 def _dosages(order: dict[str, Any], count: int) -> dict[str, Any]:
     first = order["dosageInstruction"][0]
-    order["dosageInstruction"] = [{**copy.deepcopy(first), "sequence": i + 1}
-                                  for i in range(count)]
+    order["dosageInstruction"] = [{**copy.deepcopy(first), "sequence": i + 1} for i in range(count)]
     return order
 
 
@@ -45,14 +44,18 @@ def _timing(key: str, count: int) -> Callable[[dict[str, Any]], None]:
         if key == "doseAndRate":
             dosage["doseAndRate"] = dosage["doseAndRate"] * count
         elif key == "maxDosePerPeriod":
-            cap = {"numerator": {"value": 60, "unit": "mg"},
-                   "denominator": {"value": 1, "unit": "d"}}
+            cap = {
+                "numerator": {"value": 60, "unit": "mg"},
+                "denominator": {"value": 1, "unit": "d"},
+            }
             dosage["maxDosePerPeriod"] = [cap] * count
         elif key == "event":
             dosage["timing"]["event"] = [f"2024-05-01T{h % 24:02d}:00:00Z" for h in range(count)]
         elif key == "coding":
-            code = {"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation",
-                    "code": "TID"}
+            code = {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation",
+                "code": "TID",
+            }
             dosage["timing"]["code"] = {"coding": [code] * count}
         else:
             values = {"timeOfDay": "08:00:00", "when": "MORN", "dayOfWeek": "mon"}
@@ -62,8 +65,7 @@ def _timing(key: str, count: int) -> Callable[[dict[str, Any]], None]:
 
 
 @pytest.mark.parametrize(
-    "key", ["doseAndRate", "maxDosePerPeriod", "event", "coding", "timeOfDay", "when",
-            "dayOfWeek"]
+    "key", ["doseAndRate", "maxDosePerPeriod", "event", "coding", "timeOfDay", "when", "dayOfWeek"]
 )
 def test_dose_and_timing_entries_beyond_the_limit_get_413(tight: TestClient, key: str) -> None:
     # the order's own doseAndRate entry counts: 8 in all is the limit
@@ -154,8 +156,9 @@ def test_many_orders_judged_together_stop_each_active_order_once(
     with TestClient(create_app(settings, knowledge)) as client:
         response = client.post(SIGN, json=hook_request("order-sign", *drafts, prefetch=prefetch))
     assert response.status_code == 200
-    cards = [c for c in response.json()["cards"]
-             if c["source"]["topic"]["code"] == "duplicate-therapy"]
+    cards = [
+        c for c in response.json()["cards"] if c["source"]["topic"]["code"] == "duplicate-therapy"
+    ]
     assert len(cards) == 1
     (suggestion,) = cards[0]["suggestions"]
     stopped = [ref for a in suggestion["actions"] for ref in a["resourceId"]]
@@ -171,8 +174,11 @@ def test_the_work_limits_come_from_the_environment() -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"FHIR_MODULE_MAX_DOSAGES": "0"}, {"FHIR_MODULE_MAX_DOSE_ENTRIES": "-1"},
-     {"FHIR_MODULE_MAX_DOSAGES": "many"}],
+    [
+        {"FHIR_MODULE_MAX_DOSAGES": "0"},
+        {"FHIR_MODULE_MAX_DOSE_ENTRIES": "-1"},
+        {"FHIR_MODULE_MAX_DOSAGES": "many"},
+    ],
 )
 def test_bad_work_limits_are_refused(env: dict[str, str]) -> None:
     from fhir_module.errors import ConfigError
