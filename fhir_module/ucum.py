@@ -265,7 +265,7 @@ def number(value: Any, what: str) -> Decimal:
     kind = type(value)
     if kind is int:
         if 0 <= value < _WHOLES:
-            return _WHOLE[value]
+            return _WHOLE[int(value)]
         if -LARGEST <= value <= LARGEST:
             return Decimal(value)
         raise _out_of_range(what)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..server import Settings
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:
+def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="print the CDS Hooks response to a request (or a FHIR Bundle)",

@@ -11,7 +11,7 @@ from ..errors import KnowledgeError
 from ._common import fail
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:
+def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "package", help="write the knowledge as a FHIR NPM package", description=__doc__
     )

@@ -276,7 +276,8 @@ def _raw_value(quantity: Any, what: str) -> int | float:
     value: Any = quantity.get("value")
     kind = type(value)
     if (kind is int or kind is float) and 0 < value <= LARGEST:
-        return value
+        number: int | float = value
+        return number
     positive(value, f"{what} value")  # raises, saying why
     raise UnreadableDose(f"the {what} value {show_value(value)} is not a positive number")
 

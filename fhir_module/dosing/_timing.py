@@ -69,7 +69,7 @@ def events_per_day(timing: dict[str, Any]) -> Events | None:
             unit = repeat.get("periodUnit")
             if type(frequency) is int and type(period) is int and type(unit) is str:
                 key = (frequency, period, unit)
-                found = _common.get(key, _UNSEEN)
+                found: Events | None = _common.get(key, _UNSEEN)
                 if found is not _UNSEEN:
                     return found
                 found = _events(timing)

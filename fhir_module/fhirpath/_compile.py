@@ -86,7 +86,7 @@ class FhirPathError(FhirModuleError, ValueError):
     """An expression does not parse or does not run against the documented variables."""
 
 
-class _Raise(ErrorListener):
+class _Raise(ErrorListener):  # type: ignore[misc]  # antlr4 ships no type hints
     def syntaxError(
         self,
         recognizer: Any,

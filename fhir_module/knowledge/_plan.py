@@ -64,7 +64,7 @@ def render_value(values: list[Any]) -> str:
 def _one(value: Any) -> str:
     kind = type(value)
     if kind is str:
-        return value
+        return str(value)
     if kind is int and -(10**15) < value < 10**15:
         return str(value)  # a whole number shows as itself
     if isinstance(value, bool):

@@ -22,11 +22,11 @@ from typing import Any
 import jwt
 import requests
 
-from ..errors import Unauthorized
+from ..errors import StoreUnavailable, Unauthorized
 from ._config import ServiceConfig, TrustedClient, load_config
 from ._jwks import ALGORITHMS, KeySet, KeysNotLoaded, verification_key
 from ._replay import ReplayCache, ReplayCacheFull
-from ._store import Busy, StoreUnavailable
+from ._store import Busy
 
 log = logging.getLogger("fhir_module.service.auth")
 

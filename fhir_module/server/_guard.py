@@ -20,9 +20,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import StoreUnavailable, Unauthorized
 from ..hooks import is_loopback_host, operation_outcome
-from ._auth import Authenticator, Unauthorized
-from ._store import StoreUnavailable
+from ._auth import Authenticator
 
 log = logging.getLogger("fhir_module.service.auth")
 
@@ -191,7 +191,7 @@ def _host_name(scope: Scope) -> str | None:
     """The name or address the request's Host header gives, without its port."""
     for name, value in scope.get("headers") or []:
         if name == b"host":
-            host = value.decode("latin-1").strip()
+            host: str = value.decode("latin-1").strip()
             if host.startswith("["):
                 return host[: host.find("]") + 1] if "]" in host else None
             return host.rpartition(":")[0] if ":" in host else host

@@ -25,7 +25,8 @@ import psycopg
 import psycopg_pool
 from psycopg import errors
 
-from ._store import Busy, StoreClosed, StoreUnavailable, Transaction
+from ..errors import StoreUnavailable
+from ._store import Busy, StoreClosed, Transaction
 
 log = logging.getLogger("fhir_module.service.store")
 

@@ -75,7 +75,7 @@ class ReplayCache:
                 (issuer, jti, expires_at, now),
             )
             self._counts[issuer] = self._counts.get(issuer, 0) + cursor.rowcount
-            return cursor.rowcount == 1
+            return bool(cursor.rowcount == 1)
 
     @property
     def _conn(self) -> sqlite3.Connection:
