@@ -22,9 +22,7 @@
     ├── SnapshotError (ValueError)    a profile's snapshot cannot be generated
     ├── KeyFileError (OSError)        the audit key file cannot be read or made safely
     ├── StoreClosed                   the store was used after it was closed (500)
-    ├── Busy                          another writer holds the database; do not wait for it
     ├── ReplayCacheFull               an issuer holds its quota of live token ids (401)
-    ├── KeysNotLoaded                 the key set must be fetched before a kid is looked up
     └── JwksError                     a key set could not be read or is not a JWKS
 
 The classes from RequestProblem to ReportError are defined here; the others live beside the

@@ -5,7 +5,7 @@ The server wraps these in FastAPI; the library API and the CLI call them directl
 neither needs FastAPI or PyJWT.
 """
 
-from ._data import ServerPolicy, fill_template, patient_record, reads_fhir
+from ._data import ServerPolicy, fill_template, patient_record
 from ._discovery import Service, service_for_hook, services
 from ._feedback import Feedback, parse_feedback, validate_feedback
 from ._fhir import FhirClient, next_link
@@ -46,11 +46,8 @@ from ._outcome import (
 )
 from ._pipeline import (
     HookResult,
-    PreparedCall,
     evaluate_hook,
-    finish_hook,
     handle_hook,
-    prepare_hook,
     run_hook,
 )
 from ._session import deadline, outbound_session
@@ -76,7 +73,6 @@ __all__ = [
     "HookResult",
     "Limits",
     "Model",
-    "PreparedCall",
     "RequestProblem",
     "ServerPolicy",
     "Service",
@@ -90,7 +86,6 @@ __all__ = [
     "deadline",
     "evaluate_hook",
     "fill_template",
-    "finish_hook",
     "handle_hook",
     "is_loopback_host",
     "is_operation_outcome",
@@ -103,8 +98,6 @@ __all__ = [
     "parse_hook_call",
     "parse_json",
     "patient_record",
-    "prepare_hook",
-    "reads_fhir",
     "run_hook",
     "service_for_hook",
     "services",

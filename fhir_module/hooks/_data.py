@@ -157,23 +157,6 @@ def _usable(prefetch: Mapping[str, Any], key: str) -> bool:
     return key in prefetch and not is_operation_outcome(prefetch[key])
 
 
-def reads_fhir(knowledge: Knowledge, call: HookCall) -> bool:
-    """Whether `patient_record` would read from this call's fhirServer: for a prefetch key
-    that is not usable, or for the next pages of a prefetched Bundle."""
-    prefetch = call.prefetch or {}
-    for key in prefetch_templates(knowledge):
-        if not _usable(prefetch, key):
-            return True
-        value = prefetch[key]
-        if (
-            isinstance(value, dict)
-            and value.get("resourceType") == "Bundle"
-            and next_link(value) is not None
-        ):
-            return True
-    return False
-
-
 def patient_record(
     knowledge: Knowledge,
     call: HookCall,

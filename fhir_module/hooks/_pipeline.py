@@ -20,7 +20,7 @@ from ..engine import (
 )
 from ..facts import PatientRecord
 from ..knowledge import Knowledge
-from ._data import ServerPolicy, patient_record, reads_fhir
+from ._data import ServerPolicy, patient_record
 from ._discovery import Service, service_for_hook, services
 from ._limits import HookLimits, Limits, check_dose_work, check_hook_sizes
 from ._models import HookCall, parse_json, validate_hook_call
@@ -61,16 +61,6 @@ class HookResult:
     response: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class PreparedCall:
-    """A validated call with drug orders to judge, before its patient data is gathered."""
-
-    service: Service
-    call: HookCall
-    reads_fhir: bool  # whether gathering the record reads from the fhirServer
-    drafts: tuple[Mapping[str, Any], ...] = ()  # the draft orders of this module's drugs
-
-
 def run_hook(
     knowledge: Knowledge,
     service_id: str | None,
@@ -82,30 +72,14 @@ def run_hook(
     catalogue: Mapping[str, Service] | None = None,
     allowed: ServerPolicy | None = None,
 ) -> HookResult:
-    """Validate, gather the patient's data, run the engine; see `handle_hook`.
+    """Parse, check sizes, find the service, validate, gather the patient's data, run the
+    engine; see `handle_hook`. A call without drug orders of this module is answered before
+    anything is read from the EHR.
 
     `allowed` decides which fhirServer URLs may be read (None: any); a refused one
     is treated as no FHIR access. Bundles over `settings.max_entries` raise TooLarge.
     """
     settings = settings or Limits()
-    prepared = prepare_hook(knowledge, service_id, body, settings=settings, catalogue=catalogue)
-    if isinstance(prepared, HookResult):
-        return prepared
-    return finish_hook(
-        knowledge, prepared, settings=settings, session=session, today=today, allowed=allowed
-    )
-
-
-def prepare_hook(
-    knowledge: Knowledge,
-    service_id: str | None,
-    body: Any,
-    *,
-    settings: HookLimits,
-    catalogue: Mapping[str, Service] | None = None,
-) -> HookResult | PreparedCall:
-    """The first half of `run_hook`, which reads nothing from the EHR: parse, check sizes,
-    find the service, validate. A call without drug orders of this module is answered here."""
     catalogue = services(knowledge) if catalogue is None else catalogue
     body = parse_json(body)
     check_hook_sizes(body, settings.max_entries)
@@ -122,38 +96,20 @@ def prepare_hook(
     if not drafts:
         # Nothing for this module to judge: answer at once, read nothing from the EHR.
         return HookResult(service, call, {"cards": []})
-    # Before anything is read from the EHR; again with the patient's orders in finish_hook.
+    # Before anything is read from the EHR; again with the patient's orders below.
     check_dose_work(drafts, settings.max_dosages, settings.max_dose_entries)
-    return PreparedCall(service, call, reads_fhir(knowledge, call), tuple(drafts))
-
-
-def finish_hook(
-    knowledge: Knowledge,
-    prepared: PreparedCall,
-    *,
-    settings: HookLimits,
-    session: requests.Session | None = None,
-    today: date | None = None,
-    allowed: ServerPolicy | None = None,
-) -> HookResult:
-    """The second half of `run_hook`: gather the patient's record (reading the fhirServer
-    only if `prepared.reads_fhir`) and run the engine."""
-    service, call = prepared.service, prepared.call
     record = patient_record(knowledge, call, settings, session, allowed)
     # The patient's own orders are dosed too (active doses, duplicate therapy).
     own = [r for r in record.medication_requests if isinstance(r, Mapping)]
     check_dose_work(
-        (*prepared.drafts, *(d.order for d in drug_orders_in(knowledge, own))),
+        (*drafts, *(d.order for d in drug_orders_in(knowledge, own))),
         settings.max_dosages,
         settings.max_dose_entries,
     )
-    return HookResult(
-        service,
-        call,
-        evaluate_hook(
-            knowledge, service.hook, call.context, record, today=today, prefetch=call.prefetch
-        ),
+    response = evaluate_hook(
+        knowledge, service.hook, call.context, record, today=today, prefetch=call.prefetch
     )
+    return HookResult(service, call, response)
 
 
 def handle_hook(

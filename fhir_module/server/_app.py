@@ -20,7 +20,6 @@ import requests
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import FhirModuleError, StoreUnavailable, answer_for
@@ -30,12 +29,10 @@ from ..hooks import (
     ServerPolicy,
     UnknownService,
     check_feedback_size,
-    finish_hook,
     operation_outcome,
     outbound_session,
     outcome_for,
     parse_json,
-    prepare_hook,
     run_hook,
     services,
     validate_feedback,
@@ -45,6 +42,7 @@ from ._auth import Authenticator
 from ._config import TrustedClient, load_config
 from ._guard import HEALTH_PATH, Guard
 from ._http import configure_connections, quiet_accept_errors
+from ._offload import offload
 from ._openapi import (
     DISCOVERY_RESPONSES,
     FEEDBACK_BODY,
@@ -55,14 +53,10 @@ from ._openapi import (
 )
 from ._replay import ReplayCache
 from ._settings import Settings
-from ._store import Busy, Store
+from ._store import Store
 
 log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
-#: Hook calls up to this size whose data is all prefetched are answered on the event loop
-#: (about 15 draft orders, some 5 ms of work at most): that costs less than handing them to
-#: a thread and back. Larger calls, and any that read the fhirServer, run in the thread pool.
-INLINE_BODY_BYTES = 16 * 1024
 #: the CORS origins open mode allows unless told otherwise: http(s) on a loopback name, any port
 LOOPBACK_ORIGINS = r"https?://(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?"
 
@@ -99,7 +93,7 @@ async def _guarded(work: Callable[[], Response]) -> Response:
     # Blocking work (FHIR reads, SQLite) runs in the thread pool. Errors are answered here
     # rather than by an app-level handler, which Starlette would re-raise after answering.
     try:
-        return await run_in_threadpool(work)
+        return await offload(work)
     except Exception as exc:  # noqa: BLE001 - every request gets an answer, never a trace
         return error_response(exc)
 
@@ -203,7 +197,7 @@ def create_app(
     async def health() -> Response:
         # Readiness for a load balancer: the knowledge loaded (it yields the services), the
         # database writable. No data, no authentication.
-        database = await run_in_threadpool(store.health)
+        database = await offload(store.health)
         loaded = bool(catalogue)
         ready = loaded and database["writable"]
         body = {
@@ -230,45 +224,27 @@ def create_app(
         return JSONResponse(result.response)
 
     async def judged(service_id: str, body: bytes, allowed: ServerPolicy) -> HookResult:
-        if len(body) > INLINE_BODY_BYTES:
-            return await run_in_threadpool(
-                lambda: run_hook(
-                    knowledge,
-                    service_id,
-                    body,
-                    settings=settings,
-                    session=http,
-                    catalogue=catalogue,
-                    allowed=allowed,
-                )
-            )
-        prepared = prepare_hook(knowledge, service_id, body, settings=settings, catalogue=catalogue)
-        if isinstance(prepared, HookResult):
-            return prepared
-        if not prepared.reads_fhir:
-            return finish_hook(knowledge, prepared, settings=settings, allowed=allowed)
-        return await run_in_threadpool(
-            lambda: finish_hook(
-                knowledge, prepared, settings=settings, session=http, allowed=allowed
-            )
+        return await offload(
+            run_hook,
+            knowledge,
+            service_id,
+            body,
+            settings=settings,
+            session=http,
+            catalogue=catalogue,
+            allowed=allowed,
         )
 
     async def audited(service_id: str, result: HookResult) -> None:
-        def record(wait: bool) -> None:
-            store.record_call(
+        try:
+            await offload(
+                store.record_call,
                 hook_instance=result.call.hook_instance,
                 service_id=service_id,
                 hook=result.service.hook,
                 patient_id=result.call.patient_id,
                 cards=result.response.get("cards", []),
-                wait=wait,
             )
-
-        try:
-            try:
-                record(wait=False)  # on the event loop, unless another writer holds the file
-            except Busy:
-                await run_in_threadpool(record, True)
         except StoreUnavailable:
             pass  # the cards matter more than their audit: the store counts and logs it
         except Exception as exc:  # noqa: BLE001 - the cards go out whatever the audit's fault

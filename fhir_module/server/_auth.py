@@ -24,9 +24,8 @@ import requests
 
 from ..errors import StoreUnavailable, Unauthorized
 from ._config import ServiceConfig, TrustedClient, load_config
-from ._jwks import ALGORITHMS, KeySet, KeysNotLoaded, verification_key
+from ._jwks import ALGORITHMS, KeySet, verification_key
 from ._replay import ReplayCache, ReplayCacheFull
-from ._store import Busy
 
 log = logging.getLogger("fhir_module.service.auth")
 
@@ -91,24 +90,8 @@ class Authenticator:
         """The client that signed the bearer JWT of a call to `url`; else Unauthorized.
 
         May read or fetch the client's key set (blocking I/O)."""
-        client = self._verify_failing_closed(authorization, url, loaded_keys_only=False)
-        if client is None:  # only a check on loaded keys alone can stop short of an answer
-            raise Unauthorized("internal")
-        return client
-
-    def verify_loaded(self, authorization: str | None, url: str) -> TrustedClient | None:
-        """`verify` without reading or fetching a key set and without waiting for the
-        database, for the event loop: None when the answer needs a key set loaded first or
-        the replay cache is busy (then call `verify`, in a thread)."""
-        return self._verify_failing_closed(authorization, url, loaded_keys_only=True)
-
-    def _verify_failing_closed(
-        self, authorization: str | None, url: str, *, loaded_keys_only: bool
-    ) -> TrustedClient | None:
         try:
-            return self._verify(authorization, url, loaded_keys_only)
-        except (KeysNotLoaded, Busy):
-            return None  # only when checking on loaded keys alone, without waiting
+            return self._verify(authorization, url)
         except (Unauthorized, StoreUnavailable):
             raise  # a database that cannot record the jti: 503, the token is not judged
         except (ReplayCacheFull, sqlite3.Error) as exc:
@@ -118,7 +101,7 @@ class Authenticator:
             log.error("token check failed unexpectedly: %s", type(exc).__name__)
             raise Unauthorized("internal") from None
 
-    def _verify(self, authorization: str | None, url: str, loaded_keys_only: bool) -> TrustedClient:
+    def _verify(self, authorization: str | None, url: str) -> TrustedClient:
         if not authorization:
             raise Unauthorized("no-credentials")
         scheme, _, token = authorization.strip().partition(" ")
@@ -146,7 +129,7 @@ class Authenticator:
         if "jku" in header and header["jku"] != client.jwks_url:
             raise Unauthorized("jku")
         keys = self._keys[client.issuer]
-        jwk = keys.find_loaded(kid) if loaded_keys_only else keys.find(kid)
+        jwk = keys.find(kid)
         if jwk is None:
             raise Unauthorized("unknown-kid")
         key = verification_key(jwk, alg)
@@ -161,7 +144,7 @@ class Authenticator:
             raise Unauthorized("jti-missing")
         now = self._clock()
         expires = _number(claims, "exp") + self._leeway
-        if not self._replay.first_use(client.issuer, jti, expires, now, wait=not loaded_keys_only):
+        if not self._replay.first_use(client.issuer, jti, expires, now):
             raise Unauthorized("replay")
         return client
 

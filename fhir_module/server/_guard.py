@@ -17,12 +17,12 @@ import json
 import logging
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import StoreUnavailable, Unauthorized
 from ..hooks import is_loopback_host, operation_outcome
 from ._auth import Authenticator
+from ._offload import offload
 
 log = logging.getLogger("fhir_module.service.auth")
 
@@ -136,11 +136,8 @@ class Guard:
             authorization = raw.decode("latin-1") if raw is not None else None
             url = self.called_url(scope)
             try:
-                # On the event loop while the client's keys are at hand (a thread hand-off
-                # costs more than the check); in a thread when a key set must be fetched.
-                client = self.auth.verify_loaded(authorization, url)
-                if client is None:
-                    client = await run_in_threadpool(self.auth.verify, authorization, url)
+                # In a thread: the check may fetch a key set and writes the replay cache.
+                client = await offload(self.auth.verify, authorization, url)
                 state["cds_client"] = client
             except Unauthorized as exc:
                 log.warning("authentication failed: %s", exc.reason)

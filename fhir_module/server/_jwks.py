@@ -35,10 +35,6 @@ DEFAULT_MIN_REFRESH = 60.0
 MAX_JWKS_BYTES = 512 * 1024
 
 
-class KeysNotLoaded(FhirModuleError):
-    """The key set must be read or fetched before this kid can be looked up."""
-
-
 class JwksError(FhirModuleError):
     """A key set could not be read or is not a JWKS; the message names no secret."""
 
@@ -128,24 +124,6 @@ class KeySet:
                 self._tried_at = now
                 self._reload(now)
             return self._keys.get(kid)
-
-    def find_loaded(self, kid: str) -> dict[str, Any] | None:
-        """Like `find`, without reading or fetching anything: the JWK with this kid, or None
-        when `find` would not find it either. Raises KeysNotLoaded when `find` would load
-        the set first (missing, stale, or an unknown kid it may look for), or when another
-        thread is loading it."""
-        if not self._lock.acquire(blocking=False):
-            raise KeysNotLoaded
-        try:
-            now = self._clock()
-            stale = self.url is not None and (
-                self._loaded_at is None or now - self._loaded_at > self._ttl
-            )
-            if (stale or kid not in self._keys) and self._may_reload(now):
-                raise KeysNotLoaded
-            return self._keys.get(kid)
-        finally:
-            self._lock.release()
 
     def _may_reload(self, now: float) -> bool:
         # Failed loads and unknown-kid reloads spend the budget; routine loads do not.

@@ -1,8 +1,7 @@
 """The PostgreSQL implementation of the store: one database shared by several replicas.
 
 psycopg 3 with its connection pool; every statement runs in a worker thread, never on
-the event loop (a transaction that may not wait raises Busy at once, so the caller
-hands it to a thread). The schema is created and migrated at start under an advisory
+the event loop. The schema is created and migrated at start under an advisory
 lock, so replicas starting together migrate it once. Feedback is committed with
 `synchronous_commit` on (flushed to disk, and to synchronous standbys if any, before
 the 200); the audit (sent in one round trip, pipelined) and the replay cache commit with
@@ -26,7 +25,7 @@ import psycopg_pool
 from psycopg import errors
 
 from ..errors import StoreUnavailable
-from ._store import Busy, StoreClosed, Transaction
+from ._store import StoreClosed, Transaction
 
 log = logging.getLogger("fhir_module.service.store")
 
@@ -155,9 +154,7 @@ class PostgresDatabase:
             )
 
     @contextmanager
-    def transaction(self, role: str, *, wait: bool = True) -> Iterator[Transaction]:
-        if not wait:
-            raise Busy  # network I/O: never on the event loop
+    def transaction(self, role: str) -> Iterator[Transaction]:
         if self._pool.closed:
             raise StoreClosed()
         try:

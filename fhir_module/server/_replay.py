@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import FhirModuleError
 from ._settings import DEFAULT_REPLAY_QUOTA
-from ._store import Busy, Database, SQLiteDatabase, open_database
+from ._store import Database, SQLiteDatabase, open_database
 
 #: purge expired rows and recount once per this many insertions
 _PURGE_EVERY = 64
@@ -45,18 +45,12 @@ class ReplayCache:
         self._since_purge = _PURGE_EVERY
         self._counts: dict[str, int] = {}
 
-    def first_use(
-        self, issuer: str, jti: str, expires_at: float, now: float, *, wait: bool = True
-    ) -> bool:
+    def first_use(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
         """Record the token id; False if it is already held and unexpired (a replay).
 
         ReplayCacheFull when the issuer's quota is reached; StoreUnavailable when the
-        database cannot take the write (the call is then refused). Without `wait`, raises Busy
-        instead of waiting for another writer, and when the periodic purge of expired rows
-        is due (that is for a thread to do)."""
-        if self._since_purge + 1 >= _PURGE_EVERY and not wait:
-            raise Busy
-        with self.db.transaction("replay", wait=wait) as tx:
+        database cannot take the write (the call is then refused)."""
+        with self.db.transaction("replay") as tx:
             if self._since_purge + 1 >= _PURGE_EVERY:
                 self._since_purge = 0
                 tx.execute("DELETE FROM jwt_seen WHERE expires_at < ?", (now,))

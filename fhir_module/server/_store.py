@@ -183,9 +183,6 @@ PURGE_INTERVAL_SECONDS = 3600.0
 
 #: how long a writer waits for another connection's write lock, when it may wait
 BUSY_TIMEOUT_SECONDS = 10.0
-#: how long a writer on the event loop waits: another worker's commit, even one flushed to
-#: disk, takes about a millisecond; a longer hold is left to a thread
-LOOP_BUSY_TIMEOUT_MS = 2
 
 
 #: after a failed write, /health reports the database unavailable for this long, even if
@@ -215,35 +212,12 @@ class StoreClosed(FhirModuleError):
     database."""
 
 
-class Busy(FhirModuleError):
-    """Another writer holds the database (or this store's lock) and the caller asked not
-    to wait for it: on the event loop, the write is handed to a thread instead."""
-
-
 @contextmanager
-def writing(conn: sqlite3.Connection, lock: threading.Lock, *, wait: bool) -> Iterator[None]:
-    """A write transaction under `lock`. Without `wait`, raises Busy rather than wait for
-    the lock, or for another connection's write beyond LOOP_BUSY_TIMEOUT_MS."""
-    if not lock.acquire(blocking=wait):
-        raise Busy
-    try:
-        if not wait:
-            conn.execute(f"PRAGMA busy_timeout = {LOOP_BUSY_TIMEOUT_MS}")
-        try:
-            with conn:
-                yield
-        except sqlite3.OperationalError as exc:
-            if not wait and exc.sqlite_errorcode & 0xFF in (
-                sqlite3.SQLITE_BUSY,
-                sqlite3.SQLITE_LOCKED,
-            ):
-                raise Busy from None
-            raise
-        finally:
-            if not wait:
-                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-    finally:
-        lock.release()
+def writing(conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[None]:
+    """A write transaction under `lock` (SQLite waits BUSY_TIMEOUT_SECONDS for another
+    connection's write)."""
+    with lock, conn:
+        yield
 
 
 def _timestamp(seconds: float) -> str:
@@ -331,9 +305,7 @@ class Database(Protocol):
     #: SQL for the id of the hook_call row this transaction has just inserted
     last_call_id: str
 
-    def transaction(
-        self, role: str, *, wait: bool = True
-    ) -> AbstractContextManager[Transaction]: ...
+    def transaction(self, role: str) -> AbstractContextManager[Transaction]: ...
 
     def close(self) -> None: ...
 
@@ -370,9 +342,9 @@ class SQLiteDatabase:
         return conn
 
     @contextmanager
-    def transaction(self, role: str, *, wait: bool = True) -> Iterator[Transaction]:
+    def transaction(self, role: str) -> Iterator[Transaction]:
         conn = self.connection(role)
-        with unavailable(), writing(conn, self._locks[role], wait=wait):
+        with unavailable(), writing(conn, self._locks[role]):
             yield conn
 
     def close(self) -> None:
@@ -544,11 +516,8 @@ class Store:
         hook: str,
         patient_id: str,
         cards: Iterable[Mapping[str, Any]],
-        wait: bool = True,
     ) -> None:
-        """Audit one answered hook call: which rules showed which cards, for whom (hashed).
-
-        Without `wait`, raises Busy instead of waiting for another writer."""
+        """Audit one answered hook call: which rules showed which cards, for whom (hashed)."""
         shown = []
         for card in cards:
             source = card.get("source")
@@ -557,10 +526,8 @@ class Store:
             shown.append((str(card.get("uuid")), rule, card.get("indicator"), *_offered(card)))
         try:
             if self._purge_due():
-                if not wait:
-                    raise Busy  # deleting old rows is a thread's work
                 self.purge()
-            with self.db.transaction("audit", wait=wait) as tx:
+            with self.db.transaction("audit") as tx:
                 self._write_call(tx, hook_instance, service_id, hook, patient_id, shown)
         except StoreUnavailable as exc:
             self._audit_failed(exc.cause)

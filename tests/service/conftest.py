@@ -64,9 +64,9 @@ def record_thread_hand_offs(
     handed: list[Any] = []
     real = module.run_in_threadpool
 
-    async def recording(work: Any, *args: Any) -> Any:
+    async def recording(work: Any, *args: Any, **kwargs: Any) -> Any:
         handed.append(what(work, args))
-        return await real(work, *args)
+        return await real(work, *args, **kwargs)
 
     monkeypatch.setattr(module, "run_in_threadpool", recording)
     return handed
