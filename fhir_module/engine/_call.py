@@ -18,7 +18,6 @@ from ..facts import (
     order_date,
     patient_facts,
 )
-from ..fhirpath import Results
 from ..knowledge import Drug, Knowledge, Pool
 from ._findings import Action
 from ._orders import DrugOrder, drug_orders_in
@@ -78,8 +77,6 @@ class Call:
         self._past_doses: dict[int, Dose] = {}
         self._current: dict[tuple[int, str], Current] = {}
         self.actions: dict[tuple[Any, ...], tuple[Action, ...]] = {}
-        #: the FHIRPath results, by the values of the variables each expression reads
-        self.results = Results()
 
     def group(self, drug: Drug, route: str) -> tuple[tuple[DrugOrder, ...], tuple[Dose, ...]]:
         """The orders in scope of this drug and route (judged together), and their doses."""

@@ -2,11 +2,8 @@
 common shapes, fhirpathpy for the rest."""
 
 from ._compile import (
-    VOLATILE,
     Compiled,
-    Environment,
     FhirPathError,
-    Results,
     check_syntax,
     compile_expression,
     evaluate,
@@ -14,12 +11,9 @@ from ._compile import (
 from ._fast import Fallback, compile_fast
 
 __all__ = [
-    "VOLATILE",
     "Compiled",
-    "Environment",
     "Fallback",
     "FhirPathError",
-    "Results",
     "check_syntax",
     "compile_expression",
     "compile_fast",
