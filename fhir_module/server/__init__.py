@@ -7,7 +7,8 @@ the OpenAPI document.
 the clients a config file trusts (`load_config`), or, without one, loopback callers only.
 """
 
-from ._app import app_from_env, create_app, error_response
+from ._answers import error_response
+from ._app import app_from_env, create_app
 from ._auth import Authenticator, check_config
 from ._config import ServiceConfig, TrustedClient, is_loopback_url, load_config
 from ._http import NoDelayH11Protocol, configure_connections
