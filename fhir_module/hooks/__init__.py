@@ -7,7 +7,7 @@ neither needs FastAPI or PyJWT.
 
 from ._data import ServerPolicy, fill_template, patient_record
 from ._discovery import Service, service_for_hook, services
-from ._feedback import Feedback, parse_feedback, validate_feedback
+from ._feedback import CdsFeedback, Feedback, parse_feedback, validate_feedback
 from ._fhir import FhirClient, next_link
 from ._limits import (
     DEFAULT_FHIR_TIMEOUT,
@@ -26,8 +26,10 @@ from ._limits import (
     check_hook_sizes,
 )
 from ._models import (
+    CONTEXTS,
     MAX_ID_CHARS,
     MAX_STORED_TEXT_CHARS,
+    CdsHookRequest,
     FhirAuthorization,
     HookCall,
     Model,
@@ -61,9 +63,12 @@ __all__ = [
     "DEFAULT_MAX_DOSE_ENTRIES",
     "DEFAULT_MAX_ENTRIES",
     "DEFAULT_MAX_PAGES",
+    "CONTEXTS",
     "MAX_ID_CHARS",
     "MAX_STORED_TEXT_CHARS",
     "BaseUrl",
+    "CdsFeedback",
+    "CdsHookRequest",
     "Feedback",
     "FetchFailed",
     "FhirAuthorization",

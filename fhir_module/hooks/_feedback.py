@@ -59,7 +59,9 @@ class Feedback(Model):
         return self
 
 
-class _FeedbackBody(Model):
+class CdsFeedback(Model):
+    """A CDS Hooks feedback body."""
+
     feedback: list[Feedback]
 
 
@@ -72,6 +74,6 @@ def validate_feedback(parsed: Any) -> list[Feedback]:
     """`parse_feedback` for a body `parse_json` has already read and checked."""
     raw = json_object(parsed, "request")
     try:
-        return list(_FeedbackBody.model_validate(raw).feedback)
+        return list(CdsFeedback.model_validate(raw).feedback)
     except ValidationError as exc:
         raise problem_from(exc) from None

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     SecretStr,
     StringConstraints,
     ValidationError,
@@ -52,7 +53,8 @@ class FhirAuthorization(Model):
     """The bearer token for the EHR's FHIR server; every field but `patient` is required."""
 
     access_token: SecretStr
-    token_type: Text
+    #: "Bearer" in any case (RFC 6749 section 5.1); the pattern says so in the OpenAPI document
+    token_type: Annotated[Text, Field(json_schema_extra={"pattern": "^[Bb][Ee][Aa][Rr][Ee][Rr]$"})]
     expires_in: int
     scope: Text
     subject: Text
@@ -117,7 +119,9 @@ CONTEXTS: dict[str, type[Model]] = {
 }
 
 
-class _Request(Model):
+class CdsHookRequest(Model):
+    """A CDS Hooks request; its `context` is checked by the hook's model in CONTEXTS."""
+
     hook: Text
     hookInstance: Identifier
     fhirServer: Text | None = None
@@ -134,7 +138,7 @@ class _Request(Model):
         return value
 
     @model_validator(mode="after")
-    def _server_with_token(self) -> _Request:
+    def _server_with_token(self) -> CdsHookRequest:
         if self.fhirAuthorization is not None and self.fhirServer is None:
             raise ValueError("fhirServer is required when fhirAuthorization is given")
         return self
@@ -264,7 +268,7 @@ def validate_hook_call(parsed: Any, hook: str) -> HookCall:
     """`parse_hook_call` for a body `parse_json` has already read and checked."""
     raw = json_object(parsed, "request")
     try:
-        request = _Request.model_validate(raw)
+        request = CdsHookRequest.model_validate(raw)
     except ValidationError as exc:
         raise problem_from(exc) from None
     if request.hook != hook:

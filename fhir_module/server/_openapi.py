@@ -1,8 +1,10 @@
 """The service's OpenAPI description: the CDS Hooks 2.0.1 bodies, the answers and their types.
 
 The handlers read raw bodies (their own validation gives the CDS Hooks error
-answers), so FastAPI cannot infer the request schemas; they are written here,
-from the specification, and merged into FastAPI's generated document.
+answers), so FastAPI cannot infer the request schemas: they are generated here from
+the pydantic models that validate the bodies (hooks.CdsHookRequest, the per-hook
+contexts, hooks.CdsFeedback), so the document cannot drift from the checks. Only the
+answers, which no model validates, are described by hand.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from ..hooks import Service
+from ..hooks import CONTEXTS, CdsFeedback, CdsHookRequest, Service
 from ._settings import Settings
 
 FHIR_JSON = "application/fhir+json"
@@ -23,7 +27,6 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_TEXT = {"type": "string", "pattern": r"\S"}
 _OUTCOME = {"content": {FHIR_JSON: {"schema": _ref("OperationOutcome")}}}
 _UNAUTHORIZED = {"description": "No valid CDS Hooks JWT (a bare answer, no body)"}
 
@@ -66,120 +69,33 @@ FEEDBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _schemas(max_entries: int) -> dict[str, Any]:
-    resource = {
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (CdsHookRequest, "validation"),
+        (CdsFeedback, "validation"),
+        *((context, "validation") for context in CONTEXTS.values()),
+    ]
+    _, generated = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = generated["$defs"]
+    # The request model takes any context; the hook's own model checks it.
+    schemas["CdsHookRequest"]["properties"]["context"] = {
+        "anyOf": [_ref(context.__name__) for context in CONTEXTS.values()]
+    }
+    # The entry caps are settings, not part of the models.
+    schemas["CdsFeedback"]["properties"]["feedback"]["maxItems"] = max_entries
+    schemas["OperationOutcome"] = {
         "type": "object",
-        "required": ["resourceType"],
-        "properties": {"resourceType": _TEXT},
+        "required": ["resourceType", "issue"],
+        "properties": {
+            "resourceType": {"const": "OperationOutcome"},
+            "issue": {"type": "array"},
+        },
     }
-    coding = {
+    schemas["CdsResponse"] = {
         "type": "object",
-        "required": ["system", "code"],
-        "properties": {"system": _TEXT, "code": _TEXT, "display": {"type": "string"}},
+        "required": ["cards"],
+        "properties": {"cards": {"type": "array", "items": {"type": "object"}}},
     }
-    return {
-        "FhirResource": resource,
-        "OperationOutcome": {
-            "type": "object",
-            "required": ["resourceType", "issue"],
-            "properties": {
-                "resourceType": {"const": "OperationOutcome"},
-                "issue": {"type": "array"},
-            },
-        },
-        "FhirAuthorization": {
-            "type": "object",
-            "required": ["access_token", "token_type", "expires_in", "scope", "subject"],
-            "properties": {
-                "access_token": _TEXT,
-                "token_type": {"type": "string", "enum": ["Bearer"]},
-                "expires_in": {"type": "integer"},
-                "scope": _TEXT,
-                "subject": _TEXT,
-                "patient": _TEXT,
-            },
-        },
-        "DraftOrders": {
-            "type": "object",
-            "required": ["resourceType"],
-            "properties": {
-                "resourceType": {"const": "Bundle"},
-                "type": {"type": "string"},
-                "entry": {
-                    "type": "array",
-                    "maxItems": max_entries,
-                    "items": {"type": "object", "properties": {"resource": _ref("FhirResource")}},
-                },
-            },
-        },
-        "HookContext": {
-            "type": "object",
-            "required": ["userId", "patientId"],
-            "description": "order-select and order-sign also require draftOrders; "
-            "order-select requires selections",
-            "properties": {
-                "userId": _TEXT,
-                "patientId": _TEXT,
-                "encounterId": _TEXT,
-                "draftOrders": _ref("DraftOrders"),
-                "selections": {"type": "array", "items": _TEXT},
-            },
-        },
-        "CdsHookRequest": {
-            "type": "object",
-            "required": ["hook", "hookInstance", "context"],
-            "properties": {
-                "hook": {"type": "string", "enum": ["order-select", "order-sign"]},
-                "hookInstance": _TEXT,
-                "fhirServer": {"type": "string", "format": "uri"},
-                "fhirAuthorization": _ref("FhirAuthorization"),
-                "context": _ref("HookContext"),
-                "prefetch": {
-                    "type": "object",
-                    "additionalProperties": {"anyOf": [_ref("FhirResource"), {"type": "null"}]},
-                },
-                "extension": {"type": "object"},
-            },
-        },
-        "CdsResponse": {
-            "type": "object",
-            "required": ["cards"],
-            "properties": {"cards": {"type": "array", "items": {"type": "object"}}},
-        },
-        "CdsFeedback": {
-            "type": "object",
-            "required": ["feedback"],
-            "properties": {
-                "feedback": {
-                    "type": "array",
-                    "maxItems": max_entries,
-                    "items": {
-                        "type": "object",
-                        "required": ["card", "outcome", "outcomeTimestamp"],
-                        "properties": {
-                            "card": _TEXT,
-                            "outcome": {"type": "string", "enum": ["accepted", "overridden"]},
-                            "acceptedSuggestions": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "required": ["id"],
-                                    "properties": {"id": _TEXT},
-                                },
-                            },
-                            "overrideReason": {
-                                "type": "object",
-                                "properties": {
-                                    "reason": coding,
-                                    "userComment": {"type": "string"},
-                                },
-                            },
-                            "outcomeTimestamp": {"type": "string", "format": "date-time"},
-                        },
-                    },
-                }
-            },
-        },
-    }
+    return schemas
 
 
 def install_openapi(app: FastAPI, catalogue: Mapping[str, Service], settings: Settings) -> None:
