@@ -201,3 +201,16 @@ def test_the_library_api_loads_neither_fastapi_nor_pyjwt() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False False"
+
+
+def test_the_cli_evaluate_loads_neither_fastapi_nor_pyjwt() -> None:
+    code = (
+        "import sys; from fhir_module.cli import main; "
+        "status = main(['evaluate', 'examples/order-sign-pregnancy.request.json']); "
+        "print(status, 'fastapi' in sys.modules, 'jwt' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert '"cards"' in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "0 False False"

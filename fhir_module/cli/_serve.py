@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ConfigError, StoreUnavailable
 from ..hooks import is_loopback_host
-from ..server import Settings, Store, check_config, describe_database, is_postgres_url
+from ..server import Settings, Store, describe_database, is_postgres_url
 from ._common import fail, knowledge_or_fail
 
 FACTORY = "fhir_module.server:app_from_env"
@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
     if settings.config_path is not None:
         try:
+            from ..server import check_config  # PyJWT: only for a service with trusted clients
+
             check_config(settings.config_path)
         except ConfigError as exc:
             return fail(f"bad config: {exc}")

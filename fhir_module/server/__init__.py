@@ -7,14 +7,52 @@ the OpenAPI document.
 the clients a config file trusts (`load_config`), or, without one, loopback callers only.
 """
 
-from ._answers import error_response
-from ._app import app_from_env, create_app
-from ._auth import Authenticator, check_config
-from ._config import ServiceConfig, TrustedClient, is_loopback_url, load_config
-from ._http import NoDelayH11Protocol, configure_connections
-from ._report import RuleReport, feedback_report
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._settings import Settings
-from ._store import Store, describe_database, is_postgres_url
+
+if TYPE_CHECKING:
+    from ._answers import error_response
+    from ._app import app_from_env, create_app
+    from ._auth import Authenticator, check_config
+    from ._config import ServiceConfig, TrustedClient, is_loopback_url, load_config
+    from ._http import NoDelayH11Protocol, configure_connections
+    from ._report import RuleReport, feedback_report
+    from ._store import Store, describe_database, is_postgres_url
+
+#: where each name lives: imported on first use, so reading the settings (the CLI's
+#: evaluate) does not load FastAPI, PyJWT or uvicorn
+_HOMES = {
+    "error_response": "_answers",
+    "app_from_env": "_app",
+    "create_app": "_app",
+    "Authenticator": "_auth",
+    "check_config": "_auth",
+    "ServiceConfig": "_config",
+    "TrustedClient": "_config",
+    "is_loopback_url": "_config",
+    "load_config": "_config",
+    "NoDelayH11Protocol": "_http",
+    "configure_connections": "_http",
+    "RuleReport": "_report",
+    "feedback_report": "_report",
+    "Store": "_store",
+    "describe_database": "_store",
+    "is_postgres_url": "_store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Authenticator",
