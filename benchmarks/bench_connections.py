@@ -32,7 +32,7 @@ from pathlib import Path
 import requests
 from _harness import LOOPBACK, Server, machine, ms, percentile
 
-from fhir_module.service._urls import parse_base_url
+from fhir_module.hooks._urls import parse_base_url
 
 
 def timed(

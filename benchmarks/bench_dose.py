@@ -19,33 +19,50 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
 
 # A typical EHR draft order: a coded tablet product, two tablets three times a day by mouth.
-ORDER_TEXT = json.dumps({
-    "resourceType": "MedicationRequest",
-    "id": "draft-baclofen-1",
-    "status": "draft",
-    "intent": "order",
-    "medicationCodeableConcept": {
-        "coding": [{"system": RXNORM, "code": "197391",
-                    "display": "baclofen 10 MG Oral Tablet"}],
-        "text": "baclofen 10 MG Oral Tablet",
-    },
-    "subject": {"reference": "Patient/example"},
-    "authoredOn": "2024-05-01",
-    "dosageInstruction": [{
-        "sequence": 1,
-        "text": "2 tablets by mouth three times a day",
-        "timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d"}},
-        "route": {"coding": [{"system": SNOMED, "code": "26643006", "display": "Oral route"}]},
-        "doseAndRate": [{
-            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/dose-rate-type",
-                                 "code": "ordered"}]},
-            "doseQuantity": {"value": 2, "unit": "tablet", "system": "http://unitsofmeasure.org",
-                             "code": "{tbl}"},
-        }],
-    }],
-})
-
-
+ORDER_TEXT = json.dumps(
+    {
+        "resourceType": "MedicationRequest",
+        "id": "draft-baclofen-1",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {
+            "coding": [
+                {"system": RXNORM, "code": "197391", "display": "baclofen 10 MG Oral Tablet"}
+            ],
+            "text": "baclofen 10 MG Oral Tablet",
+        },
+        "subject": {"reference": "Patient/example"},
+        "authoredOn": "2024-05-01",
+        "dosageInstruction": [
+            {
+                "sequence": 1,
+                "text": "2 tablets by mouth three times a day",
+                "timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d"}},
+                "route": {
+                    "coding": [{"system": SNOMED, "code": "26643006", "display": "Oral route"}]
+                },
+                "doseAndRate": [
+                    {
+                        "type": {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/dose-rate-type",
+                                    "code": "ordered",
+                                }
+                            ]
+                        },
+                        "doseQuantity": {
+                            "value": 2,
+                            "unit": "tablet",
+                            "system": "http://unitsofmeasure.org",
+                            "code": "{tbl}",
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+)
 
 
 def _best_per_call(statements: dict[str, Any], number: int, rounds: int = 9) -> dict[str, float]:
@@ -69,8 +86,9 @@ def _orders_with_doses(first: int, count: int) -> list[str]:
     return texts
 
 
-def _parse_then_dose(knowledge: Any, fresh: bool, count: int = 1_000,
-                     rounds: int = 9) -> tuple[float, float]:
+def _parse_then_dose(
+    knowledge: Any, fresh: bool, count: int = 1_000, rounds: int = 9
+) -> tuple[float, float]:
     """(parse, dose) seconds per order when each order is parsed from text and then computed,
     as a service does; the dose's cost is that run less the parsing alone.
 
@@ -117,13 +135,22 @@ def main() -> None:
     result = daily_dose(order, knowledge)
     print(f"order JSON: {len(ORDER_TEXT)} characters")
     print(f"result: {result}")
-    best = _best_per_call({"json.loads": lambda: json.loads(ORDER_TEXT),
-                           "daily_dose": lambda: daily_dose(order, knowledge)}, number=20_000)
+    best = _best_per_call(
+        {
+            "json.loads": lambda: json.loads(ORDER_TEXT),
+            "daily_dose": lambda: daily_dose(order, knowledge),
+        },
+        number=20_000,
+    )
     _print("1. this order, again and again:", best["json.loads"], best["daily_dose"])
-    _print("2. parsed from text each time, 1,000 different doses met before:",
-           *_parse_then_dose(knowledge, fresh=False))
-    _print("3. parsed from text each time, every dose never met before:",
-           *_parse_then_dose(knowledge, fresh=True))
+    _print(
+        "2. parsed from text each time, 1,000 different doses met before:",
+        *_parse_then_dose(knowledge, fresh=False),
+    )
+    _print(
+        "3. parsed from text each time, every dose never met before:",
+        *_parse_then_dose(knowledge, fresh=True),
+    )
 
 
 if __name__ == "__main__":

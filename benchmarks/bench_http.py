@@ -121,9 +121,16 @@ class Signer:
         now = int(time.time())
         tokens = [
             jwt.encode(
-                {"iss": self.ISSUER, "aud": url, "iat": now, "exp": now + 600,
-                 "jti": str(uuid.uuid4())},
-                self._private, algorithm="ES384", headers={"kid": self.KID, "typ": "JWT"},
+                {
+                    "iss": self.ISSUER,
+                    "aud": url,
+                    "iat": now,
+                    "exp": now + 600,
+                    "jti": str(uuid.uuid4()),
+                },
+                self._private,
+                algorithm="ES384",
+                headers={"kid": self.KID, "typ": "JWT"},
             )
             for _ in range(count)
         ]
@@ -146,16 +153,23 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="per measurement (500)")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads (8)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (1)")
-    parser.add_argument("--auth", action="store_true",
-                        help="trusted clients configured: every call carries a signed JWT")
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="trusted clients configured: every call carries a signed JWT",
+    )
     args = parser.parse_args()
     body = json.dumps(example("order-sign-max-daily-dose-oral")).encode()
     print(machine())
     with tempfile.TemporaryDirectory(prefix="fhir-module-bench-") as tmp:
         port = free_port()
         signer = Signer(Path(tmp), f"http://{LOOPBACK}:{port}") if args.auth else None
-        server = Server(Path(tmp) / "bench.sqlite3", port=port, workers=args.workers,
-                        config=signer.config if signer else None)
+        server = Server(
+            Path(tmp) / "bench.sqlite3",
+            port=port,
+            workers=args.workers,
+            config=signer.config if signer else None,
+        )
         with server:
             url = server.base + "/cds-services"
             hook_url = f"{url}/{SIGN_SERVICE}"

@@ -29,9 +29,9 @@ from typing import Any
 from _harness import EXAMPLE_DAY, drafts_of, example, machine, with_drafts
 
 from fhir_module._api import default_knowledge
-from fhir_module.service import Settings
-from fhir_module.service._limits import dose_work
-from fhir_module.service._pipeline import run_hook
+from fhir_module.hooks._limits import dose_work
+from fhir_module.hooks._pipeline import run_hook
+from fhir_module.server import Settings
 
 LIMITS = Settings()
 GOAL_SECONDS, GOAL_MIB = 1.0, 100.0
@@ -75,11 +75,10 @@ def many_dosages() -> dict[str, Any]:
     order = _order()
     first = order["dosageInstruction"][0]
     dosages, entries = _active_work()
-    count = min(LIMITS.max_dosages - dosages,
-                (LIMITS.max_dose_entries - entries) // dose_work([order])[1])
-    order["dosageInstruction"] = [
-        {**copy.deepcopy(first), "sequence": i + 1} for i in range(count)
-    ]
+    count = min(
+        LIMITS.max_dosages - dosages, (LIMITS.max_dose_entries - entries) // dose_work([order])[1]
+    )
+    order["dosageInstruction"] = [{**copy.deepcopy(first), "sequence": i + 1} for i in range(count)]
     return with_drafts(_base(), [order])
 
 
@@ -138,11 +137,17 @@ def long_texts() -> dict[str, Any]:
 
 def over_the_limits() -> dict[str, Any]:
     """1000 draft orders of 30 dosage instructions each, within the byte limit: refused."""
-    dosage = {"doseAndRate": [{"doseQuantity": {"value": 10, "unit": "mg"}}],
-              "timing": {"code": {"text": "TID"}}}
-    order = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
-             "medicationCodeableConcept": {"text": "baclofen"},
-             "dosageInstruction": [{**dosage, "sequence": i + 1} for i in range(30)]}
+    dosage = {
+        "doseAndRate": [{"doseQuantity": {"value": 10, "unit": "mg"}}],
+        "timing": {"code": {"text": "TID"}},
+    }
+    order = {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": "baclofen"},
+        "dosageInstruction": [{**dosage, "sequence": i + 1} for i in range(30)],
+    }
     return with_drafts(_base(), [order] * 1000)
 
 
@@ -164,7 +169,7 @@ def run_case(name: str, path: Path) -> dict[str, Any]:
     """One case in this process, its body read from `path`: its cost, as a dict."""
     from datetime import date
 
-    from fhir_module._errors import FhirModuleError
+    from fhir_module.errors import FhirModuleError
 
     knowledge = default_knowledge()
     today = date.fromisoformat(EXAMPLE_DAY)

@@ -28,8 +28,8 @@ from typing import Any
 import requests
 from _harness import SIGN_SERVICE, Server, example, machine, ms, percentile
 
-from fhir_module.service._models import MAX_ID_CHARS, MAX_STORED_TEXT_CHARS
-from fhir_module.service._settings import DEFAULT_MAX_ENTRIES
+from fhir_module.hooks._models import MAX_ID_CHARS, MAX_STORED_TEXT_CHARS
+from fhir_module.server._settings import DEFAULT_MAX_ENTRIES
 
 
 def item(i: int, *, big: bool) -> dict[str, Any]:
@@ -84,8 +84,9 @@ def main() -> None:
             def post(url: str, body: Any) -> requests.Response:
                 return http.post(url, json=body, timeout=120)
 
-            small = timed(args.runs, lambda: post(feedback, {"feedback": [item(0, big=False)]}),
-                          200)
+            small = timed(
+                args.runs, lambda: post(feedback, {"feedback": [item(0, big=False)]}), 200
+            )
             line("feedback, 1 small item", small)
             bodies = [
                 {"feedback": [item(i, big=True) for i in range(DEFAULT_MAX_ENTRIES)]}
@@ -95,8 +96,11 @@ def main() -> None:
             queue = list(bodies)
             full = timed(args.runs, lambda: post(feedback, queue.pop()), 200)
             per_item = ms(percentile(full, 50) / DEFAULT_MAX_ENTRIES).strip()
-            line(f"feedback, {DEFAULT_MAX_ENTRIES} items at every bound", full,
-                 f"  ({size / 1024 / 1024:.1f} MiB, {per_item} per item)")
+            line(
+                f"feedback, {DEFAULT_MAX_ENTRIES} items at every bound",
+                full,
+                f"  ({size / 1024 / 1024:.1f} MiB, {per_item} per item)",
+            )
             again = timed(args.runs, lambda: post(feedback, bodies[0]), 200)
             line("  the same body again (all stored before)", again)
             request = example("order-sign-max-daily-dose-oral")
@@ -104,10 +108,14 @@ def main() -> None:
             def call(instance: str) -> requests.Response:
                 return post(hook, {**request, "hookInstance": instance})
 
-            line("hook call, hookInstance at its bound",
-                 timed(args.runs, lambda: call("h" * MAX_ID_CHARS), 200))
-            line("hook call, hookInstance over it (400)",
-                 timed(args.runs, lambda: call("h" * (MAX_ID_CHARS + 1)), 400))
+            line(
+                "hook call, hookInstance at its bound",
+                timed(args.runs, lambda: call("h" * MAX_ID_CHARS), 200),
+            )
+            line(
+                "hook call, hookInstance over it (400)",
+                timed(args.runs, lambda: call("h" * (MAX_ID_CHARS + 1)), 400),
+            )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ Both return the CDS Hooks response (``{"cards": [...]}``).
 """
 
 from ._api import evaluate, evaluate_bundle
-from ._errors import (
+from .errors import (
+    ConfigError,
     DataUnavailable,
     FhirModuleError,
     FhirServerError,
@@ -22,6 +23,7 @@ from .knowledge import Knowledge, load_knowledge
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConfigError",
     "DataUnavailable",
     "FhirModuleError",
     "FhirServerError",

@@ -9,8 +9,8 @@ from functools import lru_cache
 from typing import Any
 
 from ._bundle import bundle_as_hook
-from ._errors import InvalidRequest
-from .engine import evaluate_hook
+from .errors import InvalidRequest
+from .hooks import evaluate_hook, handle_hook
 from .knowledge import Knowledge, load_knowledge
 
 
@@ -66,6 +66,4 @@ def evaluate(
     Raises InvalidRequest for a malformed request and DataUnavailable when data a
     rule needs is neither prefetched nor fetchable.
     """
-    from .service import handle_hook
-
     return handle_hook(knowledge or default_knowledge(), service, _parse(request), today=today)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .facts import PatientRecord
 from .knowledge import Knowledge
-from .patient import PatientRecord
 
 # Definitions first, so a server that checks references as it goes meets them in order.
 _TYPE_ORDER = (

@@ -6,9 +6,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._errors import KnowledgeError
-from .knowledge import default_files, read_json, structure_problems
-from .knowledge._profiles import ProfileChecker
+from .errors import KnowledgeError
+from .knowledge import ProfileChecker, default_files, read_json, structure_problems
 
 
 def _resources(document: Any) -> Iterable[tuple[str, Any]]:

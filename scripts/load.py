@@ -114,9 +114,7 @@ class Tally:
     hook_times: list[float] = field(default_factory=list)
     feedback_times: list[float] = field(default_factory=list)
     #: per replica: (hook call seconds, feedback seconds, failures)
-    by_replica: dict[int, tuple[list[float], list[float], list[int]]] = field(
-        default_factory=dict
-    )
+    by_replica: dict[int, tuple[list[float], list[float], list[int]]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     kill_window_failures: dict[str, int] = field(default_factory=dict)
     acknowledged: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -306,9 +304,7 @@ def read_only(db: Path | str) -> Any:
     return sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 
 
-def missing_feedback(
-    db: Path | str, acknowledged: list[tuple[str, str, str, str]]
-) -> list[str]:
+def missing_feedback(db: Path | str, acknowledged: list[tuple[str, str, str, str]]) -> list[str]:
     """The card uuids of acknowledged feedback that the database does not hold."""
     conn = read_only(db)
     try:
@@ -370,9 +366,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--db", help="a SQLite file or a PostgreSQL URL (default: a temporary SQLite file)"
     )
-    parser.add_argument(
-        "--replicas", type=int, default=1, help="servers on the same database (1)"
-    )
+    parser.add_argument("--replicas", type=int, default=1, help="servers on the same database (1)")
     args = parser.parse_args(argv)
     if not is_loopback_host(args.host):
         parser.error(f"refusing {args.host}: the load runs against loopback only")
@@ -383,9 +377,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
         parts = urlsplit(args.db)
         socket_dir = parse_qs(parts.query).get("host", [""])[0]
-        if not (is_loopback_host(parts.hostname or "") or (not parts.hostname and (
-            not socket_dir or socket_dir.startswith("/")
-        ))):
+        if not (
+            is_loopback_host(parts.hostname or "")
+            or (not parts.hostname and (not socket_dir or socket_dir.startswith("/")))
+        ):
             parser.error("refusing a database that is not on this machine (loopback or socket)")
     return args
 

@@ -52,8 +52,9 @@ def saved(path: Path, fresh: Any) -> Any:
 @pytest.mark.parametrize("request_path", INPUTS, ids=[p.name.split(".")[0] for p in INPUTS])
 def test_example(request_path: Path) -> None:
     response = answer(request_path)
-    expected = saved(request_path.with_name(request_path.name.split(".")[0] + ".response.json"),
-                     response)
+    expected = saved(
+        request_path.with_name(request_path.name.split(".")[0] + ".response.json"), response
+    )
     assert without_uuids(response) == without_uuids(expected)
     check_cds_hooks_response(response)
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from ..engine._findings import Action, Finding
+from ..engine import Action, Finding
 from ..knowledge import Drug
 
 SUMMARY_LIMIT = 140

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-from .._errors import KnowledgeError
+from ..errors import KnowledgeError
 from ..knowledge import Knowledge, load_knowledge
 
 

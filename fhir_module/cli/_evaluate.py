@@ -11,15 +11,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import DataUnavailable, FhirServerError, InvalidRequest
+from ..errors import DataUnavailable, FhirServerError, InvalidRequest
 from ._common import fail
 
 if TYPE_CHECKING:
     from ..knowledge import Knowledge
-    from ..service import Settings
+    from ..server import Settings
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:
+def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="print the CDS Hooks response to a request (or a FHIR Bundle)",
@@ -78,13 +78,14 @@ def read_request(path: Path, limit: int) -> bytes:
 def parse_request(path: Path, data: bytes) -> Any:
     """The JSON document in `data`, nested no deeper than the service takes; _Unreadable
     with one line for anything else (never a RecursionError or a traceback)."""
-    from ..service._limits import DEFAULT_MAX_DEPTH, check_depth
+    from ..hooks import DEFAULT_MAX_DEPTH, check_depth
 
     try:
         document = json.loads(data, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise _Unreadable(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno})") \
-            from None
+        raise _Unreadable(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
     except UnicodeDecodeError:
         raise _Unreadable(f"{path} is not valid JSON (not UTF-8)") from None
     except RecursionError:
@@ -105,12 +106,13 @@ def _no_constant(name: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from .._api import default_knowledge, evaluate_bundle
-    from ..service import Settings, handle_hook
-    from ..service._limits import TooLarge
+    from ..errors import ConfigError, TooLarge
+    from ..hooks import handle_hook
+    from ..server import Settings
 
     try:
         settings = Settings.from_env()
-    except InvalidRequest as exc:
+    except ConfigError as exc:
         return fail(f"bad setting: {exc}")
     try:
         document = parse_request(args.request, read_request(args.request, settings.max_body_bytes))
@@ -122,8 +124,9 @@ def run(args: argparse.Namespace) -> int:
             check_bundle(knowledge, document, settings)
             response = evaluate_bundle(document, knowledge=knowledge, today=args.date)
         else:
-            response = handle_hook(knowledge, args.service, document, settings=settings,
-                                   today=args.date)
+            response = handle_hook(
+                knowledge, args.service, document, settings=settings, today=args.date
+            )
     except TooLarge as exc:
         return fail(f"too large: {exc}")
     except InvalidRequest as exc:
@@ -139,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
 def check_bundle(knowledge: Knowledge, bundle: dict[str, Any], settings: Settings) -> None:
     """The service's limits for a plain Bundle: entries, and the dose work of its orders of
     a known drug (InvalidRequest, as TooLarge, beyond)."""
-    from ..engine._orders import bundle_resources, drug_orders_in
-    from ..service._limits import TooLarge, check_dose_work
+    from ..engine import bundle_resources, drug_orders_in
+    from ..errors import TooLarge
+    from ..hooks import check_dose_work
 
     entries = bundle.get("entry")
     if isinstance(entries, list) and len(entries) > settings.max_entries:

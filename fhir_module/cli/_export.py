@@ -9,7 +9,7 @@ import sys
 from ._common import fail, knowledge_or_fail
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:
+def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "export", help="write the knowledge as a transaction Bundle", description=__doc__
     )

@@ -8,10 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from .._errors import InvalidRequest
-from ..service import RuleReport, Settings, feedback_report
-from ..service._report import ReportError
-from ..service._store import describe_database
+from ..errors import ConfigError, ReportError
+from ..server import RuleReport, Settings, describe_database, feedback_report
 from ._common import fail
 
 COLUMNS = ("rule", "shown", "accepted", "overridden")
@@ -51,7 +49,7 @@ def write_table(rows: Sequence[RuleReport], out: TextIO) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         target = args.db or Settings.from_env().database
-    except InvalidRequest as exc:
+    except ConfigError as exc:
         return fail(str(exc))
     where = describe_database(target)
     try:

@@ -7,11 +7,11 @@ import sys
 import tarfile
 from pathlib import Path
 
-from .._errors import KnowledgeError
+from ..errors import KnowledgeError
 from ._common import fail
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:
+def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "package", help="write the knowledge as a FHIR NPM package", description=__doc__
     )
@@ -40,8 +40,14 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..knowledge import load_knowledge
-    from ..package import Definitions, PackageError, SnapshotError, package_contents
-    from ..package._npm import package_files, write_tgz
+    from ..package import (
+        Definitions,
+        PackageError,
+        SnapshotError,
+        package_contents,
+        package_files,
+        write_tgz,
+    )
 
     for path in [*args.knowledge, *(args.definitions or [])]:
         if not path.exists():
@@ -59,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError, tarfile.TarError, EOFError) as exc:
             return fail(f"cannot read the definitions {path}: {exc}")
     try:
-        manifest, resources = package_contents(
-            knowledge, name=args.name, definitions=definitions
-        )
+        manifest, resources = package_contents(knowledge, name=args.name, definitions=definitions)
         data = write_tgz(package_files(manifest, resources))
     except (PackageError, SnapshotError) as exc:
         return fail(str(exc))

@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._errors import InvalidRequest
-from ..service import Settings, Store, check_config, is_loopback_host
-from ..service._store import StoreUnavailable, describe_database, is_postgres_url
+from ..errors import ConfigError, StoreUnavailable
+from ..hooks import is_loopback_host
+from ..server import Settings, Store, describe_database, is_postgres_url
 from ._common import fail, knowledge_or_fail
 
-FACTORY = "fhir_module.service:app_from_env"
+FACTORY = "fhir_module.server:app_from_env"
 
 
 def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,18 +72,20 @@ def settings_for(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..service._http import NoDelayH11Protocol, configure_connections
+    from ..server import NoDelayH11Protocol, configure_connections
 
     if args.workers < 1:
         return fail("--workers must be at least 1")
     try:
         settings = settings_for(args)
-    except InvalidRequest as exc:
+    except ConfigError as exc:
         return fail(str(exc))
     if settings.config_path is not None:
         try:
+            from ..server import check_config  # PyJWT: only for a service with trusted clients
+
             check_config(settings.config_path)
-        except InvalidRequest as exc:
+        except ConfigError as exc:
             return fail(f"bad config: {exc}")
     elif not is_loopback_host(settings.host):
         return fail(
@@ -126,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ.update(settings.to_env())
         uvicorn.run(FACTORY, factory=True, workers=args.workers, **network)
         return 0
-    from ..service import create_app
+    from ..server import create_app
 
     uvicorn.run(create_app(settings, knowledge_or_fail()), **network)
     return 0

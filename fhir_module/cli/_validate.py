@@ -8,7 +8,7 @@ from pathlib import Path
 from ._common import fail
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:
+def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate", help="check resources against R4 and the profiles", description=__doc__
     )

@@ -1,4 +1,4 @@
-"""One Dosage -> its largest daily amount (a ``Part``), or Unknown saying why not."""
+"""One Dosage -> its largest daily amount (a ``Part``), or UnreadableDose saying why not."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from ._errors import Unknown
-from ._order import OrderContext
-from ._strength import Strength
-from ._timing import events_per_day
-from ._units import (
+from ..errors import UnreadableDose
+from ..ucum import (
     CODED_UNITS,
     DAY_SECONDS,
     LARGEST,
@@ -31,6 +28,9 @@ from ._units import (
     time_seconds,
     unit_named,
 )
+from ._order import OrderContext
+from ._strength import Strength
+from ._timing import events_per_day
 
 _STU3_KEYS = ("doseQuantity", "doseRange", "rateQuantity", "rateRatio", "rateRange")
 AS_NEEDED = "as needed: the most the order allows"
@@ -58,21 +58,24 @@ class _Amount(NamedTuple):
 
 
 def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
-    """The largest daily amount one Dosage allows; raises Unknown when it cannot be known."""
+    """The largest daily amount one Dosage allows; raises UnreadableDose when it cannot be known."""
     notes: list[str] = []
-    prn = (dosage.get("asNeededBoolean") is True or type(dosage.get("asNeededCodeableConcept"))
-           is dict or dosage.get("asNeeded") is True)
+    prn = (
+        dosage.get("asNeededBoolean") is True
+        or type(dosage.get("asNeededCodeableConcept")) is dict
+        or dosage.get("asNeeded") is True
+    )
     entries = dosage.get("doseAndRate")
     if type(entries) is list:
         for entry in entries:
             if type(entry) is not dict:
-                raise Unknown("a doseAndRate entry is not an object")
+                raise UnreadableDose("a doseAndRate entry is not an object")
     else:
         entries = _entries(entries, dosage, notes)
     cap = _cap(dosage, ctx, notes) if "maxDosePerPeriod" in dosage else None
     timing = dosage.get("timing")
     if timing is not None and type(timing) is not dict:
-        raise Unknown(f"the timing is {show_value(timing)}, not an object")
+        raise UnreadableDose(f"the timing is {show_value(timing)}, not an object")
     if prn:
         notes.append(AS_NEEDED)
     if len(entries) == 1:
@@ -80,10 +83,11 @@ def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
     elif entries:
         best = _largest(entries, timing, prn, cap, ctx, notes)
     elif cap is not None:
-        best = Part(cap.mg, cap.unit, cap.words,
-                    ["no dose given: the order's maximum per period counts"])
+        best = Part(
+            cap.mg, cap.unit, cap.words, ["no dose given: the order's maximum per period counts"]
+        )
     else:
-        raise Unknown("the dosage gives no dose")
+        raise UnreadableDose("the dosage gives no dose")
     if cap is None and not notes:
         return best
     if best.notes:
@@ -95,18 +99,24 @@ def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
     return Part(best.mg, best.unit, best.words, notes)
 
 
-def _largest(entries: list[dict[str, Any]], timing: dict[str, Any] | None, prn: bool,
-             cap: Part | None, ctx: OrderContext, notes: list[str]) -> Part:
+def _largest(
+    entries: list[dict[str, Any]],
+    timing: dict[str, Any] | None,
+    prn: bool,
+    cap: Part | None,
+    ctx: OrderContext,
+    notes: list[str],
+) -> Part:
     """Several doseAndRate entries state one dose several ways (ordered, calculated)."""
     parts: list[Part] = []
     failures: list[str] = []
     for entry in entries:
         try:
             parts.append(_entry_part(entry, timing, prn, cap, ctx))
-        except Unknown as failure:
+        except UnreadableDose as failure:
             failures.append(failure.reason)
     if not parts:
-        raise Unknown(failures[0])
+        raise UnreadableDose(failures[0])
     notes.append(f"{len(entries)} doseAndRate entries describe one dose; the largest counts")
     notes.extend(f"a doseAndRate entry could not be read ({reason})" for reason in failures)
     return max(parts, key=lambda part: part.mg)
@@ -119,20 +129,27 @@ def _entries(dose_and_rate: Any, dosage: dict[str, Any], notes: list[str]) -> li
         notes.append("doseAndRate sent as an object; read as one entry")
         return [dose_and_rate]
     if dose_and_rate is not None:
-        raise Unknown(f"doseAndRate is {show_value(dose_and_rate)}, not a list")
+        raise UnreadableDose(f"doseAndRate is {show_value(dose_and_rate)}, not a list")
     if any(key in dosage for key in _STU3_KEYS):
         notes.append("dose sent directly on the Dosage (STU3 shape); read as one doseAndRate entry")
         return [dosage]
     return []
 
 
-def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
-                cap: Part | None, ctx: OrderContext) -> Part:
+def _entry_part(
+    entry: dict[str, Any],
+    timing: dict[str, Any] | None,
+    prn: bool,
+    cap: Part | None,
+    ctx: OrderContext,
+) -> Part:
     if "rateQuantity" in entry or "rateRange" in entry or "rateRatio" in entry:
         rate = _rate_part(entry, ctx)
         if "doseQuantity" in entry or "doseRange" in entry:
-            rate.notes.append("a dose beside a rate is read as the infusion's content; "
-                              "the rate gives the daily amount")
+            rate.notes.append(
+                "a dose beside a rate is read as the infusion's content; "
+                "the rate gives the daily amount"
+            )
         return rate
     quantity = entry["doseQuantity"] if "doseQuantity" in entry else _dose_quantity(entry)
     raw = _raw_value(quantity, "dose")
@@ -142,11 +159,17 @@ def _entry_part(entry: dict[str, Any], timing: dict[str, Any] | None, prn: bool,
     if events is None:
         if cap is not None:
             what = "as needed" if prn else "no timing"
-            return Part(cap.mg, _shown_unit(unit, strength), f"{what}, {cap.words}",
-                        [f"{what}: the order's maximum per period is the most it allows"])
+            return Part(
+                cap.mg,
+                _shown_unit(unit, strength),
+                f"{what}, {cap.words}",
+                [f"{what}: the order's maximum per period is the most it allows"],
+            )
         if prn:
-            raise Unknown("as needed with neither a timing nor a maximum dose per period")
-        raise Unknown("no timing" if timing is None else "the timing gives no frequency or times")
+            raise UnreadableDose("as needed with neither a timing nor a maximum dose per period")
+        raise UnreadableDose(
+            "no timing" if timing is None else "the timing gives no frequency or times"
+        )
     per_day = events.per_day
     scale_key = (unit, per_day, strength)
     # Keyed by the JSON number as sent, and its type: 10**23 == 1e23 in Python, but they
@@ -188,8 +211,11 @@ _scales: dict[tuple[Any, ...], _Scale] = {}
 
 def _scale(unit: Unit, per_day: Decimal, strength: Strength | None) -> _Scale:
     times = "" if per_day == 1 else f" x {fmt(per_day)} a day"
-    return _Scale(_shown_unit(unit, strength), f"{_unit_words(unit, strength, ONE)}{times} = ",
-                  f"{_unit_words(unit, strength, _TWO)}{times} = ")
+    return _Scale(
+        _shown_unit(unit, strength),
+        f"{_unit_words(unit, strength, ONE)}{times} = ",
+        f"{_unit_words(unit, strength, _TWO)}{times} = ",
+    )
 
 
 _TWO = Decimal(2)
@@ -199,11 +225,11 @@ def _dose_quantity(entry: dict[str, Any]) -> Any:
     """The dose an entry without doseQuantity gives: its doseRange's upper end."""
     dose_range = entry.get("doseRange")
     if dose_range is None:
-        raise Unknown("the dosage gives no dose")
+        raise UnreadableDose("the dosage gives no dose")
     if type(dose_range) is not dict:
-        raise Unknown(f"doseRange is {show_value(dose_range)}, not an object")
+        raise UnreadableDose(f"doseRange is {show_value(dose_range)}, not an object")
     if "high" not in dose_range:
-        raise Unknown("the dose range has no upper end")
+        raise UnreadableDose("the dose range has no upper end")
     return dose_range["high"]
 
 
@@ -230,36 +256,41 @@ def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
                 ctx.notes.append(f"unit {text[:40]!r} read as one tablet")
             return unit
     if not texts:
-        raise Unknown(f"the {what} has no unit")
-    raise Unknown(f"the {what} unit {texts[0][:40]!r} is not a mass, tablet or volume unit")
+        raise UnreadableDose(f"the {what} has no unit")
+    raise UnreadableDose(f"the {what} unit {texts[0][:40]!r} is not a mass, tablet or volume unit")
 
 
 def _value(quantity: Any, what: str) -> Decimal:
-    """A Quantity's value as an exact Decimal; raises Unknown unless a finite positive number."""
+    """A Quantity's value as an exact Decimal; raises UnreadableDose unless a finite positive
+    number."""
     return number(_raw_value(quantity, what), f"{what} value")
 
 
 def _raw_value(quantity: Any, what: str) -> int | float:
     """A Quantity's value as the JSON number sent, checked finite and positive; raises
-    Unknown otherwise (an open-ended comparator, a string, zero, ...)."""
+    UnreadableDose otherwise (an open-ended comparator, a string, zero, ...)."""
     if type(quantity) is not dict:
-        raise Unknown(f"the {what} is {show_value(quantity)}, not a Quantity")
+        raise UnreadableDose(f"the {what} is {show_value(quantity)}, not a Quantity")
     if "comparator" in quantity and quantity["comparator"] in (">", ">="):
-        raise Unknown(f"the {what} is open-ended ('{quantity['comparator']}')")
+        raise UnreadableDose(f"the {what} is open-ended ('{quantity['comparator']}')")
     value: Any = quantity.get("value")
     kind = type(value)
     if (kind is int or kind is float) and 0 < value <= LARGEST:
-        return value
+        number: int | float = value
+        return number
     positive(value, f"{what} value")  # raises, saying why
-    raise Unknown(f"the {what} value {show_value(value)} is not a positive number")
+    raise UnreadableDose(f"the {what} value {show_value(value)} is not a positive number")
 
 
 def _amount(quantity: Any, what: str, ctx: OrderContext) -> _Amount:
     value = _value(quantity, what)
     unit = _unit(quantity, what, ctx)
     strength = _dose_strength(unit, ctx)
-    return _Amount(_mg(value, unit, strength), _shown_unit(unit, strength),
-                   f"{fmt(value)}{_unit_words(unit, strength, value)}")
+    return _Amount(
+        _mg(value, unit, strength),
+        _shown_unit(unit, strength),
+        f"{fmt(value)}{_unit_words(unit, strength, value)}",
+    )
 
 
 def _dose_strength(unit: Unit, ctx: OrderContext) -> Strength | None:
@@ -297,7 +328,7 @@ def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part:
     elif "rateRange" in entry:
         rate_range = entry["rateRange"]
         if type(rate_range) is not dict or "high" not in rate_range:
-            raise Unknown("the rate range has no upper end")
+            raise UnreadableDose("the rate range has no upper end")
         quantity, what = rate_range["high"], "rate range's upper end"
     else:
         return _ratio_part(entry["rateRatio"], ctx)
@@ -308,37 +339,41 @@ def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part:
         if parsed is not None:
             unit, seconds = parsed
             label = text.split("/", 1)[1].strip()
-            return _per_time(value * unit.factor, unit, f"{fmt(value)} {unit.ucum}/{label}",
-                             seconds, ctx)
-    raise Unknown(f"the {what} unit {(texts or [''])[0][:40]!r} is not a mass or volume per time")
+            return _per_time(
+                value * unit.factor, unit, f"{fmt(value)} {unit.ucum}/{label}", seconds, ctx
+            )
+    raise UnreadableDose(
+        f"the {what} unit {(texts or [''])[0][:40]!r} is not a mass or volume per time"
+    )
 
 
 def _ratio_part(ratio: Any, ctx: OrderContext) -> Part:
     if type(ratio) is not dict:
-        raise Unknown(f"rateRatio is {show_value(ratio)}, not a Ratio")
+        raise UnreadableDose(f"rateRatio is {show_value(ratio)}, not a Ratio")
     numerator: Any = ratio.get("numerator")
     value = _value(numerator, "rate numerator")
     unit = _unit(numerator, "rate numerator", ctx)
     denominator: Any = ratio.get("denominator")
     length, seconds = _duration(denominator, "rate")
-    label = f"{fmt(value)} {unit.ucum}/{'' if length == 1 else fmt(length) + ' '}" \
-            f"{denominator.get('code') or denominator.get('unit')}"
+    label = (
+        f"{fmt(value)} {unit.ucum}/{'' if length == 1 else fmt(length) + ' '}"
+        f"{denominator.get('code') or denominator.get('unit')}"
+    )
     return _per_time(value * unit.factor, unit, label, seconds, ctx)
 
 
 def _duration(quantity: Any, what: str) -> tuple[Decimal, Decimal]:
     if type(quantity) is not dict:
-        raise Unknown(f"the {what} has no time denominator")
+        raise UnreadableDose(f"the {what} has no time denominator")
     length = positive(quantity.get("value", 1), f"{what} denominator value")
     for text in quantity_unit_texts(quantity):
         seconds = time_seconds(text)
         if seconds is not None:
             return length, length * seconds
-    raise Unknown(f"the {what} denominator unit is not a time unit")
+    raise UnreadableDose(f"the {what} denominator unit is not a time unit")
 
 
-def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal,
-              ctx: OrderContext) -> Part:
+def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal, ctx: OrderContext) -> Part:
     """A continuous rate: base amount (mg, mL or tablets) per ``seconds`` -> per day."""
     per_day = UP.divide(base * DAY_SECONDS, seconds)
     words = label if seconds == DAY_SECONDS else f"{label} over 24 h"
@@ -346,8 +381,7 @@ def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal,
     if strength is None:
         return Part(per_day, unit.ucum, f"{words} = {shown(per_day, unit.ucum)}", [])
     mg = per_day * strength.mg_per_unit
-    return Part(mg, strength.unit, f"{words} x {strength.shown} = {shown(mg, strength.unit)}",
-                [])
+    return Part(mg, strength.unit, f"{words} x {strength.shown} = {shown(mg, strength.unit)}", [])
 
 
 def _cap(dosage: dict[str, Any], ctx: OrderContext, notes: list[str]) -> Part | None:
@@ -357,14 +391,14 @@ def _cap(dosage: dict[str, Any], ctx: OrderContext, notes: list[str]) -> Part | 
     for ratio in ratios if type(ratios) is list else [ratios]:
         try:
             caps.append(_one_cap(ratio, ctx))
-        except Unknown as failure:
+        except UnreadableDose as failure:
             notes.append(f"the order's maximum dose per period was not applied: {failure.reason}")
     return min(caps, key=lambda cap: cap.mg) if caps else None
 
 
 def _one_cap(ratio: Any, ctx: OrderContext) -> Part:
     if type(ratio) is not dict:
-        raise Unknown(f"it is {show_value(ratio)}, not a Ratio")
+        raise UnreadableDose(f"it is {show_value(ratio)}, not a Ratio")
     amount = _amount(ratio.get("numerator"), "maximum dose", ctx)
     length, seconds = _duration(ratio.get("denominator"), "maximum dose per period")
     # A cap over a period shorter than a day repeats through the day; a longer one
@@ -375,5 +409,9 @@ def _one_cap(ratio: Any, ctx: OrderContext) -> Part:
     per = f"{fmt(length)} {unit}"
     mg = amount.mg * windows
     times = "" if windows == 1 else f" x {fmt(windows)}"
-    return Part(mg, amount.unit, f"the order's maximum {amount.words} per {per}{times} "
-                                 f"= {shown(mg, amount.unit)}", [])
+    return Part(
+        mg,
+        amount.unit,
+        f"the order's maximum {amount.words} per {per}{times} = {shown(mg, amount.unit)}",
+        [],
+    )

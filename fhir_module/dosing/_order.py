@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._medication import EMPTY, Named, named_medication
+from ..knowledge import EMPTY, Named, named_medication
 from ._protocol import DoseKnowledge, Product
 from ._strength import TABLET_WORD, Strength, strength_for
 
@@ -25,11 +25,21 @@ _UNSET: Any = object()
 class OrderContext:
     """The parts of a MedicationRequest every dosage instruction needs, looked up lazily."""
 
-    __slots__ = ("order", "knowledge", "concept", "medication", "named", "notes", "_product",
-                 "_names", "_strengths")
+    __slots__ = (
+        "order",
+        "knowledge",
+        "concept",
+        "medication",
+        "named",
+        "notes",
+        "_product",
+        "_names",
+        "_strengths",
+    )
 
-    def __init__(self, order: dict[str, Any], knowledge: DoseKnowledge,
-                 medication: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self, order: dict[str, Any], knowledge: DoseKnowledge, medication: Mapping[str, Any] | None
+    ) -> None:
         self.order = order
         self.knowledge = knowledge
         self._product: Any = _UNSET
@@ -79,7 +89,7 @@ class OrderContext:
         return self._names
 
     def strength(self, per: str) -> Strength:
-        """Strength per '{tbl}' or 'mL'; raises Unknown when none is known."""
+        """Strength per '{tbl}' or 'mL'; raises UnreadableDose when none is known."""
         found = self._strengths.get(per)
         if found is None:
             found = self._strengths[per] = strength_for(per, self)
@@ -101,4 +111,3 @@ class OrderContext:
             if _ORAL_WORDS.search(name):
                 return "oral", f"route not stated: oral from the name '{name[:80]}'"
         return "unknown", "route not stated and not implied by the product, form or name"
-

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from ._units import quantity_unit_texts, rate_unit, unit_named
+from ..ucum import quantity_unit_texts, rate_unit, unit_named
 
 _STEPS = {"{tbl}": Decimal("0.5"), "mL": Decimal("0.01")}
 _ENTRY_QUANTITIES = ("doseQuantity", "rateQuantity")
@@ -65,8 +65,9 @@ def _as_r4(dosage: dict[str, Any]) -> None:
     entries = dosage.get("doseAndRate")
     if type(entries) is dict:
         dosage["doseAndRate"] = entries = [entries]
-    moved = {k: dosage.pop(k) for k in _ENTRY_QUANTITIES + _ENTRY_RANGES + ("rateRatio",)
-             if k in dosage}
+    moved = {
+        k: dosage.pop(k) for k in _ENTRY_QUANTITIES + _ENTRY_RANGES + ("rateRatio",) if k in dosage
+    }
     if not moved:
         return
     if type(entries) is list and entries and type(entries[0]) is dict:

@@ -11,8 +11,8 @@ import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._errors import Unknown
-from ._units import (
+from ..errors import UnreadableDose
+from ..ucum import (
     CODED_UNITS,
     MASS_TO_MG,
     ONE,
@@ -44,8 +44,9 @@ def _strength(mg: Decimal, per: str, unit: str, source: str) -> Strength:
     """A Strength with its words; ``source`` completes 'strength 10 mg per tablet ...'."""
     value = fmt(mg / MASS_TO_MG[unit])
     words = per_words(per)
-    return Strength(mg, per, unit, f"{value} {unit}/{words}",
-                    f"strength {value} {unit} per {words} {source}")
+    return Strength(
+        mg, per, unit, f"{value} {unit}/{words}", f"strength {value} {unit} per {words} {source}"
+    )
 
 
 _NAME_STRENGTH = re.compile(
@@ -64,7 +65,8 @@ TABLET_WORD = re.compile(
 
 
 def strength_for(per: str, ctx: OrderContext) -> Strength:
-    """The strength per '{tbl}' or per 'mL' of the ordered product; raises Unknown if none."""
+    """The strength per '{tbl}' or per 'mL' of the ordered product; raises UnreadableDose if
+    none."""
     mismatch = ""
     product = ctx.product()
     if product is not None:
@@ -76,8 +78,12 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
         product_unit = unit_named(str(product_per))
         if not isinstance(mg, Decimal):
             mg = Decimal(str(mg))
-        if product_unit is not None and product_unit.kind == per and product_unit.factor == 1 \
-                and mg > 0:
+        if (
+            product_unit is not None
+            and product_unit.kind == per
+            and product_unit.factor == 1
+            and mg > 0
+        ):
             found = _strength(mg, per, _label_unit(label, mg), f"taken from the product {label}")
             if len(_product_strengths) < 256:
                 _product_strengths[key] = found
@@ -91,8 +97,10 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
         if found is not None:
             return found
     what = "tablet" if per == "{tbl}" else "mL"
-    raise Unknown(f"the dose is in {per_words(per, Decimal(2))} and no strength per {what} is "
-                  f"known (no product code, ingredient strength or name with one){mismatch}")
+    raise UnreadableDose(
+        f"the dose is in {per_words(per, Decimal(2))} and no strength per {what} is "
+        f"known (no product code, ingredient strength or name with one){mismatch}"
+    )
 
 
 # Products are few and their strengths fixed: the words about them are built once.
@@ -111,8 +119,11 @@ def _label_unit(label: str, mg: Decimal) -> str:
         if match is not None:
             named = unit_named(match.group(2))
             count = Decimal(match.group(3) or 1)
-            if named is not None and named.kind == "mass" \
-                    and Decimal(match.group(1)) * named.factor == mg * count:
+            if (
+                named is not None
+                and named.kind == "mass"
+                and Decimal(match.group(1)) * named.factor == mg * count
+            ):
                 unit = named.ucum
         if len(_label_units) < 256:
             _label_units[key] = unit
@@ -137,8 +148,10 @@ def _from_ingredients(per: str, medication: dict[str, Any] | None) -> Strength |
             seen.setdefault(strength.mg_per_unit, strength)
     if len(seen) > 1:
         shown = ", ".join(s.shown for s in seen.values())
-        raise Unknown(f"the Medication lists several ingredient strengths ({shown}); "
-                      f"which one the dose refers to is not known")
+        raise UnreadableDose(
+            f"the Medication lists several ingredient strengths ({shown}); "
+            f"which one the dose refers to is not known"
+        )
     return next(iter(seen.values()), None)
 
 
@@ -160,9 +173,14 @@ def _from_ratio(per: str, ratio: dict[str, Any]) -> Strength | None:
     if not value_d > 0 or not count_d > 0:
         return None
     mg = UP.divide(value_d * mass.factor, count_d * amount.factor)
-    return _strength(mg, per, mass.ucum, f"taken from the Medication's ingredient strength "
-                                         f"{fmt(value_d)} {mass.ucum}/{fmt(count_d)} "
-                                         f"{per_words(per, count_d)}")
+    return _strength(
+        mg,
+        per,
+        mass.ucum,
+        f"taken from the Medication's ingredient strength "
+        f"{fmt(value_d)} {mass.ucum}/{fmt(count_d)} "
+        f"{per_words(per, count_d)}",
+    )
 
 
 def _unit_of(quantity: dict[str, Any]) -> Unit | None:

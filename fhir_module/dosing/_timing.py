@@ -12,16 +12,30 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from ._errors import Unknown
-from ._units import DAY_SECONDS, ONE, UP, ceil_div, fmt, positive, show_value, time_seconds
+from ..errors import UnreadableDose
+from ..ucum import DAY_SECONDS, ONE, UP, ceil_div, fmt, positive, show_value, time_seconds
 
 # HL7 v3 GTSAbbreviation codes: doses on a dosing day.
 _GTS: dict[str, Decimal] = {
     code: Decimal(n)
     for code, n in (
-        ("QD", 1), ("BID", 2), ("TID", 3), ("QID", 4), ("QOD", 1), ("AM", 1), ("PM", 1),
-        ("BED", 1), ("WK", 1), ("MO", 1), ("Q1H", 24), ("Q2H", 12), ("Q3H", 8), ("Q4H", 6),
-        ("Q6H", 4), ("Q8H", 3), ("Q12H", 2),
+        ("QD", 1),
+        ("BID", 2),
+        ("TID", 3),
+        ("QID", 4),
+        ("QOD", 1),
+        ("AM", 1),
+        ("PM", 1),
+        ("BED", 1),
+        ("WK", 1),
+        ("MO", 1),
+        ("Q1H", 24),
+        ("Q2H", 12),
+        ("Q3H", 8),
+        ("Q4H", 6),
+        ("Q6H", 4),
+        ("Q8H", 3),
+        ("Q12H", 2),
     )
 }
 _NOT_DAILY = {"QOD": "every other day", "WK": "once a week", "MO": "once a month"}
@@ -45,7 +59,7 @@ _UNSEEN: Any = object()
 def events_per_day(timing: dict[str, Any]) -> Events | None:
     """The most doses a Timing puts on one day; None if it states no frequency or times.
 
-    Raises Unknown for a timing that states a frequency it does not let us read.
+    Raises UnreadableDose for a timing that states a frequency it does not let us read.
     """
     # Most orders say "n times per period unit" and nothing else; few such timings recur.
     if len(timing) == 1:
@@ -55,7 +69,7 @@ def events_per_day(timing: dict[str, Any]) -> Events | None:
             unit = repeat.get("periodUnit")
             if type(frequency) is int and type(period) is int and type(unit) is str:
                 key = (frequency, period, unit)
-                found = _common.get(key, _UNSEEN)
+                found: Events | None = _common.get(key, _UNSEEN)
                 if found is not _UNSEEN:
                     return found
                 found = _events(timing)
@@ -72,7 +86,7 @@ def _events(timing: dict[str, Any]) -> Events | None:
     repeat = timing.get("repeat")
     if repeat is not None:
         if type(repeat) is not dict:
-            raise Unknown(f"the timing's repeat is {show_value(repeat)}, not an object")
+            raise UnreadableDose(f"the timing's repeat is {show_value(repeat)}, not an object")
         count = _from_repeat(repeat, found, notes)
     code = timing.get("code")
     if type(code) is dict:
@@ -92,8 +106,10 @@ def _events(timing: dict[str, Any]) -> Events | None:
         return Events(count, tuple(notes))
     best = max(found)
     if min(found) != best:
-        notes.append(f"the timing gives {' and '.join(fmt(n) for n in found)} doses a day; "
-                     f"the larger, {fmt(best)}, is used")
+        notes.append(
+            f"the timing gives {' and '.join(fmt(n) for n in found)} doses a day; "
+            f"the larger, {fmt(best)}, is used"
+        )
     if count is not None and count < best:
         notes.append(f"only {fmt(count)} doses in all, so at most {fmt(count)} on one day")
         best = count
@@ -108,7 +124,7 @@ def _from_repeat(repeat: dict[str, Any], found: list[Decimal], notes: list[str])
     if period is not None or period_max is not None or frequency is not None:
         if period is None:
             if period_max is None:
-                raise Unknown(f"a frequency of {show_value(frequency)} with no period")
+                raise UnreadableDose(f"a frequency of {show_value(frequency)} with no period")
             period, period_max = period_max, None
         length = positive(period, "timing period")
         if period_max is not None:
@@ -126,16 +142,20 @@ def _from_repeat(repeat: dict[str, Any], found: list[Decimal], notes: list[str])
         unit = repeat.get("periodUnit")
         seconds = time_seconds(unit) if type(unit) is str else None
         if seconds is None:
-            raise Unknown(f"the timing periodUnit {show_value(unit)} is not a time unit")
+            raise UnreadableDose(f"the timing periodUnit {show_value(unit)} is not a time unit")
         span = length * seconds
         per_day, exact = ceil_div(times * DAY_SECONDS, span)
         if span > DAY_SECONDS:
-            notes.append(f"{fmt(times)} time(s) every {fmt(length)} {unit}: "
-                         f"the amount on one dosing day counts")
+            notes.append(
+                f"{fmt(times)} time(s) every {fmt(length)} {unit}: "
+                f"the amount on one dosing day counts"
+            )
         elif not exact:
             average = fmt(UP.divide(times * DAY_SECONDS, span).quantize(Decimal("0.01")))
-            notes.append(f"{fmt(times)} time(s) every {fmt(length)} {unit} is {average} doses "
-                         f"a day on average; up to {fmt(per_day)} can fall on one day")
+            notes.append(
+                f"{fmt(times)} time(s) every {fmt(length)} {unit} is {average} doses "
+                f"a day on average; up to {fmt(per_day)} can fall on one day"
+            )
         found.append(per_day)
     times_of_day = repeat.get("timeOfDay")
     if type(times_of_day) is list and times_of_day:

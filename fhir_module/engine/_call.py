@@ -8,12 +8,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .._medication import Pool
 from ..dosing import daily_dose
-from ..knowledge import Drug, Knowledge
-from ..knowledge._fhirpath import Results
-from ..patient import AgeRange, PatientRecord, order_date, patient_facts
-from ._env import Dose, dose_summary, guideline_view
+from ..facts import (
+    AgeRange,
+    Dose,
+    PatientRecord,
+    dose_summary,
+    guideline_view,
+    order_date,
+    patient_facts,
+)
+from ..knowledge import Drug, Knowledge, Pool
 from ._findings import Action
 from ._orders import DrugOrder, own_drug_orders
 
@@ -71,8 +76,6 @@ class Call:
         self._past_doses: dict[int, Dose] = {}
         self._current: dict[tuple[int, str], Current] = {}
         self.actions: dict[tuple[Any, ...], tuple[Action, ...]] = {}
-        #: the FHIRPath results, by the values of the variables each expression reads
-        self.results = Results()
 
     def group(self, drug: Drug, route: str) -> tuple[tuple[DrugOrder, ...], tuple[Dose, ...]]:
         """The orders in scope of this drug and route (judged together), and their doses."""

@@ -8,13 +8,21 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .._medication import Pool
 from ..dosing import DailyDose, scaled_order
-from ..knowledge import Knowledge, Rule
-from ..knowledge._fhirpath import Environment, evaluate
-from ..patient import PatientRecord, age_on, order_date
+from ..facts import (
+    Dose,
+    PatientRecord,
+    age_on,
+    dose_variable,
+    in_unit,
+    order_date,
+    route_text,
+    route_unit,
+    show,
+)
+from ..fhirpath import evaluate
+from ..knowledge import Knowledge, Pool, Rule
 from ._call import Call, Current
-from ._env import Dose, dose_variable, in_unit, route_text, route_unit, show
 from ._findings import Action, Finding, Merger, Offer
 from ._orders import DrugOrder
 
@@ -88,37 +96,34 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
     words = route_text(item.order, route)
     guideline = call.guideline(drug, route, age, unit)
     current = call.current(drug, route)
-    env = Environment(
-        call.results,
-        {
-            "order": dict(item.order),
-            "orders": call.group_orders(drug, route),
-            "patient": call.patient_copy,
-            "medication": call.medication(drug),
-            "hook": hook,
-            "route": route,
-            "routeText": words,
-            "routeName": route.replace("-", " "),
-            "unit": unit,
-            "age": {"low": age.low, "high": age.high} if age else [],
-            "ageText": age.text() if age else [],
-            "pregnant": facts.pregnant.present,
-            "pregnancyEvidence": facts.pregnant.evidence,
-            "breastfeeding": facts.breastfeeding.present,
-            "breastfeedingEvidence": facts.breastfeeding.evidence,
-            "respiratoryDisease": facts.respiratory.present,
-            "respiratoryEvidence": facts.respiratory.evidence,
-            "dose": dose_variable(dose, words),
-            "dailyDose": in_unit(total, unit),
-            "doseText": show(total, unit),
-            "arithmetic": arithmetic or [],
-            "assumptionsText": assumptions,
-            "guideline": guideline,
-            "current": current.copies,
-            "everIntrathecal": current.ever_intrathecal,
-            "citation": [],
-        },
-    )
+    env: dict[str, Any] = {
+        "order": dict(item.order),
+        "orders": call.group_orders(drug, route),
+        "patient": call.patient_copy,
+        "medication": call.medication(drug),
+        "hook": hook,
+        "route": route,
+        "routeText": words,
+        "routeName": route.replace("-", " "),
+        "unit": unit,
+        "age": {"low": age.low, "high": age.high} if age else [],
+        "ageText": age.text() if age else [],
+        "pregnant": facts.pregnant.present,
+        "pregnancyEvidence": facts.pregnant.evidence,
+        "breastfeeding": facts.breastfeeding.present,
+        "breastfeedingEvidence": facts.breastfeeding.evidence,
+        "respiratoryDisease": facts.respiratory.present,
+        "respiratoryEvidence": facts.respiratory.evidence,
+        "dose": dose_variable(dose, words),
+        "dailyDose": in_unit(total, unit),
+        "doseText": show(total, unit),
+        "arithmetic": arithmetic or [],
+        "assumptionsText": assumptions,
+        "guideline": guideline,
+        "current": current.copies,
+        "everIntrathecal": current.ever_intrathecal,
+        "citation": [],
+    }
     env.update(_current_variables(current, total, unit, guideline, on))
     return env
 

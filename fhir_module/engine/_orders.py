@@ -7,8 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._medication import Pool, named_medication
-from ..knowledge import Drug, Knowledge
+from ..knowledge import Drug, Knowledge, Pool, named_medication
 
 Resource = Mapping[str, Any]
 
@@ -38,8 +37,9 @@ def bundle_resources(bundle: Any) -> list[Resource]:
     ]
 
 
-def medication_pool(context: Mapping[str, Any], prefetch: Any = None,
-                    medications: Iterable[Resource] = ()) -> Pool:
+def medication_pool(
+    context: Mapping[str, Any], prefetch: Any = None, medications: Iterable[Resource] = ()
+) -> Pool:
     """What the draft orders' references may resolve to: the entries of draftOrders, then the
     entries of any prefetched Bundle and any prefetched Medication, then the Medications of
     the patient's record."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..dosing._units import MASS_TO_MG, TIME_SECONDS
+from ..ucum import MASS_TO_MG, TIME_SECONDS
 
 AGE_RANGE = "/StructureDefinition/age-range"
 INCREMENT = "/StructureDefinition/daily-dose-increment"

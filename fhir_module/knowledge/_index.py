@@ -9,10 +9,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .._errors import KnowledgeError
-from .._medication import Named
+from ..errors import KnowledgeError
 from ._guidelines import Entry, mass_mg, read_guidelines
 from ._load import SourceFile, default_files, expand, read_resource
+from ._medication import Named
 from ._package import is_package, merge, read_package
 from ._plan import Rule, compile_action
 from ._profiles import ProfileChecker

@@ -12,7 +12,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from .._errors import KnowledgeError
+from ..errors import KnowledgeError
 
 SUPPORTED_TYPES = frozenset(
     {

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._errors import KnowledgeError
+from ..errors import KnowledgeError
 from ._load import SourceFile, checked_source
 
 PACKAGE_SUFFIXES = (".tgz", ".tar.gz")

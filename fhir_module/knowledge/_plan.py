@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..fhirpath import Compiled, compile_expression, evaluate
 from ._cpg import check_text_values
-from ._fhirpath import Compiled, compile_expression, evaluate
 
 VARIABLES: tuple[str, ...] = (
     "age",
@@ -64,7 +64,7 @@ def render_value(values: list[Any]) -> str:
 def _one(value: Any) -> str:
     kind = type(value)
     if kind is str:
-        return value
+        return str(value)
     if kind is int and -(10**15) < value < 10**15:
         return str(value)  # a whole number shows as itself
     if isinstance(value, bool):
@@ -104,8 +104,11 @@ class Template:
                 out.append(part)
             else:
                 values = evaluate(part, env)  # type: ignore[arg-type]
-                out.append(values[0] if len(values) == 1 and type(values[0]) is str
-                           else render_value(values))
+                out.append(
+                    values[0]
+                    if len(values) == 1 and type(values[0]) is str
+                    else render_value(values)
+                )
         return "".join(out)
 
 

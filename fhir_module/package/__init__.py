@@ -2,6 +2,7 @@
 
 from ._build import PackageError, build_package, package_contents
 from ._definitions import Definitions
+from ._npm import package_files, write_tgz
 from ._snapshot import SnapshotError, generate_snapshot
 
 __all__ = [
@@ -11,4 +12,6 @@ __all__ = [
     "build_package",
     "generate_snapshot",
     "package_contents",
+    "package_files",
+    "write_tgz",
 ]

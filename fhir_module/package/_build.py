@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
+from ..errors import FhirModuleError
 from ..knowledge import Knowledge
 from ._definitions import Definitions
 from ._npm import package_files, write_tgz
@@ -18,7 +19,7 @@ CORE_PACKAGE = "hl7.fhir.r4.core"
 PACKAGE_PREFIX = "org.fhir-module."
 
 
-class PackageError(ValueError):
+class PackageError(FhirModuleError, ValueError):
     """The knowledge cannot be made into one package (the message says why)."""
 
 

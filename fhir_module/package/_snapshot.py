@@ -20,6 +20,8 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..errors import FhirModuleError
+
 Definition = Mapping[str, Any]
 Resolver = Callable[[str], Definition | None]
 
@@ -28,7 +30,7 @@ CORE = "http://hl7.org/fhir/StructureDefinition/"
 _POSITION = frozenset({"id", "path"})
 
 
-class SnapshotError(ValueError):
+class SnapshotError(FhirModuleError, ValueError):
     """A differential that cannot be applied to its base, with the element named."""
 
 

@@ -27,11 +27,16 @@ def test_a_request(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_plain_bundle(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, str(EXAMPLES / "bundle-paediatric-overdose-asthma.bundle.json"),
-                       "--date", "2026-11-26")
+    code, out, _ = run(
+        capsys,
+        str(EXAMPLES / "bundle-paediatric-overdose-asthma.bundle.json"),
+        "--date",
+        "2026-11-26",
+    )
     assert code == 0
-    assert "paediatric-daily-dose" in {c["source"]["topic"]["code"]
-                                       for c in json.loads(out)["cards"]}
+    assert "paediatric-daily-dose" in {
+        c["source"]["topic"]["code"] for c in json.loads(out)["cards"]
+    }
 
 
 def test_service_chosen_explicitly(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,14 +54,18 @@ def test_third_party_requests(capsys: pytest.CaptureFixture[str], name: str) -> 
     assert code == 0 and json.loads(out) == {"cards": []}
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("{not json", "is not valid JSON"),
-    ("[]", "invalid request"),
-    ('{"hook": "order-sign", "hookInstance": 5, "context": {}}', "invalid request"),
-    ('{"resourceType": "Bundle", "entry": {}}', "invalid request"),
-])
-def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                      content: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not valid JSON"),
+        ("[]", "invalid request"),
+        ('{"hook": "order-sign", "hookInstance": 5, "context": {}}', "invalid request"),
+        ('{"resourceType": "Bundle", "entry": {}}', "invalid request"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
     path = tmp_path / "request.json"
     path.write_text(content)
     code, out, err = run(capsys, str(path))
@@ -72,8 +81,9 @@ def test_missing_file_and_bad_date(tmp_path: Path, capsys: pytest.CaptureFixture
     assert exit_.value.code == 2
 
 
-def test_data_that_cannot_be_had_is_one_line(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_data_that_cannot_be_had_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     request = json.loads((EXAMPLES / "order-sign-pregnancy.request.json").read_text())
     del request["prefetch"]["observations"]
     del request["fhirServer"]

@@ -21,8 +21,7 @@ BUNDLE = EXAMPLES / "bundle-paediatric-overdose-asthma.bundle.json"
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """main() in a thread, so that a command that waits for ever fails the test instead."""
     result: list[int] = []
-    worker = threading.Thread(target=lambda: result.append(main(["evaluate", *args])),
-                              daemon=True)
+    worker = threading.Thread(target=lambda: result.append(main(["evaluate", *args])), daemon=True)
     worker.start()
     worker.join(20)
     assert result, "fhir-module evaluate did not return"

@@ -38,10 +38,16 @@ class MemoryServer:
             else:
                 self.store[key] = (old[0] + 1, resource)
                 status = "200 OK"
-            answers.append({"response": {"status": status,
-                                         "location": f"{key}/_history/{self.store[key][0]}"}})
-        return 200, {}, json.dumps({"resourceType": "Bundle", "type": "transaction-response",
-                                    "entry": answers})
+            answers.append(
+                {"response": {"status": status, "location": f"{key}/_history/{self.store[key][0]}"}}
+            )
+        return (
+            200,
+            {},
+            json.dumps(
+                {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
+            ),
+        )
 
 
 @responses.activate

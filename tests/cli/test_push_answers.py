@@ -16,19 +16,27 @@ import pytest
 import requests
 import responses
 
-from fhir_module._errors import FhirServerError
 from fhir_module._push import display_url, printable, push_bundle
 from fhir_module.cli import main
+from fhir_module.errors import FhirServerError
 
 SERVER = "https://fhir.example.org/r4"
 
 
-def _answer(request: Any, status: str = "201 Created", drop: int = 0,
-            **entry_extra: Any) -> dict[str, Any]:
+def _answer(
+    request: Any, status: str = "201 Created", drop: int = 0, **entry_extra: Any
+) -> dict[str, Any]:
     bundle = json.loads(request.body)
-    entries = [{"response": {"status": status, "location": f"{e['request']['url']}/_history/1",
-                             **entry_extra}}
-               for e in bundle["entry"][drop:]]
+    entries = [
+        {
+            "response": {
+                "status": status,
+                "location": f"{e['request']['url']}/_history/1",
+                **entry_extra,
+            }
+        }
+        for e in bundle["entry"][drop:]
+    ]
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
 
 
@@ -36,22 +44,27 @@ def _one_bad_entry(request: Any) -> dict[str, Any]:
     answer = _answer(request)
     answer["entry"][2]["response"] = {
         "status": "422 Unprocessable Entity",
-        "outcome": {"resourceType": "OperationOutcome",
-                    "issue": [{"severity": "error", "code": "processing",
-                               "diagnostics": "unknown code system"}]},
+        "outcome": {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {"severity": "error", "code": "processing", "diagnostics": "unknown code system"}
+            ],
+        },
     }
     return answer
 
 
-def _push(capsys: pytest.CaptureFixture[str], *extra: str,
-          server: str = SERVER) -> tuple[int, str, str]:
+def _push(
+    capsys: pytest.CaptureFixture[str], *extra: str, server: str = SERVER
+) -> tuple[int, str, str]:
     code = main(["push", "--fhir-server", server, *extra])
     out = capsys.readouterr()
     return code, out.out, out.err
 
 
-def _mock(status: int, body: Callable[[Any], Any] | str, headers: dict[str, str] | None = None
-          ) -> None:
+def _mock(
+    status: int, body: Callable[[Any], Any] | str, headers: dict[str, str] | None = None
+) -> None:
     def callback(request: Any) -> tuple[int, dict[str, str], str]:
         text = body if isinstance(body, str) else json.dumps(body(request))
         return status, headers or {}, text
@@ -64,24 +77,45 @@ def _mock(status: int, body: Callable[[Any], Any] | str, headers: dict[str, str]
     [
         (302, "", {"Location": "https://elsewhere.example.org/r4"}, "answered 302"),
         (307, "", {"Location": SERVER + "/"}, "a redirect"),
-        (200, lambda r: {"resourceType": "OperationOutcome", "issue": []},
-         None, "not a transaction-response Bundle"),
+        (
+            200,
+            lambda r: {"resourceType": "OperationOutcome", "issue": []},
+            None,
+            "not a transaction-response Bundle",
+        ),
         (200, "<html>welcome</html>", None, "not JSON"),
         (200, lambda r: {**_answer(r), "type": "batch-response"}, None, "batch-response"),
         (200, lambda r: _answer(r, drop=1), None, "entries for the"),
         (200, lambda r: _answer(r, status=""), None, "entries failed"),
         (200, lambda r: _answer(r, status="404 Not Found"), None, "entries failed"),
         (200, _one_bad_entry, None, "1 of"),
-        (201, lambda r: {"resourceType": "Bundle", "type": "transaction-response"}, None,
-         "0 entries"),
+        (
+            201,
+            lambda r: {"resourceType": "Bundle", "type": "transaction-response"},
+            None,
+            "0 entries",
+        ),
     ],
-    ids=["302", "307", "OperationOutcome", "html", "batch-response", "an entry missing",
-         "no status", "every entry 404", "one entry 422", "no entries"],
+    ids=[
+        "302",
+        "307",
+        "OperationOutcome",
+        "html",
+        "batch-response",
+        "an entry missing",
+        "no status",
+        "every entry 404",
+        "one entry 422",
+        "no entries",
+    ],
 )
 @responses.activate
 def test_anything_but_every_entry_succeeding_exits_1(
-    capsys: pytest.CaptureFixture[str], status: int, body: Any,
-    headers: dict[str, str] | None, message: str,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+    body: Any,
+    headers: dict[str, str] | None,
+    message: str,
 ) -> None:
     _mock(status, body, headers)
     code, out, err = _push(capsys)
@@ -106,11 +140,17 @@ def test_failed_entries_are_listed_with_their_outcome(capsys: pytest.CaptureFixt
 def test_control_characters_from_the_server_are_escaped(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    outcome = {"resourceType": "OperationOutcome", "issue": [{
-        "severity": "error\x1b[2J", "code": "processing",
-        "diagnostics": "bad\r\nfhir-module: 0 errors, all pushed\x1b]0;owned\x07\u202e",
-        "expression": ["Bundle.entry[0]\x1b[31m", 7],
-    }]}
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error\x1b[2J",
+                "code": "processing",
+                "diagnostics": "bad\r\nfhir-module: 0 errors, all pushed\x1b]0;owned\x07\u202e",
+                "expression": ["Bundle.entry[0]\x1b[31m", 7],
+            }
+        ],
+    }
     responses.add(responses.POST, SERVER, json=outcome, status=422)
     code, out, err = _push(capsys)
     assert code == 1
@@ -135,8 +175,9 @@ def test_userinfo_and_query_of_the_url_are_never_printed(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = "https://admin:pa55w0rd@fhir.example.org/r4?api_key=k3y"
-    responses.add_callback(responses.POST, url, callback=lambda r: (200, {},
-                                                                     json.dumps(_answer(r))))
+    responses.add_callback(
+        responses.POST, url, callback=lambda r: (200, {}, json.dumps(_answer(r)))
+    )
     code, out, err = _push(capsys, server=url)
     assert code == 0
     assert out.splitlines()[-1].endswith("accepted by https://fhir.example.org/r4")
@@ -265,8 +306,13 @@ def test_a_trickling_answer_meets_the_total_time_out(
 
 @pytest.mark.parametrize("with_length", [True, False])
 def test_an_answer_over_the_cap_is_refused(loopback: _Server, with_length: bool) -> None:
-    flood = json.dumps({"resourceType": "Bundle", "type": "transaction-response",
-                        "entry": [{"response": {"status": "200 OK"}}] * 20_000}).encode()
+    flood = json.dumps(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction-response",
+            "entry": [{"response": {"status": "200 OK"}}] * 20_000,
+        }
+    ).encode()
 
     def send(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)

@@ -42,8 +42,12 @@ def code(abbreviation: str) -> dict[str, Any]:
     return {"code": {"coding": [{"system": GTS, "code": abbreviation}]}}
 
 
-def dosage(dose: dict[str, Any] | None = None, timing: dict[str, Any] | None = None,
-           route: dict[str, Any] | None = ORAL, **more: Any) -> dict[str, Any]:
+def dosage(
+    dose: dict[str, Any] | None = None,
+    timing: dict[str, Any] | None = None,
+    route: dict[str, Any] | None = ORAL,
+    **more: Any,
+) -> dict[str, Any]:
     """A Dosage with its dose in doseAndRate[0].doseQuantity."""
     result: dict[str, Any] = dict(more)
     if dose is not None:
@@ -55,11 +59,16 @@ def dosage(dose: dict[str, Any] | None = None, timing: dict[str, Any] | None = N
     return result
 
 
-def order(*dosages: dict[str, Any], medication: dict[str, Any] | None = BACLOFEN,
-          **more: Any) -> dict[str, Any]:
+def order(
+    *dosages: dict[str, Any], medication: dict[str, Any] | None = BACLOFEN, **more: Any
+) -> dict[str, Any]:
     """A MedicationRequest with a medicationCodeableConcept and these dosage instructions."""
-    result: dict[str, Any] = {"resourceType": "MedicationRequest", "status": "draft",
-                              "intent": "order", "subject": {"reference": "Patient/1"}}
+    result: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/1"},
+    }
     if medication is not None:
         result["medicationCodeableConcept"] = medication
     result["dosageInstruction"] = list(dosages)
@@ -67,8 +76,9 @@ def order(*dosages: dict[str, Any], medication: dict[str, Any] | None = BACLOFEN
     return result
 
 
-def simple(value: Any, unit: str = "mg", timing: dict[str, Any] | None = None,
-           **dosage_more: Any) -> dict[str, Any]:
+def simple(
+    value: Any, unit: str = "mg", timing: dict[str, Any] | None = None, **dosage_more: Any
+) -> dict[str, Any]:
     """An oral order of one dose on a timing (three times a day unless told)."""
     return order(dosage(q(value, unit), timing or per_day(3), **dosage_more))
 

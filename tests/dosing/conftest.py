@@ -21,18 +21,30 @@ class FakeProduct:
 
 
 PRODUCTS = {
-    (RXNORM, "197391"): FakeProduct("oral", Decimal(10), "{tbl}",
-                                    "RxNorm 197391 baclofen 10 MG Oral Tablet"),
-    (RXNORM, "197392"): FakeProduct("oral", Decimal(20), "{tbl}",
-                                    "RxNorm 197392 baclofen 20 MG Oral Tablet"),
-    (RXNORM, "1666613"): FakeProduct("intrathecal", Decimal(2), "mL",
-                                     "RxNorm 1666613 baclofen 2000 ug/mL intrathecal solution"),
+    (RXNORM, "197391"): FakeProduct(
+        "oral", Decimal(10), "{tbl}", "RxNorm 197391 baclofen 10 MG Oral Tablet"
+    ),
+    (RXNORM, "197392"): FakeProduct(
+        "oral", Decimal(20), "{tbl}", "RxNorm 197392 baclofen 20 MG Oral Tablet"
+    ),
+    (RXNORM, "1666613"): FakeProduct(
+        "intrathecal", Decimal(2), "mL", "RxNorm 1666613 baclofen 2000 ug/mL intrathecal solution"
+    ),
 }
-ROUTE_CODES = {(SNOMED, "26643006"): "oral", (SNOMED, "72607000"): "intrathecal",
-               (SNOMED, "47625008"): "other-injection"}
-ROUTE_TEXTS = {"po": "oral", "by mouth": "oral", "oral": "oral", "it": "intrathecal",
-               "intrathecal": "intrathecal", "iv": "other-injection",
-               "intravenous": "other-injection"}
+ROUTE_CODES = {
+    (SNOMED, "26643006"): "oral",
+    (SNOMED, "72607000"): "intrathecal",
+    (SNOMED, "47625008"): "other-injection",
+}
+ROUTE_TEXTS = {
+    "po": "oral",
+    "by mouth": "oral",
+    "oral": "oral",
+    "it": "intrathecal",
+    "intrathecal": "intrathecal",
+    "iv": "other-injection",
+    "intravenous": "other-injection",
+}
 FORM_CODES = {(SNOMED, "385055001"): "oral", (SNOMED, "385219001"): "other-injection"}
 
 
@@ -42,9 +54,13 @@ def _codings(concept: Mapping[str, Any] | None) -> list[tuple[Any, Any]]:
     codings = concept.get("coding")
     if not isinstance(codings, list):
         return []
-    return [(c.get("system"), c.get("code")) for c in codings
-            if isinstance(c, dict) and isinstance(c.get("system"), str)
-            and isinstance(c.get("code"), str)]
+    return [
+        (c.get("system"), c.get("code"))
+        for c in codings
+        if isinstance(c, dict)
+        and isinstance(c.get("system"), str)
+        and isinstance(c.get("code"), str)
+    ]
 
 
 class FakeKnowledge:

@@ -23,33 +23,51 @@ def _cases(big: int) -> list[tuple[str, dict[str, Any], str]]:
         ("dose", simple(big), "dose value"),
         ("negative dose", simple(-big), "dose value"),
         ("frequency", simple(5, timing=per_day(big)), "timing frequency"),
-        ("frequencyMax", simple(5, timing=every(1, "d", 2, frequencyMax=big)),
-         "timing frequencyMax"),
+        (
+            "frequencyMax",
+            simple(5, timing=every(1, "d", 2, frequencyMax=big)),
+            "timing frequencyMax",
+        ),
         ("period", simple(5, timing=every(big, "h")), "timing period"),
         ("periodMax", simple(5, timing=every(1, "d", 2, periodMax=big)), "timing periodMax"),
         ("count", simple(5, timing=every(1, "d", 2, count=big)), "timing count"),
-        ("rate", order(dosage(route=None, doseAndRate=[{"rateQuantity": q(big, "ug/h")}]),
-                       medication={"text": "baclofen intrathecal"}), "rate value"),
-        ("dose range", order(dosage(timing=per_day(3),
-                                    doseAndRate=[{"doseRange": {"high": q(big)}}])),
-         "value"),
-        ("ingredient strength", order(
-            dosage(q(1, "{tbl}"), per_day(3)), medication=None,
-            medicationReference={"reference": "#m"},
-            contained=[medication(ratio(big, "mg", 1, "{tbl}"), id="m")]),
-         "ingredient strength numerator value"),
-        ("strength in the name", order(dosage(q(1, "{tbl}"), per_day(3)),
-                                       medication={"text": f"baclofen {big} MG Oral Tablet"}),
-         "strength in the name"),
+        (
+            "rate",
+            order(
+                dosage(route=None, doseAndRate=[{"rateQuantity": q(big, "ug/h")}]),
+                medication={"text": "baclofen intrathecal"},
+            ),
+            "rate value",
+        ),
+        (
+            "dose range",
+            order(dosage(timing=per_day(3), doseAndRate=[{"doseRange": {"high": q(big)}}])),
+            "value",
+        ),
+        (
+            "ingredient strength",
+            order(
+                dosage(q(1, "{tbl}"), per_day(3)),
+                medication=None,
+                medicationReference={"reference": "#m"},
+                contained=[medication(ratio(big, "mg", 1, "{tbl}"), id="m")],
+            ),
+            "ingredient strength numerator value",
+        ),
+        (
+            "strength in the name",
+            order(
+                dosage(q(1, "{tbl}"), per_day(3)),
+                medication={"text": f"baclofen {big} MG Oral Tablet"},
+            ),
+            "strength in the name",
+        ),
     ]
 
 
-@pytest.mark.parametrize(
-    "big", [HUGE, JUST_BEYOND], ids=["4000 digits", "beyond a double"]
-)
+@pytest.mark.parametrize("big", [HUGE, JUST_BEYOND], ids=["4000 digits", "beyond a double"])
 @pytest.mark.parametrize("case", range(len(_cases(1))), ids=[c[0] for c in _cases(1)])
-def test_a_number_beyond_a_double_cannot_be_computed(knowledge: Any, big: int,
-                                                     case: int) -> None:
+def test_a_number_beyond_a_double_cannot_be_computed(knowledge: Any, big: int, case: int) -> None:
     _, request, what = _cases(big)[case]
     result = daily_dose(request, knowledge)
     assert isinstance(result, DoseUnknown), result
@@ -64,12 +82,15 @@ def test_a_number_beyond_a_double_cannot_be_computed(knowledge: Any, big: int,
     ids=["amount", "period", "amount beyond a double"],
 )
 def test_an_order_maximum_out_of_range_is_not_applied_and_says_why(
-        knowledge: Any, cap: dict[str, Any]) -> None:
+    knowledge: Any, cap: dict[str, Any]
+) -> None:
     request = order(dosage(q(5), every(4, "h"), asNeededBoolean=True, maxDosePerPeriod=cap))
     result = daily_dose(request, knowledge)
     assert isinstance(result, DailyDose), result
-    assert any("maximum dose per period was not applied" in a and "out of range" in a
-               for a in result.assumptions), result.assumptions
+    assert any(
+        "maximum dose per period was not applied" in a and "out of range" in a
+        for a in result.assumptions
+    ), result.assumptions
 
 
 @pytest.mark.parametrize("value", [10**30 + 1, 1.7e308, int(1.7e308), 1e-300])

@@ -47,40 +47,50 @@ def test_one_dose_in_mg_ug_or_g_is_the_same_daily_dose(knowledge: Any, mg: Decim
 
 @FAST
 @given(doses, doses, frequencies, periods, period_units)
-def test_daily_dose_never_shrinks_as_the_dose_grows(knowledge: Any, a: int, b: int,
-                                                    frequency: int, period: int,
-                                                    unit: str) -> None:
+def test_daily_dose_never_shrinks_as_the_dose_grows(
+    knowledge: Any, a: int, b: int, frequency: int, period: int, unit: str
+) -> None:
     low, high = sorted((a, b))
     timing = every(period, unit, frequency)
-    assert _mg(daily_dose(simple(low, timing=timing), knowledge)) <= \
-        _mg(daily_dose(simple(high, timing=timing), knowledge))
+    assert _mg(daily_dose(simple(low, timing=timing), knowledge)) <= _mg(
+        daily_dose(simple(high, timing=timing), knowledge)
+    )
 
 
 @FAST
 @given(doses, frequencies, frequencies, periods, period_units)
-def test_daily_dose_never_shrinks_as_frequency_grows(knowledge: Any, dose: int, a: int, b: int,
-                                                     period: int, unit: str) -> None:
+def test_daily_dose_never_shrinks_as_frequency_grows(
+    knowledge: Any, dose: int, a: int, b: int, period: int, unit: str
+) -> None:
     low, high = sorted((a, b))
-    assert _mg(daily_dose(simple(dose, timing=every(period, unit, low)), knowledge)) <= \
-        _mg(daily_dose(simple(dose, timing=every(period, unit, high)), knowledge))
+    assert _mg(daily_dose(simple(dose, timing=every(period, unit, low)), knowledge)) <= _mg(
+        daily_dose(simple(dose, timing=every(period, unit, high)), knowledge)
+    )
 
 
 @FAST
 @given(doses, frequencies, periods, periods, period_units)
-def test_daily_dose_never_grows_with_the_period(knowledge: Any, dose: int, frequency: int,
-                                                a: int, b: int, unit: str) -> None:
+def test_daily_dose_never_grows_with_the_period(
+    knowledge: Any, dose: int, frequency: int, a: int, b: int, unit: str
+) -> None:
     short, long = sorted((a, b))
-    assert _mg(daily_dose(simple(dose, timing=every(short, unit, frequency)), knowledge)) >= \
-        _mg(daily_dose(simple(dose, timing=every(long, unit, frequency)), knowledge))
+    assert _mg(daily_dose(simple(dose, timing=every(short, unit, frequency)), knowledge)) >= _mg(
+        daily_dose(simple(dose, timing=every(long, unit, frequency)), knowledge)
+    )
 
 
 @FAST
 @given(doses)
 def test_equivalent_timings_agree(knowledge: Any, dose: int) -> None:
     timings = [
-        every(8, "h"), code("TID"), per_day(3), every(480, "min"), every(28800, "s"),
+        every(8, "h"),
+        code("TID"),
+        per_day(3),
+        every(480, "min"),
+        every(28800, "s"),
         {"repeat": {"timeOfDay": ["06:00:00", "14:00:00", "22:00:00"]}},
-        {"code": {"text": "Q8H"}}, every(24, "h", 3),
+        {"code": {"text": "Q8H"}},
+        every(24, "h", 3),
     ]
     found = {_mg(daily_dose(simple(dose, timing=timing), knowledge)) for timing in timings}
     assert found == {Decimal(dose) * 3}
@@ -93,8 +103,9 @@ def _cap(value: int) -> dict[str, Any]:
 @st.composite
 def orders(draw: st.DrawFn) -> dict[str, Any]:
     """Tidy orders of every kind scaled_order must handle."""
-    kind = draw(st.sampled_from(["mg", "ug", "tablets", "mL", "rate", "ratio", "range",
-                                 "stu3", "prn-cap"]))
+    kind = draw(
+        st.sampled_from(["mg", "ug", "tablets", "mL", "rate", "ratio", "range", "stu3", "prn-cap"])
+    )
     value = draw(st.integers(min_value=1, max_value=400)) / draw(st.sampled_from([1, 2, 4, 10]))
     timing = every(draw(periods), draw(period_units), draw(frequencies))
     if kind == "mg":
@@ -110,8 +121,11 @@ def orders(draw: st.DrawFn) -> dict[str, Any]:
     if kind == "ratio":
         return order({"doseAndRate": [{"rateRatio": ratio(value, "ug", 1, "h")}]})
     if kind == "range":
-        return order(dosage(None, timing, doseAndRate=[
-            {"doseRange": {"low": q(value / 2), "high": q(value)}}]))
+        return order(
+            dosage(
+                None, timing, doseAndRate=[{"doseRange": {"low": q(value / 2), "high": q(value)}}]
+            )
+        )
     if kind == "stu3":
         return order({"timing": timing, "doseQuantity": q(value, "{tbl}")}, medication=TAB_10)
     return simple(value, timing=timing, **_cap(draw(st.integers(min_value=1, max_value=300))))
@@ -122,37 +136,84 @@ factors = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("0.99"), plac
 
 @settings(max_examples=150, deadline=None)
 @given(orders(), factors)
-def test_scaled_order_stays_within_the_factor(knowledge: Any, original: dict[str, Any],
-                                              factor: Decimal) -> None:
+def test_scaled_order_stays_within_the_factor(
+    knowledge: Any, original: dict[str, Any], factor: Decimal
+) -> None:
     before = _mg(daily_dose(original, knowledge))
     after = _mg(daily_dose(scaled_order(original, factor), knowledge))
     assert after <= factor * before
     assert after > 0
 
 
-json_scalars = (st.none() | st.booleans() | st.integers(-10**6, 10**6)
-                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8)
-                | st.sampled_from(["mg", "mL", "{tbl}", "h", "d", "BID", "#m", "Medication"]))
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8)
+    | st.sampled_from(["mg", "mL", "{tbl}", "h", "d", "BID", "#m", "Medication"])
+)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["value", "unit", "code", "coding", "repeat", "frequency", "period",
-                         "periodUnit", "doseAndRate", "doseQuantity", "doseRange", "high",
-                         "rateQuantity", "rateRatio", "numerator", "denominator", "timing",
-                         "route", "text", "sequence", "asNeededBoolean", "maxDosePerPeriod",
-                         "reference", "contained", "ingredient", "strength", "id",
-                         "resourceType", "when", "timeOfDay", "event", "count", "system"]),
-        inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "value",
+                    "unit",
+                    "code",
+                    "coding",
+                    "repeat",
+                    "frequency",
+                    "period",
+                    "periodUnit",
+                    "doseAndRate",
+                    "doseQuantity",
+                    "doseRange",
+                    "high",
+                    "rateQuantity",
+                    "rateRatio",
+                    "numerator",
+                    "denominator",
+                    "timing",
+                    "route",
+                    "text",
+                    "sequence",
+                    "asNeededBoolean",
+                    "maxDosePerPeriod",
+                    "reference",
+                    "contained",
+                    "ingredient",
+                    "strength",
+                    "id",
+                    "resourceType",
+                    "when",
+                    "timeOfDay",
+                    "event",
+                    "count",
+                    "system",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
     max_leaves=20,
 )
 
 
 @settings(max_examples=200, deadline=None)
 @given(json_values, json_values, json_values)
-def test_daily_dose_never_raises(knowledge: Any, medication: Any, dosages: Any,
-                                 contained: Any) -> None:
-    shaped = {"medicationCodeableConcept": medication, "dosageInstruction": dosages,
-              "contained": contained, "medicationReference": {"reference": "#m"}}
+def test_daily_dose_never_raises(
+    knowledge: Any, medication: Any, dosages: Any, contained: Any
+) -> None:
+    shaped = {
+        "medicationCodeableConcept": medication,
+        "dosageInstruction": dosages,
+        "contained": contained,
+        "medicationReference": {"reference": "#m"},
+    }
     for candidate in (shaped, dosages, {"dosageInstruction": [dosages]}):
         result = daily_dose(candidate, knowledge)
         assert isinstance(result, DailyDose | DoseUnknown)
@@ -174,7 +235,8 @@ def _replace_somewhere(value: Any, path: list[int], new: Any) -> Any:
 @settings(max_examples=200, deadline=None)
 @given(orders(), st.lists(st.integers(0, 20), max_size=7), json_values)
 def test_a_damaged_order_gives_an_answer_not_an_exception(
-        knowledge: Any, original: dict[str, Any], path: list[int], junk: Any) -> None:
+    knowledge: Any, original: dict[str, Any], path: list[int], junk: Any
+) -> None:
     damaged = _replace_somewhere(original, path, junk)
     result = daily_dose(damaged, knowledge)
     assert isinstance(result, DailyDose | DoseUnknown)
@@ -191,13 +253,19 @@ def _forget_remembered_arithmetic() -> None:
 
 
 @FAST
-@given(value=st.one_of(doses, st.floats(min_value=0.001, max_value=1000)),
-       unit=st.sampled_from(["mg", "ug", "g", "{tbl}", "mL"]), frequency=frequencies)
+@given(
+    value=st.one_of(doses, st.floats(min_value=0.001, max_value=1000)),
+    unit=st.sampled_from(["mg", "ug", "g", "{tbl}", "mL"]),
+    frequency=frequencies,
+)
 def test_remembered_arithmetic_answers_as_a_fresh_computation(
-        value: int | float, unit: str, frequency: int, knowledge: Any) -> None:
+    value: int | float, unit: str, frequency: int, knowledge: Any
+) -> None:
     def request(dose: int | float) -> dict[str, Any]:
-        return order(dosage(q(dose, unit), per_day(frequency)),
-                     medication=IT_2000 if unit == "mL" else TAB_10)
+        return order(
+            dosage(q(dose, unit), per_day(frequency)),
+            medication=IT_2000 if unit == "mL" else TAB_10,
+        )
 
     # The tables hold what earlier examples left: a key that says too little shows here.
     remembered = daily_dose(request(value), knowledge)
@@ -217,20 +285,23 @@ def test_results_built_on_the_hot_path_are_ordinary_frozen_values(knowledge: Any
 
     result = daily_dose(simple(20, "mg"), knowledge)
     assert isinstance(result, DailyDose)
-    assert result == DailyDose(result.route, result.mg_per_day, result.arithmetic,
-                               result.assumptions)
-    assert hash(result) == hash(DailyDose(result.route, result.mg_per_day, result.arithmetic,
-                                          result.assumptions))
+    assert result == DailyDose(
+        result.route, result.mg_per_day, result.arithmetic, result.assumptions
+    )
+    assert hash(result) == hash(
+        DailyDose(result.route, result.mg_per_day, result.arithmetic, result.assumptions)
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.route = "intrathecal"  # type: ignore[misc]
 
 
-def test_an_int_and_a_float_of_equal_value_each_read_as_their_own_number(
-        knowledge: Any) -> None:
+def test_an_int_and_a_float_of_equal_value_each_read_as_their_own_number(knowledge: Any) -> None:
     # In Python 99999999999999991611392 == 1e23; as JSON numbers they are not the same dose.
-    for value, expected in ((1e23, Decimal("1E+23")),
-                            (99999999999999991611392, Decimal(99999999999999991611392)),
-                            (1e23, Decimal("1E+23"))):
+    for value, expected in (
+        (1e23, Decimal("1E+23")),
+        (99999999999999991611392, Decimal(99999999999999991611392)),
+        (1e23, Decimal("1E+23")),
+    ):
         result = daily_dose(simple(value, "mg", per_day(1)), knowledge)
         assert isinstance(result, DailyDose) and result.mg_per_day == expected, result
 
@@ -241,8 +312,12 @@ def test_products_are_rounded_in_one_order_whatever_is_remembered(knowledge: Any
     from ._orders import medication
 
     med = medication(ratio(10, "mg", 3, "mL"), id="m1")
-    request = order(dosage(q(0.7, "mL"), per_day(3)), medication=None,
-                    medicationReference={"reference": "#m1"}, contained=[med])
+    request = order(
+        dosage(q(0.7, "mL"), per_day(3)),
+        medication=None,
+        medicationReference={"reference": "#m1"},
+        contained=[med],
+    )
     for _ in range(2):
         _forget_remembered_arithmetic()
         first = daily_dose(request, knowledge)
@@ -258,7 +333,8 @@ def test_figures_longer_than_28_digits_are_shown_rounded(knowledge: Any) -> None
 
 
 def test_a_route_coding_with_an_unhashable_system_falls_back_to_the_route_text(
-        knowledge: Any) -> None:
+    knowledge: Any,
+) -> None:
     route = {"coding": [{"system": ["x"], "code": "26643006"}], "text": "oral"}
     result = daily_dose(simple(2, "mg", per_day(3), route=route), knowledge)
     assert isinstance(result, DailyDose) and result.route == "oral", result

@@ -18,28 +18,52 @@ def _dose(scaled: dict[str, Any]) -> Any:
     return scaled["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"]
 
 
-@pytest.mark.parametrize(("original", "factor", "value"), [
-    pytest.param(order(dosage(q(3, "{tbl}"), per_day(3)), medication=TAB_10), "0.6", 1.5,
-                 id="tablets-half-steps"),
-    pytest.param(order(dosage(q(1.5, "mL"), per_day(1)), medication=IT_2000), "0.333", 0.49,
-                 id="mL-hundredths"),
-    pytest.param(simple(45), "0.7407", 33.3, id="mg-three-digits"),
-    pytest.param(simple(1234), "0.5", 617, id="mg-whole"),
-    pytest.param(order(dosage(q(0.5, "{tbl}"), per_day(3)), medication=TAB_10), "0.9", 0.45,
-                 id="half-tablet-never-zero"),
-])
-def test_rounds_down_to_a_givable_amount(original: dict[str, Any], factor: str,
-                                         value: float) -> None:
+@pytest.mark.parametrize(
+    ("original", "factor", "value"),
+    [
+        pytest.param(
+            order(dosage(q(3, "{tbl}"), per_day(3)), medication=TAB_10),
+            "0.6",
+            1.5,
+            id="tablets-half-steps",
+        ),
+        pytest.param(
+            order(dosage(q(1.5, "mL"), per_day(1)), medication=IT_2000),
+            "0.333",
+            0.49,
+            id="mL-hundredths",
+        ),
+        pytest.param(simple(45), "0.7407", 33.3, id="mg-three-digits"),
+        pytest.param(simple(1234), "0.5", 617, id="mg-whole"),
+        pytest.param(
+            order(dosage(q(0.5, "{tbl}"), per_day(3)), medication=TAB_10),
+            "0.9",
+            0.45,
+            id="half-tablet-never-zero",
+        ),
+    ],
+)
+def test_rounds_down_to_a_givable_amount(
+    original: dict[str, Any], factor: str, value: float
+) -> None:
     assert _dose(scaled_order(original, Decimal(factor))) == value
 
 
 def test_scales_every_shape_and_leaves_the_original_alone(knowledge: Any) -> None:
     original = order(
-        {"doseQuantity": q(20), "timing": per_day(4), "text": "20 mg four times a day",
-         "maxDosePerPeriod": ratio(80, "mg", 1, "d")},
+        {
+            "doseQuantity": q(20),
+            "timing": per_day(4),
+            "text": "20 mg four times a day",
+            "maxDosePerPeriod": ratio(80, "mg", 1, "d"),
+        },
         {"doseAndRate": {"rateRatio": ratio(50, "ug", 1, "h")}, "sequence": 2},
-        {"doseAndRate": [{"doseRange": {"low": q(10), "high": q(20)}},
-                         {"rateRange": {"low": q(10, "ug/h"), "high": q(20, "ug/h")}}]},
+        {
+            "doseAndRate": [
+                {"doseRange": {"low": q(10), "high": q(20)}},
+                {"rateRange": {"low": q(10, "ug/h"), "high": q(20, "ug/h")}},
+            ]
+        },
     )
     kept = copy.deepcopy(original)
     scaled = scaled_order(original, Decimal("0.5"))

@@ -15,9 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fhir_module import evaluate, evaluate_bundle
-from fhir_module._medication import Pool, named_medication
 from fhir_module.dosing import DailyDose, daily_dose
-from fhir_module.knowledge import Knowledge, default_files, load_knowledge
+from fhir_module.knowledge import Knowledge, Pool, default_files, load_knowledge, named_medication
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DAY = date(2026, 11, 26)

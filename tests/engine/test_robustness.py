@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fhir_module.engine import evaluate_hook
+from fhir_module.facts import PatientRecord
+from fhir_module.hooks import evaluate_hook
 from fhir_module.knowledge import Knowledge
-from fhir_module.patient import PatientRecord
 
 from .builders import condition, context, intrathecal, observation, order, patient
 

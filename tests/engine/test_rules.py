@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from fhir_module.engine import evaluate_hook
+from fhir_module.facts import PatientRecord
+from fhir_module.hooks import evaluate_hook
 from fhir_module.knowledge import Knowledge
-from fhir_module.patient import PatientRecord
 
 from .builders import (
     INTRAMUSCULAR,

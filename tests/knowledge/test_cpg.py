@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from fhir_module import KnowledgeError, load_knowledge
+from fhir_module.facts._requirements import KEYS, STATUS_OBSERVATIONS
+from fhir_module.fhirpath import compile_expression, evaluate
 from fhir_module.knowledge import VARIABLES, Knowledge, Template, default_files
 from fhir_module.knowledge._cpg import string_literal, text_expression
-from fhir_module.knowledge._fhirpath import compile_expression, evaluate
-from fhir_module.patient._requirements import KEYS, STATUS_OBSERVATIONS
 
 PD = "PlanDefinition-baclofen-order-safety.json"
 CPG = "http://hl7.org/fhir/uv/cpg/StructureDefinition/"

@@ -13,9 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fhir_module import evaluate
+from fhir_module.fhirpath import Compiled, Fallback, compile_expression
 from fhir_module.knowledge import Knowledge, render_value
-from fhir_module.knowledge._fastpath import Fallback
-from fhir_module.knowledge._fhirpath import Compiled, compile_expression
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -125,7 +124,12 @@ EXPRESSIONS = [
     | VALUES,
 )
 def test_fast_results_equal_fhirpathpy_on_random_values(
-    expression: str, a: Any, b: Any, c: Any, o: Any, l: Any  # noqa: E741
+    expression: str,
+    a: Any,
+    b: Any,
+    c: Any,
+    o: Any,
+    l: Any,  # noqa: E741
 ) -> None:
     compiled = compile_expression(expression, ["a", "b", "c", "o", "l"])
     assert compiled.fast
@@ -143,17 +147,31 @@ def test_fast_results_equal_fhirpathpy_on_random_values(
 
 @pytest.mark.parametrize(
     "value",
-    [float("inf"), float("-inf"), float("nan"), 1e300, 5e-324, Decimal("NaN"),
-     Decimal("Infinity"), [None, "a"], [["a"], "b"], None],
+    [
+        float("inf"),
+        float("-inf"),
+        float("nan"),
+        1e300,
+        5e-324,
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        [None, "a"],
+        [["a"], "b"],
+        None,
+    ],
     ids=repr,
 )
 @pytest.mark.parametrize(
-    "expression", ["%a.toString()", "'x' + %a.toString()", "%a.exists()", "%a.join(',')",
-                   "%a.select($this).join('')"]
+    "expression",
+    [
+        "%a.toString()",
+        "'x' + %a.toString()",
+        "%a.exists()",
+        "%a.join(',')",
+        "%a.select($this).join('')",
+    ],
 )
-def test_values_fhirpathpy_renders_its_own_way_are_left_to_it(
-    expression: str, value: Any
-) -> None:
+def test_values_fhirpathpy_renders_its_own_way_are_left_to_it(expression: str, value: Any) -> None:
     compiled = compile_expression(expression, ["a"])
     assert compiled.fast
     env = {"a": value}

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from fhir_module import evaluate
-from fhir_module._errors import KnowledgeError
 from fhir_module.cli import main
+from fhir_module.errors import KnowledgeError
 from fhir_module.knowledge import Knowledge, load_knowledge, structure_problems
 from fhir_module.package import build_package
 
@@ -233,9 +233,7 @@ MEDPLUM = Path(__file__).parents[2] / ".ci/node-tools/node_modules/@medplum/defi
     not MEDPLUM.is_dir(),
     reason="R4 base definitions not installed (.ci/run installs them under .ci/node-tools)",
 )
-def test_cli_generates_the_snapshots_from_definitions_given(
-    tmp_path: Path, package: bytes
-) -> None:
+def test_cli_generates_the_snapshots_from_definitions_given(tmp_path: Path, package: bytes) -> None:
     r4 = MEDPLUM / "dist/fhir/r4"
     out = tmp_path / "generated.tgz"
     args = ["package", "--out", str(out), "--definitions"]

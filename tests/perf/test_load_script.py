@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from fhir_module.hooks import handle_hook, parse_feedback, parse_hook_call
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import handle_hook, parse_feedback, parse_hook_call
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "load.py"
 DAY = date(2026, 11, 26)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from fhir_module.engine import evaluate_hook
+from fhir_module.facts import PatientRecord
+from fhir_module.hooks import evaluate_hook
 from fhir_module.knowledge import load_knowledge
-from fhir_module.patient import PatientRecord
 
 from ..engine.builders import ORAL, context, order, patient
 

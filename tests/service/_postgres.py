@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from fhir_module.service._store import is_postgres_url
+from fhir_module.server._store import is_postgres_url
 
 _NAMES = itertools.count()
 
@@ -87,8 +87,18 @@ def postgres_cluster() -> Iterator[Cluster]:
     try:
         subprocess.run(
             _as_owner(
-                [str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                 "-E", "UTF8", "--no-sync"],
+                [
+                    str(binaries / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
                 user,
             ),
             **run,  # type: ignore[arg-type]
@@ -96,8 +106,19 @@ def postgres_cluster() -> Iterator[Cluster]:
         options = f"-k {folder} -c listen_addresses='' -c fsync=off -p {port}"
         subprocess.run(
             _as_owner(
-                [str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                 str(folder / "log"), "-w", "-t", "60", "start"],
+                [
+                    str(binaries / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(folder / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
                 user,
             ),
             **run,  # type: ignore[arg-type]
@@ -109,8 +130,7 @@ def postgres_cluster() -> Iterator[Cluster]:
         yield Cluster(folder, port)
     finally:
         subprocess.run(
-            _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                      user),
+            _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], user),
             capture_output=True,
             timeout=60,
         )

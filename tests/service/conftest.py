@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from ._jwt import SERVICE_URL, token, write_config
 from ._postgres import db_target, postgres_cluster  # noqa: F401 - fixtures of the store tests
@@ -58,17 +58,15 @@ class TestClient(_StarletteTestClient):
 def record_thread_hand_offs(
     monkeypatch: pytest.MonkeyPatch,
     module: ModuleType,
-    what: Callable[[Any, tuple[Any, ...]], Any] = lambda work, _: getattr(
-        work, "__name__", "work"
-    ),
+    what: Callable[[Any, tuple[Any, ...]], Any] = lambda work, _: getattr(work, "__name__", "work"),
 ) -> list[Any]:
     """What `module` hands to the thread pool (by default the work's name), as it does so."""
     handed: list[Any] = []
     real = module.run_in_threadpool
 
-    async def recording(work: Any, *args: Any) -> Any:
+    async def recording(work: Any, *args: Any, **kwargs: Any) -> Any:
         handed.append(what(work, args))
-        return await real(work, *args)
+        return await real(work, *args, **kwargs)
 
     monkeypatch.setattr(module, "run_in_threadpool", recording)
     return handed

@@ -13,8 +13,8 @@ import pytest
 import responses
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
-from fhir_module.service._jwks import KeySet
+from fhir_module.server import Settings, create_app
+from fhir_module.server._jwks import KeySet
 
 from ._jwt import ISSUER, JWKS_URL, SERVICE_URL, jwks, key, token, write_config
 from ._requests import hook_request
@@ -233,26 +233,30 @@ def test_private_keys_in_a_jwks_file_are_refused(tmp_path: Path) -> None:
 
 @pytest.fixture
 def key_set_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Each time the Guard hands a token check to the thread pool."""
-    import fhir_module.service._guard as guard
+    """Each time the Guard hands a token check to the thread pool (other work not listed)."""
+    import fhir_module.server._offload as offload
 
-    return record_thread_hand_offs(monkeypatch, guard)
+    handed = record_thread_hand_offs(monkeypatch, offload)
+
+    class Checks(list[str]):
+        def __eq__(self, other: object) -> bool:
+            return [w for w in handed if w == "verify"] == other
+
+    return Checks()
 
 
-def test_tokens_are_checked_on_the_event_loop_while_the_keys_are_at_hand(
+def test_every_token_check_runs_in_a_thread(
     client: TestClient, key_set_hand_offs: list[str]
 ) -> None:
-    # The first check is due to purge the replay cache: that is a thread's work.
+    # The check may fetch a key set and always writes the replay cache: never on the loop.
     assert call(client, SIGN, token(BASE + SIGN)).status_code == 200
     assert key_set_hand_offs == ["verify"]
     for _ in range(3):
         assert call(client, SIGN, token(BASE + SIGN)).status_code == 200
     assert call(client, SIGN, "not-a-jwt").status_code == 401
-    assert key_set_hand_offs == ["verify"]
-    # an unknown kid makes it look at the jwks_file again: in a thread
-    assert call(client, SIGN, token(BASE + SIGN, key("ES384", "es384-unknown"))).status_code \
-        == 401
-    assert key_set_hand_offs == ["verify", "verify"]
+    assert key_set_hand_offs == ["verify"] * 5
+    assert call(client, SIGN, token(BASE + SIGN, key("ES384", "es384-unknown"))).status_code == 401
+    assert key_set_hand_offs == ["verify"] * 6
 
 
 def test_a_key_set_to_fetch_is_fetched_in_a_thread(
@@ -268,61 +272,15 @@ def test_a_key_set_to_fetch_is_fetched_in_a_thread(
         assert key_set_hand_offs == ["verify"] and len(rsps.calls) == 1
         for _ in range(3):
             assert call(client, DISCOVERY, token(url)).status_code == 200
-        assert key_set_hand_offs == ["verify"]  # the keys are at hand now
-
-
-def test_a_key_set_says_when_it_must_be_loaded_first() -> None:
-    from fhir_module.service._jwks import KeysNotLoaded
-
-    now = [1000.0]
-    keys = KeySet(url=JWKS_URL, clock=lambda: now[0], min_refresh=60, ttl=3600)
-    with pytest.raises(KeysNotLoaded):
-        keys.find_loaded(key().kid)  # never fetched
-    with responses.RequestsMock() as rsps:
-        rsps.get(JWKS_URL, json=jwks(key()))
-        assert keys.find(key().kid) is not None
-    assert keys.find_loaded(key().kid) is not None
-    with pytest.raises(KeysNotLoaded):
-        keys.find_loaded("rotated")  # unknown: find would look again
-    now[0] += 10
-    with responses.RequestsMock() as rsps:
-        rsps.get(JWKS_URL, json=jwks(key()))
-        assert keys.find("rotated") is None
-    assert keys.find_loaded("rotated") is None  # within the rate limit: find would not look
-    now[0] += 3601
-    with pytest.raises(KeysNotLoaded):
-        keys.find_loaded(key().kid)  # stale
-
-
-def test_the_replay_cache_never_waits_on_the_event_loop(tmp_path: Path) -> None:
-    import sqlite3
-
-    from fhir_module.service._replay import ReplayCache
-    from fhir_module.service._store import Busy
-
-    cache = ReplayCache(tmp_path / "r.sqlite3")
-    try:
-        with pytest.raises(Busy):
-            cache.first_use("iss", "j-0", 2000.0, 1000.0, wait=False)  # a purge is due
-        assert cache.first_use("iss", "j-0", 2000.0, 1000.0)  # a thread purges, records
-        assert cache.first_use("iss", "j-1", 2000.0, 1000.0, wait=False)
-        assert not cache.first_use("iss", "j-1", 2000.0, 1000.0, wait=False)  # replay
-        other = sqlite3.connect(tmp_path / "r.sqlite3", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(Busy):
-            cache.first_use("iss", "j-2", 2000.0, 1000.0, wait=False)
-        other.execute("COMMIT")
-        other.close()
-        assert cache.first_use("iss", "j-2", 2000.0, 1000.0, wait=False)
-    finally:
-        cache.close()
+        assert key_set_hand_offs == ["verify"] * 4 and len(rsps.calls) == 1  # kept, not refetched
 
 
 def test_trusted_clients_need_the_public_base_url(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from fhir_module.cli import main
-    from fhir_module.service import ConfigError, load_config
+    from fhir_module.errors import ConfigError
+    from fhir_module.server import load_config
 
     config = write_config(tmp_path, public_base_url=None)
     with pytest.raises(ConfigError, match="public_base_url: required"):
@@ -370,7 +328,8 @@ def test_a_pinned_key_set_is_never_fetched_and_its_jku_is_accepted(
 
 
 def test_a_key_set_with_one_kid_twice_is_refused(tmp_path: Path, knowledge: Knowledge) -> None:
-    from fhir_module.service import ConfigError, check_config
+    from fhir_module.errors import ConfigError
+    from fhir_module.server import check_config
 
     twice = {"keys": [key().public_jwk(), {**key("RS384").public_jwk(), "kid": key().kid}]}
     config = write_config(tmp_path)

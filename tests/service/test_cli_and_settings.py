@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-import fhir_module.service as service
-from fhir_module._errors import InvalidRequest
+import fhir_module.server as service
 from fhir_module.cli import main
+from fhir_module.errors import ConfigError
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
-from fhir_module.service._http import NoDelayH11Protocol
+from fhir_module.server import Settings, create_app
+from fhir_module.server._http import NoDelayH11Protocol
 
 from ._jwt import write_config
 from ._requests import hook_request
@@ -150,7 +150,7 @@ def test_serve_with_workers_uses_the_factory(
     ]
     assert main(argv) == 0
     assert seen == {
-        "app": "fhir_module.service:app_from_env",
+        "app": "fhir_module.server:app_from_env",
         "factory": True,
         "host": "0.0.0.0",
         "port": 8080,
@@ -210,7 +210,7 @@ def test_settings_defaults_and_environment() -> None:
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str]) -> None:
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(ConfigError):
         Settings.from_env(env)
 
 

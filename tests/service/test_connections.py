@@ -20,8 +20,8 @@ import requests
 import uvicorn
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, _http, create_app
-from fhir_module.service._http import (
+from fhir_module.server import Settings, _http, create_app
+from fhir_module.server._http import (
     ACCEPT_OUT_OF_RESOURCES,
     ConnectionLimits,
     NoDelayH11Protocol,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from fhir_module.service import Settings, Store, create_app, parse_feedback
-from fhir_module.service._store import is_postgres_url
+from fhir_module.hooks import parse_feedback
+from fhir_module.server import Settings, Store, create_app, is_postgres_url
 
 from ._postgres import query
 from ._requests import hook_request
@@ -18,10 +18,15 @@ from .conftest import TestClient
 
 KEY = b"a shared audit key, 32 bytes...."
 SIGN = "/cds-services/baclofen-order-sign"
-OVERRIDDEN = {"card": "card-1", "outcome": "overridden",
-              "outcomeTimestamp": "2024-05-01T10:01:00Z",
-              "overrideReason": {"reason": {"system": "http://x.org/r", "code": "dose-intended"},
-                                 "userComment": "dose intended"}}
+OVERRIDDEN = {
+    "card": "card-1",
+    "outcome": "overridden",
+    "outcomeTimestamp": "2024-05-01T10:01:00Z",
+    "overrideReason": {
+        "reason": {"system": "http://x.org/r", "code": "dose-intended"},
+        "userComment": "dose intended",
+    },
+}
 
 
 def _settings(db_target: Path | str) -> Settings:
@@ -44,10 +49,16 @@ FEEDBACK_FIELDS = [
     (("card",), "x\u0000y", "feedback[0].card"),
     (("card",), "x\ny", "feedback[0].card"),
     (("overrideReason", "reason", "code"), "a\u0000", "feedback[0].overrideReason.reason.code"),
-    (("overrideReason", "reason", "system"), "http://x.org/\u001b",
-     "feedback[0].overrideReason.reason.system"),
-    (("overrideReason", "reason", "display"), "a\u0000b",
-     "feedback[0].overrideReason.reason.display"),
+    (
+        ("overrideReason", "reason", "system"),
+        "http://x.org/\u001b",
+        "feedback[0].overrideReason.reason.system",
+    ),
+    (
+        ("overrideReason", "reason", "display"),
+        "a\u0000b",
+        "feedback[0].overrideReason.reason.display",
+    ),
     (("overrideReason", "userComment"), "end\u0000", "feedback[0].overrideReason.userComment"),
     (("overrideReason", "userComment"), "a\rb", "feedback[0].overrideReason.userComment"),
     (("overrideReason", "userComment"), "a\u0085b", "feedback[0].overrideReason.userComment"),
@@ -96,8 +107,10 @@ class _Unexpected(Exception):
 
 
 def test_any_failure_to_write_the_audit_is_counted(
-    db_target: Path | str, knowledge: Any, monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture
+    db_target: Path | str,
+    knowledge: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def fail(*_: Any) -> None:
         raise _Unexpected("a value the database refuses")
@@ -123,12 +136,18 @@ def test_a_value_the_database_refuses_counts_as_an_audit_failure(db_target: Path
         card = {"uuid": "c\u0000" if is_postgres_url(db_target) else "c", "indicator": "info"}
         if is_postgres_url(db_target):
             with pytest.raises(Exception):  # noqa: B017, PT011 - psycopg's DataError
-                s.record_call(hook_instance="h", service_id="svc", hook="order-sign",
-                              patient_id="p", cards=[card])
+                s.record_call(
+                    hook_instance="h",
+                    service_id="svc",
+                    hook="order-sign",
+                    patient_id="p",
+                    cards=[card],
+                )
             assert s.audit_failures == 1
         else:
-            s.record_call(hook_instance="h", service_id="svc", hook="order-sign",
-                          patient_id="p", cards=[card])
+            s.record_call(
+                hook_instance="h", service_id="svc", hook="order-sign", patient_id="p", cards=[card]
+            )
             assert s.audit_failures == 0
     finally:
         s.close()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import fhir_module.service as service
+import fhir_module.server as service
+from fhir_module.facts import prefetch_templates
+from fhir_module.hooks import service_for_hook, services
 from fhir_module.knowledge import Knowledge
-from fhir_module.patient import prefetch_templates
-from fhir_module.service import service_for_hook, services
 
 from .conftest import TestClient
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from fhir_module.hooks import parse_feedback
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, Store, create_app, parse_feedback
+from fhir_module.server import Settings, Store, create_app
 
 from ._requests import PATIENT, PATIENT_ID, TOKEN, full_prefetch, hook_request
 from .conftest import TestClient, record_thread_hand_offs
@@ -234,9 +235,19 @@ def test_feedback_is_flushed_to_disk_and_the_audit_is_committed(tmp_path: Path) 
         assert store._audit.execute("PRAGMA synchronous").fetchone()[0] == 1
         for conn in (store._conn, store._audit):
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        store.record_call(hook_instance="h", service_id="s", hook="order-sign", patient_id="p",
-                          cards=[{"uuid": "u-1", "indicator": "warning",
-                                  "source": {"topic": {"code": "max-daily-dose"}}}])
+        store.record_call(
+            hook_instance="h",
+            service_id="s",
+            hook="order-sign",
+            patient_id="p",
+            cards=[
+                {
+                    "uuid": "u-1",
+                    "indicator": "warning",
+                    "source": {"topic": {"code": "max-daily-dose"}},
+                }
+            ],
+        )
         # Feedback on the card, through the other connection, knows the card.
         store.record_feedback("s", parse_feedback({"feedback": [overridden("u-1")]}))
     finally:
@@ -246,35 +257,41 @@ def test_feedback_is_flushed_to_disk_and_the_audit_is_committed(tmp_path: Path) 
     ]
 
 
-def test_a_write_on_the_event_loop_does_not_wait_out_another_writer(tmp_path: Path) -> None:
-    from fhir_module.service._store import Busy
+def test_a_write_waits_out_another_writer(tmp_path: Path) -> None:
+    import threading
 
     store = Store(tmp_path / "a.sqlite3")
-    other = sqlite3.connect(tmp_path / "a.sqlite3", isolation_level=None)
-    call = {"hook_instance": "h", "service_id": "s", "hook": "order-sign", "patient_id": "p",
-            "cards": [{"uuid": "u-1", "indicator": "info"}]}
+    other = sqlite3.connect(tmp_path / "a.sqlite3", isolation_level=None, check_same_thread=False)
+    call = {
+        "hook_instance": "h",
+        "service_id": "s",
+        "hook": "order-sign",
+        "patient_id": "p",
+        "cards": [{"uuid": "u-1", "indicator": "info"}],
+    }
     try:
         other.execute("BEGIN IMMEDIATE")  # another worker in the middle of a write
-        with pytest.raises(Busy):
-            store.record_call(**call, wait=False)
-        other.execute("COMMIT")
-        store.record_call(**call, wait=False)
+        threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+        started = time.monotonic()
+        store.record_call(**call)
+        assert time.monotonic() - started >= 0.2  # it waited for the other writer
     finally:
+        time.sleep(0.1)
         other.close()
         store.close()
     assert rows(tmp_path / "a.sqlite3", "SELECT card_uuid FROM card_shown") == [("u-1",)]
 
 
-def test_a_busy_database_hands_the_audit_to_a_thread_and_still_writes_it(
+def test_a_busy_database_delays_the_audit_in_its_thread_and_still_writes_it(
     open_settings: Settings, knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
 
     settings = open_settings  # no JWT check: the audit is the call's only write
 
-    import fhir_module.service._app as app_module
+    import fhir_module.server._offload as offload
 
-    handed = record_thread_hand_offs(monkeypatch, app_module, lambda _, args: args)
+    handed = record_thread_hand_offs(monkeypatch, offload)
     with TestClient(create_app(settings, knowledge)) as client:
         cards(client)  # the first call creates what it needs
         other = sqlite3.connect(settings.db_path, isolation_level=None, check_same_thread=False)
@@ -285,6 +302,6 @@ def test_a_busy_database_hands_the_audit_to_a_thread_and_still_writes_it(
         finally:
             time.sleep(0.4)
             other.close()
-    assert handed == [(True,)]  # the audit, waiting in a thread for the other writer
+    assert handed[-2:] == ["run_hook", "record_call"]  # the audit waits in a thread
     uuids = {uuid for (uuid,) in rows(settings.db_path, "SELECT card_uuid FROM card_shown")}
     assert {card["uuid"] for card in shown} <= uuids

@@ -23,7 +23,7 @@ import pytest
 import responses
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from ._jwt import write_config
 from ._requests import (
@@ -90,9 +90,9 @@ def test_the_cap_defaults_to_the_request_body_limit() -> None:
 
 @pytest.mark.parametrize("value", ["lots", "100"])
 def test_a_bad_cap_is_refused(value: str) -> None:
-    from fhir_module import InvalidRequest
+    from fhir_module import ConfigError
 
-    with pytest.raises(InvalidRequest, match="MAX_FHIR_BYTES|max_fhir_bytes"):
+    with pytest.raises(ConfigError, match="MAX_FHIR_BYTES|max_fhir_bytes"):
         Settings.from_env({"FHIR_MODULE_MAX_FHIR_BYTES": value})
 
 
@@ -126,8 +126,9 @@ def test_an_answer_over_the_byte_cap_is_not_had(
 
 
 def _nested(depth: int) -> bytes:
-    return b'{"resourceType": "Patient", "id": "x", "extension": ' + b"[" * depth + b"]" * depth \
-        + b"}"
+    return (
+        b'{"resourceType": "Patient", "id": "x", "extension": ' + b"[" * depth + b"]" * depth + b"}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -192,8 +193,7 @@ def test_the_entry_cap_counts_a_paginated_prefetch_with_its_next_pages(
     prefetch["conditions"] = searchset(*[CONDITION] * 3, next_url=f"{SERVER}/Condition?page=1")
     with responses.RequestsMock() as rsps:
         rsps.get(f"{SERVER}/Condition?page=1", json=searchset(*[CONDITION] * 3))
-        _failed(capped.post(SIGN, json=hook_request(prefetch=prefetch)), "conditions",
-                "too-costly")
+        _failed(capped.post(SIGN, json=hook_request(prefetch=prefetch)), "conditions", "too-costly")
 
 
 # A FHIR server on loopback, for what only a real connection shows: streaming and time.

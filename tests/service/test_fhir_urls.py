@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import responses
 
+from fhir_module.hooks._urls import UrlError, parse_base_url
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
-from fhir_module.service._urls import UrlError, parse_base_url
+from fhir_module.server import Settings, create_app
 
 from ._jwt import write_config
 from ._requests import PATIENT, SERVER, TOKEN, full_prefetch, hook_request, searchset
@@ -84,7 +84,7 @@ def test_an_ambiguous_fhir_server_is_refused_and_never_contacted(
 
 @pytest.mark.parametrize("server", SPOOFED + LOOPBACK_SPOOFED)
 def test_the_allowlist_says_no_to_every_ambiguous_spelling(server: str) -> None:
-    from fhir_module.service import TrustedClient
+    from fhir_module.server import TrustedClient
 
     listed = TrustedClient(
         "https://ehr.example.org",
@@ -118,17 +118,24 @@ def test_a_plain_base_url_is_read_in_one_spelling(url: str, sent: str) -> None:
     assert str(parse_base_url(url)) == sent
 
 
-@pytest.mark.parametrize("relative", ["..;/admin", "Patient/..;", "Patient/.;x/..;y",
-                                      "Patient/%2e%2e;/x", "Medication/..%3B"])
+@pytest.mark.parametrize(
+    "relative",
+    ["..;/admin", "Patient/..;", "Patient/.;x/..;y", "Patient/%2e%2e;/x", "Medication/..%3B"],
+)
 def test_a_read_url_with_a_dot_segment_before_parameters_is_refused(relative: str) -> None:
     with pytest.raises(UrlError):
         parse_base_url(SERVER).join(relative)
 
 
-@pytest.mark.parametrize("url", ["https://ehr.example.org/fhir;v=4",
-                                 "https://ehr.example.org/fhir/..x;",
-                                 "https://ehr.example.org/fhir/a;..",
-                                 "https://ehr.example.org/fhir/...;"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ehr.example.org/fhir;v=4",
+        "https://ehr.example.org/fhir/..x;",
+        "https://ehr.example.org/fhir/a;..",
+        "https://ehr.example.org/fhir/...;",
+    ],
+)
 def test_parameters_after_other_segments_are_kept(url: str) -> None:
     assert str(parse_base_url(url)) == url
 

@@ -270,7 +270,7 @@ def test_an_unexpected_fault_is_a_bare_500(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError(PATIENT_ID)
 
-    monkeypatch.setattr("fhir_module.service._pipeline.evaluate_hook", broken)
+    monkeypatch.setattr("fhir_module.hooks._pipeline.evaluate_hook", broken)
     response = client.post(SIGN, json=hook_request())
     assert response.status_code == 500
     assert response.json()["issue"][0]["code"] == "exception"
@@ -303,26 +303,22 @@ def test_cards_are_answered_even_if_the_audit_fails(
 
 @pytest.fixture
 def thread_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the work the hook endpoint hands to the thread pool, as it does so."""
-    import fhir_module.service._app as app_module
+    """The names of the work the service hands to the thread pool, as it does so."""
+    import fhir_module.server._offload as offload
 
-    return record_thread_hand_offs(monkeypatch, app_module)
+    return record_thread_hand_offs(monkeypatch, offload)
 
 
 def _cards(body: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(c["source"]["topic"]["code"], c["indicator"], c["summary"]) for c in body["cards"]]
 
 
-def test_small_prefetched_calls_are_answered_without_a_thread(
-    client: TestClient, thread_hand_offs: list[str], monkeypatch: pytest.MonkeyPatch
+def test_a_hook_call_and_its_audit_each_run_in_a_thread_once(
+    client: TestClient, thread_hand_offs: list[str]
 ) -> None:
-    status, inline = post(client, SIGN, hook_request())
-    assert status == 200 and not thread_hand_offs
-    # A body over the inline size takes the thread pool, and gets the same answer.
-    monkeypatch.setattr("fhir_module.service._app.INLINE_BODY_BYTES", 0)
-    status, threaded = post(client, SIGN, hook_request())
-    assert status == 200 and len(thread_hand_offs) == 1
-    assert _cards(threaded) == _cards(inline) and _cards(inline)
+    status, body = post(client, SIGN, hook_request())
+    assert status == 200 and _cards(body)
+    assert thread_hand_offs == ["verify", "run_hook", "record_call"]
 
 
 def test_calls_that_read_the_fhir_server_do_so_in_a_thread(
@@ -335,18 +331,14 @@ def test_calls_that_read_the_fhir_server_do_so_in_a_thread(
         status, body = post(client, SIGN, hook_request(prefetch=prefetch))
         assert len(rsps.calls) == 1
     assert status == 200 and "max-daily-dose" in rule_ids(body)
-    assert len(thread_hand_offs) == 1
+    assert thread_hand_offs == ["verify", "run_hook", "record_call"]
 
 
-@pytest.mark.parametrize("inline_bytes", [0, 32 * 1024], ids=["threaded", "inline"])
-def test_a_fault_is_a_bare_500_on_either_path(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch, inline_bytes: int
-) -> None:
+def test_a_fault_is_a_bare_500(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError(PATIENT_ID)
 
-    monkeypatch.setattr("fhir_module.service._app.INLINE_BODY_BYTES", inline_bytes)
-    monkeypatch.setattr("fhir_module.service._pipeline.evaluate_hook", broken)
+    monkeypatch.setattr("fhir_module.hooks._pipeline.evaluate_hook", broken)
     response = client.post(SIGN, json=hook_request())
     assert response.status_code == 500 and PATIENT_ID not in response.text
 

@@ -10,7 +10,7 @@ import pytest
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from fhir_module.cli import main
-from fhir_module.service._http import NoDelayH11Protocol
+from fhir_module.server._http import NoDelayH11Protocol
 
 
 class _Transport:

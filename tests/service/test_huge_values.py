@@ -25,8 +25,11 @@ def _with_number(field: str, digits: str) -> bytes:
 
 
 @pytest.mark.parametrize("field", ["dose", "frequency", "period"])
-@pytest.mark.parametrize("digits", ["9" * 400, DIGITS_4299, "2" + "0" * 308 + ".5"],
-                         ids=["400 digits", "4299 digits", "beyond a double"])
+@pytest.mark.parametrize(
+    "digits",
+    ["9" * 400, DIGITS_4299, "2" + "0" * 308 + ".5"],
+    ids=["400 digits", "4299 digits", "beyond a double"],
+)
 def test_a_huge_number_in_an_order_gets_a_dose_unverifiable_card(
     client: TestClient, field: str, digits: str
 ) -> None:
@@ -88,10 +91,8 @@ def test_a_timestamp_outside_rfc_3339_or_the_calendar_gets_400(
         ("2024-05-01 10:05:31z", "2024-05-01T10:05:31.000000Z"),
     ],
 )
-def test_timestamps_at_the_edge_of_the_calendar(
-    timestamp: str, stored: str | None
-) -> None:
-    from fhir_module.service._models import utc_timestamp
+def test_timestamps_at_the_edge_of_the_calendar(timestamp: str, stored: str | None) -> None:
+    from fhir_module.hooks._models import utc_timestamp
 
     if stored is None:
         with pytest.raises(ValueError, match="years 0001 to 9999"):

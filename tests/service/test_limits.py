@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from ._requests import baclofen_order, full_prefetch, hook_request, searchset
 from .conftest import TestClient
@@ -82,8 +82,15 @@ def test_too_many_prefetch_entries_get_413(small: TestClient) -> None:
 def test_too_many_accepted_suggestions_in_all_get_413(
     small: TestClient, counts: list[int], status: int
 ) -> None:
-    items = [{"card": "c", "outcome": "accepted", "outcomeTimestamp": f"2024-05-01T10:0{i}:00Z",
-              "acceptedSuggestions": [{"id": "s"}] * n} for i, n in enumerate(counts)]
+    items = [
+        {
+            "card": "c",
+            "outcome": "accepted",
+            "outcomeTimestamp": f"2024-05-01T10:0{i}:00Z",
+            "acceptedSuggestions": [{"id": "s"}] * n,
+        }
+        for i, n in enumerate(counts)
+    ]
     answer = small.post(FEEDBACK, json={"feedback": items})
     assert answer.status_code == status
     if status == 413:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from ._jwt import SERVICE_URL, token, write_config
 from ._requests import PATIENT, PATIENT_ID, TOKEN, hook_request, searchset

@@ -12,7 +12,7 @@ import pytest
 import responses
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from ._jwt import write_config
 from ._requests import SERVER, TOKEN, baclofen_order, full_prefetch, hook_request, rule_ids
@@ -20,11 +20,24 @@ from .conftest import TestClient
 
 SIGN = "/cds-services/baclofen-order-sign"
 SELECT = "/cds-services/baclofen-order-select"
-BACLOFEN = {"resourceType": "Medication", "id": "zzz",
-            "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                                 "code": "197446", "display": "baclofen 10 MG Oral Tablet"}]}}
-OTHER = {"resourceType": "Medication", "id": "zzz",
-         "code": {"text": "Amoxicillin 500 MG Oral Capsule"}}
+BACLOFEN = {
+    "resourceType": "Medication",
+    "id": "zzz",
+    "code": {
+        "coding": [
+            {
+                "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                "code": "197446",
+                "display": "baclofen 10 MG Oral Tablet",
+            }
+        ]
+    },
+}
+OTHER = {
+    "resourceType": "Medication",
+    "id": "zzz",
+    "code": {"text": "Amoxicillin 500 MG Oral Capsule"},
+}
 
 
 def _referencing(oid: str = "mr-1", reference: str = "Medication/zzz") -> dict[str, Any]:
@@ -50,11 +63,17 @@ def test_a_referenced_medication_is_read_from_the_fhir_server_and_the_order_judg
 def test_each_medication_is_read_once_and_the_redirect_stays_under_the_base(
     client: TestClient,
 ) -> None:
-    orders = [_referencing("mr-1"), _referencing("mr-2"),
-              _referencing("mr-3", "Medication/zzz/_history/2")]
+    orders = [
+        _referencing("mr-1"),
+        _referencing("mr-2"),
+        _referencing("mr-3", "Medication/zzz/_history/2"),
+    ]
     with responses.RequestsMock() as rsps:
-        rsps.get(f"{SERVER}/Medication/zzz", status=302,
-                 headers={"Location": "https://other.example/fhir/Medication/zzz"})
+        rsps.get(
+            f"{SERVER}/Medication/zzz",
+            status=302,
+            headers={"Location": "https://other.example/fhir/Medication/zzz"},
+        )
         response = client.post(SIGN, json=hook_request("order-sign", *orders))
         assert len(rsps.calls) == 1  # the redirect elsewhere never gets the token
     assert response.status_code == 200 and response.json() == {"cards": []}
@@ -62,8 +81,13 @@ def test_each_medication_is_read_once_and_the_redirect_stays_under_the_base(
 
 @pytest.mark.parametrize(
     "answer",
-    [{"status": 404}, {"status": 500}, {"json": OTHER},
-     {"json": {"resourceType": "Patient", "id": "zzz"}}, {"body": "not json"}],
+    [
+        {"status": 404},
+        {"status": 500},
+        {"json": OTHER},
+        {"json": {"resourceType": "Patient", "id": "zzz"}},
+        {"body": "not json"},
+    ],
     ids=["absent", "server error", "another drug", "not a Medication", "not JSON"],
 )
 def test_a_medication_that_cannot_be_had_leaves_the_order_unknown(
@@ -78,9 +102,7 @@ def test_a_medication_that_cannot_be_had_leaves_the_order_unknown(
 
 def test_without_a_fhir_server_nothing_is_read(client: TestClient) -> None:
     with responses.RequestsMock() as rsps:
-        response = client.post(
-            SIGN, json=hook_request("order-sign", _referencing(), server=False)
-        )
+        response = client.post(SIGN, json=hook_request("order-sign", _referencing(), server=False))
         assert not rsps.calls
     assert response.status_code == 200 and response.json() == {"cards": []}
 
@@ -107,13 +129,21 @@ def test_a_medication_in_the_call_is_not_read_again(client: TestClient) -> None:
     assert "max-daily-dose" in rule_ids(response.json())
 
 
-@pytest.mark.parametrize("reference", ["Medication/..", "Medication/a/b", "#zzz",
-                                       "urn:uuid:0c3a9c6e-1a4e-4b8a-9c1e-2f6a3a0c9b11",
-                                       "Substance/zzz"])
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "Medication/..",
+        "Medication/a/b",
+        "#zzz",
+        "urn:uuid:0c3a9c6e-1a4e-4b8a-9c1e-2f6a3a0c9b11",
+        "Substance/zzz",
+    ],
+)
 def test_only_a_plain_medication_id_is_read(client: TestClient, reference: str) -> None:
     with responses.RequestsMock() as rsps:
-        response = client.post(SIGN, json=hook_request("order-sign", _referencing("mr-1",
-                                                                                  reference)))
+        response = client.post(
+            SIGN, json=hook_request("order-sign", _referencing("mr-1", reference))
+        )
         assert not rsps.calls
     assert response.status_code == 200 and response.json() == {"cards": []}
 
@@ -123,10 +153,15 @@ def test_prefetch_is_still_read_as_before(client: TestClient) -> None:
     del prefetch["patient"]
     with responses.RequestsMock() as rsps:
         rsps.get(f"{SERVER}/Medication/zzz", json=BACLOFEN)
-        rsps.get(f"{SERVER}/Patient/pat-4711",
-                 json={"resourceType": "Patient", "id": "pat-4711", "birthDate": "1980-02-03"})
-        response = client.post(SIGN, json=hook_request("order-sign", _referencing(),
-                                                       prefetch=prefetch))
+        rsps.get(
+            f"{SERVER}/Patient/pat-4711",
+            json={"resourceType": "Patient", "id": "pat-4711", "birthDate": "1980-02-03"},
+        )
+        response = client.post(
+            SIGN, json=hook_request("order-sign", _referencing(), prefetch=prefetch)
+        )
         assert sorted(c.request.url for c in rsps.calls) == [
-            f"{SERVER}/Medication/zzz", f"{SERVER}/Patient/pat-4711"]
+            f"{SERVER}/Medication/zzz",
+            f"{SERVER}/Patient/pat-4711",
+        ]
     assert "max-daily-dose" in rule_ids(response.json())

@@ -15,9 +15,9 @@ import pytest
 import requests
 import responses
 
+from fhir_module.hooks._session import outbound_session
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
-from fhir_module.service._session import outbound_session
+from fhir_module.server import Settings, create_app
 
 from ._jwt import JWKS_URL, SERVICE_URL, jwks, key, token, write_config
 from ._requests import PATIENT, PATIENT_ID, SERVER, TOKEN, full_prefetch, hook_request, searchset

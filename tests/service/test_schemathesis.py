@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from .conftest import TestClient
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from fhir_module.service import Store, feedback_report, parse_feedback
-from fhir_module.service._replay import ReplayCache, ReplayCacheFull
-from fhir_module.service._store import KeyFileError, TooMuchFeedback, is_postgres_url
+from fhir_module.hooks import parse_feedback
+from fhir_module.server import Store, feedback_report
+from fhir_module.server._replay import ReplayCache, ReplayCacheFull
+from fhir_module.server._store import KeyFileError, TooMuchFeedback, is_postgres_url
 
 from ._postgres import query
 
@@ -35,20 +36,34 @@ def store(target: Path | str, **kwargs: Any) -> Store:
 
 
 def audit(s: Store, *cards: dict[str, Any], patient: str = "p-1") -> None:
-    s.record_call(hook_instance="h-1", service_id="svc", hook="order-sign",
-                  patient_id=patient, cards=list(cards or (CARD,)))
+    s.record_call(
+        hook_instance="h-1",
+        service_id="svc",
+        hook="order-sign",
+        patient_id=patient,
+        cards=list(cards or (CARD,)),
+    )
 
 
 def feedback(*items: dict[str, Any]) -> list[Any]:
     return list(parse_feedback({"feedback": list(items)}))
 
 
-ACCEPTED = {"card": "card-1", "outcome": "accepted", "outcomeTimestamp": "2024-05-01T10:00:00Z",
-            "acceptedSuggestions": [{"id": "sugg-1"}]}
-OVERRIDDEN = {"card": "card-1", "outcome": "overridden",
-              "outcomeTimestamp": "2024-05-01T10:01:00Z",
-              "overrideReason": {"reason": {"system": "http://x.org/r", "code": "dose-intended"},
-                                 "userComment": "Mr Zebedee"}}
+ACCEPTED = {
+    "card": "card-1",
+    "outcome": "accepted",
+    "outcomeTimestamp": "2024-05-01T10:00:00Z",
+    "acceptedSuggestions": [{"id": "sugg-1"}],
+}
+OVERRIDDEN = {
+    "card": "card-1",
+    "outcome": "overridden",
+    "outcomeTimestamp": "2024-05-01T10:01:00Z",
+    "overrideReason": {
+        "reason": {"system": "http://x.org/r", "code": "dose-intended"},
+        "userComment": "Mr Zebedee",
+    },
+}
 
 
 def test_feedback_sent_to_two_replicas_is_stored_once(db_target: Path | str) -> None:
@@ -61,8 +76,11 @@ def test_feedback_sent_to_two_replicas_is_stored_once(db_target: Path | str) -> 
     finally:
         one.close()
         two.close()
-    assert query(db_target, "SELECT card_uuid, outcome, apart, user_comment, comment_length"
-                            " FROM feedback ORDER BY outcome_timestamp") == [
+    assert query(
+        db_target,
+        "SELECT card_uuid, outcome, apart, user_comment, comment_length"
+        " FROM feedback ORDER BY outcome_timestamp",
+    ) == [
         ("card-1", "accepted", None, None, None),
         ("card-1", "overridden", None, None, 10),
     ]
@@ -134,7 +152,8 @@ def test_expired_tokens_are_purged_even_when_the_calls_are_refused(db_target: Pa
             with pytest.raises(ReplayCacheFull):
                 cache.first_use("https://a", f"more-{i}", 90000.0, 2000.0)
         assert query(db_target, "SELECT issuer, jti FROM jwt_seen ORDER BY jti") == [
-            ("https://a", "1"), ("https://a", "2")
+            ("https://a", "1"),
+            ("https://a", "2"),
         ]
     finally:
         cache.close()
@@ -172,8 +191,11 @@ def test_the_accepted_suggestions_of_an_unknown_card_are_stored_once_each(
 
     s = store(db_target)
     try:
-        item = {**ACCEPTED, "card": "never-shown",
-                "acceptedSuggestions": [{"id": "a"}, {"id": "b"}] * 500}
+        item = {
+            **ACCEPTED,
+            "card": "never-shown",
+            "acceptedSuggestions": [{"id": "a"}, {"id": "b"}] * 500,
+        }
         assert s.record_feedback("svc", feedback(item)) == 1
     finally:
         s.close()
@@ -192,10 +214,12 @@ def test_every_call_is_audited_with_the_patient_hashed(db_target: Path | str) ->
         one.close()
         two.close()
     assert query(db_target, "SELECT patient_hash, card_count FROM hook_call") == [
-        (expected, 1), (expected, 1)
+        (expected, 1),
+        (expected, 1),
     ]
     assert query(db_target, "SELECT card_uuid, rule_id FROM card_shown ORDER BY card_uuid") == [
-        ("card-1", "max-daily-dose"), ("card-2", "max-daily-dose")
+        ("card-1", "max-daily-dose"),
+        ("card-2", "max-daily-dose"),
     ]
     rows = query(db_target, "SELECT * FROM hook_call")
     assert "patient-42" not in repr(rows)
@@ -212,7 +236,7 @@ def test_replicas_starting_together_migrate_the_schema_once(db_target: Path | st
         stores = list(pool.map(start, range(6)))
     for s in stores:
         s.close()
-    from fhir_module.service import _pg, _store
+    from fhir_module.server import _pg, _store
 
     version = _pg.SCHEMA_VERSION if is_postgres_url(db_target) else _store.SCHEMA_VERSION
     assert query(db_target, "SELECT value FROM meta WHERE name = 'schema'") == [(str(version),)]
@@ -239,7 +263,8 @@ def test_retention_and_feedback_kept_apart_on_both(db_target: Path | str) -> Non
         forged = {**ACCEPTED, "acceptedSuggestions": [{"id": "forged"}]}
         s.record_feedback("svc", feedback(forged, {**OVERRIDDEN, "card": "nobody"}))
         assert query(db_target, "SELECT apart FROM feedback ORDER BY card_uuid") == [
-            ("unknown-suggestion",), ("unknown-card",)
+            ("unknown-suggestion",),
+            ("unknown-card",),
         ]
         now[0] += 11 * 86400
         s.purge()
@@ -279,7 +304,7 @@ def test_db_settings_take_a_postgresql_url(tmp_path: Path) -> None:
     import argparse
 
     from fhir_module.cli._serve import settings_for
-    from fhir_module.service import Settings
+    from fhir_module.server import Settings
 
     url = "postgresql://cds@db.example.org/cds"
     settings = Settings.from_env({"FHIR_MODULE_DB": url})
@@ -294,7 +319,9 @@ def test_db_settings_take_a_postgresql_url(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["serve", "feedback-report"])
 def test_an_unusable_postgresql_database_is_one_line(
-    postgres_cluster: object, command: str, capsys: pytest.CaptureFixture[str],
+    postgres_cluster: object,
+    command: str,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from fhir_module.cli import main
@@ -320,9 +347,13 @@ def test_an_unusable_postgresql_database_is_one_line(
 def test_each_card_names_the_call_that_showed_it(db_target: Path | str) -> None:
     stores = [store(db_target) for _ in range(2)]
     try:
+
         def call(i: int) -> None:
             stores[i % 2].record_call(
-                hook_instance=f"h-{i}", service_id="svc", hook="order-sign", patient_id="p",
+                hook_instance=f"h-{i}",
+                service_id="svc",
+                hook="order-sign",
+                patient_id="p",
                 cards=[{**CARD, "uuid": f"c-{i}-a"}, {**CARD, "uuid": f"c-{i}-b"}],
             )
 
@@ -336,9 +367,7 @@ def test_each_card_names_the_call_that_showed_it(db_target: Path | str) -> None:
         "SELECT c.card_uuid, h.hook_instance FROM card_shown c JOIN hook_call h"
         " ON h.id = c.call_id",
     )
-    assert sorted(rows) == sorted(
-        (f"c-{i}-{x}", f"h-{i}") for i in range(24) for x in "ab"
-    )
+    assert sorted(rows) == sorted((f"c-{i}-{x}", f"h-{i}") for i in range(24) for x in "ab")
 
 
 # ----- the service itself on either database
@@ -346,7 +375,7 @@ def test_each_card_names_the_call_that_showed_it(db_target: Path | str) -> None:
 
 @pytest.fixture
 def service_settings(db_target: Path | str, tmp_path: Path) -> Any:
-    from fhir_module.service import Settings
+    from fhir_module.server import Settings
 
     if is_postgres_url(db_target):
         return Settings(db_url=str(db_target), audit_key=KEY, feedback_per_minute=50)
@@ -357,7 +386,7 @@ def test_the_service_audits_takes_feedback_and_reports_on_both(
     service_settings: Any, knowledge: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from fhir_module.cli import main
-    from fhir_module.service import create_app
+    from fhir_module.server import create_app
 
     from ._requests import hook_request
     from .conftest import TestClient
@@ -366,22 +395,32 @@ def test_the_service_audits_takes_feedback_and_reports_on_both(
     with TestClient(create_app(service_settings, knowledge)) as client:
         cards = client.post(sign, json=hook_request()).json()["cards"]
         card = next(c for c in cards if c.get("suggestions"))
-        item = {"card": card["uuid"], "outcome": "accepted",
-                "outcomeTimestamp": "2024-05-01T10:00:00Z",
-                "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}]}
-        forged = {**item, "acceptedSuggestions": [{"id": "forged"}],
-                  "outcomeTimestamp": "2024-05-01T10:01:00Z"}
+        item = {
+            "card": card["uuid"],
+            "outcome": "accepted",
+            "outcomeTimestamp": "2024-05-01T10:00:00Z",
+            "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
+        }
+        forged = {
+            **item,
+            "acceptedSuggestions": [{"id": "forged"}],
+            "outcomeTimestamp": "2024-05-01T10:01:00Z",
+        }
         for _ in range(2):
             body = {"feedback": [item, forged]}
             assert client.post(sign + "/feedback", json=body).status_code == 200
-        too_many = {"feedback": [{**item, "outcomeTimestamp": f"2024-05-02T10:{m:02d}:00Z"}
-                                 for m in range(50)]}
+        too_many = {
+            "feedback": [
+                {**item, "outcomeTimestamp": f"2024-05-02T10:{m:02d}:00Z"} for m in range(50)
+            ]
+        }
         assert client.post(sign + "/feedback", json=too_many).status_code == 429
         assert client.get("/health").json()["database"] == "writable"
     target = service_settings.database
     assert query(target, "SELECT COUNT(*) FROM hook_call") == [(1,)]
     assert query(target, "SELECT apart FROM feedback ORDER BY outcome_timestamp") == [
-        (None,), ("unknown-suggestion",)
+        (None,),
+        ("unknown-suggestion",),
     ]
     assert main(["feedback-report", "--db", str(target)]) == 0
     out = capsys.readouterr().out
@@ -393,7 +432,7 @@ def test_a_read_only_postgresql_gives_503_for_feedback_and_still_answers(
 ) -> None:
     import psycopg
 
-    from fhir_module.service import Settings, create_app
+    from fhir_module.server import Settings, create_app
 
     from ._requests import hook_request
     from .conftest import TestClient

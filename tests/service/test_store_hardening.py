@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app, load_config
-from fhir_module.service._replay import ReplayCache, ReplayCacheFull
+from fhir_module.server import Settings, create_app, load_config
+from fhir_module.server._replay import ReplayCache, ReplayCacheFull
 
 from ._jwt import ISSUER, SERVICE_URL, jwks, key, token, write_config
 from .conftest import TestClient
@@ -83,24 +83,33 @@ def test_one_client_cannot_lock_the_others_out(
 
 @pytest.mark.parametrize("interval, warnings", [(60.0, 1), (0.0, 4)])
 def test_a_full_quota_is_one_warning_a_minute_naming_the_quota(
-    tmp_path: Path, knowledge: Knowledge, caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch, interval: float, warnings: int
+    tmp_path: Path,
+    knowledge: Knowledge,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    interval: float,
+    warnings: int,
 ) -> None:
-    from fhir_module.service import _auth
+    from fhir_module.server import _auth
 
     monkeypatch.setattr(_auth, "QUOTA_WARNING_SECONDS", interval)
-    settings = Settings(db_path=tmp_path / "q.sqlite3",
-                        config_path=_two_issuer_config(tmp_path, 2))
+    settings = Settings(db_path=tmp_path / "q.sqlite3", config_path=_two_issuer_config(tmp_path, 2))
     with TestClient(create_app(settings, knowledge), sign=False) as client:
         sent = [token(BASE + DISCOVERY) for _ in range(6)]
-        answers = [client.get(DISCOVERY, headers={"Authorization": f"Bearer {t}"}).status_code
-                   for t in sent]
+        answers = [
+            client.get(DISCOVERY, headers={"Authorization": f"Bearer {t}"}).status_code
+            for t in sent
+        ]
     assert answers == [200, 200, 401, 401, 401, 401]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     records = [r for r in caplog.records if "replay cache" in r.getMessage()]
     assert [r.levelname for r in records] == ["WARNING"] * warnings
-    assert all("full" in r.getMessage() and "2 unexpired" in r.getMessage()
-               and "replay_quota" in r.getMessage() for r in records)
+    assert all(
+        "full" in r.getMessage()
+        and "2 unexpired" in r.getMessage()
+        and "replay_quota" in r.getMessage()
+        for r in records
+    )
     import jwt
 
     for sent_token in sent:
@@ -110,7 +119,7 @@ def test_a_full_quota_is_one_warning_a_minute_naming_the_quota(
 
 @pytest.mark.parametrize("value", ["0", "-1", "true", '"many"', "1.5"])
 def test_a_bad_replay_quota_in_the_config_is_refused(tmp_path: Path, value: str) -> None:
-    from fhir_module.service import ConfigError
+    from fhir_module.errors import ConfigError
 
     path = write_config(tmp_path)
     path.write_text(f"replay_quota = {value}\n" + path.read_text())
@@ -121,10 +130,10 @@ def test_a_bad_replay_quota_in_the_config_is_refused(tmp_path: Path, value: str)
 def test_the_replay_quota_setting() -> None:
     assert Settings.from_env({"FHIR_MODULE_REPLAY_QUOTA": "7"}).replay_quota == 7
     assert Settings.from_env(Settings(replay_quota=7).to_env()).replay_quota == 7
-    from fhir_module._errors import InvalidRequest
+    from fhir_module.errors import ConfigError
 
     for bad in ("0", "lots"):
-        with pytest.raises(InvalidRequest):
+        with pytest.raises(ConfigError):
             Settings.from_env({"FHIR_MODULE_REPLAY_QUOTA": bad})
     assert ISSUER != OTHER_ISSUER
 
@@ -250,20 +259,20 @@ def test_comments_are_stored_only_when_asked(
 
 
 def test_the_store_comments_setting() -> None:
-    from fhir_module._errors import InvalidRequest
+    from fhir_module.errors import ConfigError
 
     assert Settings.from_env({}).store_comments is False
     assert Settings.from_env({"FHIR_MODULE_STORE_COMMENTS": "true"}).store_comments is True
     assert Settings.from_env(Settings(store_comments=True).to_env()).store_comments is True
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(ConfigError):
         Settings.from_env({"FHIR_MODULE_STORE_COMMENTS": "maybe"})
 
 
 def test_an_old_database_is_migrated_in_place(tmp_path: Path) -> None:
     import sqlite3
 
-    from fhir_module.service import Store
-    from fhir_module.service._store import MIGRATIONS, SCHEMA_VERSION
+    from fhir_module.server import Store
+    from fhir_module.server._store import MIGRATIONS, SCHEMA_VERSION
 
     db = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(db)
@@ -285,7 +294,7 @@ def test_an_old_database_is_migrated_in_place(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (str(SCHEMA_VERSION + 1),))
     conn.close()
-    from fhir_module.service._store import StoreUnavailable
+    from fhir_module.server._store import StoreUnavailable
 
     with pytest.raises(StoreUnavailable):
         Store(db)
@@ -321,7 +330,7 @@ def test_the_key_sits_in_its_own_private_file_and_the_database_is_private(
 
 
 def test_a_key_in_the_environment_needs_no_file(tmp_path: Path) -> None:
-    from fhir_module.service import Store
+    from fhir_module.server import Store
 
     store = Store(tmp_path / "e.sqlite3", b"e" * 32)
     store.close()
@@ -329,7 +338,7 @@ def test_a_key_in_the_environment_needs_no_file(tmp_path: Path) -> None:
 
 
 def test_a_key_file_elsewhere_is_shared(tmp_path: Path) -> None:
-    from fhir_module.service import Store
+    from fhir_module.server import Store
 
     key_file = tmp_path / "secrets" / "audit.key"
     one = Store(tmp_path / "one.sqlite3", key_file=key_file)
@@ -347,8 +356,8 @@ def test_a_key_kept_in_an_old_database_is_moved_out(tmp_path: Path) -> None:
     import hmac
     import sqlite3
 
-    from fhir_module.service import Store
-    from fhir_module.service._store import MIGRATIONS
+    from fhir_module.server import Store
+    from fhir_module.server._store import MIGRATIONS
 
     db = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(db)
@@ -400,14 +409,17 @@ def test_a_bad_key_file_stops_the_start_in_one_line(
 
 
 def _feedback(card: str, moment: str = "2024-05-01T10:00:00Z") -> list[object]:
-    from fhir_module.service import parse_feedback
+    from fhir_module.hooks import parse_feedback
 
     return list(parse_feedback({"feedback": [_item(card=card, outcomeTimestamp=moment)]}))
 
 
 def _call(store: object, uuid: str) -> None:
     store.record_call(  # type: ignore[attr-defined]
-        hook_instance="h", service_id="s", hook="order-sign", patient_id="p",
+        hook_instance="h",
+        service_id="s",
+        hook="order-sign",
+        patient_id="p",
         cards=[{"uuid": uuid, "indicator": "info"}],
     )
 
@@ -419,8 +431,8 @@ def _call(store: object, uuid: str) -> None:
 def test_rows_older_than_the_retention_are_deleted(
     tmp_path: Path, retention_days: int | None, age_days: float, kept: bool
 ) -> None:
-    from fhir_module.service import Store
-    from fhir_module.service._store import PURGE_INTERVAL_SECONDS
+    from fhir_module.server import Store
+    from fhir_module.server._store import PURGE_INTERVAL_SECONDS
 
     now = [1_700_000_000.0]
     store = Store(tmp_path / "r.sqlite3", retention_days=retention_days, clock=lambda: now[0])
@@ -441,8 +453,8 @@ def test_rows_older_than_the_retention_are_deleted(
 
 
 def test_feedback_is_capped_per_client_and_minute(tmp_path: Path) -> None:
-    from fhir_module.service import Store
-    from fhir_module.service._store import TooMuchFeedback
+    from fhir_module.server import Store
+    from fhir_module.server._store import TooMuchFeedback
 
     now = [1_700_000_000.0]
     store = Store(tmp_path / "f.sqlite3", feedback_per_minute=3, clock=lambda: now[0])
@@ -461,7 +473,12 @@ def test_feedback_is_capped_per_client_and_minute(tmp_path: Path) -> None:
     finally:
         store.close()
     assert _stored(tmp_path / "f.sqlite3", "SELECT card_uuid FROM feedback ORDER BY id") == [
-        ("a",), ("b",), ("c",), ("e",), ("f",), ("d",)
+        ("a",),
+        ("b",),
+        ("c",),
+        ("e",),
+        ("f",),
+        ("d",),
     ]
 
 
@@ -481,7 +498,7 @@ def test_too_much_feedback_is_a_429_with_an_outcome(
 
 
 def test_the_retention_and_rate_settings() -> None:
-    from fhir_module._errors import InvalidRequest
+    from fhir_module.errors import ConfigError
 
     env = {"FHIR_MODULE_RETENTION_DAYS": "90", "FHIR_MODULE_FEEDBACK_PER_MINUTE": "600"}
     settings = Settings.from_env(env)
@@ -489,7 +506,7 @@ def test_the_retention_and_rate_settings() -> None:
     assert Settings.from_env(settings.to_env()) == settings
     assert (Settings().retention_days, Settings().feedback_per_minute) == (None, None)
     for bad in ({"FHIR_MODULE_RETENTION_DAYS": "0"}, {"FHIR_MODULE_FEEDBACK_PER_MINUTE": "x"}):
-        with pytest.raises(InvalidRequest):
+        with pytest.raises(ConfigError):
             Settings.from_env(bad)
 
 
@@ -605,7 +622,7 @@ def test_an_unwritable_database_gives_503_for_feedback_and_still_answers_hooks(
 ) -> None:
     import logging
 
-    from fhir_module.service import _store
+    from fhir_module.server import _store
 
     from ._requests import hook_request
 
@@ -654,9 +671,7 @@ def test_an_unwritable_replay_cache_is_503_not_401(
             assert response.json()["issue"][0]["code"] == "transient"
 
 
-def test_health_needs_no_token_and_tells_no_data(
-    settings: Settings, knowledge: Knowledge
-) -> None:
+def test_health_needs_no_token_and_tells_no_data(settings: Settings, knowledge: Knowledge) -> None:
     with TestClient(create_app(settings, knowledge), sign=False) as client:
         assert client.get(DISCOVERY).status_code == 401
         response = client.get("/health")
@@ -676,7 +691,7 @@ def test_the_report_on_a_database_not_yet_migrated_says_so(
     import sqlite3
 
     from fhir_module.cli import main
-    from fhir_module.service._store import MIGRATIONS
+    from fhir_module.server._store import MIGRATIONS
 
     db = tmp_path / "v1.sqlite3"
     conn = sqlite3.connect(db)

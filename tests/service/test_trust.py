@@ -11,8 +11,9 @@ import pytest
 import responses
 
 from fhir_module.cli import main
+from fhir_module.errors import ConfigError
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import ConfigError, Settings, create_app, load_config
+from fhir_module.server import Settings, create_app, load_config
 
 from ._jwt import SERVICE_URL, jwks, key, write_config
 from ._requests import PATIENT, SERVER, hook_request, searchset

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fhir_module._errors import InvalidRequest
+from fhir_module.errors import InvalidRequest
+from fhir_module.hooks import handle_hook
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import handle_hook
 
 from ._requests import PATIENT_ID, TOKEN, hook_request, mangle
 from .conftest import TestClient

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fhir_module.knowledge import Knowledge
-from fhir_module.service import Settings, create_app
+from fhir_module.server import Settings, create_app
 
 from ._requests import baclofen_order, full_prefetch, hook_request, other_order, rule_ids, searchset
 from .conftest import TestClient
@@ -32,8 +32,7 @@ def tight(settings: Settings, knowledge: Knowledge) -> Any:
 
 def _dosages(order: dict[str, Any], count: int) -> dict[str, Any]:
     first = order["dosageInstruction"][0]
-    order["dosageInstruction"] = [{**copy.deepcopy(first), "sequence": i + 1}
-                                  for i in range(count)]
+    order["dosageInstruction"] = [{**copy.deepcopy(first), "sequence": i + 1} for i in range(count)]
     return order
 
 
@@ -45,14 +44,18 @@ def _timing(key: str, count: int) -> Callable[[dict[str, Any]], None]:
         if key == "doseAndRate":
             dosage["doseAndRate"] = dosage["doseAndRate"] * count
         elif key == "maxDosePerPeriod":
-            cap = {"numerator": {"value": 60, "unit": "mg"},
-                   "denominator": {"value": 1, "unit": "d"}}
+            cap = {
+                "numerator": {"value": 60, "unit": "mg"},
+                "denominator": {"value": 1, "unit": "d"},
+            }
             dosage["maxDosePerPeriod"] = [cap] * count
         elif key == "event":
             dosage["timing"]["event"] = [f"2024-05-01T{h % 24:02d}:00:00Z" for h in range(count)]
         elif key == "coding":
-            code = {"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation",
-                    "code": "TID"}
+            code = {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation",
+                "code": "TID",
+            }
             dosage["timing"]["code"] = {"coding": [code] * count}
         else:
             values = {"timeOfDay": "08:00:00", "when": "MORN", "dayOfWeek": "mon"}
@@ -62,8 +65,7 @@ def _timing(key: str, count: int) -> Callable[[dict[str, Any]], None]:
 
 
 @pytest.mark.parametrize(
-    "key", ["doseAndRate", "maxDosePerPeriod", "event", "coding", "timeOfDay", "when",
-            "dayOfWeek"]
+    "key", ["doseAndRate", "maxDosePerPeriod", "event", "coding", "timeOfDay", "when", "dayOfWeek"]
 )
 def test_dose_and_timing_entries_beyond_the_limit_get_413(tight: TestClient, key: str) -> None:
     # the order's own doseAndRate entry counts: 8 in all is the limit
@@ -120,8 +122,11 @@ def test_the_patients_own_orders_naming_a_medication_count_too(
 ) -> None:
     # The active orders name their drug only through a Medication of the call: they are
     # counted as the engine resolves them.
-    medication = {"resourceType": "Medication", "id": "bac-10",
-                  "code": {"text": "baclofen 10 MG Oral Tablet"}}
+    medication = {
+        "resourceType": "Medication",
+        "id": "bac-10",
+        "code": {"text": "baclofen 10 MG Oral Tablet"},
+    }
     active = []
     for i in range(3):
         past = baclofen_order(f"active-{i}")
@@ -189,8 +194,9 @@ def test_many_orders_judged_together_stop_each_active_order_once(
     with TestClient(create_app(settings, knowledge)) as client:
         response = client.post(SIGN, json=hook_request("order-sign", *drafts, prefetch=prefetch))
     assert response.status_code == 200
-    cards = [c for c in response.json()["cards"]
-             if c["source"]["topic"]["code"] == "duplicate-therapy"]
+    cards = [
+        c for c in response.json()["cards"] if c["source"]["topic"]["code"] == "duplicate-therapy"
+    ]
     assert len(cards) == 1
     (suggestion,) = cards[0]["suggestions"]
     stopped = [ref for a in suggestion["actions"] for ref in a["resourceId"]]
@@ -206,11 +212,14 @@ def test_the_work_limits_come_from_the_environment() -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"FHIR_MODULE_MAX_DOSAGES": "0"}, {"FHIR_MODULE_MAX_DOSE_ENTRIES": "-1"},
-     {"FHIR_MODULE_MAX_DOSAGES": "many"}],
+    [
+        {"FHIR_MODULE_MAX_DOSAGES": "0"},
+        {"FHIR_MODULE_MAX_DOSE_ENTRIES": "-1"},
+        {"FHIR_MODULE_MAX_DOSAGES": "many"},
+    ],
 )
 def test_bad_work_limits_are_refused(env: dict[str, str]) -> None:
-    from fhir_module._errors import InvalidRequest
+    from fhir_module.errors import ConfigError
 
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(ConfigError):
         Settings.from_env(env)

@@ -1,0 +1,194 @@
+"""The exception tree of fhir_module, drawn in full.
+
+    FhirModuleError                   root of every error this package raises on purpose
+    ├── KnowledgeError                a knowledge resource is broken (names file and element)
+    ├── ConfigError                   settings or the config file are wrong (CLI exit 2)
+    ├── InvalidRequest                a CDS Hooks request or Bundle is malformed (400, exit 2)
+    │   └── RequestProblem            ... and knows its OperationOutcome issue code
+    │       ├── UnknownService        no CDS service has this id (404)
+    │       ├── TooLarge              more than the service takes on (413)
+    │       └── TooMuchFeedback       more feedback this minute than the service takes (429)
+    ├── DataUnavailable               data a rule needs could not be had (412)
+    │   └── FetchFailed               ... for one prefetch key, which it names
+    ├── FhirServerError               a FHIR server answered with an error or was unreachable (412)
+    ├── StoreUnavailable              the database cannot take a durable write now (503)
+    ├── Unauthorized                  the call is not authenticated (401, by server.Guard)
+    ├── ReportError                   the feedback database cannot be read (CLI exit 2)
+    ├── UnreadableDose                inside dosing: an order cannot be read, and why
+    ├── FhirPathError (ValueError)    an expression is not in the FHIRPath this module runs
+    ├── Fallback                      inside fhirpath: the fast subset hands over to fhirpathpy
+    ├── UrlError (ValueError)         a base URL is not one the service may read from
+    ├── PackageError (ValueError)     an NPM package cannot be built
+    ├── SnapshotError (ValueError)    a profile's snapshot cannot be generated
+    ├── KeyFileError (OSError)        the audit key file cannot be read or made safely
+    ├── StoreClosed                   the store was used after it was closed (500)
+    ├── ReplayCacheFull               an issuer holds its quota of live token ids (401)
+    └── JwksError                     a key set could not be read or is not a JWKS
+
+The classes from RequestProblem to ReportError are defined here; the others live beside the
+code that raises them, and most never leave it. `ANSWERS` is the one table from an exception
+to its HTTP status and OperationOutcome issue code: `answer_for` walks an exception's
+classes, most derived first, so the order of the table does not matter. Only the HTTP layer
+and the CLI turn these into responses or exit codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FhirModuleError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class KnowledgeError(FhirModuleError):
+    """A knowledge resource failed to load or cross-check."""
+
+    def __init__(self, file: str, element: str, problem: str) -> None:
+        self.file = file
+        self.element = element
+        self.problem = problem
+        super().__init__(f"{file}: {element}: {problem}")
+
+
+class ConfigError(FhirModuleError):
+    """A setting or the config file is missing, unreadable or wrong; the message is one line.
+
+    `expression` names the setting (or config key) when one is to blame.
+    """
+
+    def __init__(self, message: str, expression: str | None = None) -> None:
+        self.expression = expression
+        super().__init__(message)
+
+
+class InvalidRequest(FhirModuleError):
+    """The caller sent something malformed; the message never echoes patient data."""
+
+    def __init__(self, message: str, expression: str | None = None) -> None:
+        self.expression = expression
+        super().__init__(message)
+
+
+class RequestProblem(InvalidRequest):
+    """An InvalidRequest that knows its OperationOutcome issue type (invalid, structure, ...)."""
+
+    def __init__(self, message: str, expression: str | None = None, code: str = "invalid") -> None:
+        super().__init__(message, expression)
+        self.code = code
+
+
+class UnknownService(RequestProblem):
+    """No CDS service has the id the caller named (HTTP 404)."""
+
+    def __init__(self) -> None:
+        super().__init__("no CDS service has this id; see GET /cds-services", None, "not-found")
+
+
+class TooLarge(RequestProblem):
+    """The request is well-formed but more than the service takes on (HTTP 413)."""
+
+    def __init__(self, message: str, expression: str | None = None) -> None:
+        super().__init__(message, expression, "too-costly")
+
+
+class TooMuchFeedback(RequestProblem):
+    """The client has sent more feedback items this minute than the service takes (429)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"feedback: at most {limit} items per client per minute; try again later",
+            "feedback",
+            "throttled",
+        )
+
+
+class DataUnavailable(FhirModuleError):
+    """Data a rule needs is neither prefetched nor fetchable."""
+
+
+class FetchFailed(DataUnavailable):
+    """Data for one prefetch key could not be had; names the key, never the patient."""
+
+    def __init__(self, key: str, reason: str, code: str = "incomplete") -> None:
+        self.key = key
+        self.code = code
+        super().__init__(f"prefetch '{key}': {reason}")
+
+
+class FhirServerError(FhirModuleError):
+    """A FHIR server could not be reached or answered with an error."""
+
+    def __init__(
+        self, message: str, status: int | None = None, outcome: dict[str, Any] | None = None
+    ) -> None:
+        self.status = status
+        self.outcome = outcome
+        super().__init__(message)
+
+
+class StoreUnavailable(FhirModuleError):
+    """The database cannot take a write now (full, read-only, unreachable, locked too long):
+    a write that must be durable is refused with 503, never acknowledged."""
+
+    def __init__(self, cause: str) -> None:
+        self.cause = cause
+        super().__init__("the service cannot store this now; send it again later")
+
+
+class Unauthorized(FhirModuleError):
+    """The call is not authenticated; `reason` is a category, never token content."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ReportError(FhirModuleError):
+    """The database cannot be read (missing, not the service's, unreachable); one line."""
+
+
+class UnreadableDose(FhirModuleError):
+    """Raised inside dosing when an order cannot be read; ``daily_dose`` turns it into a
+    DoseUnknown, so it never reaches a caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Answer:
+    """How the HTTP layer answers one class of error: its status, its OperationOutcome issue
+    code (an exception's own `code` attribute wins), and whether its message may be shown
+    (False: a fixed text, since the message may name a server or a fault)."""
+
+    __slots__ = ("code", "says", "status")
+
+    def __init__(self, status: int, code: str, says: bool = True) -> None:
+        self.status = status
+        self.code = code
+        self.says = says
+
+
+#: the one table: exception class -> how it is answered over HTTP
+ANSWERS: dict[type[BaseException], Answer] = {
+    InvalidRequest: Answer(400, "invalid"),
+    UnknownService: Answer(404, "not-found"),
+    TooLarge: Answer(413, "too-costly"),
+    TooMuchFeedback: Answer(429, "throttled"),
+    DataUnavailable: Answer(412, "incomplete"),
+    FhirServerError: Answer(412, "exception", says=False),
+    StoreUnavailable: Answer(503, "transient"),
+}
+
+#: anything else: a fault of the service
+FAULT = Answer(500, "exception", says=False)
+
+
+def answer_for(exc: BaseException) -> Answer:
+    """The table's entry for the most derived class of `exc` that it names."""
+    for cls in type(exc).__mro__:
+        found = ANSWERS.get(cls)
+        if found is not None:
+            return found
+    return FAULT

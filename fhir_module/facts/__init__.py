@@ -1,0 +1,37 @@
+"""Patient facts and the variables rule conditions read: age, pregnancy, breastfeeding,
+respiratory disease, current orders, the dose of an order in the guideline's units."""
+
+from ._facts import AgeRange, Finding, PatientFacts, age_on, order_date, parse_date, patient_facts
+from ._record import PatientRecord
+from ._requirements import KEYS, prefetch_templates
+from ._variables import (
+    Dose,
+    dose_summary,
+    dose_variable,
+    guideline_view,
+    in_unit,
+    route_text,
+    route_unit,
+    show,
+)
+
+__all__ = [
+    "KEYS",
+    "AgeRange",
+    "Dose",
+    "Finding",
+    "PatientFacts",
+    "PatientRecord",
+    "age_on",
+    "dose_summary",
+    "dose_variable",
+    "guideline_view",
+    "in_unit",
+    "order_date",
+    "parse_date",
+    "patient_facts",
+    "prefetch_templates",
+    "route_text",
+    "route_unit",
+    "show",
+]

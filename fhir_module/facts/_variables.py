@@ -1,0 +1,114 @@
+"""The variables the PlanDefinition's expressions see (the contract of knowledge/_plan.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from ..dosing import UNRECOGNISED, DailyDose, DoseUnknown
+from ..knowledge import Drug, codings, render_value
+from ..ucum import MASS_TO_MG
+from ._facts import AgeRange
+
+Dose = DailyDose | DoseUnknown
+UNKNOWN_ROUTE = (
+    "The route is not given and cannot be inferred from the product or dose form, "
+    "so no route's dose limits could be applied."
+)
+UNRECOGNISED_ROUTE = (
+    "the route '{}' is not one the module recognises, so no route's dose limits could be applied"
+)
+
+
+def route_unit(drug: Drug, route: str) -> str:
+    """The mass unit the knowledge states this route's figures in (mg when it states none)."""
+    return next((e.unit for e in drug.entries if e.route == route and e.unit), "mg")
+
+
+def in_unit(mg: Decimal, unit: str) -> int | float:
+    """A mass in mg as a number of `unit`; whole numbers stay int so FHIRPath prints '100'."""
+    value = mg / MASS_TO_MG[unit]
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def show(mg: Decimal, unit: str) -> str:
+    return f"{render_value([in_unit(mg, unit)])} {unit}/day"
+
+
+def guideline_view(drug: Drug, route: str, age: AgeRange | None, unit: str) -> dict[str, Any]:
+    """%guideline: per dosage role, the entries that apply to the route and to any age in range.
+
+    Several entries of one role combine: texts and quotes add up, limits take the
+    most restrictive (smallest) figure, so a rule fires if it fires for any of them.
+    """
+    view: dict[str, dict[str, Any]] = {}
+    low, high = (age.low, age.high) if age else (None, None)
+    for entry in drug.entries:
+        if not entry.applies(route, low, high):
+            continue
+        item = view.setdefault(entry.role, {"text": [], "instruction": [], "quote": [], "note": []})
+        item["text"].append(entry.text)
+        if entry.instruction:
+            item["instruction"].append(entry.instruction)
+        item["quote"] += [q for q in entry.quotes if q not in item["quote"]]
+        item["note"] += [n for n in entry.notes if n not in item["note"]]
+        item.setdefault("band", entry.band)
+        for key, mg in (
+            ("maxDaily", entry.max_daily_mg),
+            ("low", entry.usual_low_mg),
+            ("high", entry.usual_high_mg),
+            ("step", entry.step_mg),
+        ):
+            if mg is not None:
+                value = in_unit(mg, unit)
+                item[key] = min(item.get(key, value), value)
+        if entry.step_days is not None:
+            item["intervalDays"] = float(entry.step_days)
+    return view
+
+
+def dose_summary(doses: Iterable[Dose], unit: str) -> tuple[Decimal, str, str]:
+    """(mg/day of the computable doses, arithmetic, assumptions text) of a group of orders."""
+    computed = [d for d in doses if isinstance(d, DailyDose)]
+    total = sum((d.mg_per_day for d in computed), Decimal(0))
+    arithmetic = "; ".join(d.arithmetic for d in computed)
+    if len(computed) > 1:
+        arithmetic += f"; together {show(total, unit)}"
+    notes: list[str] = []
+    for d in doses:
+        notes += [a for a in d.assumptions if a not in notes]
+    text = ("\n\nAssumed: " + "; ".join(notes) + ".") if notes else ""
+    return total, arithmetic, text
+
+
+def dose_variable(dose: Dose, route_words: str = "") -> dict[str, Any]:
+    if dose.route == UNRECOGNISED:
+        # Whatever the amount, no route's limits apply to a route the module cannot classify.
+        reason = UNRECOGNISED_ROUTE.format(route_words)
+        if isinstance(dose, DoseUnknown):
+            reason += f"; nor could the daily dose be computed: {dose.reason}"
+        else:
+            reason += f"; the dose as ordered: {dose.arithmetic}"
+        return {"computed": False, "reason": reason}
+    if isinstance(dose, DailyDose) and dose.route != "unknown":
+        return {"computed": True}
+    reason = dose.reason if isinstance(dose, DoseUnknown) else UNKNOWN_ROUTE
+    return {"computed": False, "reason": reason}
+
+
+def route_text(order: Mapping[str, Any], route: str) -> str:
+    """The order's own words for its route, for the card."""
+    dosages = order.get("dosageInstruction")
+    for dosage in dosages if isinstance(dosages, list) else []:
+        concept = dosage.get("route") if isinstance(dosage, Mapping) else None
+        if isinstance(concept, Mapping):
+            if isinstance(concept.get("text"), str):
+                return str(concept["text"])
+            for c in codings(concept):
+                if isinstance(c, Mapping) and isinstance(c.get("display"), str):
+                    return str(c["display"])
+            for c in codings(concept):
+                if isinstance(c.get("code"), str):
+                    return f"{c.get('system') or 'no system'} {c['code']}"
+    return route.replace("-", " ")

@@ -1,0 +1,262 @@
+"""The service's one configuration object; the environment is read only when asked."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..hooks import (
+    DEFAULT_FHIR_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_DOSAGES,
+    DEFAULT_MAX_DOSE_ENTRIES,
+    DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_PAGES,
+)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+#: relative to the working directory, so `fhir-module serve` works at once anywhere writable
+DEFAULT_DB_PATH = Path("fhir-module.sqlite3")
+#: browser-based CDS clients need CORS (CDS Hooks 2.0 "Cross-Origin Resource Sharing");
+#: None: any origin with trusted clients (each call carries its JWT), loopback origins only
+#: in open mode (a web page anywhere must not drive an unauthenticated service)
+DEFAULT_CORS_ORIGINS: tuple[str, ...] | None = None
+#: the largest answer read from the EHR's FHIR server, per read; None: the request body limit,
+#: since a request may bring as much patient data in its prefetch
+DEFAULT_MAX_FHIR_BYTES: int | None = None
+#: seconds a connection has to send a request's headers (and then its body): slow senders
+#: cannot hold a connection open
+DEFAULT_HEADER_TIMEOUT = 10.0
+#: seconds a kept-alive connection may stay idle between requests
+DEFAULT_IDLE_TIMEOUT = 5
+#: open connections per worker; at the cap, the longest-idle one makes room for a new one
+DEFAULT_MAX_CONNECTIONS = 1000
+#: live JWT ids one issuer may hold in the replay cache; beyond, its new tokens get 401
+DEFAULT_REPLAY_QUOTA = 20_000
+
+ENV_PREFIX = "FHIR_MODULE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the service listens, where it keeps its records, how it talks to FHIR servers,
+    whom it trusts and how much it takes on.
+
+    `config_path` names the TOML file of trusted clients (see `_config`); None runs the
+    service open, for loopback callers only.
+
+    `audit_key` is the HMAC-SHA256 key that turns patient ids into audit hashes;
+    when None, it is read from `audit_key_file` (by default `<db>.key`), which the
+    store makes with mode 0600 on first use, so every worker and every restart hashes
+    alike, and the key never sits in the database beside the hashes.
+    """
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    db_path: Path = DEFAULT_DB_PATH
+    fhir_timeout: float = DEFAULT_FHIR_TIMEOUT
+    max_pages: int = DEFAULT_MAX_PAGES
+    audit_key: bytes | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] | None = DEFAULT_CORS_ORIGINS
+    config_path: Path | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_entries: int = DEFAULT_MAX_ENTRIES
+    #: the cap on one FHIR answer's bytes; None: `max_body_bytes` (see `fhir_answer_bytes`)
+    max_fhir_bytes: int | None = DEFAULT_MAX_FHIR_BYTES
+    #: proxies whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips);
+    #: none by default
+    forwarded_allow_ips: tuple[str, ...] = ()
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    idle_timeout: int = DEFAULT_IDLE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    replay_quota: int = DEFAULT_REPLAY_QUOTA
+    #: keep override comments' text (free text: it may name the patient); else their length
+    store_comments: bool = False
+    #: the file holding the audit key when `audit_key` is None (made, 0600, when missing);
+    #: None: beside the database, `<db>.key`
+    audit_key_file: Path | None = None
+    #: audit and feedback rows older than this many days are deleted; None keeps them
+    retention_days: int | None = None
+    #: feedback items one client may send per minute (beyond: 429); None: no cap
+    feedback_per_minute: int | None = None
+    #: a PostgreSQL URL (postgresql://user@host/dbname) to use instead of `db_path`
+    db_url: str | None = field(default=None, repr=False)
+    max_dosages: int = DEFAULT_MAX_DOSAGES
+    max_dose_entries: int = DEFAULT_MAX_DOSE_ENTRIES
+
+    @property
+    def database(self) -> Path | str:
+        """Where the service keeps its records: the PostgreSQL URL, else the SQLite file."""
+        return self.db_url if self.db_url is not None else self.db_path
+
+    def __post_init__(self) -> None:
+        # A str path is the common slip; the store needs a Path.
+        object.__setattr__(self, "db_path", Path(self.db_path))
+        if self.config_path is not None:
+            object.__setattr__(self, "config_path", Path(self.config_path))
+        if self.audit_key_file is not None:
+            object.__setattr__(self, "audit_key_file", Path(self.audit_key_file))
+        if self.max_body_bytes < 1024:
+            raise ConfigError("max_body_bytes: must be at least 1024", "max_body_bytes")
+        if self.max_fhir_bytes is not None and self.max_fhir_bytes < 1024:
+            raise ConfigError("max_fhir_bytes: must be at least 1024", "max_fhir_bytes")
+        if self.max_entries < 1:
+            raise ConfigError("max_entries: must be at least 1", "max_entries")
+        if self.max_dosages < 1:
+            raise ConfigError("max_dosages: must be at least 1", "max_dosages")
+        if self.max_dose_entries < 1:
+            raise ConfigError("max_dose_entries: must be at least 1", "max_dose_entries")
+        if not 0 < self.port < 65536:
+            raise ConfigError("port: must be between 1 and 65535", "port")
+        if self.fhir_timeout <= 0:
+            raise ConfigError("fhir_timeout: must be positive", "fhir_timeout")
+        if self.max_pages < 1:
+            raise ConfigError("max_pages: must be at least 1", "max_pages")
+        if self.audit_key is not None and len(self.audit_key) < 16:
+            raise ConfigError("audit_key: must be at least 16 bytes", "audit_key")
+        if self.header_timeout <= 0:
+            raise ConfigError("header_timeout: must be positive", "header_timeout")
+        if self.idle_timeout < 1:
+            raise ConfigError("idle_timeout: must be at least 1", "idle_timeout")
+        if self.max_connections < 1:
+            raise ConfigError("max_connections: must be at least 1", "max_connections")
+        if self.replay_quota < 1:
+            raise ConfigError("replay_quota: must be at least 1", "replay_quota")
+        if self.db_url is not None and not self.db_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("db_url: must be a postgresql:// URL", "db_url")
+        for name in ("retention_days", "feedback_per_minute"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name}: must be at least 1", name)
+
+    @property
+    def fhir_answer_bytes(self) -> int:
+        """The most bytes one answer of the EHR's FHIR server may have (after decoding)."""
+        return self.max_body_bytes if self.max_fhir_bytes is None else self.max_fhir_bytes
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from FHIR_MODULE_HOST, _PORT, _DB, _FHIR_TIMEOUT, _MAX_PAGES, _AUDIT_KEY,
+        _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES, _MAX_FHIR_BYTES,
+        _MAX_ENTRIES, _FORWARDED_ALLOW_IPS (comma-separated), _HEADER_TIMEOUT, _IDLE_TIMEOUT,
+        _MAX_CONNECTIONS, _REPLAY_QUOTA, _STORE_COMMENTS, _AUDIT_KEY_FILE, _RETENTION_DAYS and
+        _FEEDBACK_PER_MINUTE, _MAX_DOSAGES and _MAX_DOSE_ENTRIES; unset ones keep their
+        defaults."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(ENV_PREFIX + name)
+            return value if value else None
+
+        try:
+            port = int(get("PORT") or DEFAULT_PORT)
+            timeout = float(get("FHIR_TIMEOUT") or DEFAULT_FHIR_TIMEOUT)
+            pages = int(get("MAX_PAGES") or DEFAULT_MAX_PAGES)
+            max_body = int(get("MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
+            max_entries = int(get("MAX_ENTRIES") or DEFAULT_MAX_ENTRIES)
+            fhir_bytes = get("MAX_FHIR_BYTES")
+            max_fhir_bytes = int(fhir_bytes) if fhir_bytes else DEFAULT_MAX_FHIR_BYTES
+            header_timeout = float(get("HEADER_TIMEOUT") or DEFAULT_HEADER_TIMEOUT)
+            idle_timeout = int(get("IDLE_TIMEOUT") or DEFAULT_IDLE_TIMEOUT)
+            max_connections = int(get("MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS)
+            max_dosages = int(get("MAX_DOSAGES") or DEFAULT_MAX_DOSAGES)
+            max_dose_entries = int(get("MAX_DOSE_ENTRIES") or DEFAULT_MAX_DOSE_ENTRIES)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_FHIR_BYTES, "
+                f"_MAX_ENTRIES, _HEADER_TIMEOUT, _IDLE_TIMEOUT, _MAX_CONNECTIONS, _MAX_DOSAGES, "
+                f"_MAX_DOSE_ENTRIES: {exc}"
+            ) from None
+        config = get("CONFIG")
+        key = get("AUDIT_KEY")
+        origins = get("CORS_ORIGINS")
+        store = _store_settings(get)
+        return cls(
+            host=get("HOST") or DEFAULT_HOST,
+            port=port,
+            db_path=Path(get("DB") or DEFAULT_DB_PATH) if not store["db_url"] else DEFAULT_DB_PATH,
+            fhir_timeout=timeout,
+            max_pages=pages,
+            audit_key=key.encode("utf-8", "surrogateescape") if key else None,
+            cors_origins=_list(origins) if origins else DEFAULT_CORS_ORIGINS,
+            config_path=Path(config) if config else None,
+            max_body_bytes=max_body,
+            max_entries=max_entries,
+            max_fhir_bytes=max_fhir_bytes,
+            forwarded_allow_ips=_list(get("FORWARDED_ALLOW_IPS") or ""),
+            header_timeout=header_timeout,
+            idle_timeout=idle_timeout,
+            max_connections=max_connections,
+            max_dosages=max_dosages,
+            max_dose_entries=max_dose_entries,
+            **store,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes `from_env` rebuild these settings (for uvicorn workers)."""
+        env = {
+            "HOST": self.host,
+            "PORT": str(self.port),
+            "DB": str(self.database),
+            "FHIR_TIMEOUT": repr(self.fhir_timeout),
+            "MAX_PAGES": str(self.max_pages),
+            "CORS_ORIGINS": ",".join(self.cors_origins or ()),
+            "MAX_BODY_BYTES": str(self.max_body_bytes),
+            "MAX_ENTRIES": str(self.max_entries),
+            "MAX_FHIR_BYTES": "" if self.max_fhir_bytes is None else str(self.max_fhir_bytes),
+            "FORWARDED_ALLOW_IPS": ",".join(self.forwarded_allow_ips),
+            "HEADER_TIMEOUT": repr(self.header_timeout),
+            "IDLE_TIMEOUT": str(self.idle_timeout),
+            "MAX_CONNECTIONS": str(self.max_connections),
+            "MAX_DOSAGES": str(self.max_dosages),
+            "MAX_DOSE_ENTRIES": str(self.max_dose_entries),
+            # Absolute: a worker may start in another directory.
+            "CONFIG": str(self.config_path.resolve()) if self.config_path else "",
+            "REPLAY_QUOTA": str(self.replay_quota),
+            "STORE_COMMENTS": "1" if self.store_comments else "",
+            "AUDIT_KEY_FILE": str(self.audit_key_file.resolve()) if self.audit_key_file else "",
+            "RETENTION_DAYS": str(self.retention_days or ""),
+            "FEEDBACK_PER_MINUTE": str(self.feedback_per_minute or ""),
+        }
+        if self.audit_key is not None:
+            env["AUDIT_KEY"] = self.audit_key.decode("utf-8", "surrogateescape")
+        return {ENV_PREFIX + k: v for k, v in env.items()}
+
+
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """The settings of what the service stores and for how long, from the environment."""
+    names = ("REPLAY_QUOTA", "RETENTION_DAYS", "FEEDBACK_PER_MINUTE")
+    try:
+        quota = int(get("REPLAY_QUOTA") or DEFAULT_REPLAY_QUOTA)
+        days, per_minute = (int(text) if (text := get(name)) else None for name in names[1:])
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{', _'.join(names)}: {exc}") from None
+    key_file = get("AUDIT_KEY_FILE")
+    return {
+        "replay_quota": quota,
+        "store_comments": _flag(get, "STORE_COMMENTS"),
+        "audit_key_file": Path(key_file) if key_file else None,
+        "retention_days": days,
+        "feedback_per_minute": per_minute,
+        "db_url": db
+        if (db := get("DB")) and db.startswith(("postgresql://", "postgres://"))
+        else None,
+    }
+
+
+def _flag(get: Callable[[str], str | None], name: str) -> bool:
+    value = (get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{ENV_PREFIX}{name}: must be 1 or 0 (true or false)")
