@@ -14,8 +14,8 @@ from ..patient import AgeRange
 
 Dose = DailyDose | DoseUnknown
 UNKNOWN_ROUTE = (
-    "The route is not given and cannot be inferred from the product or dose form, "
-    "so no route's dose limits could be applied."
+    "the route is not given and cannot be inferred from the product or dose form, "
+    "so no route's dose limits could be applied"
 )
 UNRECOGNISED_ROUTE = (
     "the route '{}' is not one the module recognises, so no route's dose limits could be "
