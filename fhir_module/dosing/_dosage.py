@@ -231,7 +231,8 @@ def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
             return unit
     if not texts:
         raise Unknown(f"the {what} has no unit")
-    raise Unknown(f"the {what} unit {texts[0][:40]!r} is not a mass, tablet or volume unit")
+    raise Unknown(f"the {what} unit {texts[0][:40]!r} is not a mass, tablet or volume unit "
+                  "the module recognises")
 
 
 def _value(quantity: Any, what: str) -> Decimal:
@@ -310,7 +311,8 @@ def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part:
             label = text.split("/", 1)[1].strip()
             return _per_time(value * unit.factor, unit, f"{fmt(value)} {unit.ucum}/{label}",
                              seconds, ctx)
-    raise Unknown(f"the {what} unit {(texts or [''])[0][:40]!r} is not a mass or volume per time")
+    raise Unknown(f"the {what} unit {(texts or [''])[0][:40]!r} is not a mass or volume per time "
+                  "the module recognises")
 
 
 def _ratio_part(ratio: Any, ctx: OrderContext) -> Part:
@@ -334,7 +336,9 @@ def _duration(quantity: Any, what: str) -> tuple[Decimal, Decimal]:
         seconds = time_seconds(text)
         if seconds is not None:
             return length, length * seconds
-    raise Unknown(f"the {what} denominator unit is not a time unit")
+    texts = quantity_unit_texts(quantity)
+    raise Unknown(f"the {what} denominator unit {(texts or [''])[0][:40]!r} is not a time unit "
+                  "the module recognises")
 
 
 def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal,
