@@ -322,20 +322,20 @@ def _ratio_part(ratio: Any, ctx: OrderContext) -> Part:
     value = _value(numerator, "rate numerator")
     unit = _unit(numerator, "rate numerator", ctx)
     denominator: Any = ratio.get("denominator")
-    length, seconds = _duration(denominator, "rate")
-    label = f"{fmt(value)} {unit.ucum}/{'' if length == 1 else fmt(length) + ' '}" \
-            f"{denominator.get('code') or denominator.get('unit')}"
+    length, seconds, per = _duration(denominator, "rate")
+    label = f"{fmt(value)} {unit.ucum}/{'' if length == 1 else fmt(length) + ' '}{per}"
     return _per_time(value * unit.factor, unit, label, seconds, ctx)
 
 
-def _duration(quantity: Any, what: str) -> tuple[Decimal, Decimal]:
+def _duration(quantity: Any, what: str) -> tuple[Decimal, Decimal, str]:
+    """(length, seconds, the time unit as it was read) of a Ratio's denominator."""
     if type(quantity) is not dict:
         raise Unknown(f"the {what} has no time denominator")
     length = positive(quantity.get("value", 1), f"{what} denominator value")
     for text in quantity_unit_texts(quantity):
         seconds = time_seconds(text)
         if seconds is not None:
-            return length, length * seconds
+            return length, length * seconds, text
     texts = quantity_unit_texts(quantity)
     raise Unknown(f"the {what} denominator unit {(texts or [''])[0][:40]!r} is not a time unit "
                   "the module recognises")
@@ -370,12 +370,10 @@ def _one_cap(ratio: Any, ctx: OrderContext) -> Part:
     if type(ratio) is not dict:
         raise Unknown(f"it is {show_value(ratio)}, not a Ratio")
     amount = _amount(ratio.get("numerator"), "maximum dose", ctx)
-    length, seconds = _duration(ratio.get("denominator"), "maximum dose per period")
+    length, seconds, unit = _duration(ratio.get("denominator"), "maximum dose per period")
     # A cap over a period shorter than a day repeats through the day; a longer one
     # could all be taken on one day.
     windows, _ = ceil_div(DAY_SECONDS, seconds)
-    denominator = ratio["denominator"]
-    unit = denominator.get("code") or denominator.get("unit")
     per = f"{fmt(length)} {unit}"
     mg = amount.mg * windows
     times = "" if windows == 1 else f" x {fmt(windows)}"
