@@ -22,7 +22,7 @@ from ._errors import Unknown
 from ._order import OrderContext
 from ._protocol import DoseKnowledge
 from ._result import UNRECOGNISED, DailyDose, DoseUnknown, daily
-from ._units import show_value, tidy
+from ._units import PLAUSIBLE, implausible, show_value, tidy
 
 
 def daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
@@ -83,6 +83,9 @@ def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
         except Unknown as failure:
             return DoseUnknown(route, failure.reason, _unique(ctx.notes))
         notes = ctx.notes + part.notes if ctx.notes else part.notes
+        if part.mg > PLAUSIBLE:
+            return DoseUnknown(route, implausible("daily amount", " mg").reason,
+                               tuple(dict.fromkeys(notes)))
         return daily(route, tidy(part.mg), part.words,
                          tuple(notes) if len(notes) < 2 else tuple(dict.fromkeys(notes)))
     sequenced: dict[Any, list[Part]] = {}
@@ -107,6 +110,9 @@ def _daily_dose(order: Mapping[str, Any], knowledge: DoseKnowledge,
     notes = [note for part in loose for note in part.notes]
     for parts in sequenced.values():
         notes.extend(note for part in parts for note in part.notes)
+    if mg > PLAUSIBLE:
+        return DoseUnknown(route, implausible("daily amount", " mg").reason,
+                           _unique(ctx.notes + notes))
     return DailyDose(route, tidy(mg), arithmetic, _unique(ctx.notes + notes))
 
 

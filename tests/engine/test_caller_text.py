@@ -89,3 +89,15 @@ def test_long_caller_text_is_cut_in_every_card(
         assert "ж" * (most + 1) not in text and "per " * (most // 4 + 1) not in text
     if most > 40:
         assert any("…" in card["detail"] for card in cards)
+
+
+@pytest.mark.parametrize("frequency", [1e308, 10**300, 10**12 + 1], ids=str)
+def test_a_frequency_no_order_has_is_dose_unverifiable_with_its_reason(frequency: Any) -> None:
+    req = json.loads((EXAMPLES / "order-sign-max-daily-dose-oral.request.json").read_text())
+    dosage = _order(req)["dosageInstruction"][0]
+    dosage["timing"] = {"repeat": {"frequency": frequency, "period": 1, "periodUnit": "d"}}
+    cards = {c["source"]["topic"]["code"]: c for c in evaluate(req, today=DAY)["cards"]}
+    assert "max-daily-dose" not in cards
+    detail = cards["dose-unverifiable"]["detail"]
+    assert "the timing frequency is an implausible figure (more than 10^12" in detail
+    assert "000000" not in detail
