@@ -19,6 +19,8 @@ from ._profiles import ProfileChecker
 from ._terminology import ValueSetIndex, build_value_set, codings, normalise_text
 
 ROUTE_PREFIX = "route-"
+#: a ValueSet `form-<category>` lists the dose forms that imply route category <category>
+FORM_PREFIX = "form-"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,18 @@ class Knowledge:
                 self._route_terms.setdefault(term, category)
         self.products: dict[tuple[str, str], Product] = {}
         self._forms: dict[tuple[str, str], set[str]] = {}
+        for f in files:
+            if f.resource["resourceType"] != "ValueSet" or not str(
+                f.resource.get("id", "")
+            ).startswith(FORM_PREFIX):
+                continue
+            category = f.resource["id"][len(FORM_PREFIX) :]
+            if category not in self.route_sets:
+                raise KnowledgeError(
+                    f.name, "id", f"no ValueSet {ROUTE_PREFIX}{category} defines that route"
+                )
+            for system, code in self.value_sets[f.resource["url"]].codes:
+                self._forms.setdefault((str(system), str(code)), set()).add(category)
         self.drugs = tuple(
             self._drug(f) for f in files if f.resource["resourceType"] == "PlanDefinition"
         )
@@ -321,7 +335,14 @@ class Knowledge:
             for c in codings(res.get("code")):
                 self.products[(str(c.get("system")), str(c.get("code")))] = item
             for c in codings(res.get("doseForm")):
-                self._forms.setdefault((str(c.get("system")), str(c.get("code"))), set()).add(route)
+                implied = self._forms.get((str(c.get("system")), str(c.get("code"))), {route})
+                if route not in implied:
+                    raise KnowledgeError(
+                        product.name,
+                        "doseForm",
+                        f"{c.get('code')} implies route {', '.join(sorted(implied))}, "
+                        f"not the product's {route}",
+                    )
 
     def _check_code(self, file: str, element: str, system: Any, code: Any) -> None:
         cs = self.code_systems.get(str(system))
