@@ -335,7 +335,7 @@ def _duration(quantity: Any, what: str) -> tuple[Decimal, Decimal, str]:
     for text in quantity_unit_texts(quantity):
         seconds = time_seconds(text)
         if seconds is not None:
-            return length, length * seconds, text
+            return length, length * seconds, text.strip()
     texts = quantity_unit_texts(quantity)
     raise Unknown(f"the {what} denominator unit {(texts or [''])[0][:40]!r} is not a time unit "
                   "the module recognises")

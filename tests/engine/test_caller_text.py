@@ -50,6 +50,13 @@ def rate_denominator_code(req: dict[str, Any]) -> None:
     ]
 
 
+def rate_denominator_spaces(req: dict[str, Any]) -> None:
+    # A denominator unit read as 'd' once its spaces are trimmed
+    rate_denominator_code(req)
+    ratio = _order(req)["dosageInstruction"][0]["doseAndRate"][0]["rateRatio"]
+    ratio["denominator"] = {"value": 1, "code": "d" + " " * 10_000}
+
+
 def dose_unit(req: dict[str, Any]) -> None:
     quantity = _order(req)["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]
     quantity.clear()
@@ -101,3 +108,10 @@ def test_a_frequency_no_order_has_is_dose_unverifiable_with_its_reason(frequency
     detail = cards["dose-unverifiable"]["detail"]
     assert "the timing frequency is an implausible figure (more than 10^12" in detail
     assert "000000" not in detail
+
+
+def test_a_unit_read_once_its_spaces_are_trimmed_is_shown_trimmed() -> None:
+    req = json.loads((EXAMPLES / "order-sign-max-daily-dose-oral.request.json").read_text())
+    rate_denominator_spaces(req)
+    card = {c["source"]["topic"]["code"]: c for c in evaluate(req, today=DAY)["cards"]}
+    assert "Daily dose: 200 mg/d = 200 mg/day." in card["max-daily-dose"]["detail"]
