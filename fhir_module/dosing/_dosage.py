@@ -11,7 +11,6 @@ from ._order import OrderContext
 from ._strength import Strength
 from ._timing import events_per_day
 from ._units import (
-    CODED_UNITS,
     DAY_SECONDS,
     LARGEST,
     MASS_TO_MG,
@@ -215,7 +214,8 @@ def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
             return unit
         system = quantity.get("system")
         if system is not None and type(system) is str:
-            unit = CODED_UNITS.get((system, code))
+            # units of presentation coded in their own system (EDQM Tablet, ...): knowledge
+            unit = UNITS["{tbl}"] if (system, code) in ctx.knowledge.tablet_unit_codes else None
             if unit is not None:
                 ctx.notes.append(f"unit {system} {code[:20]} read as one {per_words(unit.ucum)}")
                 return unit

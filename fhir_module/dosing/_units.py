@@ -78,13 +78,6 @@ def _spellings() -> dict[str, Unit]:
 
 
 UNITS: dict[str, Unit] = _spellings()
-#: units of presentation coded in their own system: EDQM Standard Terms Tablet and Capsule
-#: (EDQM also goes by its OID, as German ePrescriptions send it)
-CODED_UNITS: dict[tuple[str, str], Unit] = {
-    (system, code): UNITS["{tbl}"]
-    for system in (EDQM, EDQM_OID)
-    for code in ("15054000", "15012000")
-}
 
 TIME_SECONDS: dict[str, Decimal] = {}
 for _names, _seconds in (
