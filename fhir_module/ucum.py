@@ -152,13 +152,6 @@ def _spellings() -> dict[str, Unit]:
 
 
 UNITS: dict[str, Unit] = _spellings()
-#: units of presentation coded in their own system: EDQM Standard Terms Tablet and Capsule
-#: (EDQM also goes by its OID, as German ePrescriptions send it)
-CODED_UNITS: dict[tuple[str, str], Unit] = {
-    (system, code): UNITS["{tbl}"]
-    for system in (EDQM, EDQM_OID)
-    for code in ("15054000", "15012000")
-}
 
 TIME_SECONDS: dict[str, Decimal] = {}
 for _names, _seconds in (
@@ -250,9 +243,23 @@ LARGEST = sys.float_info.max
 _DIGITS = len(str(int(LARGEST)))
 
 
+#: The largest figure a dose computation accepts, whatever it counts: 10^12 (mg, tablets,
+#: doses a day, hours, ...). A thousand tonnes a day, or a dose a trillion times a day, is
+#: no order at all, and its figures would fill a card with digits; like a number beyond
+#: LARGEST, an input or a daily amount (in mg) above it is one whose dose cannot be computed.
+PLAUSIBLE = 10**12
+
+
 def _out_of_range(what: str) -> UnreadableDose:
     return UnreadableDose(
         f"the {what} is out of range (larger than any JSON number a double holds)"
+    )
+
+
+def implausible(what: str, unit: str = "") -> UnreadableDose:
+    """The reason a figure above PLAUSIBLE gives; the figure itself is not shown."""
+    return UnreadableDose(
+        f"the {what} is an implausible figure (more than 10^12{unit}, beyond any dose)"
     )
 
 
@@ -266,12 +273,16 @@ def number(value: Any, what: str) -> Decimal:
     if kind is int:
         if 0 <= value < _WHOLES:
             return _WHOLE[int(value)]
-        if -LARGEST <= value <= LARGEST:
+        if -PLAUSIBLE <= value <= PLAUSIBLE:
             return Decimal(value)
+        if -LARGEST <= value <= LARGEST:
+            raise implausible(what)
         raise _out_of_range(what)
     if kind is float:
-        if math.isfinite(value):
+        if -PLAUSIBLE <= value <= PLAUSIBLE:
             return Decimal(repr(value))
+        if math.isfinite(value):
+            raise implausible(what)
         if not math.isnan(value):  # JSON numbers beyond a double read as infinite
             raise _out_of_range(what)
     raise UnreadableDose(f"the {what} {show_value(value)} is not a number")
@@ -286,6 +297,8 @@ def figure(text: str, what: str) -> Decimal:
     value = Decimal(text)
     if value > LARGEST:
         raise _out_of_range(what)
+    if value > PLAUSIBLE:
+        raise implausible(what)
     return value
 
 
@@ -294,9 +307,9 @@ def positive(value: Any, what: str) -> Decimal:
     kind = type(value)
     # The usual figures, tested as JSON numbers before any Decimal is made.
     if kind is int:
-        if 0 < value <= LARGEST:
+        if 0 < value <= PLAUSIBLE:
             return _WHOLE[value] if value < _WHOLES else Decimal(value)
-    elif kind is float and 0 < value < math.inf:
+    elif kind is float and 0 < value <= PLAUSIBLE:
         return Decimal(repr(value))
     result = number(value, what)
     if result <= 0:

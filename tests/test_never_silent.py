@@ -101,9 +101,23 @@ def r5_reference(order: dict[str, Any], entries: Entries, knowledge: Knowledge) 
     order["medication"] = {"concept": concept} if concept is not None else {"reference": reference}
 
 
+def generic_form(knowledge: Knowledge, route: str, product_form: Any) -> dict[str, Any]:
+    """A dose form of the knowledge's form-<route> ValueSet that is not the product's own
+    (a plain 'Tablet', say); for a route no dose form implies, the form only in words."""
+    own = {(c.get("system"), c.get("code")) for c in (product_form or {}).get("coding", [])}
+    vs = knowledge.by_url.get(f"http://fhir-module.org/fhir/ValueSet/form-{route}")
+    for include in vs.resource["compose"]["include"] if vs else []:
+        for concept in include.get("concept", []):
+            if (include["system"], concept["code"]) not in own:
+                coding = {"system": include["system"], "code": concept["code"]}
+                return {"coding": [coding | {"display": concept["display"]}]}
+    return {"text": str((product_form or {}).get("text") or "solution")}
+
+
 def ingredient_only(order: dict[str, Any], entries: Entries, knowledge: Knowledge) -> None:
-    """The product code replaced by a Medication with no code: its dose form and the
-    ingredient with the product's strength, as many national formularies send it."""
+    """The product code replaced by a Medication with no code: a generic dose form of the
+    product's route and the ingredient with the product's strength, as many national
+    formularies send it."""
     medication = _take_medication(order, entries)
     if medication is None:
         return
@@ -121,7 +135,7 @@ def ingredient_only(order: dict[str, Any], entries: Entries, knowledge: Knowledg
     rewritten = {
         "resourceType": "Medication",
         "id": "med-i",
-        "form": known["doseForm"],
+        "form": generic_form(knowledge, product.route, known.get("doseForm")),
         "ingredient": [
             {
                 "itemCodeableConcept": BACLOFEN_SUBSTANCE,

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..errors import UnreadableDose
-from ..ucum import show_value, tidy
+from ..ucum import PLAUSIBLE, implausible, show_value, tidy
 from ._dosage import Part, dosage_part, shown
 from ._order import OrderContext
 from ._protocol import DoseKnowledge
@@ -88,6 +88,10 @@ def _daily_dose(
         except UnreadableDose as failure:
             return DoseUnknown(route, failure.reason, _unique(ctx.notes))
         notes = ctx.notes + part.notes if ctx.notes else part.notes
+        if part.mg > PLAUSIBLE:
+            return DoseUnknown(
+                route, implausible("daily amount", " mg").reason, tuple(dict.fromkeys(notes))
+            )
         return DailyDose(
             route,
             tidy(part.mg),
@@ -117,6 +121,10 @@ def _daily_dose(
     notes = [note for part in loose for note in part.notes]
     for parts in sequenced.values():
         notes.extend(note for part in parts for note in part.notes)
+    if mg > PLAUSIBLE:
+        return DoseUnknown(
+            route, implausible("daily amount", " mg").reason, _unique(ctx.notes + notes)
+        )
     return DailyDose(route, tidy(mg), arithmetic, _unique(ctx.notes + notes))
 
 

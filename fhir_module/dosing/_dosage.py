@@ -8,7 +8,6 @@ from typing import Any, NamedTuple
 
 from ..errors import UnreadableDose
 from ..ucum import (
-    CODED_UNITS,
     DAY_SECONDS,
     LARGEST,
     MASS_TO_MG,
@@ -241,7 +240,8 @@ def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
             return unit
         system = quantity.get("system")
         if system is not None and type(system) is str:
-            unit = CODED_UNITS.get((system, code))
+            # units of presentation coded in their own system (EDQM Tablet, ...): knowledge
+            unit = UNITS["{tbl}"] if (system, code) in ctx.knowledge.tablet_unit_codes else None
             if unit is not None:
                 ctx.notes.append(f"unit {system} {code[:20]} read as one {per_words(unit.ucum)}")
                 return unit
@@ -257,7 +257,10 @@ def _unit(quantity: dict[str, Any], what: str, ctx: OrderContext) -> Unit:
             return unit
     if not texts:
         raise UnreadableDose(f"the {what} has no unit")
-    raise UnreadableDose(f"the {what} unit {texts[0][:40]!r} is not a mass, tablet or volume unit")
+    raise UnreadableDose(
+        f"the {what} unit {texts[0][:40]!r} is not a mass, tablet or volume unit "
+        "the module recognises"
+    )
 
 
 def _value(quantity: Any, what: str) -> Decimal:
@@ -343,7 +346,8 @@ def _rate_part(entry: dict[str, Any], ctx: OrderContext) -> Part:
                 value * unit.factor, unit, f"{fmt(value)} {unit.ucum}/{label}", seconds, ctx
             )
     raise UnreadableDose(
-        f"the {what} unit {(texts or [''])[0][:40]!r} is not a mass or volume per time"
+        f"the {what} unit {(texts or [''])[0][:40]!r} is not a mass or volume per time "
+        "the module recognises"
     )
 
 
@@ -354,23 +358,25 @@ def _ratio_part(ratio: Any, ctx: OrderContext) -> Part:
     value = _value(numerator, "rate numerator")
     unit = _unit(numerator, "rate numerator", ctx)
     denominator: Any = ratio.get("denominator")
-    length, seconds = _duration(denominator, "rate")
-    label = (
-        f"{fmt(value)} {unit.ucum}/{'' if length == 1 else fmt(length) + ' '}"
-        f"{denominator.get('code') or denominator.get('unit')}"
-    )
+    length, seconds, per = _duration(denominator, "rate")
+    label = f"{fmt(value)} {unit.ucum}/{'' if length == 1 else fmt(length) + ' '}{per}"
     return _per_time(value * unit.factor, unit, label, seconds, ctx)
 
 
-def _duration(quantity: Any, what: str) -> tuple[Decimal, Decimal]:
+def _duration(quantity: Any, what: str) -> tuple[Decimal, Decimal, str]:
+    """(length, seconds, the time unit as it was read) of a Ratio's denominator."""
     if type(quantity) is not dict:
         raise UnreadableDose(f"the {what} has no time denominator")
     length = positive(quantity.get("value", 1), f"{what} denominator value")
     for text in quantity_unit_texts(quantity):
         seconds = time_seconds(text)
         if seconds is not None:
-            return length, length * seconds
-    raise UnreadableDose(f"the {what} denominator unit is not a time unit")
+            return length, length * seconds, text.strip()
+    texts = quantity_unit_texts(quantity)
+    raise UnreadableDose(
+        f"the {what} denominator unit {(texts or [''])[0][:40]!r} is not a time unit "
+        "the module recognises"
+    )
 
 
 def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal, ctx: OrderContext) -> Part:
@@ -400,12 +406,10 @@ def _one_cap(ratio: Any, ctx: OrderContext) -> Part:
     if type(ratio) is not dict:
         raise UnreadableDose(f"it is {show_value(ratio)}, not a Ratio")
     amount = _amount(ratio.get("numerator"), "maximum dose", ctx)
-    length, seconds = _duration(ratio.get("denominator"), "maximum dose per period")
+    length, seconds, unit = _duration(ratio.get("denominator"), "maximum dose per period")
     # A cap over a period shorter than a day repeats through the day; a longer one
     # could all be taken on one day.
     windows, _ = ceil_div(DAY_SECONDS, seconds)
-    denominator = ratio["denominator"]
-    unit = denominator.get("code") or denominator.get("unit")
     per = f"{fmt(length)} {unit}"
     mg = amount.mg * windows
     times = "" if windows == 1 else f" x {fmt(windows)}"

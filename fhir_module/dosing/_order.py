@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..knowledge import EMPTY, Named, named_medication
 from ._protocol import DoseKnowledge, Product
-from ._strength import TABLET_WORD, Strength, strength_for
+from ._strength import Strength, strength_for
 
-# Words in a product's name that imply its route, in the languages names come in; only for an
-# order that states no route (a stated route is never replaced).
-_ORAL_WORDS = re.compile(
-    r"\b(?:orale?s?|by mouth|per os|peroral|buvable|zum einnehmen)\b|" + TABLET_WORD.pattern,
-    re.IGNORECASE,
-)
-_INTRATHECAL_WORDS = re.compile(
-    r"\b(?:intrathecal|intrath[e\u00e9]cale?|intrathekale?|intratecale?)\b", re.IGNORECASE
-)
 _UNSET: Any = object()
 
 
@@ -105,9 +95,10 @@ class OrderContext:
             route = self.knowledge.route_for_form(form)
             if route is not None:
                 return route, f"route not stated: {route} from the Medication's dose form"
+        # Words in the name that imply a route (the knowledge's name words), only for an
+        # order that states no route: a stated route is never replaced.
         for name in self.names():
-            if _INTRATHECAL_WORDS.search(name):
-                return "intrathecal", f"route not stated: intrathecal from the name '{name[:80]}'"
-            if _ORAL_WORDS.search(name):
-                return "oral", f"route not stated: oral from the name '{name[:80]}'"
+            for route, words in self.knowledge.route_name_words:
+                if words.search(name):
+                    return route, f"route not stated: {route} from the name '{name[:80]}'"
         return "unknown", "route not stated and not implied by the product, form or name"

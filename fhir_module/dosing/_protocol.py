@@ -8,6 +8,7 @@ on how the knowledge is stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Protocol
@@ -50,4 +51,19 @@ class DoseKnowledge(Protocol):
 
     def route_for_form(self, concept: Mapping[str, Any] | None) -> str | None:
         """The route a dose-form concept implies, else None."""
+        ...
+
+    @property
+    def tablet_unit_codes(self) -> frozenset[tuple[str, str]]:
+        """(system, code) of the units of presentation a dose counts as one tablet."""
+        ...
+
+    @property
+    def tablet_word(self) -> re.Pattern[str]:
+        """Matches a word for a tablet in a product name (its strength is then per tablet)."""
+        ...
+
+    @property
+    def route_name_words(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        """(route, words in a name that imply it), in the order they are tried."""
         ...

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import UnreadableDose
 from ..ucum import (
-    CODED_UNITS,
     MASS_TO_MG,
     ONE,
     UP,
@@ -56,12 +55,6 @@ _NAME_STRENGTH = re.compile(
     r"(ml|mls|milliliters?|millilitres?|l|tab|tabs|tablets?))?(?!\w)",
     re.IGNORECASE,
 )
-# Tablets and other solid units in the languages product names come in.
-TABLET_WORD = re.compile(
-    r"\b(?:tab(?:let)?s?|tablett?en?|tabletas?|comprim[e\u00e9]s?|cpr?|comprimidos?|"
-    r"compress[ae]|capsules?|caps|g[e\u00e9]lules?|c[a\u00e1]psulas?|kapseln?|pills?)\b",
-    re.IGNORECASE,
-)
 
 
 def strength_for(per: str, ctx: OrderContext) -> Strength:
@@ -89,11 +82,11 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
                 _product_strengths[key] = found
             return found
         mismatch = f"; the product {label} is per {product_per}"
-    found = _from_ingredients(per, ctx.medication)
+    found = _from_ingredients(per, ctx.medication, ctx.knowledge.tablet_unit_codes)
     if found is not None:
         return found
     for name in ctx.names():
-        found = _from_name(per, name)
+        found = _from_name(per, name, ctx.knowledge.tablet_word)
         if found is not None:
             return found
     what = "tablet" if per == "{tbl}" else "mL"
@@ -130,7 +123,9 @@ def _label_unit(label: str, mg: Decimal) -> str:
     return unit
 
 
-def _from_ingredients(per: str, medication: dict[str, Any] | None) -> Strength | None:
+def _from_ingredients(
+    per: str, medication: dict[str, Any] | None, tablet_units: frozenset[tuple[str, str]]
+) -> Strength | None:
     if medication is None:
         return None
     ingredients = medication.get("ingredient")
@@ -143,7 +138,7 @@ def _from_ingredients(per: str, medication: dict[str, Any] | None) -> Strength |
         ratio = ingredient.get("strength", ingredient.get("strengthRatio"))
         if type(ratio) is not dict:
             continue
-        strength = _from_ratio(per, ratio)
+        strength = _from_ratio(per, ratio, tablet_units)
         if strength is not None:
             seen.setdefault(strength.mg_per_unit, strength)
     if len(seen) > 1:
@@ -155,13 +150,15 @@ def _from_ingredients(per: str, medication: dict[str, Any] | None) -> Strength |
     return next(iter(seen.values()), None)
 
 
-def _from_ratio(per: str, ratio: dict[str, Any]) -> Strength | None:
+def _from_ratio(
+    per: str, ratio: dict[str, Any], tablet_units: frozenset[tuple[str, str]]
+) -> Strength | None:
     numerator = ratio.get("numerator")
     denominator = ratio.get("denominator")
     if type(numerator) is not dict or type(denominator) is not dict:
         return None
-    mass = _unit_of(numerator)
-    amount = _unit_of(denominator)
+    mass = _unit_of(numerator, tablet_units)
+    amount = _unit_of(denominator, tablet_units)
     if mass is None or mass.kind != "mass" or amount is None or amount.kind != per:
         return None
     value = numerator.get("value")
@@ -183,10 +180,10 @@ def _from_ratio(per: str, ratio: dict[str, Any]) -> Strength | None:
     )
 
 
-def _unit_of(quantity: dict[str, Any]) -> Unit | None:
+def _unit_of(quantity: dict[str, Any], tablet_units: frozenset[tuple[str, str]]) -> Unit | None:
     system, code = quantity.get("system"), quantity.get("code")
-    if type(system) is str and type(code) is str and (system, code) in CODED_UNITS:
-        return CODED_UNITS[(system, code)]
+    if type(system) is str and type(code) is str and (system, code) in tablet_units:
+        return unit_named("{tbl}")
     for key in ("code", "unit"):
         text = quantity.get(key)
         if type(text) is str:
@@ -196,7 +193,7 @@ def _unit_of(quantity: dict[str, Any]) -> Unit | None:
     return None
 
 
-def _from_name(per: str, name: str) -> Strength | None:
+def _from_name(per: str, name: str, tablet_word: re.Pattern[str]) -> Strength | None:
     match = _NAME_STRENGTH.search(name)
     if match is None:
         return None
@@ -206,7 +203,7 @@ def _from_name(per: str, name: str) -> Strength | None:
         return None
     if per_text is not None:
         amount = unit_named(per_text)
-    elif TABLET_WORD.search(name):
+    elif tablet_word.search(name):
         amount = unit_named("{tbl}")
     else:
         return None

@@ -142,7 +142,9 @@ def _from_repeat(repeat: dict[str, Any], found: list[Decimal], notes: list[str])
         unit = repeat.get("periodUnit")
         seconds = time_seconds(unit) if type(unit) is str else None
         if seconds is None:
-            raise UnreadableDose(f"the timing periodUnit {show_value(unit)} is not a time unit")
+            raise UnreadableDose(
+                f"the timing periodUnit {show_value(unit)} is not a time unit the module recognises"
+            )
         span = length * seconds
         per_day, exact = ceil_div(times * DAY_SECONDS, span)
         if span > DAY_SECONDS:

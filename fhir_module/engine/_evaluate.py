@@ -10,9 +10,11 @@ from typing import Any
 
 from ..dosing import DailyDose, scaled_order
 from ..facts import (
+    PIECE_LIMIT,
     Dose,
     PatientRecord,
     age_on,
+    clip,
     dose_variable,
     in_unit,
     order_date,
@@ -109,11 +111,11 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
         "age": {"low": age.low, "high": age.high} if age else [],
         "ageText": age.text() if age else [],
         "pregnant": facts.pregnant.present,
-        "pregnancyEvidence": facts.pregnant.evidence,
+        "pregnancyEvidence": clip(facts.pregnant.evidence, PIECE_LIMIT),
         "breastfeeding": facts.breastfeeding.present,
-        "breastfeedingEvidence": facts.breastfeeding.evidence,
+        "breastfeedingEvidence": clip(facts.breastfeeding.evidence, PIECE_LIMIT),
         "respiratoryDisease": facts.respiratory.present,
-        "respiratoryEvidence": facts.respiratory.evidence,
+        "respiratoryEvidence": clip(facts.respiratory.evidence, PIECE_LIMIT),
         "dose": dose_variable(dose, words),
         "dailyDose": in_unit(total, unit),
         "doseText": show(total, unit),
@@ -159,7 +161,8 @@ def _current_variables(
     current_mg = sum((d.mg_per_day for d in computed), Decimal(0))
     out["currentDailyDose"] = in_unit(current_mg, unit)
     out["currentDailyDoseText"] = show(current_mg, unit)
-    out["currentText"] = f"{show(current_mg, unit)} ({'; '.join(d.arithmetic for d in computed)})"
+    arithmetic = "; ".join(clip(d.arithmetic, PIECE_LIMIT) for d in computed)
+    out["currentText"] = f"{show(current_mg, unit)} ({arithmetic})"
     out["combinedText"] = show(total + current_mg, unit)
     maximum = (guideline.get("maximum") or {}).get("maxDaily")
     if maximum is not None:

@@ -5,7 +5,9 @@ from ._facts import AgeRange, Finding, PatientFacts, age_on, order_date, parse_d
 from ._record import PatientRecord
 from ._requirements import KEYS, prefetch_templates
 from ._variables import (
+    PIECE_LIMIT,
     Dose,
+    clip,
     dose_summary,
     dose_variable,
     guideline_view,
@@ -17,12 +19,14 @@ from ._variables import (
 
 __all__ = [
     "KEYS",
+    "PIECE_LIMIT",
     "AgeRange",
     "Dose",
     "Finding",
     "PatientFacts",
     "PatientRecord",
     "age_on",
+    "clip",
     "dose_summary",
     "dose_variable",
     "guideline_view",

@@ -13,12 +13,21 @@ from ._facts import AgeRange
 
 Dose = DailyDose | DoseUnknown
 UNKNOWN_ROUTE = (
-    "The route is not given and cannot be inferred from the product or dose form, "
-    "so no route's dose limits could be applied."
+    "the route is not given and cannot be inferred from the product or dose form, "
+    "so no route's dose limits could be applied"
 )
 UNRECOGNISED_ROUTE = (
     "the route '{}' is not one the module recognises, so no route's dose limits could be applied"
 )
+#: the longest caller-supplied text (a route, a finding's label) a card variable repeats
+TEXT_LIMIT = 80
+#: the longest piece of arithmetic, note or reason: figures, words and caller text in them
+PIECE_LIMIT = 400
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    """The text, cut with an ellipsis when it is longer than `limit` characters."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def route_unit(drug: Drug, route: str) -> str:
@@ -72,12 +81,12 @@ def dose_summary(doses: Iterable[Dose], unit: str) -> tuple[Decimal, str, str]:
     """(mg/day of the computable doses, arithmetic, assumptions text) of a group of orders."""
     computed = [d for d in doses if isinstance(d, DailyDose)]
     total = sum((d.mg_per_day for d in computed), Decimal(0))
-    arithmetic = "; ".join(d.arithmetic for d in computed)
+    arithmetic = "; ".join(clip(d.arithmetic, PIECE_LIMIT) for d in computed)
     if len(computed) > 1:
         arithmetic += f"; together {show(total, unit)}"
     notes: list[str] = []
     for d in doses:
-        notes += [a for a in d.assumptions if a not in notes]
+        notes += [n for n in (clip(a, PIECE_LIMIT) for a in d.assumptions) if n not in notes]
     text = ("\n\nAssumed: " + "; ".join(notes) + ".") if notes else ""
     return total, arithmetic, text
 
@@ -85,20 +94,24 @@ def dose_summary(doses: Iterable[Dose], unit: str) -> tuple[Decimal, str, str]:
 def dose_variable(dose: Dose, route_words: str = "") -> dict[str, Any]:
     if dose.route == UNRECOGNISED:
         # Whatever the amount, no route's limits apply to a route the module cannot classify.
-        reason = UNRECOGNISED_ROUTE.format(route_words)
+        reason = UNRECOGNISED_ROUTE.format(clip(route_words))
         if isinstance(dose, DoseUnknown):
-            reason += f"; nor could the daily dose be computed: {dose.reason}"
+            reason += f"; nor could the daily dose be computed: {clip(dose.reason, PIECE_LIMIT)}"
         else:
-            reason += f"; the dose as ordered: {dose.arithmetic}"
+            reason += f"; the dose as ordered: {clip(dose.arithmetic, PIECE_LIMIT)}"
         return {"computed": False, "reason": reason}
     if isinstance(dose, DailyDose) and dose.route != "unknown":
         return {"computed": True}
     reason = dose.reason if isinstance(dose, DoseUnknown) else UNKNOWN_ROUTE
-    return {"computed": False, "reason": reason}
+    return {"computed": False, "reason": clip(reason, PIECE_LIMIT)}
 
 
 def route_text(order: Mapping[str, Any], route: str) -> str:
-    """The order's own words for its route, for the card."""
+    """The order's own words for its route, for the card, cut to TEXT_LIMIT."""
+    return clip(_route_words(order, route))
+
+
+def _route_words(order: Mapping[str, Any], route: str) -> str:
     dosages = order.get("dosageInstruction")
     for dosage in dosages if isinstance(dosages, list) else []:
         concept = dosage.get("route") if isinstance(dosage, Mapping) else None

@@ -2,7 +2,9 @@
 
 A rule's card texts are `{{ FHIRPath }}` templates in `title` and `description`,
 which the engine renders. For an engine that knows only the standard, the same
-texts are also `dynamicValue`s of `title` and `description`: one FHIRPath
+texts are also `dynamicValue`s of `action.title` and `action.description` (an
+action without a definition sets its values on the RequestGroup's action, which
+has the title and description; the RequestGroup has neither): one FHIRPath
 expression that joins the literal text and each placeholder's value. When an
 action has them they must be exactly that translation, so the two never drift.
 """
@@ -13,7 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-TEXT_PATHS = ("title", "description")
+#: dynamicValue path -> the action element whose template it translates
+TEXT_PATHS = {"action.title": "title", "action.description": "description"}
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -42,16 +45,22 @@ def check_text_values(action: Mapping[str, Any]) -> list[str]:
     found = []
     for i, value in enumerate(action.get("dynamicValue") or []):
         path = value.get("path") if isinstance(value, Mapping) else None
+        if path in TEXT_PATHS.values():
+            raise ValueError(
+                f"dynamicValue[{i}].path: {path!r} would set the RequestGroup's {path}, which "
+                f"it does not have; the card text's path is 'action.{path}'"
+            )
         if path not in TEXT_PATHS:
             continue
+        element = TEXT_PATHS[path]
         expression = value.get("expression") or {}
-        expected = text_expression(str(action.get(path, "")))
+        expected = text_expression(str(action.get(element, "")))
         if expression.get("language") != "text/fhirpath" or expression.get("expression") != (
             expected
         ):
             raise ValueError(
-                f"dynamicValue[{i}].expression: the {path} dynamic value must be the {path} "
-                f"template as FHIRPath: {expected}"
+                f"dynamicValue[{i}].expression: the {path} dynamic value must be the "
+                f"{element} template as FHIRPath: {expected}"
             )
         found.append(expected)
     return found

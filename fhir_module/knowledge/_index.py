@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,9 +17,21 @@ from ._medication import Named
 from ._package import is_package, merge, read_package
 from ._plan import Rule, compile_action
 from ._profiles import ProfileChecker
-from ._terminology import ValueSetIndex, build_value_set, codings, normalise_text
+from ._terminology import ValueSetIndex, build_value_set, codings, name_words, normalise_text
 
 ROUTE_PREFIX = "route-"
+#: a ValueSet `form-<category>` lists the dose forms that imply route category <category>
+FORM_PREFIX = "form-"
+#: the ValueSet of dose units counted as one tablet, whose name words name tablets
+TABLET_UNITS = "tablet-units"
+
+
+def _words_pattern(words: list[str]) -> re.Pattern[str]:
+    """Any of the words, as whole words in any case; matches nothing when there are none."""
+    if not words:
+        return re.compile(r"(?!)")
+    alternatives = "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
+    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -113,10 +126,54 @@ class Knowledge:
                 self._route_codes.setdefault(coding_key, category)
             for term in vs.terms:
                 self._route_terms.setdefault(term, category)
+        self._vocabulary(files)
         self.products: dict[tuple[str, str], Product] = {}
         self._forms: dict[tuple[str, str], set[str]] = {}
+        for f in files:
+            if f.resource["resourceType"] != "ValueSet" or not str(
+                f.resource.get("id", "")
+            ).startswith(FORM_PREFIX):
+                continue
+            category = f.resource["id"][len(FORM_PREFIX) :]
+            if category not in self.route_sets:
+                raise KnowledgeError(
+                    f.name, "id", f"no ValueSet {ROUTE_PREFIX}{category} defines that route"
+                )
+            for system, code in self.value_sets[f.resource["url"]].codes:
+                self._forms.setdefault((str(system), str(code)), set()).add(category)
         self.drugs = tuple(
             self._drug(f) for f in files if f.resource["resourceType"] == "PlanDefinition"
+        )
+
+    def _vocabulary(self, files: Any) -> None:
+        """The words and unit codes the dose arithmetic reads: ValueSet tablet-units (units
+        of presentation counted as one tablet, and the words for tablets in names) and the
+        name words of the route-* ValueSets."""
+        self.tablet_unit_codes: frozenset[tuple[str, str]] = frozenset()
+        tablet: list[str] = []
+        by_route: dict[str, list[str]] = {}
+        for f in files:
+            res = f.resource
+            if res["resourceType"] != "ValueSet":
+                continue
+            rid = str(res.get("id", ""))
+            if rid != TABLET_UNITS and not rid.startswith(ROUTE_PREFIX):
+                continue
+            for inc in (res.get("compose") or {}).get("include") or []:
+                for concept in inc.get("concept") or []:
+                    if rid == TABLET_UNITS:
+                        tablet += name_words(concept)
+                    else:
+                        by_route.setdefault(rid[len(ROUTE_PREFIX) :], []).extend(
+                            name_words(concept)
+                        )
+            if rid == TABLET_UNITS:
+                self.tablet_unit_codes = self.value_sets[res["url"]].codes
+        self.tablet_word = _words_pattern(tablet)
+        if tablet and "oral" in by_route:
+            by_route["oral"] += tablet  # a tablet in the name is taken by mouth
+        self.route_name_words = tuple(
+            (route, _words_pattern(found)) for route, found in sorted(by_route.items()) if found
         )
 
     # ----- the DoseKnowledge protocol of fhir_module.dosing
@@ -321,7 +378,14 @@ class Knowledge:
             for c in codings(res.get("code")):
                 self.products[(str(c.get("system")), str(c.get("code")))] = item
             for c in codings(res.get("doseForm")):
-                self._forms.setdefault((str(c.get("system")), str(c.get("code"))), set()).add(route)
+                implied = self._forms.get((str(c.get("system")), str(c.get("code"))), {route})
+                if route not in implied:
+                    raise KnowledgeError(
+                        product.name,
+                        "doseForm",
+                        f"{c.get('code')} implies route {', '.join(sorted(implied))}, "
+                        f"not the product's {route}",
+                    )
 
     def _check_code(self, file: str, element: str, system: Any, code: Any) -> None:
         cs = self.code_systems.get(str(system))

@@ -81,6 +81,25 @@ def codings(concept: Any) -> list[Mapping[str, Any]]:
     return [c for c in found if type(c) is dict or isinstance(c, Mapping)]
 
 
+#: the designation use of a word that, in a medication's name, implies the concept
+NAME_WORD = ("http://fhir-module.org/fhir/CodeSystem/designation-use", "name-word")
+
+
+def is_name_word(designation: Any) -> bool:
+    """Whether a designation is a name word (not a spelling of the concept)."""
+    use = designation.get("use") if isinstance(designation, Mapping) else None
+    return isinstance(use, Mapping) and (use.get("system"), use.get("code")) == NAME_WORD
+
+
+def name_words(concept: Mapping[str, Any]) -> list[str]:
+    """The name words of a ValueSet concept."""
+    return [
+        str(d["value"])
+        for d in concept.get("designation") or []
+        if is_name_word(d) and isinstance(d.get("value"), str) and d["value"]
+    ]
+
+
 def build_value_set(
     resource: Mapping[str, Any], code_systems: Mapping[str, Mapping[str, Any]]
 ) -> tuple[ValueSetIndex, list[str]]:
@@ -104,7 +123,7 @@ def build_value_set(
         for concept in inc.get("concept") or []:
             codes.add((system, concept["code"]))
             words = [concept.get("display")] + [
-                d.get("value") for d in concept.get("designation") or []
+                d.get("value") for d in concept.get("designation") or [] if not is_name_word(d)
             ]
             for term in [*words, concept["code"]]:
                 if isinstance(term, str) and term:

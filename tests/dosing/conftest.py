@@ -64,7 +64,16 @@ def _codings(concept: Mapping[str, Any] | None) -> list[tuple[Any, Any]]:
 
 
 class FakeKnowledge:
-    """Products by RxNorm code; routes by SNOMED code or common text."""
+    """Products by RxNorm code; routes by SNOMED code or common text. The vocabularies
+    (tablet units and words, route words in names) are the module's own."""
+
+    def __init__(self) -> None:
+        from fhir_module import load_knowledge
+
+        real = load_knowledge()
+        self.tablet_unit_codes = real.tablet_unit_codes
+        self.tablet_word = real.tablet_word
+        self.route_name_words = real.route_name_words
 
     def product_for(self, concept: Mapping[str, Any] | None) -> FakeProduct | None:
         for key in _codings(concept):

@@ -93,9 +93,59 @@ def test_an_order_maximum_out_of_range_is_not_applied_and_says_why(
     ), result.assumptions
 
 
-@pytest.mark.parametrize("value", [10**30 + 1, 1.7e308, int(1.7e308), 1e-300])
-def test_large_numbers_a_double_holds_are_still_computed(knowledge: Any, value: Any) -> None:
+@pytest.mark.parametrize("value", [10**12, 10**12 - 0.5, 333_333_333_333, 1e-300])
+def test_large_numbers_up_to_a_plausible_figure_are_still_computed(
+    knowledge: Any, value: Any
+) -> None:
     # Absurd as doses, but readable: the maximum-dose rules judge them.
-    result = daily_dose(simple(value), knowledge)
+    result = daily_dose(simple(value, timing=per_day(1)), knowledge)
     assert isinstance(result, DailyDose), result
     assert len(result.arithmetic) < 1200
+
+
+IMPLAUSIBLE: list[tuple[str, dict[str, Any], str]] = [
+    ("dose 10^30", simple(10**30 + 1), "dose value"),
+    ("dose 1.7e308", simple(1.7e308), "dose value"),
+    ("dose of 308 digits", simple(int(1.7e308)), "dose value"),
+    ("frequency 1e308", simple(5, timing=every(1, "d", 1e308)), "timing frequency"),
+    ("frequency of 300 digits", simple(5, timing=per_day(10**300)), "timing frequency"),
+    ("period 1e13 h", simple(5, timing=every(1e13, "h")), "timing period"),
+    (
+        "rate",
+        order(
+            dosage(route=None, doseAndRate=[{"rateQuantity": q(2e12, "ug/h")}]),
+            medication={"text": "baclofen intrathecal"},
+        ),
+        "rate value",
+    ),
+    (
+        "strength in the name",
+        order(
+            dosage(q(1, "{tbl}"), per_day(3)),
+            medication={"text": f"baclofen {10**13} MG Oral Tablet"},
+        ),
+        "strength in the name",
+    ),
+    # Each figure plausible, the daily amount not: a trillion mg three times a day.
+    ("daily amount", simple(10**12), "daily amount"),
+    (
+        "daily amount of two instructions",
+        order(dosage(q(10**12), per_day(1)), dosage(q(10**12), per_day(1))),
+        "daily amount",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_", "what"), [pytest.param(*row[1:], id=row[0]) for row in IMPLAUSIBLE]
+)
+def test_a_figure_no_dose_can_be_cannot_be_computed(
+    knowledge: Any, request_: dict[str, Any], what: str
+) -> None:
+    result = daily_dose(request_, knowledge)
+    assert isinstance(result, DoseUnknown), result
+    unit = " mg" if what == "daily amount" else ""
+    assert f"the {what} is an implausible figure (more than 10^12{unit}, beyond any dose)" in (
+        result.reason
+    ), result.reason
+    assert "000000" not in result.reason and len(result.reason) < 200

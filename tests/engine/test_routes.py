@@ -187,3 +187,15 @@ def test_snomed_route_codes_of_the_fhir_route_value_set(code: str, card: str) ->
     dosage["doseAndRate"][0]["doseQuantity"] = {"value": 120, "unit": "mg", "code": "mg"}
     found = {c["source"]["topic"]["code"] for c in evaluate(req, today=DAY)["cards"]}
     assert card in found and "route-unrecognised" not in found
+
+
+@pytest.mark.parametrize(
+    "medication", [{"text": "baclofen 10 mg"}, {"text": "baclofen"}], ids=lambda m: m["text"]
+)
+def test_a_route_that_cannot_be_inferred_is_one_sentence_in_the_card(
+    medication: dict[str, Any],
+) -> None:
+    card = cards(None, medication)["dose-unverifiable"]
+    assert "the route is not given and cannot be inferred" in card["detail"]
+    assert "could be applied." in card["detail"]
+    assert ".." not in card["detail"] and ": The" not in card["detail"]

@@ -48,10 +48,12 @@ def test_every_rule_has_its_card_texts_as_dynamic_values(knowledge: Knowledge) -
     plan = resource(knowledge, "PlanDefinition/baclofen-order-safety")
     for action in plan["action"]:
         values = {v["path"]: v["expression"] for v in action["dynamicValue"]}
-        for path in ("title", "description"):
-            assert values[path] == {
+        # The values go on the RequestGroup's action: the RequestGroup has no title.
+        assert "title" not in values and "description" not in values
+        for element in ("title", "description"):
+            assert values["action." + element] == {
                 "language": "text/fhirpath",
-                "expression": text_expression(action[path]),
+                "expression": text_expression(action[element]),
             }
 
 
@@ -89,8 +91,8 @@ def test_the_dynamic_values_give_the_texts_the_engine_renders(knowledge: Knowled
     plan = resource(knowledge, "PlanDefinition/baclofen-order-safety")
     for action in plan["action"]:
         for value in action["dynamicValue"]:
-            if value["path"] in ("title", "description"):
-                rendered = Template.compile(action[value["path"]]).render(env)
+            if value["path"] in ("action.title", "action.description"):
+                rendered = Template.compile(action[value["path"][len("action.") :]]).render(env)
                 compiled = compile_expression(value["expression"]["expression"], VARIABLES)
                 assert evaluate(compiled, env) == [rendered]
 
@@ -142,9 +144,24 @@ def test_a_dynamic_value_that_drifted_from_its_template_stops_loading(copy: Path
         plan["action"][3]["title"] = "Baclofen {{%doseText}} is too much"
 
     edit_plan(copy, drift)
-    with pytest.raises(KnowledgeError, match="the title dynamic value must be") as err:
+    with pytest.raises(KnowledgeError, match="the action.title dynamic value must be") as err:
         load_knowledge(copy, include_default=False)
     assert err.value.element == "action[3]"
+
+
+@pytest.mark.parametrize("element", ["title", "description"])
+def test_a_card_text_value_on_the_request_group_itself_stops_loading(
+    copy: Path, element: str
+) -> None:
+    def bare(plan: dict[str, Any]) -> None:
+        for value in plan["action"][2]["dynamicValue"]:
+            if value["path"] == "action." + element:
+                value["path"] = element
+
+    edit_plan(copy, bare)
+    with pytest.raises(KnowledgeError, match=f"'{element}' would set the RequestGroup") as err:
+        load_knowledge(copy, include_default=False)
+    assert err.value.element == "action[2]"
 
 
 def test_a_library_that_does_not_resolve_stops_loading(copy: Path) -> None:
