@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from ._errors import FhirServerError
+from .errors import FhirServerError
 
 FHIR_JSON = "application/fhir+json"
 #: seconds for the whole exchange: connecting, sending the Bundle, reading the answer
@@ -266,6 +266,9 @@ def push_bundle(
     Bundle of one 2xx entry per entry sent (EntriesFailed, with the results, when the
     entries are the problem), within `timeout` seconds for the whole exchange.
     """
+    if "@" in urlsplit(server).netloc:
+        # requests would send them as Basic credentials in place of the bearer token.
+        raise FhirServerError("the server URL must not hold a user name or password")
     headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
     if token:
         headers["Authorization"] = f"Bearer {token}"

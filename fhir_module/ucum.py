@@ -46,8 +46,6 @@ TABLET_SPELLINGS = (
     "tablets",
     "tablet(s)",
 )
-EDQM = "http://standardterms.edqm.eu"
-EDQM_OID = "urn:oid:0.4.0.127.0.16.1.1.2.1"
 
 
 def _spellings() -> dict[str, Unit]:

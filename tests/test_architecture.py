@@ -34,7 +34,6 @@ RANKS = {
     "_bundle": 8,  # a plain Bundle as a hook call, the knowledge as a transaction Bundle
     "_push": 8,  # the transaction Bundle sent to a FHIR server
     "_validate": 8,  # knowledge files checked against the profiles
-    "_errors": 1,  # the errors' former home, re-exporting errors
     "_api": 9,  # the library API: calls hooks, never server
     "__init__": 10,
     "server": 10,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from urllib.parse import urlsplit
 
-from .._errors import FhirServerError
+from ..errors import FhirServerError
 from ._common import fail, knowledge_or_fail
 
 
@@ -41,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.fhir_server.startswith(("http://", "https://")):
         return fail("--fhir-server must be an http:// or https:// URL")
+    if "@" in urlsplit(args.fhir_server).netloc:
+        # requests would send them as Basic credentials in place of the bearer token.
+        return fail("--fhir-server must not hold a user name or password: give --token")
     server = display_url(args.fhir_server)
     bundle = transaction_bundle(knowledge_or_fail())
     sent = [entry["request"]["url"] for entry in bundle["entry"]]

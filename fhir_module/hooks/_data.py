@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -165,17 +166,24 @@ def read_medications(
 ) -> list[dict[str, Any]]:
     """The Medications of these `Medication/{id}` references, read from the call's
     fhirServer with the client the prefetch reads use (allowlist, token only under the base,
-    byte cap, time limit). The call does not fail for one that cannot be had: without a
+    byte cap, time limit), at most `max_pages` of them within one `fhir_timeout` in all. The
+    call does not fail for one that cannot be had: without a
     fhirServer, with one the service may not read, or at the first read that fails, the
     rest are left unread (their orders are not known to be of the drug); an id the server
     does not have, or an answer that is not a Medication, is left out."""
-    references = list(references)
+    # At most `max_pages` reads, all within one `fhir_timeout`: the drafts of one call
+    # cannot make it read on for minutes, one id after another.
+    references = list(references)[: settings.max_pages]
     if not references or call.fhir_server is None:
         return []
     sources = _Sources(call, settings, session, allowed)
     found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + settings.fhir_timeout
     try:
         for reference in references:
+            if time.monotonic() >= deadline:
+                log.warning("referenced Medications not all read: the time limit was reached")
+                break
             resource = sources.client(MEDICATION_KEY).read(MEDICATION_KEY, reference)
             if resource is not None and resource.get("resourceType") == "Medication":
                 found.append(resource)

@@ -12,7 +12,6 @@ from ..ucum import MASS_TO_MG, TIME_SECONDS
 AGE_RANGE = "/StructureDefinition/age-range"
 INCREMENT = "/StructureDefinition/daily-dose-increment"
 CITATION = "/StructureDefinition/source-citation"
-LABEL = "/StructureDefinition/guideline-label"
 DAY = TIME_SECONDS["d"]
 
 

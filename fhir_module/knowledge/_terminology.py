@@ -65,10 +65,6 @@ class ValueSetIndex:
         """Whether any coding of a CodeableConcept is in the value set."""
         return any(self.has_coding(c.get("system"), c.get("code")) for c in codings(concept))
 
-    def has_text(self, text: Any) -> bool:
-        """Whether a free-text term names a concept of the value set."""
-        return isinstance(text, str) and normalise_text(text) in self.terms
-
 
 def codings(concept: Any) -> list[Mapping[str, Any]]:
     """The Codings of a CodeableConcept, tolerating any malformed input."""

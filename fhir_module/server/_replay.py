@@ -55,28 +55,29 @@ class ReplayCache:
 
         ReplayCacheFull when the issuer's quota is reached; StoreUnavailable when the
         database cannot take the write (the call is then refused)."""
-        if self._since_purge + 1 >= _PURGE_EVERY:
-            # Its own transaction: a call then refused (ReplayCacheFull) keeps the purge.
+        with self._lock:  # this process's counts, updated by several threads
+            if self._since_purge + 1 >= _PURGE_EVERY:
+                # Its own transaction: a call then refused (ReplayCacheFull) keeps the purge.
+                with self.db.transaction("replay") as tx:
+                    tx.execute("DELETE FROM jwt_seen WHERE expires_at < ?", (now,))
+                    counts = tx.execute("SELECT issuer, COUNT(*) FROM jwt_seen GROUP BY issuer")
+                    self._counts = {row[0]: row[1] for row in counts.fetchall()}
+                self._since_purge = 0
+            else:
+                self._since_purge += 1
             with self.db.transaction("replay") as tx:
-                tx.execute("DELETE FROM jwt_seen WHERE expires_at < ?", (now,))
-                counts = tx.execute("SELECT issuer, COUNT(*) FROM jwt_seen GROUP BY issuer")
-                self._counts = {row[0]: row[1] for row in counts.fetchall()}
-            self._since_purge = 0
-        else:
-            self._since_purge += 1
-        with self.db.transaction("replay") as tx:
-            if self._counts.get(issuer, 0) >= self.quota:
-                raise ReplayCacheFull(issuer, self.quota)
-            # An expired row for the same id is overwritten: that token is dead anyway. One
-            # atomic statement: of two workers or replicas racing on one jti, one wins.
-            cursor = tx.execute(
-                "INSERT INTO jwt_seen (issuer, jti, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = excluded.expires_at"
-                " WHERE jwt_seen.expires_at < ?",
-                (issuer, jti, expires_at, now),
-            )
-            self._counts[issuer] = self._counts.get(issuer, 0) + cursor.rowcount
-            return bool(cursor.rowcount == 1)
+                if self._counts.get(issuer, 0) >= self.quota:
+                    raise ReplayCacheFull(issuer, self.quota)
+                # An expired row for the same id is overwritten: that token is dead anyway. One
+                # atomic statement: of two workers or replicas racing on one jti, one wins.
+                cursor = tx.execute(
+                    "INSERT INTO jwt_seen (issuer, jti, expires_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = excluded.expires_at"
+                    " WHERE jwt_seen.expires_at < ?",
+                    (issuer, jti, expires_at, now),
+                )
+                self._counts[issuer] = self._counts.get(issuer, 0) + cursor.rowcount
+                return bool(cursor.rowcount == 1)
 
     @property
     def _conn(self) -> sqlite3.Connection:

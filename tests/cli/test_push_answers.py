@@ -171,23 +171,35 @@ def test_entry_statuses_with_control_characters_are_escaped(
 
 
 @responses.activate
-def test_userinfo_and_query_of_the_url_are_never_printed(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    url = "https://admin:pa55w0rd@fhir.example.org/r4?api_key=k3y"
+def test_the_query_of_the_url_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "https://fhir.example.org/r4?api_key=k3y"
     responses.add_callback(
         responses.POST, url, callback=lambda r: (200, {}, json.dumps(_answer(r)))
     )
     code, out, err = _push(capsys, server=url)
     assert code == 0
     assert out.splitlines()[-1].endswith("accepted by https://fhir.example.org/r4")
-    for secret in ("admin", "pa55w0rd", "k3y"):
-        assert secret not in out + err
+    assert "k3y" not in out + err
     responses.replace(responses.POST, url, body=requests.ConnectionError("refused " + url))
     code, out, err = _push(capsys, server=url)
     assert code == 1
-    for secret in ("admin", "pa55w0rd", "k3y"):
+    assert "k3y" not in out + err
+
+
+@responses.activate
+def test_userinfo_in_the_url_is_refused_never_sent_nor_printed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # requests would send it as Basic credentials, in place of the bearer token.
+    url = "https://admin:pa55w0rd@fhir.example.org/r4"
+    code, out, err = _push(capsys, "--token", "s3cret", server=url)
+    assert code == 2 and "user name or password" in err
+    assert len(responses.calls) == 0
+    for secret in ("admin", "pa55w0rd", "s3cret"):
         assert secret not in out + err
+    with pytest.raises(FhirServerError):
+        push_bundle({"resourceType": "Bundle", "entry": []}, url, "s3cret")
+    assert len(responses.calls) == 0
 
 
 @pytest.mark.parametrize(

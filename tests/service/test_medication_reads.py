@@ -165,3 +165,18 @@ def test_prefetch_is_still_read_as_before(client: TestClient) -> None:
             f"{SERVER}/Patient/pat-4711",
         ]
     assert "max-daily-dose" in rule_ids(response.json())
+
+
+def test_one_call_reads_at_most_max_pages_medications(
+    client: TestClient, settings: Settings
+) -> None:
+    # Thirty drafts, each naming another Medication the server does not have: the call
+    # reads a bounded number of them, not one per draft.
+    orders = [_referencing(f"mr-{i}", f"Medication/m{i}") for i in range(30)]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        for i in range(30):
+            rsps.get(f"{SERVER}/Medication/m{i}", status=404)
+        response = client.post(SIGN, json=hook_request("order-sign", *orders))
+        reads = len(rsps.calls)
+    assert response.status_code == 200
+    assert reads == settings.max_pages < 30
