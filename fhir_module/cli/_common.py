@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import ConfigError, KnowledgeError
 from ..knowledge import Knowledge, load_knowledge
@@ -60,7 +60,7 @@ def add_knowledge_options(parser: argparse.ArgumentParser) -> None:
 
 def with_knowledge_options(settings: Settings, args: argparse.Namespace) -> Settings:
     """The settings with the command line's --knowledge and --no-builtin-knowledge on top."""
-    chosen: dict[str, object] = {}
+    chosen: dict[str, Any] = {}
     if args.knowledge:
         chosen["knowledge_paths"] = tuple(args.knowledge)
     if args.no_builtin_knowledge:
