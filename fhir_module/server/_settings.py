@@ -109,7 +109,10 @@ class Settings:
             object.__setattr__(self, "config_path", Path(self.config_path))
         if self.audit_key_file is not None:
             object.__setattr__(self, "audit_key_file", Path(self.audit_key_file))
-        object.__setattr__(self, "knowledge_paths", tuple(Path(p) for p in self.knowledge_paths))
+        paths: Any = self.knowledge_paths
+        # one path given as a str or Path is one path, not its characters
+        paths = (paths,) if isinstance(paths, str | os.PathLike) else paths
+        object.__setattr__(self, "knowledge_paths", tuple(Path(p) for p in paths))
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes: must be at least 1024", "max_body_bytes")
         if self.max_fhir_bytes is not None and self.max_fhir_bytes < 1024:

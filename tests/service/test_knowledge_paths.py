@@ -65,6 +65,11 @@ def test_knowledge_settings_round_trip_through_the_environment(
     assert Settings.from_env(Settings().to_env()) == Settings()
 
 
+def test_one_path_given_as_text_is_one_path() -> None:
+    assert Settings(knowledge_paths="site/a").knowledge_paths == (Path("site/a"),)  # type: ignore[arg-type]
+    assert Settings(knowledge_paths=["a", "b"]).knowledge_paths == (Path("a"), Path("b"))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("value", "builtin"), [("1", False), ("true", False), ("0", True), ("", True)]
 )
