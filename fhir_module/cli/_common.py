@@ -61,9 +61,10 @@ def add_knowledge_options(parser: argparse.ArgumentParser) -> None:
 def with_knowledge_options(settings: Settings, args: argparse.Namespace) -> Settings:
     """The settings with the command line's --knowledge and --no-builtin-knowledge on top."""
     chosen: dict[str, Any] = {}
-    if args.knowledge:
+    # a Namespace made without these options (not by the parser) changes nothing
+    if getattr(args, "knowledge", None):
         chosen["knowledge_paths"] = tuple(args.knowledge)
-    if args.no_builtin_knowledge:
+    if getattr(args, "no_builtin_knowledge", None):
         chosen["builtin_knowledge"] = False
     return dataclasses.replace(settings, **chosen) if chosen else settings
 
