@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from ..errors import KnowledgeError
+from ..errors import ConfigError, KnowledgeError
 from ..knowledge import Knowledge, load_knowledge
+
+if TYPE_CHECKING:
+    from ..server import Settings
 
 
 class Exit(SystemExit):
@@ -28,5 +34,47 @@ def knowledge_or_fail() -> Knowledge:
     """The module's knowledge; a broken knowledge file ends the command with one line."""
     try:
         return load_knowledge()
+    except KnowledgeError as exc:
+        die(f"broken knowledge: {exc}", 1)
+
+
+def add_knowledge_options(parser: argparse.ArgumentParser) -> None:
+    """--knowledge PATH (repeatable) and --no-builtin-knowledge."""
+    parser.add_argument(
+        "--knowledge",
+        metavar="PATH",
+        type=Path,
+        action="append",
+        help="more knowledge: a folder of FHIR R4 JSON resources, one resource file or a FHIR "
+        "package (.tgz, as `fhir-module package` writes); repeatable; replaces "
+        "FHIR_MODULE_KNOWLEDGE",
+    )
+    parser.add_argument(
+        "--no-builtin-knowledge",
+        action="store_true",
+        default=None,
+        help="leave out the module's own baclofen knowledge (e.g. when --knowledge brings an "
+        "edited copy of it); needs --knowledge",
+    )
+
+
+def with_knowledge_options(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings with the command line's --knowledge and --no-builtin-knowledge on top."""
+    chosen: dict[str, Any] = {}
+    # a Namespace made without these options (not by the parser) changes nothing
+    if getattr(args, "knowledge", None):
+        chosen["knowledge_paths"] = tuple(args.knowledge)
+    if getattr(args, "no_builtin_knowledge", None):
+        chosen["builtin_knowledge"] = False
+    return dataclasses.replace(settings, **chosen) if chosen else settings
+
+
+def settings_knowledge_or_fail(settings: Settings) -> Knowledge:
+    """The knowledge the settings name; a missing path or none at all ends the command with
+    one line (exit 2), a broken knowledge file with one line naming it (exit 1)."""
+    try:
+        return settings.load_knowledge()
+    except ConfigError as exc:
+        die(str(exc))
     except KnowledgeError as exc:
         die(f"broken knowledge: {exc}", 1)

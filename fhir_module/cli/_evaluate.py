@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataUnavailable, FhirServerError, InvalidRequest
-from ._common import fail
+from ._common import (
+    add_knowledge_options,
+    fail,
+    settings_knowledge_or_fail,
+    with_knowledge_options,
+)
 
 if TYPE_CHECKING:
     from ..knowledge import Knowledge
@@ -38,6 +43,7 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="YYYY-MM-DD",
         help="the day of the request (default: today); ages use it when an order has no authoredOn",
     )
+    add_knowledge_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -111,14 +117,17 @@ def run(args: argparse.Namespace) -> int:
     from ..server import Settings
 
     try:
-        settings = Settings.from_env()
+        settings = with_knowledge_options(Settings.from_env(), args)
     except ConfigError as exc:
         return fail(f"bad setting: {exc}")
     try:
         document = parse_request(args.request, read_request(args.request, settings.max_body_bytes))
     except _Unreadable as exc:
         return fail(str(exc))
-    knowledge = default_knowledge()
+    if settings.knowledge_paths or not settings.builtin_knowledge:
+        knowledge = settings_knowledge_or_fail(settings)
+    else:
+        knowledge = default_knowledge()
     try:
         if isinstance(document, dict) and document.get("resourceType") == "Bundle":
             check_bundle(knowledge, document, settings)

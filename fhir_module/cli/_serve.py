@@ -17,7 +17,12 @@ from typing import Any
 from ..errors import ConfigError, StoreUnavailable
 from ..hooks import is_loopback_host
 from ..server import Settings, Store, describe_database, is_postgres_url
-from ._common import fail, knowledge_or_fail
+from ._common import (
+    add_knowledge_options,
+    fail,
+    settings_knowledge_or_fail,
+    with_knowledge_options,
+)
 
 FACTORY = "fhir_module.server:app_from_env"
 
@@ -30,7 +35,8 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         epilog="Unset options come from FHIR_MODULE_HOST, _PORT, _DB, _CONFIG, _FHIR_TIMEOUT, "
         "_MAX_PAGES, _AUDIT_KEY, _AUDIT_KEY_FILE, _CORS_ORIGINS, _MAX_BODY_BYTES, _MAX_FHIR_BYTES, "
         "_MAX_ENTRIES, _FORWARDED_ALLOW_IPS, _HEADER_TIMEOUT, _IDLE_TIMEOUT, _MAX_CONNECTIONS, "
-        "_REPLAY_QUOTA, _STORE_COMMENTS, _RETENTION_DAYS and _FEEDBACK_PER_MINUTE, else the "
+        "_REPLAY_QUOTA, _STORE_COMMENTS, _RETENTION_DAYS, _FEEDBACK_PER_MINUTE, _KNOWLEDGE "
+        "(paths separated by the system's path separator) and _NO_BUILTIN_KNOWLEDGE, else the "
         "defaults.",
     )
     parser.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
@@ -52,6 +58,7 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--workers", type=int, default=1, metavar="N", help="worker processes (default: 1)"
     )
+    add_knowledge_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -66,7 +73,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
             chosen["db_url"] = args.db
         else:
             chosen["db_path"], chosen["db_url"] = Path(args.db), None
-    return dataclasses.replace(settings, **chosen)
+    return with_knowledge_options(dataclasses.replace(settings, **chosen), args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
             f"service listens on {settings.host} only and reads only loopback FHIR servers",
             file=sys.stderr,
         )
+    # Loaded (and checked) here, before anything listens: the service never starts with
+    # part of its knowledge, and a bad path or a broken file is one line.
+    knowledge = settings_knowledge_or_fail(settings)
     where = describe_database(settings.database)
     try:
         # Open once here: a bad path fails in one line, and the audit key is made only once
@@ -124,11 +134,12 @@ def run(args: argparse.Namespace) -> int:
         "forwarded_allow_ips": list(settings.forwarded_allow_ips) or None,
     }
     if args.workers > 1:
-        # Workers are new processes: they rebuild the settings from the environment.
+        # Workers are new processes: they rebuild the settings from the environment, and
+        # load the same knowledge from it (FHIR_MODULE_KNOWLEDGE, absolute paths).
         os.environ.update(settings.to_env())
         uvicorn.run(FACTORY, factory=True, workers=args.workers, **network)
         return 0
     from ..server import create_app
 
-    uvicorn.run(create_app(settings, knowledge_or_fail()), **network)
+    uvicorn.run(create_app(settings, knowledge), **network)
     return 0

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..hooks import operation_outcome, outbound_session, services
-from ..knowledge import Knowledge, load_knowledge
+from ..knowledge import Knowledge
 from . import _route_discovery, _route_feedback, _route_health, _route_hooks
 from ._answers import FHIR_JSON
 from ._auth import Authenticator
@@ -49,14 +49,18 @@ def create_app(
     *,
     session: requests.Session | None = None,
 ) -> FastAPI:
-    """The CDS Hooks service; loads the knowledge once unless given, opens the store.
+    """The CDS Hooks service; loads the knowledge once unless given (the knowledge the
+    settings name: `Settings.load_knowledge`), opens the store.
 
     With `settings.config_path`, every call must carry a JWT of a client the file trusts
     (ConfigError if the file is wrong); without, the service is open to loopback callers
     and reads only loopback fhirServers. Outbound reads use `session` as given, else an
     `outbound_session()` (the environment's proxies and CA bundle, never `.netrc`).
     """
-    service = _runtime(settings or Settings(), knowledge or load_knowledge(), session)
+    settings = settings or Settings()
+    if knowledge is None:
+        knowledge = settings.load_knowledge()
+    service = _runtime(settings, knowledge, session)
     logging.getLogger("urllib3.connectionpool").addFilter(_NO_URLS)
     app = FastAPI(
         title="fhir-module CDS Hooks service",
@@ -161,7 +165,11 @@ def _cors_origins(
 
 
 def app_from_env() -> FastAPI:
-    """An app configured from FHIR_MODULE_* variables: uvicorn's factory for worker processes."""
+    """An app configured from FHIR_MODULE_* variables: uvicorn's factory for worker processes.
+
+    Its knowledge is the one FHIR_MODULE_KNOWLEDGE and FHIR_MODULE_NO_BUILTIN_KNOWLEDGE name,
+    as `fhir-module serve --workers N` sets them for every worker.
+    """
     settings = Settings.from_env()
     configure_connections(settings)
     return create_app(settings)

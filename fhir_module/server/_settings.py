@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..hooks import (
@@ -17,6 +17,9 @@ from ..hooks import (
     DEFAULT_MAX_ENTRIES,
     DEFAULT_MAX_PAGES,
 )
+
+if TYPE_CHECKING:
+    from ..knowledge import Knowledge
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -88,6 +91,11 @@ class Settings:
     db_url: str | None = field(default=None, repr=False)
     max_dosages: int = DEFAULT_MAX_DOSAGES
     max_dose_entries: int = DEFAULT_MAX_DOSE_ENTRIES
+    #: more knowledge to load: folders of FHIR R4 JSON resources, resource files or FHIR
+    #: packages (.tgz), in this order
+    knowledge_paths: tuple[Path, ...] = ()
+    #: load the module's own (baclofen) knowledge besides `knowledge_paths`
+    builtin_knowledge: bool = True
 
     @property
     def database(self) -> Path | str:
@@ -101,6 +109,10 @@ class Settings:
             object.__setattr__(self, "config_path", Path(self.config_path))
         if self.audit_key_file is not None:
             object.__setattr__(self, "audit_key_file", Path(self.audit_key_file))
+        paths: Any = self.knowledge_paths
+        # one path given as a str or Path is one path, not its characters
+        paths = (paths,) if isinstance(paths, str | os.PathLike) else paths
+        object.__setattr__(self, "knowledge_paths", tuple(Path(p) for p in paths))
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes: must be at least 1024", "max_body_bytes")
         if self.max_fhir_bytes is not None and self.max_fhir_bytes < 1024:
@@ -139,14 +151,41 @@ class Settings:
         """The most bytes one answer of the EHR's FHIR server may have (after decoding)."""
         return self.max_body_bytes if self.max_fhir_bytes is None else self.max_fhir_bytes
 
+    def load_knowledge(self) -> Knowledge:
+        """The knowledge these settings name: the module's own unless `builtin_knowledge` is
+        off, plus `knowledge_paths`.
+
+        ConfigError when there is none to load or a path does not exist; KnowledgeError
+        (naming the file) when a file is broken. Nothing is half-loaded: it all loads or
+        the error is raised.
+        """
+        from ..knowledge import load_knowledge
+
+        if not self.builtin_knowledge and not self.knowledge_paths:
+            raise ConfigError(
+                "no knowledge to load: without the built-in knowledge "
+                f"({ENV_PREFIX}NO_BUILTIN_KNOWLEDGE, --no-builtin-knowledge) give "
+                f"--knowledge PATH ({ENV_PREFIX}KNOWLEDGE)",
+                "knowledge_paths",
+            )
+        for path in self.knowledge_paths:
+            if not path.exists():
+                raise ConfigError(f"knowledge: no such file or folder: {path}", "knowledge_paths")
+            if path.is_dir() and not any(path.glob("*.json")):
+                raise ConfigError(
+                    f"knowledge: no FHIR JSON resources (*.json) in the folder {path}",
+                    "knowledge_paths",
+                )
+        return load_knowledge(*self.knowledge_paths, include_default=self.builtin_knowledge)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from FHIR_MODULE_HOST, _PORT, _DB, _FHIR_TIMEOUT, _MAX_PAGES, _AUDIT_KEY,
         _CORS_ORIGINS (comma-separated), _CONFIG, _MAX_BODY_BYTES, _MAX_FHIR_BYTES,
         _MAX_ENTRIES, _FORWARDED_ALLOW_IPS (comma-separated), _HEADER_TIMEOUT, _IDLE_TIMEOUT,
         _MAX_CONNECTIONS, _REPLAY_QUOTA, _STORE_COMMENTS, _AUDIT_KEY_FILE, _RETENTION_DAYS and
-        _FEEDBACK_PER_MINUTE, _MAX_DOSAGES and _MAX_DOSE_ENTRIES; unset ones keep their
-        defaults."""
+        _FEEDBACK_PER_MINUTE, _MAX_DOSAGES, _MAX_DOSE_ENTRIES, _KNOWLEDGE (paths separated by
+        os.pathsep) and _NO_BUILTIN_KNOWLEDGE; unset ones keep their defaults."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -176,6 +215,7 @@ class Settings:
         key = get("AUDIT_KEY")
         origins = get("CORS_ORIGINS")
         store = _store_settings(get)
+        knowledge = get("KNOWLEDGE") or ""
         return cls(
             host=get("HOST") or DEFAULT_HOST,
             port=port,
@@ -194,6 +234,8 @@ class Settings:
             max_connections=max_connections,
             max_dosages=max_dosages,
             max_dose_entries=max_dose_entries,
+            knowledge_paths=tuple(Path(p) for p in knowledge.split(os.pathsep) if p),
+            builtin_knowledge=not _flag(get, "NO_BUILTIN_KNOWLEDGE"),
             **store,
         )
 
@@ -222,6 +264,8 @@ class Settings:
             "AUDIT_KEY_FILE": str(self.audit_key_file.resolve()) if self.audit_key_file else "",
             "RETENTION_DAYS": str(self.retention_days or ""),
             "FEEDBACK_PER_MINUTE": str(self.feedback_per_minute or ""),
+            "KNOWLEDGE": os.pathsep.join(str(p.resolve()) for p in self.knowledge_paths),
+            "NO_BUILTIN_KNOWLEDGE": "" if self.builtin_knowledge else "1",
         }
         if self.audit_key is not None:
             env["AUDIT_KEY"] = self.audit_key.decode("utf-8", "surrogateescape")
