@@ -10,21 +10,18 @@ from typing import Any
 
 from ..dosing import DailyDose, scaled_order
 from ..facts import (
-    PIECE_LIMIT,
+    REGISTRY,
     Dose,
+    Inputs,
     PatientRecord,
     age_on,
-    clip,
-    dose_variable,
-    in_unit,
     order_date,
     route_text,
     route_unit,
-    show,
 )
 from ..fhirpath import evaluate
 from ..knowledge import Knowledge, Pool, Rule
-from ._call import Call, Current
+from ._call import Call
 from ._findings import Action, Finding, Merger, Offer
 from ._orders import DrugOrder
 
@@ -88,86 +85,40 @@ def _run(rule: Rule, env: dict[str, Any], judged: Judged, call: Call) -> list[Fi
 
 
 def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str, Any]:
+    """The registry's variables for one judged order, from what the call worked out."""
     item, dose = judged.item, judged.dose
     drug, route = item.drug, dose.route
     unit = route_unit(drug, route)
     on = order_date(item.order, today)
-    patient, facts = call.patient, call.facts
+    patient = call.patient
     age = age_on(patient.get("birthDate"), on) if patient else None
     total, arithmetic, assumptions = call.summary(drug, route, unit)
-    words = route_text(item.order, route)
-    guideline = call.guideline(drug, route, age, unit)
     current = call.current(drug, route)
-    env: dict[str, Any] = {
-        "order": dict(item.order),
-        "orders": call.group_orders(drug, route),
-        "patient": call.patient_copy,
-        "medication": call.medication(drug),
-        "hook": hook,
-        "route": route,
-        "routeText": words,
-        "routeName": route.replace("-", " "),
-        "unit": unit,
-        "age": {"low": age.low, "high": age.high} if age else [],
-        "ageText": age.text() if age else [],
-        "pregnant": facts.pregnant.present,
-        "pregnancyEvidence": clip(facts.pregnant.evidence, PIECE_LIMIT),
-        "breastfeeding": facts.breastfeeding.present,
-        "breastfeedingEvidence": clip(facts.breastfeeding.evidence, PIECE_LIMIT),
-        "respiratoryDisease": facts.respiratory.present,
-        "respiratoryEvidence": clip(facts.respiratory.evidence, PIECE_LIMIT),
-        "dose": dose_variable(dose, words),
-        "dailyDose": in_unit(total, unit),
-        "doseText": show(total, unit),
-        "arithmetic": arithmetic or [],
-        "assumptionsText": assumptions,
-        "guideline": guideline,
-        "current": current.copies,
-        "everIntrathecal": current.ever_intrathecal,
-        "citation": [],
-    }
-    env.update(_current_variables(current, total, unit, guideline, on))
-    return env
-
-
-def _current_variables(
-    active: Current,
-    total: Decimal,
-    unit: str,
-    guideline: Mapping[str, Any],
-    on: date,
-) -> dict[str, Any]:
-    current, doses = active.orders, active.doses
-    computed = [d for d in doses if isinstance(d, DailyDose)]
-    out: dict[str, Any] = {
-        "currentDailyDose": [],
-        "currentDailyDoseText": [],
-        "currentText": [],
-        "currentDays": [],
-        "combinedText": [],
-        "combinedExceedsMaximum": [],
-    }
-    if not current:
-        return out
-    # An authoredOn that is no full date reads as the day of this order.
-    dates = [d for d in (active.latest, on if active.undated else None) if d is not None]
-    if dates:
-        out["currentDays"] = (on - max(dates)).days
-    if len(computed) < len(doses):
-        out["currentText"] = "an order whose daily dose cannot be computed"
-        out["currentDailyDoseText"] = "unknown dose"
-        out["combinedText"] = "cannot be computed"
-        return out
-    current_mg = sum((d.mg_per_day for d in computed), Decimal(0))
-    out["currentDailyDose"] = in_unit(current_mg, unit)
-    out["currentDailyDoseText"] = show(current_mg, unit)
-    arithmetic = "; ".join(clip(d.arithmetic, PIECE_LIMIT) for d in computed)
-    out["currentText"] = f"{show(current_mg, unit)} ({arithmetic})"
-    out["combinedText"] = show(total + current_mg, unit)
-    maximum = (guideline.get("maximum") or {}).get("maxDaily")
-    if maximum is not None:
-        out["combinedExceedsMaximum"] = in_unit(total + current_mg, unit) > maximum
-    return out
+    return REGISTRY.environment(
+        Inputs(
+            hook=hook,
+            order=item.order,
+            orders=call.group_orders(drug, route),
+            patient=call.patient_copy,
+            medication=call.medication(drug),
+            route=route,
+            route_words=route_text(item.order, route),
+            unit=unit,
+            on=on,
+            age=age,
+            facts=call.facts,
+            dose=dose,
+            total=total,
+            arithmetic=arithmetic,
+            assumptions=assumptions,
+            guideline=call.guideline(drug, route, age, unit),
+            current=current.copies,
+            current_doses=current.doses,
+            current_latest=current.latest,
+            current_undated=current.undated,
+            ever_intrathecal=current.ever_intrathecal,
+        )
+    )
 
 
 def _offers(

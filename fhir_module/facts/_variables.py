@@ -1,4 +1,5 @@
-"""The variables the PlanDefinition's expressions see (the contract of knowledge/_plan.py)."""
+"""Helpers of the variables rule expressions read (built by _registry.py, declared in
+knowledge/_variables.py)."""
 
 from __future__ import annotations
 

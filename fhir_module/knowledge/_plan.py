@@ -1,9 +1,7 @@
 """PlanDefinition actions compiled into rules the engine can run.
 
-The variables below are the contract between the knowledge and the engine:
-every condition, template and dynamic value may use them (and nothing else),
-and the engine provides every one of them on every evaluation. The README
-documents their meaning.
+Every condition, template and dynamic value may read the variables of _variables.py
+(and nothing else); facts/_registry.py builds every one of them on every evaluation.
 """
 
 from __future__ import annotations
@@ -17,41 +15,8 @@ from typing import Any
 
 from ..fhirpath import Compiled, compile_expression, evaluate
 from ._cpg import check_text_values
+from ._variables import VARIABLES
 
-VARIABLES: tuple[str, ...] = (
-    "age",
-    "ageText",
-    "arithmetic",
-    "assumptionsText",
-    "breastfeeding",
-    "breastfeedingEvidence",
-    "citation",
-    "combinedExceedsMaximum",
-    "combinedText",
-    "current",
-    "currentDailyDose",
-    "currentDailyDoseText",
-    "currentDays",
-    "currentText",
-    "dailyDose",
-    "dose",
-    "doseText",
-    "everIntrathecal",
-    "guideline",
-    "hook",
-    "medication",
-    "order",
-    "orders",
-    "patient",
-    "pregnancyEvidence",
-    "pregnant",
-    "respiratoryDisease",
-    "respiratoryEvidence",
-    "route",
-    "routeName",
-    "routeText",
-    "unit",
-)
 INDICATORS = {"routine": "info", "urgent": "warning", "stat": "critical", "asap": "warning"}
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
