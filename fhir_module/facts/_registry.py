@@ -100,6 +100,14 @@ class Registry:
         return env
 
 
+NOT_COMPUTED = "cannot be computed"
+
+
+def _computed(i: Inputs) -> bool:
+    """Whether the judged order's own daily dose was computed (by a route with limits)."""
+    return bool(dose_variable(i.dose, i.route_words)["computed"])
+
+
 def _current_group(i: Inputs) -> dict[str, Any]:
     """The active orders' dose, days since the latest, and combined with the drafts."""
     doses = i.current_doses
@@ -121,13 +129,17 @@ def _current_group(i: Inputs) -> dict[str, Any]:
     if len(computed) < len(doses):
         out["currentText"] = "an order whose daily dose cannot be computed"
         out["currentDailyDoseText"] = "unknown dose"
-        out["combinedText"] = "cannot be computed"
+        out["combinedText"] = NOT_COMPUTED
         return out
     current_mg = sum((d.mg_per_day for d in computed), Decimal(0))
     out["currentDailyDose"] = in_unit(current_mg, i.unit)
     out["currentDailyDoseText"] = show(current_mg, i.unit)
     arithmetic = "; ".join(clip(d.arithmetic, PIECE_LIMIT) for d in computed)
     out["currentText"] = f"{show(current_mg, i.unit)} ({arithmetic})"
+    if not _computed(i):
+        # This order's dose is unknown: no combined figure, and no word on the maximum.
+        out["combinedText"] = NOT_COMPUTED
+        return out
     out["combinedText"] = show(i.total + current_mg, i.unit)
     maximum = (i.guideline.get("maximum") or {}).get("maxDaily")
     if maximum is not None:
@@ -159,7 +171,7 @@ UNITS: tuple[Unit, ...] = (
     _one("respiratoryEvidence", lambda i: clip(i.facts.respiratory.evidence, PIECE_LIMIT)),
     _one("dose", lambda i: dose_variable(i.dose, i.route_words)),
     _one("dailyDose", lambda i: in_unit(i.total, i.unit)),
-    _one("doseText", lambda i: show(i.total, i.unit)),
+    _one("doseText", lambda i: show(i.total, i.unit) if _computed(i) else NOT_COMPUTED),
     _one("arithmetic", lambda i: i.arithmetic or []),
     _one("assumptionsText", lambda i: i.assumptions),
     _one("guideline", lambda i: i.guideline),
