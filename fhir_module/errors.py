@@ -1,18 +1,21 @@
 """The exception tree of fhir_module, drawn in full.
 
-    FhirModuleError                   root of every error this package raises on purpose
+    FhirModuleError                   root of every error this package raises on purpose (500)
     ├── KnowledgeError                a knowledge resource is broken (names file and element)
     ├── ConfigError                   settings or the config file are wrong (CLI exit 2)
     ├── InvalidRequest                a CDS Hooks request or Bundle is malformed (400, exit 2)
-    │   └── RequestProblem            ... and knows its OperationOutcome issue code
-    │       ├── UnknownService        no CDS service has this id (404)
-    │       ├── TooLarge              more than the service takes on (413)
-    │       └── TooMuchFeedback       more feedback this minute than the service takes (429)
+    │   ├── RequestProblem            ... and knows its OperationOutcome issue code
+    │   │   ├── UnknownService        no CDS service has this id (404)
+    │   │   ├── TooLarge              more than the service takes on (413)
+    │   │   └── TooMuchFeedback       more feedback this minute than the service takes (429)
+    │   └── _Unreadable               cli: the request file cannot be taken (exit 2)
     ├── DataUnavailable               data a rule needs could not be had (412)
     │   └── FetchFailed               ... for one prefetch key, which it names
     ├── FhirServerError               a FHIR server answered with an error or was unreachable (412)
+    │   └── EntriesFailed             _push: not every entry of a transaction succeeded
     ├── StoreUnavailable              the database cannot take a durable write now (503)
     ├── Unauthorized                  the call is not authenticated (401, by server.Guard)
+    ├── ReplayCacheFull               an issuer holds its quota of live token ids (401)
     ├── ReportError                   the feedback database cannot be read (CLI exit 2)
     ├── UnreadableDose                inside dosing: an order cannot be read, and why
     ├── FhirPathError (ValueError)    an expression is not in the FHIRPath this module runs
@@ -22,13 +25,17 @@
     ├── SnapshotError (ValueError)    a profile's snapshot cannot be generated
     ├── KeyFileError (OSError)        the audit key file cannot be read or made safely
     ├── StoreClosed                   the store was used after it was closed (500)
-    ├── ReplayCacheFull               an issuer holds its quota of live token ids (401)
     └── JwksError                     a key set could not be read or is not a JWKS
 
-The classes from RequestProblem to ReportError are defined here; the others live beside the
-code that raises them, and most never leave it. `ANSWERS` is the one table from an exception
-to its HTTP status and OperationOutcome issue code: `answer_for` walks an exception's
-classes, most derived first, so the order of the table does not matter. Only the HTTP layer
+The classes from FhirModuleError to UnreadableDose are defined here (ReplayCacheFull too,
+so that the table can name it); the others live beside the code that raises them, and most
+never leave it. `ANSWERS` is the one table from an exception to its HTTP status and
+OperationOutcome issue code, and the only place a class's issue code is set (a
+RequestProblem or FetchFailed may carry a more exact `code` of its own, given where it is
+raised): `answer_for` walks an exception's classes, most derived first, so the order of the
+table does not matter, and every class has a row, its own or an ancestor's. The CLI's Exit
+(a SystemExit that ends a command with its code) is control flow, not an error, and stands
+outside the tree. Only the HTTP layer
 and the CLI turn these into responses or exit codes.
 """
 
@@ -73,8 +80,11 @@ class InvalidRequest(FhirModuleError):
 class RequestProblem(InvalidRequest):
     """An InvalidRequest that knows its OperationOutcome issue type (invalid, structure, ...)."""
 
-    def __init__(self, message: str, expression: str | None = None, code: str = "invalid") -> None:
+    def __init__(
+        self, message: str, expression: str | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message, expression)
+        #: a more exact issue code than the table's for this class; None: the table's
         self.code = code
 
 
@@ -82,14 +92,14 @@ class UnknownService(RequestProblem):
     """No CDS service has the id the caller named (HTTP 404)."""
 
     def __init__(self) -> None:
-        super().__init__("no CDS service has this id; see GET /cds-services", None, "not-found")
+        super().__init__("no CDS service has this id; see GET /cds-services")
 
 
 class TooLarge(RequestProblem):
     """The request is well-formed but more than the service takes on (HTTP 413)."""
 
     def __init__(self, message: str, expression: str | None = None) -> None:
-        super().__init__(message, expression, "too-costly")
+        super().__init__(message, expression)
 
 
 class TooMuchFeedback(RequestProblem):
@@ -99,7 +109,6 @@ class TooMuchFeedback(RequestProblem):
         super().__init__(
             f"feedback: at most {limit} items per client per minute; try again later",
             "feedback",
-            "throttled",
         )
 
 
@@ -110,8 +119,9 @@ class DataUnavailable(FhirModuleError):
 class FetchFailed(DataUnavailable):
     """Data for one prefetch key could not be had; names the key, never the patient."""
 
-    def __init__(self, key: str, reason: str, code: str = "incomplete") -> None:
+    def __init__(self, key: str, reason: str, code: str | None = None) -> None:
         self.key = key
+        #: a more exact issue code than the table's (e.g. too-costly); None: the table's
         self.code = code
         super().__init__(f"prefetch '{key}': {reason}")
 
@@ -144,6 +154,15 @@ class Unauthorized(FhirModuleError):
         super().__init__(reason)
 
 
+class ReplayCacheFull(FhirModuleError):
+    """The issuer holds `quota` unexpired tokens; no new one of its can be admitted safely."""
+
+    def __init__(self, issuer: str, quota: int) -> None:
+        super().__init__(issuer, quota)
+        self.issuer = issuer
+        self.quota = quota
+
+
 class ReportError(FhirModuleError):
     """The database cannot be read (missing, not the service's, unreachable); one line."""
 
@@ -159,30 +178,37 @@ class UnreadableDose(FhirModuleError):
 
 class Answer:
     """How the HTTP layer answers one class of error: its status, its OperationOutcome issue
-    code (an exception's own `code` attribute wins), and whether its message may be shown
-    (False: a fixed text, since the message may name a server or a fault)."""
+    code (an exception's own `code` attribute, where set, wins), whether its message may be
+    shown (False: a fixed text, since the message may name a server or a fault), and the
+    seconds a caller is asked to wait before trying again (a Retry-After header), if any."""
 
-    __slots__ = ("code", "says", "status")
+    __slots__ = ("code", "retry_after", "says", "status")
 
-    def __init__(self, status: int, code: str, says: bool = True) -> None:
+    def __init__(
+        self, status: int, code: str, says: bool = True, retry_after: int | None = None
+    ) -> None:
         self.status = status
         self.code = code
         self.says = says
+        self.retry_after = retry_after
 
+
+#: anything else: a fault of the service
+FAULT = Answer(500, "exception", says=False)
 
 #: the one table: exception class -> how it is answered over HTTP
 ANSWERS: dict[type[BaseException], Answer] = {
+    FhirModuleError: FAULT,
     InvalidRequest: Answer(400, "invalid"),
     UnknownService: Answer(404, "not-found"),
     TooLarge: Answer(413, "too-costly"),
     TooMuchFeedback: Answer(429, "throttled"),
     DataUnavailable: Answer(412, "incomplete"),
     FhirServerError: Answer(412, "exception", says=False),
-    StoreUnavailable: Answer(503, "transient"),
+    StoreUnavailable: Answer(503, "transient", retry_after=5),
+    Unauthorized: Answer(401, "login"),
+    ReplayCacheFull: Answer(401, "security"),
 }
-
-#: anything else: a fault of the service
-FAULT = Answer(500, "exception", says=False)
 
 
 def answer_for(exc: BaseException) -> Answer:

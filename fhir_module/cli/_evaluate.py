@@ -47,7 +47,7 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(run=run)
 
 
-class _Unreadable(Exception):
+class _Unreadable(InvalidRequest):
     """The request file cannot be taken: one line says why."""
 
 

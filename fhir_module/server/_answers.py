@@ -14,8 +14,8 @@ import logging
 
 from fastapi.responses import JSONResponse
 
-from ..errors import FhirModuleError, StoreUnavailable, answer_for
-from ..hooks import operation_outcome, outcome_for
+from ..errors import FhirModuleError, answer_for
+from ..hooks import outcome_for
 
 log = logging.getLogger("fhir_module.service")
 FHIR_JSON = "application/fhir+json"
@@ -24,16 +24,10 @@ FHIR_JSON = "application/fhir+json"
 def error_response(exc: Exception) -> JSONResponse:
     """The HTTP answer for an exception raised while serving a request."""
     if isinstance(exc, FhirModuleError):
-        status = answer_for(exc).status
-        if status == 500:
+        answer = answer_for(exc)
+        if answer.status == 500:
             log.error("service fault: %s", type(exc).__name__)
-        if isinstance(exc, StoreUnavailable):  # the store logs it, once
-            return JSONResponse(
-                operation_outcome("transient", str(exc)),
-                503,
-                headers={"Retry-After": "5"},
-                media_type=FHIR_JSON,
-            )
-        return JSONResponse(outcome_for(exc), status, media_type=FHIR_JSON)
+        headers = None if answer.retry_after is None else {"Retry-After": str(answer.retry_after)}
+        return JSONResponse(outcome_for(exc), answer.status, headers=headers, media_type=FHIR_JSON)
     log.error("unexpected %s while serving a request", type(exc).__name__)
     return JSONResponse(outcome_for(exc), 500, media_type=FHIR_JSON)

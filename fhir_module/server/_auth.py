@@ -22,10 +22,10 @@ from typing import Any
 import jwt
 import requests
 
-from ..errors import StoreUnavailable, Unauthorized
+from ..errors import ReplayCacheFull, StoreUnavailable, Unauthorized
 from ._config import ServiceConfig, TrustedClient, load_config
 from ._jwks import ALGORITHMS, KeySet, verification_key
-from ._replay import ReplayCache, ReplayCacheFull
+from ._replay import ReplayCache
 
 log = logging.getLogger("fhir_module.service.auth")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import StoreUnavailable, Unauthorized
+from ..errors import ANSWERS, StoreUnavailable, Unauthorized, answer_for
 from ..hooks import is_loopback_host, operation_outcome
 from ._auth import Authenticator
 from ._offload import offload
@@ -27,12 +27,14 @@ from ._offload import offload
 log = logging.getLogger("fhir_module.service.auth")
 
 
-async def _send_401(send: Send) -> None:
-    # Bare on purpose: nothing in it tells a caller which check failed.
+async def _send_401(send: Send, exc: Unauthorized | None = None) -> None:
+    # Bare on purpose: nothing in it tells a caller which check failed. The status is the
+    # table's, for the error or (a refusal with none) for Unauthorized.
+    answer = answer_for(exc) if exc is not None else ANSWERS[Unauthorized]
     await send(
         {
             "type": "http.response.start",
-            "status": 401,
+            "status": answer.status,
             "headers": [(b"www-authenticate", b"Bearer"), (b"content-length", b"0")],
         }
     )
@@ -59,18 +61,20 @@ async def _send_outcome(send: Send, status: int, code: str, diagnostics: str) ->
     await send({"type": "http.response.body", "body": body})
 
 
-async def _send_503(send: Send) -> None:
+async def _send_503(send: Send, exc: StoreUnavailable) -> None:
+    answer = answer_for(exc)
     body = json.dumps(
-        operation_outcome("transient", "the service cannot record this call now; try again")
+        operation_outcome(answer.code, "the service cannot record this call now; try again")
     ).encode()
+    retry = [] if answer.retry_after is None else [(b"retry-after", b"%d" % answer.retry_after)]
     await send(
         {
             "type": "http.response.start",
-            "status": 503,
+            "status": answer.status,
             "headers": [
                 (b"content-type", b"application/fhir+json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"5"),
+                *retry,
             ],
         }
     )
@@ -141,11 +145,11 @@ class Guard:
                 state["cds_client"] = client
             except Unauthorized as exc:
                 log.warning("authentication failed: %s", exc.reason)
-                await _send_401(send)
+                await _send_401(send, exc)
                 return
             except StoreUnavailable as exc:
                 log.error("replay cache not writable: %s", exc.cause)
-                await _send_503(send)
+                await _send_503(send, exc)
                 return
         try:
             async with asyncio.timeout(self.body_timeout):

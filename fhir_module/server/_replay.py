@@ -15,21 +15,12 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from ..errors import FhirModuleError
+from ..errors import ReplayCacheFull
 from ._settings import DEFAULT_REPLAY_QUOTA
 from ._store import Database, SQLiteDatabase, open_database
 
 #: purge expired rows and recount once per this many insertions
 _PURGE_EVERY = 64
-
-
-class ReplayCacheFull(FhirModuleError):
-    """The issuer holds `quota` unexpired tokens; no new one of its can be admitted safely."""
-
-    def __init__(self, issuer: str, quota: int) -> None:
-        super().__init__(issuer, quota)
-        self.issuer = issuer
-        self.quota = quota
 
 
 class ReplayCache:
