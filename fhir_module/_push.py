@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import threading
 import time
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from .errors import FhirServerError
+from .hooks import outbound_session
 
 FHIR_JSON = "application/fhir+json"
 #: seconds for the whole exchange: connecting, sending the Bundle, reading the answer
@@ -238,19 +238,6 @@ def _results(answer: Any, sent: int) -> list[EntryResult]:
     return results
 
 
-def _session(server: str) -> requests.Session:
-    """A Session that never reads `.netrc`: its credentials would replace the bearer token.
-
-    The environment's proxies (HTTPS_PROXY, NO_PROXY, ...) and CA bundle still apply."""
-    http = requests.Session()
-    http.trust_env = False
-    http.proxies.update(requests.utils.get_environ_proxies(server))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        http.verify = bundle
-    return http
-
-
 def push_bundle(
     bundle: Mapping[str, Any],
     server: str,
@@ -273,7 +260,9 @@ def push_bundle(
     if token:
         headers["Authorization"] = f"Bearer {token}"
     body = json.dumps(bundle).encode()
-    http = session or _session(server)
+    # The service's outbound session: never .netrc (its credentials would replace the
+    # token); the environment's proxies and CA bundle apply.
+    http = session or outbound_session()
     try:
         answer = _post(http, server.rstrip("/"), body, headers, timeout, max_response_bytes)
     finally:

@@ -32,7 +32,7 @@ RANKS = {
     "hooks": 8,
     "package": 8,  # the knowledge as a FHIR NPM package
     "_bundle": 8,  # a plain Bundle as a hook call, the knowledge as a transaction Bundle
-    "_push": 8,  # the transaction Bundle sent to a FHIR server
+    "_push": 9,  # the transaction Bundle sent to a FHIR server, with the hooks' session
     "_validate": 8,  # knowledge files checked against the profiles
     "_api": 9,  # the library API: calls hooks, never server
     "__init__": 10,
