@@ -69,13 +69,24 @@ def guideline_view(drug: Drug, route: str, age: AgeRange | None, unit: str) -> d
             ("low", entry.usual_low_mg),
             ("high", entry.usual_high_mg),
             ("step", entry.step_mg),
+            ("maxSingle", entry.max_single_mg),
+            ("singleStep", entry.single_step_mg),
         ):
             if mg is not None:
                 value = in_unit(mg, unit)
                 item[key] = min(item.get(key, value), value)
-        if entry.step_days is not None:
-            item["intervalDays"] = float(entry.step_days)
+        if entry.max_count is not None:
+            count = number(entry.max_count)
+            item["maxCount"] = min(item.get("maxCount", count), count)
+        for interval in (entry.step_days, entry.single_step_days):
+            if interval is not None:
+                item["intervalDays"] = float(interval)
     return view
+
+
+def number(value: Decimal) -> int | float:
+    """A Decimal as a JSON number; whole numbers stay int so FHIRPath prints '3'."""
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def dose_summary(doses: Iterable[Dose], unit: str) -> tuple[Decimal, str, str]:

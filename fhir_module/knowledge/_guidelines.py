@@ -11,13 +11,15 @@ from ..ucum import MASS_TO_MG, TIME_SECONDS
 
 AGE_RANGE = "/StructureDefinition/age-range"
 INCREMENT = "/StructureDefinition/daily-dose-increment"
+SINGLE_INCREMENT = "/StructureDefinition/single-dose-increment"
 CITATION = "/StructureDefinition/source-citation"
 DAY = TIME_SECONDS["d"]
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One dosage entry of a guideline, its limits in mg per day."""
+    """One dosage entry of a guideline: its daily limits in mg per day, its single-dose
+    limits in mg, its administration count per day."""
 
     role: str
     route: str | None  # route category; None: every route
@@ -34,6 +36,10 @@ class Entry:
     step_days: Decimal | None
     quotes: tuple[str, ...]
     notes: tuple[str, ...]
+    max_single_mg: Decimal | None = None  # Dosage.maxDosePerAdministration
+    max_count: Decimal | None = None  # administrations per day, from Dosage.timing.repeat
+    single_step_mg: Decimal | None = None  # extension single-dose-increment: the rise ...
+    single_step_days: Decimal | None = None  # ... and the interval it is allowed in
 
     def applies(self, route: str, age_low: int | None, age_high: int | None) -> bool:
         """Whether the entry applies to the route and to any age in the patient's range."""
@@ -72,6 +78,24 @@ def rate_mg_per_day(quantity: Any) -> tuple[Decimal, str]:
         raise ValueError(f"{code!r} is not a UCUM mass-per-time unit")
     mg, unit = mass_mg({**quantity, "code": mass})
     return mg * DAY / TIME_SECONDS[per], unit
+
+
+def per_day(repeat: Any) -> Decimal | None:
+    """The most administrations in one day a Timing.repeat gives: `frequencyMax`, else
+    `frequency`, per `period` `periodUnit` scaled to one day; None when it gives no
+    frequency; ValueError when its period cannot be read."""
+    if not isinstance(repeat, Mapping):
+        return None
+    count = repeat.get("frequencyMax", repeat.get("frequency"))
+    if count is None:
+        return None
+    unit = repeat.get("periodUnit")
+    if "period" not in repeat or unit not in TIME_SECONDS:
+        raise ValueError("timing.repeat: a frequency needs a period and a UCUM periodUnit")
+    period = Decimal(str(repeat["period"])) * TIME_SECONDS[unit]
+    if period <= 0:
+        raise ValueError("timing.repeat.period: not a positive period")
+    return Decimal(str(count)) * DAY / period
 
 
 def _years(quantity: Mapping[str, Any]) -> int:
@@ -160,6 +184,15 @@ def _entry(
         ratio = ext["valueRatio"]
         step, unit = rate_mg_per_day(ratio["numerator"])
         step_days = days(ratio["denominator"])
+    max_single = max_count = single_step = single_step_days = None
+    if "maxDosePerAdministration" in dosage:
+        max_single, unit = mass_mg(dosage["maxDosePerAdministration"])
+    if "timing" in dosage:
+        max_count = per_day((dosage["timing"] or {}).get("repeat"))
+    for ext in _ext(dosage, SINGLE_INCREMENT):
+        ratio = ext["valueRatio"]
+        single_step, unit = mass_mg(ratio["numerator"])
+        single_step_days = days(ratio["denominator"])
     quotes, notes = _citations(dosage)
     return Entry(
         role,
@@ -177,4 +210,8 @@ def _entry(
         step_days,
         quotes,
         notes,
+        max_single,
+        max_count,
+        single_step,
+        single_step_days,
     )

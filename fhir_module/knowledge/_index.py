@@ -17,7 +17,15 @@ from ._medication import Named
 from ._package import is_package, merge, read_package
 from ._plan import Rule, compile_action
 from ._profiles import ProfileChecker
-from ._terminology import ValueSetIndex, build_value_set, codings, name_words, normalise_text
+from ._terminology import (
+    NDC_SYSTEM,
+    ValueSetIndex,
+    build_value_set,
+    codings,
+    name_words,
+    ndc_product,
+    normalise_text,
+)
 
 ROUTE_PREFIX = "route-"
 #: a ValueSet `form-<category>` lists the dose forms that imply route category <category>
@@ -128,6 +136,8 @@ class Knowledge:
                 self._route_terms.setdefault(term, category)
         self._vocabulary(files)
         self.products: dict[tuple[str, str], Product] = {}
+        #: products by their NDC product code in 5-4 digits, whatever form the knowledge used
+        self._ndc_products: dict[str, Product] = {}
         self._forms: dict[tuple[str, str], set[str]] = {}
         for f in files:
             if f.resource["resourceType"] != "ValueSet" or not str(
@@ -191,6 +201,13 @@ class Knowledge:
             found = products.get((system, code))
             if found:
                 return found
+        if self._ndc_products:
+            # An NDC may come as a package code or in another configuration of its digits.
+            for c in found_codings:
+                if type(c) is dict and c.get("system") == NDC_SYSTEM:
+                    found = self._ndc_products.get(ndc_product(c.get("code")) or "")
+                    if found:
+                        return found
         return None
 
     def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
@@ -375,8 +392,17 @@ class Knowledge:
             label = f"{first.get('display') or res['code'].get('text', '')} ({first.get('code')})"
             per_unit = strength["denominator"].get("code", "")
             item = Product(res["id"], route, mg / per, per_unit, label)
-            for c in codings(res.get("code")):
+            for k, c in enumerate(codings(res.get("code"))):
                 self.products[(str(c.get("system")), str(c.get("code")))] = item
+                if c.get("system") == NDC_SYSTEM:
+                    ndc = ndc_product(c.get("code"))
+                    if ndc is None:
+                        raise KnowledgeError(
+                            product.name,
+                            f"code.coding[{k}].code",
+                            f"{c.get('code')!r} is not an NDC product or package code",
+                        )
+                    self._ndc_products[ndc] = item
             for c in codings(res.get("doseForm")):
                 implied = self._forms.get((str(c.get("system")), str(c.get("code"))), {route})
                 if route not in implied:

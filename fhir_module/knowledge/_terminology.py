@@ -1,10 +1,13 @@
 """ValueSet membership evaluated locally, without a terminology server.
 
 A ValueSet may include explicit concepts (with designations: the free-text
-spellings an EHR may send instead of a code) and `is-a` filters on ICD-10 or
-ICD-10-CM, whose hierarchy is readable from the codes themselves: J44.9 is-a
-J44, which lies in the block J40-J47 and the chapter J00-J99. Any other filter
-cannot be evaluated here, so the loader refuses it rather than guess.
+spellings an EHR may send instead of a code) and `is-a` filters on code systems
+whose hierarchy is readable from the codes themselves: ICD-10 and ICD-10-CM
+(J44.9 is-a J44, which lies in the block J40-J47 and the chapter J00-J99) and
+the WHO ATC classification, which is positional (G03AA07 is-a G03AA, G03A, G03
+and G). Any other filter cannot be evaluated here, so the loader refuses it
+rather than guess. An NDC package code (labeler-product-package) is a member
+when its product code (labeler-product) is.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ICD10_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhir/sid/icd-10-cm"})
+ATC_SYSTEM = "http://www.whocc.no/atc"
 _RANGE = re.compile(r"^([A-Z][0-9][0-9A-Z])-([A-Z][0-9][0-9A-Z])$")
+#: an ATC code of any level: anatomical group (1 letter), therapeutic (+2 digits),
+#: pharmacological (+1 letter), chemical (+1 letter) subgroup, substance (+2 digits)
+_ATC = re.compile(r"^[A-Z](?:[0-9]{2}(?:[A-Z](?:[A-Z](?:[0-9]{2})?)?)?)?$")
 
 
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -42,6 +49,52 @@ def icd10_is_a(code: str, parent: str) -> bool:
     return code == parent or code.replace(".", "").startswith(parent.replace(".", ""))
 
 
+NDC_SYSTEM = "http://hl7.org/fhir/sid/ndc"
+_NDC_PARTS = {(4, 4), (5, 3), (5, 4)}  # labeler and product lengths; package 1 or 2 digits
+
+
+def ndc_product(code: Any) -> str | None:
+    """The product of an NDC as 5-4 digits ('57664-0502'), from a product code
+    ('57664-502'), a package code in any 10-digit configuration ('57664-502-88',
+    '0093-0058-01') or the 11-digit form without hyphens ('57664050288'); None for
+    anything else (a 10-digit code without hyphens cannot be split)."""
+    if not isinstance(code, str):
+        return None
+    text = code.strip()
+    parts = text.split("-")
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    if len(parts) == 1:
+        if len(text) in (9, 11):
+            return f"{text[:5]}-{text[5:9]}"
+        return None
+    if len(parts) > 3 or (len(parts) == 3 and len(parts[2]) not in (1, 2)):
+        return None
+    labeler, product = parts[0], parts[1]
+    if (len(labeler), len(product)) not in _NDC_PARTS:
+        return None
+    return f"{labeler.zfill(5)}-{product.zfill(4)}"
+
+
+def atc_is_a(code: str, parent: str) -> bool:
+    """True when an ATC code is the parent or lies under it: each level of ATC extends the
+    code of the level above, so is-a is a prefix match on whole codes."""
+    code, parent = code.strip().upper(), parent.strip().upper()
+    return bool(_ATC.match(code)) and code.startswith(parent)
+
+
+#: the systems whose is-a filters are read from the codes, and how
+IS_A = {**{s: icd10_is_a for s in ICD10_SYSTEMS}, ATC_SYSTEM: atc_is_a}
+
+
+def _valid_parent(system: str, value: Any) -> bool:
+    if not isinstance(value, str) or not value.strip():
+        return False
+    if system == ATC_SYSTEM:
+        return bool(_ATC.match(value.strip().upper()))
+    return True
+
+
 @dataclass(frozen=True)
 class ValueSetIndex:
     """One ValueSet, ready for membership tests of Codings and text."""
@@ -49,9 +102,12 @@ class ValueSetIndex:
     url: str
     codes: frozenset[tuple[str, str]]
     terms: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    icd_filters: tuple[tuple[str, str], ...] = ()
+    #: the is-a filters (system, parent code) of systems in IS_A
+    filters: tuple[tuple[str, str], ...] = ()
     #: the displays and designations (any language) of its concepts, normalised; not codes
     phrases: frozenset[str] = frozenset()
+    #: the NDC products of its NDC concepts, as ndc_product gives them
+    ndc_products: frozenset[str] = frozenset()
 
     def has_coding(self, system: Any, code: Any) -> bool:
         """Whether a Coding (system, code) is in the value set."""
@@ -59,7 +115,9 @@ class ValueSetIndex:
             return False
         if (system, code) in self.codes:
             return True
-        return any(system == s and icd10_is_a(code, p) for s, p in self.icd_filters)
+        if system == NDC_SYSTEM and self.ndc_products:
+            return ndc_product(code) in self.ndc_products
+        return any(system == s and IS_A[s](code, p) for s, p in self.filters)
 
     def has_concept(self, concept: Any) -> bool:
         """Whether any coding of a CodeableConcept is in the value set."""
@@ -116,7 +174,12 @@ def build_value_set(
         system = inc.get("system")
         if inc.get("valueSet"):
             problems.append(f"compose.include[{i}].valueSet: nested value sets are not supported")
-        for concept in inc.get("concept") or []:
+        for k, concept in enumerate(inc.get("concept") or []):
+            if system == NDC_SYSTEM and ndc_product(concept["code"]) is None:
+                problems.append(
+                    f"compose.include[{i}].concept[{k}].code: {concept['code']!r} is not an "
+                    "NDC product or package code"
+                )
             codes.add((system, concept["code"]))
             words = [concept.get("display")] + [
                 d.get("value") for d in concept.get("designation") or [] if not is_name_word(d)
@@ -126,15 +189,16 @@ def build_value_set(
                     terms.setdefault(normalise_text(term), (system, concept["code"]))
             phrases.update(normalise_text(w) for w in words if isinstance(w, str) and w)
         for j, flt in enumerate(inc.get("filter") or []):
-            if (
-                system in ICD10_SYSTEMS
-                and flt.get("op") == "is-a"
-                and flt.get("property") == "concept"
-            ):
-                filters.append((system, flt["value"]))
+            where = f"compose.include[{i}].filter[{j}]"
+            if system in IS_A and flt.get("op") == "is-a" and flt.get("property") == "concept":
+                if _valid_parent(system, flt.get("value")):
+                    filters.append((system, flt["value"].strip()))
+                else:
+                    problems.append(f"{where}.value: {flt.get('value')!r} is not a {system} code")
             else:
-                where = f"compose.include[{i}].filter[{j}]"
-                problems.append(f"{where}: only is-a on ICD-10 can be evaluated locally")
+                problems.append(
+                    f"{where}: only is-a on ICD-10, ICD-10-CM or ATC can be evaluated locally"
+                )
         if not inc.get("concept") and not inc.get("filter") and system:
             if system in code_systems:
                 for concept in code_systems[system].get("concept") or []:
@@ -144,7 +208,13 @@ def build_value_set(
                     f"compose.include[{i}]: {system} is not in the module, so it cannot be expanded"
                 )
     phrases.discard("")
+    ndc = {ndc_product(code) for system, code in codes if system == NDC_SYSTEM}
     index = ValueSetIndex(
-        resource["url"], frozenset(codes), terms, tuple(filters), frozenset(phrases)
+        resource["url"],
+        frozenset(codes),
+        terms,
+        tuple(filters),
+        frozenset(phrases),
+        frozenset(p for p in ndc if p is not None),
     )
     return index, problems

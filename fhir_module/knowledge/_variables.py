@@ -51,9 +51,10 @@ DECLARED: tuple[tuple[str, str], ...] = (
     (
         "guideline",
         "per dosage role, the guideline entries that apply to this route and to any age in "
-        "`%age`: `text`, `instruction`, `quote`, `note`, `band`, and in `%unit` per day "
-        "`maxDaily`, `low`, `high`, `step`, plus `intervalDays` (several entries of one "
-        "role: the smallest figure)",
+        "`%age`: `text`, `instruction`, `quote`, `note`, `band`, in `%unit` per day "
+        "`maxDaily`, `low`, `high`, `step`, in `%unit` `maxSingle`, `singleStep`, and "
+        "`maxCount` (administrations a day), `intervalDays` (several entries of one role: "
+        "the smallest figure)",
     ),
     (
         "current",
