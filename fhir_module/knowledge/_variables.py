@@ -36,8 +36,8 @@ ENGINE_VARIABLES: tuple[tuple[str, str], ...] = (
         "guideline",
         "per dosage role, the guideline entries that apply to this route and to any age the "
         "patient may be on the order's date: `text`, `instruction`, `quote`, `note`, "
-        "`band`, and in `%unit` per day `maxDaily`, `low`, `high`, `step`, plus `intervalDays` (several entries of one "
-        "role: the smallest figure)",
+        "`band`, and in `%unit` per day `maxDaily`, `low`, `high`, `step`, plus "
+        "`intervalDays` (several entries of one role: the smallest figure)",
     ),
     ("citation", "the first `citation` of the action's `documentation`"),
 )
