@@ -244,8 +244,10 @@ def _accepted_unit(quantity: Any, units: Sequence[str]) -> str:
 
 
 def _unreadable(obs: Mapping[str, Any], quantity: Any) -> str:
-    if not isinstance(quantity, Mapping):
-        return f"{label(obs.get('code'))} without a quantity value"
+    """An Observation the quantity fact could not read, in words."""
+    value = quantity.get("value") if isinstance(quantity, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return clip(f"{label(obs.get('code'))} without a quantity value", 120)
     unit = quantity.get("code") or quantity.get("unit") or "no unit"
     return clip(f"{label(obs.get('code'))} in {unit}", 120)
 

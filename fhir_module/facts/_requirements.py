@@ -26,17 +26,18 @@ _PATIENT = "{{context.patientId}}"
 
 
 def observation_codes(declarations: tuple[Declaration, ...]) -> str | None:
-    """'system|code' tokens of every declared Observation ValueSet, sorted and joined; None
-    when one of them holds a filter a search cannot carry (then every Observation is read)."""
-    tokens: set[str] = set()
-    for declaration in declarations:
-        if declaration.resource_type != "Observation":
-            continue
-        for vs in declaration.filters:
-            if vs.icd_filters:
-                return None
-            tokens.update(f"{system}|{code}" for system, code in vs.codes)
-    return ",".join(sorted(tokens))
+    """'system|code' tokens of every declared Observation ValueSet, joined: the ValueSets in
+    canonical URL order, each one's codes sorted, each token once; None when one of them holds
+    a filter a search cannot carry (then every Observation of the patient is read)."""
+    value_sets = {
+        vs.url: vs for d in declarations if d.resource_type == "Observation" for vs in d.filters
+    }
+    tokens: dict[str, None] = {}
+    for url in sorted(value_sets):
+        if value_sets[url].icd_filters:
+            return None
+        tokens.update(dict.fromkeys(sorted(f"{s}|{c}" for s, c in value_sets[url].codes)))
+    return ",".join(tokens)
 
 
 @lru_cache(maxsize=8)
