@@ -154,8 +154,9 @@ def _offers(
                 for target in targets
                 if isinstance(target, Mapping) and isinstance(target.get("id"), str)
             )
-            # Built once per call for the same targets (the group's orders, or %current):
-            # every order of a group names them all, and merge() finds them by identity.
+            # Built once per call for the same targets (the group's orders, or the orders of a
+            # current-orders fact): every order of a group names them all, and merge() finds
+            # them by identity.
             key: tuple[Any, ...] = (*finding, label, "remove", refs)
             built = call.actions.get(key)
             if built is None:

@@ -63,7 +63,7 @@ class Sources:
     cache: dict[Any, Any] = field(default_factory=dict)
 
     def dose(self, item: RecordOrder) -> Dose:
-        key = ("dose", id(item.order))
+        key = ("daily_dose", id(item.order))
         found = self.cache.get(key)
         if found is None:
             found = self.cache[key] = daily_dose(item.order, self.knowledge, item.named.medication)

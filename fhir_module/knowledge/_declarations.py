@@ -184,14 +184,14 @@ def _declaration(
         )
     if requirement.get("type") != kind.resource_type:
         raise ValueError(
-            f"{where}.type: a {kind_code} fact reads {kind.resource_type}, "
+            f"{where}.type: the kind {kind_code} reads {kind.resource_type}, "
             f"not {requirement.get('type')}"
         )
     outputs: list[tuple[str, str]] = []
     for name, target in params.get("fact-output", []):
         if name not in kind.outputs:
             raise ValueError(
-                f"{where}: %{variable}: a {kind_code} fact has no output {name!r} "
+                f"{where}: %{variable}: the kind {kind_code} has no output {name!r} "
                 f"(it has {', '.join(kind.outputs) or 'none'})"
             )
         if not isinstance(target, str) or not _IDENTIFIER.match(target):
@@ -210,13 +210,13 @@ def _declaration(
             continue
         if kind.code_path and code_filter.get("path") != kind.code_path:
             raise ValueError(
-                f"{where}.codeFilter[{j}].path: a {kind_code} fact filters on "
+                f"{where}.codeFilter[{j}].path: the kind {kind_code} filters on "
                 f"{kind.code_path!r}, not {code_filter.get('path')!r}"
             )
         value_set(code_filter["valueSet"], f"codeFilter[{j}].valueSet")
         filter_urls.append(str(code_filter["valueSet"]).split("|")[0])
     if kind.code_path and not filter_urls:
-        raise ValueError(f"{where}.codeFilter: a {kind_code} fact needs a codeFilter ValueSet")
+        raise ValueError(f"{where}.codeFilter: the kind {kind_code} needs a codeFilter ValueSet")
     present = absent = None
     units: tuple[str, ...] = ()
     route = None
