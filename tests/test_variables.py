@@ -1,9 +1,10 @@
-"""The variables rule expressions read: declared once, built once, documented once.
+"""The variables rule expressions read: listed once, built once, documented once.
 
-The loader compiles every expression against the declared names; the engine builds the
-registry's. A variable declared and never built would fail every rule reading it at run
-time; one built and never declared could be read by no rule; one missing from the README
-would be unknown to the next drug's author.
+The loader compiles every expression against the engine variables and the facts the
+module's Library declares; the engine builds the registry's and the declared kinds'. A
+variable listed and never built would fail every rule reading it at run time; one built and
+never listed could be read by no rule; one missing from the README would be unknown to the
+next drug's author.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from fhir_module import evaluate, evaluate_bundle
+from fhir_module import evaluate, evaluate_bundle, load_knowledge
 from fhir_module.facts import REGISTRY, Inputs, Registry, Unit
-from fhir_module.knowledge import DECLARED, VARIABLES
+from fhir_module.knowledge import ENGINE_VARIABLES, KINDS, VARIABLES
 from tests.test_examples import DAY, INPUTS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TABLE_HEADING = "## Writing knowledge: the variables rule expressions see"
+KINDS_HEADING = "### Patient facts as declarations"
 
 
 def _value(_: Inputs) -> Any:
@@ -52,15 +54,18 @@ def environments() -> list[dict[str, Any]]:
 
 def test_the_loader_allows_exactly_the_registered_names() -> None:
     assert set(VARIABLES) == REGISTRY.names
-    assert len(VARIABLES) == len(DECLARED) == len(REGISTRY.variables)
+    assert len(VARIABLES) == len(ENGINE_VARIABLES) == len(REGISTRY.variables)
 
 
-def test_every_example_order_is_given_exactly_the_declared_variables(
+def test_every_example_order_is_given_the_engine_variables_and_the_declared_facts(
     environments: list[dict[str, Any]],
 ) -> None:
+    [baclofen] = load_knowledge().drugs
+    declared = set().union(*(d.names for d in baclofen.facts))
+    assert declared and not declared & set(VARIABLES)
     assert environments
     for env in environments:
-        assert set(env) == set(VARIABLES)
+        assert set(env) == set(VARIABLES) | declared
 
 
 def test_the_current_order_group_builds_its_names_on_each_of_its_paths(
@@ -105,7 +110,7 @@ def test_removing_any_one_builder_is_refused() -> None:
         rest = tuple(u for u in REGISTRY.units if u is not unit)
         missing = ", ".join("%" + n for n in sorted(unit.names))
         with pytest.raises(ValueError, match=f"^declared but not built: {missing}$"):
-            Registry(rest, DECLARED)
+            Registry(rest, ENGINE_VARIABLES)
 
 
 def _readme_table() -> dict[str, str]:
@@ -128,3 +133,17 @@ def test_the_readme_lists_exactly_the_registered_variables_with_their_meanings()
     table = _readme_table()
     assert set(table) == REGISTRY.names
     assert table == {v.name: v.meaning for v in REGISTRY.variables}
+
+
+def test_the_readme_lists_every_fact_kind_with_its_outputs() -> None:
+    text = README.read_text()
+    section = text[text.index(KINDS_HEADING) :]
+    rows: dict[str, tuple[str, set[str]]] = {}
+    for line in section.splitlines()[1:]:
+        if line.startswith("## ") or line.startswith("### "):
+            break
+        match = re.fullmatch(r"\| `([a-z-]+)` \| (\w+) \| (.+) \| (.+) \|", line)
+        if match:
+            outputs = set(re.findall(r"`(\w+)`", match.group(4)))
+            rows[match.group(1)] = (match.group(2), outputs)
+    assert rows == {code: (k.resource_type, set(k.outputs)) for code, k in KINDS.items()}

@@ -97,6 +97,8 @@ def _daily_dose(
             tidy(part.mg),
             part.words,
             tuple(notes) if len(notes) < 2 else tuple(dict.fromkeys(notes)),
+            None if part.single is None else tidy(part.single),
+            part.per_day,
         )
     sequenced: dict[Any, list[Part]] = {}
     loose: list[Part] = []
@@ -125,7 +127,23 @@ def _daily_dose(
         return DoseUnknown(
             route, implausible("daily amount", " mg").reason, _unique(ctx.notes + notes)
         )
-    return DailyDose(route, tidy(mg), arithmetic, _unique(ctx.notes + notes))
+    single, per_day = _single_and_count(sequenced, loose)
+    return DailyDose(route, tidy(mg), arithmetic, _unique(ctx.notes + notes), single, per_day)
+
+
+def _single_and_count(
+    sequenced: dict[Any, list[Part]], loose: list[Part]
+) -> tuple[Decimal | None, Decimal | None]:
+    """The largest single amount of all instructions, and the most administrations on one
+    day (instructions taken together add up; the busiest sequence counts); None when an
+    instruction gives neither."""
+    groups = [parts + loose for parts in sequenced.values()] or [loose]
+    parts = [part for group in groups for part in group]
+    if any(part.single is None or part.per_day is None for part in parts):
+        return None, None
+    single = max(part.single for part in parts if part.single is not None)
+    per_day = max(sum((p.per_day for p in g if p.per_day is not None), Decimal(0)) for g in groups)
+    return tidy(single), per_day
 
 
 def _dosages(order: dict[str, Any]) -> tuple[list[Any], bool]:

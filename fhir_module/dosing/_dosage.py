@@ -43,6 +43,10 @@ class Part:
     unit: str
     words: str
     notes: list[str]
+    #: the amount of one administration in mg, and the administrations on the busiest day
+    #: (None for a rate or a dose known only by the order's maximum per period)
+    single: Decimal | None = None
+    per_day: Decimal | None = None
 
 
 def shown(mg: Decimal, unit: str) -> str:
@@ -94,8 +98,10 @@ def dosage_part(dosage: dict[str, Any], ctx: OrderContext) -> Part:
     if cap is not None:
         notes.extend(cap.notes)
         if cap.mg < best.mg:
-            return Part(cap.mg, best.unit, f"{best.words}; capped by {cap.words}", notes)
-    return Part(best.mg, best.unit, best.words, notes)
+            return Part(
+                cap.mg, best.unit, f"{best.words}; capped by {cap.words}", notes, best.single
+            )
+    return Part(best.mg, best.unit, best.words, notes, best.single, best.per_day)
 
 
 def _largest(
@@ -184,17 +190,26 @@ def _entry_part(
         value = number(raw, "dose value")
         # The dose first, then the doses a day, as everywhere in the package: each product
         # is rounded to 28 digits, so the order of the factors can show in the last digit.
-        mg = _mg(value, unit, strength) * per_day
+        single = _mg(value, unit, strength)
+        mg = single * per_day
         tail = scale.tail_one if value == 1 else scale.tail_more
-        found = (mg, scale.unit, f"{fmt(value)}{tail}{shown(mg, scale.unit)}")
+        found = (mg, scale.unit, f"{fmt(value)}{tail}{shown(mg, scale.unit)}", single)
         if len(_daily_words) < 1024:
             _daily_words[key] = found
-    return Part(found[0], found[1], found[2], list(events.notes) if events.notes else [])
+    return Part(
+        found[0],
+        found[1],
+        found[2],
+        list(events.notes) if events.notes else [],
+        found[3],
+        per_day,
+    )
 
 
 # The same few doses of the same few products at the same few frequencies recur:
-# (dose as sent, its type, (unit, doses a day, strength)) -> (mg a day, mass unit, arithmetic).
-_daily_words: dict[tuple[Any, ...], tuple[Decimal, str, str]] = {}
+# (dose as sent, its type, (unit, doses a day, strength)) -> (mg a day, mass unit, arithmetic,
+# mg a dose).
+_daily_words: dict[tuple[Any, ...], tuple[Decimal, str, str, Decimal]] = {}
 
 
 class _Scale(NamedTuple):

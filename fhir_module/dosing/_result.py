@@ -19,6 +19,10 @@ class DailyDose:
     mg_per_day: Decimal
     arithmetic: str
     assumptions: tuple[str, ...] = ()
+    #: the largest amount of one administration in mg, and the most administrations on one
+    #: day (None when the order gives a rate, or its dose only as a maximum per period)
+    single_mg: Decimal | None = None
+    per_day: Decimal | None = None
 
     def in_unit(self, ucum: str) -> Decimal:
         """The daily amount in another mass unit ('mg', 'ug' or 'g'; 'mcg' is read as 'ug').

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -13,33 +11,14 @@ from ..facts import (
     AgeRange,
     Dose,
     PatientRecord,
+    RecordOrder,
+    Sources,
     dose_summary,
     guideline_view,
-    order_date,
-    patient_facts,
 )
-from ..knowledge import Drug, Knowledge, Pool
+from ..knowledge import Drug, Knowledge, Pool, named_medication
 from ._findings import Action
-from ._orders import DrugOrder, own_drug_orders
-
-INACTIVE = frozenset({"entered-in-error", "cancelled", "draft"})
-#: stands for "no full date" where order_date wants a fallback day (compared by identity)
-_NO_DATE = date.min
-
-
-@dataclass(frozen=True)
-class Current:
-    """The patient's active orders of a drug by one route, their doses and copies (%current),
-    and whether any order of the drug was ever intrathecal."""
-
-    orders: list[DrugOrder]
-    doses: list[Dose]
-    ever_intrathecal: bool
-    copies: list[dict[str, Any]]
-    #: the latest authoredOn among them that is a full date, and whether any other has an
-    #: authoredOn (read as the day of the order judged): the same for every draft order
-    latest: date | None = None
-    undated: bool = False
+from ._orders import DrugOrder
 
 
 class Call:
@@ -57,14 +36,23 @@ class Call:
         drafts: list[DrugOrder],
         record: PatientRecord,
         pool: Pool | None = None,
+        requested: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.scope = scope
-        self.facts = patient_facts(knowledge, record)
-        self.draft_ids = {d.reference for d in drafts if d.reference}
         self.doses = {id(o): daily_dose(o.order, knowledge, o.medication) for o in scope}
         history = [r for r in record.medication_requests if isinstance(r, Mapping)]
-        self.history = own_drug_orders(knowledge, history, record.medications, pool)
+        on_record = (pool or Pool()).with_resources([*history, *record.medications])
+        in_request = pool or Pool()
+        drafted = [d.order for d in drafts] if requested is None else list(requested)
+        request_orders = [_resolved(knowledge, r, in_request) for r in drafted]
+        self.sources = Sources(
+            knowledge,
+            record,
+            [_resolved(knowledge, r, on_record) for r in history],
+            request_orders,
+            frozenset(o.reference for o in request_orders if o.reference),
+        )
         patient = record.patient if isinstance(record.patient, Mapping) else None
         self.patient = patient
         self.patient_copy: Any = dict(patient) if patient else []
@@ -73,8 +61,6 @@ class Call:
         self._summaries: dict[tuple[int, str, str], tuple[Decimal, str, str]] = {}
         self._guidelines: dict[tuple[int, str, AgeRange | None, str], dict[str, Any]] = {}
         self._medications: dict[int, dict[str, Any]] = {}
-        self._past_doses: dict[int, Dose] = {}
-        self._current: dict[tuple[int, str], Current] = {}
         self.actions: dict[tuple[Any, ...], tuple[Action, ...]] = {}
 
     def group(self, drug: Drug, route: str) -> tuple[tuple[DrugOrder, ...], tuple[Dose, ...]]:
@@ -118,36 +104,8 @@ class Call:
             found = self._medications[id(drug)] = dict(drug.knowledge)
         return found
 
-    def current(self, drug: Drug, route: str) -> Current:
-        """The patient's active orders of the drug by this route (drafts of this call aside)."""
-        key = (id(drug), route)
-        found = self._current.get(key)
-        if found is not None:
-            return found
-        orders, doses, ever_intrathecal = [], [], False
-        for past in self.history:
-            if past.drug is not drug or past.reference in self.draft_ids:
-                continue
-            status = str(past.order.get("status"))
-            past_dose = self._past_doses.get(id(past))
-            if past_dose is None:
-                past_dose = self._past_doses[id(past)] = daily_dose(
-                    past.order, self.knowledge, past.medication
-                )
-            if status not in INACTIVE and past_dose.route == "intrathecal":
-                ever_intrathecal = True
-            if status == "active" and past_dose.route == route:
-                orders.append(past)
-                doses.append(past_dose)
-        latest, undated = None, False
-        for active in orders:
-            if active.order.get("authoredOn"):
-                on = order_date(active.order, _NO_DATE)
-                if on is _NO_DATE:
-                    undated = True
-                elif latest is None or on > latest:
-                    latest = on
-        found = self._current[key] = Current(
-            orders, doses, ever_intrathecal, [dict(c.order) for c in orders], latest, undated
-        )
-        return found
+
+def _resolved(knowledge: Knowledge, order: Mapping[str, Any], pool: Pool) -> RecordOrder:
+    """A MedicationRequest with its medication resolved and its drug recognised (if any)."""
+    named = named_medication(order, pool)
+    return RecordOrder(order, named, knowledge.drug_named(named))

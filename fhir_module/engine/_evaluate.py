@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -15,10 +15,12 @@ from ..facts import (
     Inputs,
     PatientRecord,
     age_on,
+    in_unit,
     order_date,
     route_text,
     route_unit,
 )
+from ..facts import Judged as JudgedFacts
 from ..fhirpath import evaluate
 from ..knowledge import Knowledge, Pool, Rule
 from ._call import Call
@@ -44,9 +46,14 @@ def evaluate_orders(
     record: PatientRecord,
     today: date,
     pool: Pool | None = None,
+    requested: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Finding]:
-    """Findings for the orders in scope; one rule failing yields a 'not completed' finding."""
-    call = Call(knowledge, scope, drafts, record, pool)
+    """Findings for the orders in scope; one rule failing yields a 'not completed' finding.
+
+    `requested` is every draft MedicationRequest of the request, of any drug (facts of the
+    kind other-orders read them); by default the `drafts` of known drugs.
+    """
+    call = Call(knowledge, scope, drafts, record, pool, requested)
     merger = Merger()
     for item in scope:
         dose = call.doses[id(item)]
@@ -93,30 +100,27 @@ def _environment(call: Call, hook: str, judged: Judged, today: date) -> dict[str
     patient = call.patient
     age = age_on(patient.get("birthDate"), on) if patient else None
     total, arithmetic, assumptions = call.summary(drug, route, unit)
-    current = call.current(drug, route)
     return REGISTRY.environment(
         Inputs(
             hook=hook,
-            order=item.order,
             orders=call.group_orders(drug, route),
             patient=call.patient_copy,
             medication=call.medication(drug),
-            route=route,
-            route_words=route_text(item.order, route),
-            unit=unit,
-            on=on,
-            age=age,
-            facts=call.facts,
-            dose=dose,
-            total=total,
-            arithmetic=arithmetic,
-            assumptions=assumptions,
-            guideline=call.guideline(drug, route, age, unit),
-            current=current.copies,
-            current_doses=current.doses,
-            current_latest=current.latest,
-            current_undated=current.undated,
-            ever_intrathecal=current.ever_intrathecal,
+            judged=JudgedFacts(
+                order=item.order,
+                drug=drug,
+                route=route,
+                route_words=route_text(item.order, route),
+                unit=unit,
+                on=on,
+                age=age,
+                dose=dose,
+                total=total,
+                arithmetic=arithmetic,
+                assumptions=assumptions,
+                guideline=call.guideline(drug, route, age, unit),
+            ),
+            sources=call.sources,
         )
     )
 
@@ -150,8 +154,9 @@ def _offers(
                 for target in targets
                 if isinstance(target, Mapping) and isinstance(target.get("id"), str)
             )
-            # Built once per call for the same targets (the group's orders, or %current):
-            # every order of a group names them all, and merge() finds them by identity.
+            # Built once per call for the same targets (the group's orders, or the orders of a
+            # current-orders fact): every order of a group names them all, and merge() finds
+            # them by identity.
             key: tuple[Any, ...] = (*finding, label, "remove", refs)
             built = call.actions.get(key)
             if built is None:
@@ -161,7 +166,9 @@ def _offers(
             actions.extend(built)
         elif suggestion.action_type == "update":
             limit = values.get("dailyDoseLimit") or []
-            daily = env["dailyDose"]
+            drug, route = judged.item.drug, judged.dose.route
+            unit = route_unit(drug, route)
+            daily = in_unit(call.summary(drug, route, unit)[0], unit)
             if limit and daily and 0 < float(limit[0]) < daily:
                 factor = Decimal(str(limit[0])) / Decimal(str(daily))
                 # The group tuple is the call's own, alive for the whole call.

@@ -1,8 +1,9 @@
-"""Patient facts and the variables rule conditions read: age, pregnancy, breastfeeding,
-respiratory disease, current orders, the dose of an order in the guideline's units, and
-the registry that builds every variable the knowledge declares."""
+"""Patient facts and the variables rule expressions read: the engine variables' registry, the
+generic fact kinds a module's Library declares its facts with, the dose of an order in the
+guideline's units, and the prefetch templates derived from the declarations."""
 
-from ._facts import AgeRange, Finding, PatientFacts, age_on, order_date, parse_date, patient_facts
+from ._facts import AgeRange, age_on, order_date, parse_date
+from ._kinds import BOOLEAN_KINDS, VALUE_KINDS, Judged, RecordOrder, Sources, fact_values
 from ._record import PatientRecord
 from ._registry import REGISTRY, Inputs, Registry, Unit, Variable
 from ._requirements import KEYS, prefetch_templates
@@ -20,27 +21,30 @@ from ._variables import (
 )
 
 __all__ = [
+    "BOOLEAN_KINDS",
     "KEYS",
     "PIECE_LIMIT",
     "REGISTRY",
+    "VALUE_KINDS",
     "AgeRange",
     "Dose",
-    "Finding",
     "Inputs",
-    "PatientFacts",
+    "Judged",
     "PatientRecord",
+    "RecordOrder",
     "Registry",
+    "Sources",
     "Unit",
     "Variable",
     "age_on",
     "clip",
     "dose_summary",
     "dose_variable",
+    "fact_values",
     "guideline_view",
     "in_unit",
     "order_date",
     "parse_date",
-    "patient_facts",
     "prefetch_templates",
     "route_text",
     "route_unit",

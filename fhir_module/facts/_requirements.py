@@ -1,7 +1,8 @@
 """The data the rules need, as CDS Hooks prefetch templates (FHIR R4 search syntax).
 
-The observation codes come from the knowledge's status-observation ValueSets,
-so a site that adds a code to a ValueSet gets it prefetched too.
+Derived from the fact declarations of every loaded module (docs/facts.md), merged per
+resource type: one key per type some declaration reads, the Observation codes of every
+declared Observation codeFilter ValueSet. A new fact is fetched by declaring it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
 
-from ..knowledge import Knowledge
+from ..knowledge import Declaration, Knowledge
 
 #: prefetch key -> the resource type its data holds
 KEYS = {
@@ -19,30 +20,45 @@ KEYS = {
     "conditions": "Condition",
     "medications": "MedicationRequest",
 }
-STATUS_OBSERVATIONS = ("pregnancy-status-observations", "breastfeeding-status-observations")
+#: kinds whose records come from the hook's own context, never prefetched
+FROM_CONTEXT = frozenset({"order-dose"})
+_PATIENT = "{{context.patientId}}"
 
 
-def observation_codes(knowledge: Knowledge) -> list[str]:
-    """'system|code' tokens of every status observation the facts read."""
-    tokens: list[str] = []
-    for url, vs in sorted(knowledge.value_sets.items()):
-        if url.rsplit("/", 1)[-1] in STATUS_OBSERVATIONS:
-            tokens += sorted(f"{system}|{code}" for system, code in vs.codes)
-    return tokens
+def observation_codes(declarations: tuple[Declaration, ...]) -> str | None:
+    """'system|code' tokens of every declared Observation ValueSet, joined: the ValueSets in
+    canonical URL order, each one's codes sorted, each token once; None when one of them holds
+    a filter a search cannot carry (then every Observation of the patient is read)."""
+    value_sets = {
+        vs.url: vs for d in declarations if d.resource_type == "Observation" for vs in d.filters
+    }
+    tokens: dict[str, None] = {}
+    for url in sorted(value_sets):
+        if value_sets[url].filters:
+            return None
+        tokens.update(dict.fromkeys(sorted(f"{s}|{c}" for s, c in value_sets[url].codes)))
+    return ",".join(tokens)
 
 
 @lru_cache(maxsize=8)
 def prefetch_templates(knowledge: Knowledge) -> Mapping[str, str]:
     """The prefetch templates a service advertises in discovery (built once per knowledge)."""
-    pid = "{{context.patientId}}"
-    codes = ",".join(observation_codes(knowledge))
-    return MappingProxyType(
-        {
-            "patient": f"Patient/{pid}",
-            "observations": f"Observation?patient={pid}&code={codes}&_sort=-date&_count=100",
-            "conditions": f"Condition?patient={pid}&_count=100",
-            # The Medications the orders reference come with them.
-            "medications": f"MedicationRequest?patient={pid}"
-            "&_include=MedicationRequest:medication&_count=100",
-        }
-    )
+    declarations = tuple(d for d in knowledge.declarations if d.kind not in FROM_CONTEXT)
+    types = {d.resource_type for d in declarations}
+    templates: dict[str, str] = {}
+    if "Patient" in types:
+        templates["patient"] = f"Patient/{_PATIENT}"
+    if "Observation" in types:
+        codes = observation_codes(declarations)
+        code = f"&code={codes}" if codes is not None else ""
+        templates["observations"] = f"Observation?patient={_PATIENT}{code}&_sort=-date&_count=100"
+    if "Condition" in types:
+        # Condition ValueSets hold ICD-10 is-a filters: membership is checked locally.
+        templates["conditions"] = f"Condition?patient={_PATIENT}&_count=100"
+    if "MedicationRequest" in types:
+        # No status parameter (route histories read stopped orders too); the Medications
+        # the orders reference come with them.
+        templates["medications"] = (
+            f"MedicationRequest?patient={_PATIENT}&_include=MedicationRequest:medication&_count=100"
+        )
+    return MappingProxyType(templates)

@@ -11,6 +11,7 @@ import requests
 
 from ..cards import cards
 from ..engine import (
+    bundle_resources,
     draft_drug_orders,
     drug_orders,
     evaluate_orders,
@@ -49,7 +50,14 @@ def evaluate_hook(
     scope = selected(drafts, context.get("selections")) if hook == "order-select" else drafts
     if not scope:
         return {"cards": []}
-    findings = evaluate_orders(knowledge, hook, scope, drafts, record, today or date.today(), pool)
+    requested = [
+        r
+        for r in bundle_resources(context.get("draftOrders"))
+        if r.get("resourceType") == "MedicationRequest"
+    ]
+    findings = evaluate_orders(
+        knowledge, hook, scope, drafts, record, today or date.today(), pool, requested
+    )
     return {"cards": cards(findings)}
 
 

@@ -1,20 +1,24 @@
 """The knowledge: FHIR R4 resources loaded, validated, cross-checked and indexed."""
 
+from ._declarations import KINDS, Declaration, Kind
 from ._guidelines import Entry
 from ._index import Drug, Knowledge, Product, load_knowledge
 from ._load import default_files, read_json, structure_problems
 from ._medication import EMPTY, Named, Pool, named_medication
 from ._plan import Rule, Template, render_value
 from ._profiles import ProfileChecker
-from ._terminology import ValueSetIndex, codings
-from ._variables import DECLARED, VARIABLES
+from ._terminology import ValueSetIndex, codings, normalise_text
+from ._variables import ENGINE_VARIABLES, VARIABLES
 
 __all__ = [
-    "DECLARED",
     "EMPTY",
+    "ENGINE_VARIABLES",
+    "KINDS",
     "VARIABLES",
+    "Declaration",
     "Drug",
     "Entry",
+    "Kind",
     "Knowledge",
     "Named",
     "Pool",
@@ -27,6 +31,7 @@ __all__ = [
     "default_files",
     "load_knowledge",
     "named_medication",
+    "normalise_text",
     "read_json",
     "render_value",
     "structure_problems",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KnowledgeError
+from ._declarations import Declaration, read_declarations
 from ._guidelines import Entry, mass_mg, read_guidelines
 from ._load import SourceFile, default_files, expand, read_resource
 from ._medication import Named
@@ -26,6 +27,7 @@ from ._terminology import (
     ndc_product,
     normalise_text,
 )
+from ._variables import VARIABLES
 
 ROUTE_PREFIX = "route-"
 #: a ValueSet `form-<category>` lists the dose forms that imply route category <category>
@@ -69,6 +71,8 @@ class Drug:
     plan_version: str
     override_reasons: tuple[Mapping[str, str], ...]
     rule_displays: Mapping[tuple[str, str], str]
+    #: the patient facts its Library declares, in the Library's order
+    facts: tuple[Declaration, ...] = ()
 
     def names_in(self, text: Any) -> bool:
         """Whether a free text holds one of the drug's names (one word or several, in any
@@ -300,14 +304,26 @@ class Knowledge:
                 "action.trigger.data.codeFilter.valueSet",
                 "the triggers must name one medication ValueSet of the module",
             )
+        library, facts = self._facts(plan)
+        allowed = frozenset(VARIABLES).union(*(d.names for d in facts))
         rules = []
         for i, action in enumerate(res.get("action") or []):
             try:
-                rule = compile_action(action, i)
+                rule = compile_action(action, i, allowed)
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 raise KnowledgeError(plan.name, f"action[{i}]", str(exc)) from None
             self._check_code(plan.name, f"action[{i}].code", rule.rule_system, rule.rule_id)
             rules.append(rule)
+        read = frozenset().union(*(r.reads for r in rules))
+        for i, declaration in enumerate(facts):
+            unread = [n for n in declaration.names if n not in read]
+            if unread:
+                raise KnowledgeError(
+                    library.name,
+                    f"dataRequirement[{i}]",
+                    f"{', '.join('%' + n for n in unread)} is declared but read by no rule "
+                    f"of {plan.name}",
+                )
         for g, guideline in enumerate(mk.get("administrationGuidelines") or []):
             for d, group in enumerate(guideline.get("dosage") or []):
                 for c in (group.get("type") or {}).get("coding") or []:
@@ -337,7 +353,33 @@ class Knowledge:
             res.get("version", ""),
             override,
             {(r.rule_system, r.rule_id): self._display(r.rule_system, r.rule_id) for r in rules},
+            facts,
         )
+
+    def _facts(self, plan: SourceFile) -> tuple[SourceFile, tuple[Declaration, ...]]:
+        """The PlanDefinition's logic Library and the facts it declares."""
+        urls = [u for u in plan.resource.get("library") or [] if isinstance(u, str)]
+        found = [self.by_url.get(u.split("|")[0]) for u in urls]
+        libraries = [f for f in found if f is not None and f.resource["resourceType"] == "Library"]
+        if len(libraries) != 1:
+            raise KnowledgeError(
+                plan.name,
+                "library",
+                "must name one logic Library of the module, the one declaring the patient "
+                "facts its rules read (docs/facts.md)",
+            )
+        library = libraries[0]
+        try:
+            facts = read_declarations(library.resource, self.value_sets, self.route_sets)
+        except ValueError as exc:
+            element, _, problem = str(exc).partition(": ")
+            raise KnowledgeError(library.name, element, problem) from None
+        return library, facts
+
+    @property
+    def declarations(self) -> tuple[Declaration, ...]:
+        """The fact declarations of every drug, in load order."""
+        return tuple(d for drug in self.drugs for d in drug.facts)
 
     def _display(self, system: str, code: str) -> str:
         concepts = self.code_systems.get(system, {}).get("concept") or []

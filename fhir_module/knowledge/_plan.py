@@ -1,15 +1,16 @@
 """PlanDefinition actions compiled into rules the engine can run.
 
-Every condition, template and dynamic value may read the variables of _variables.py
-(and nothing else); facts/_registry.py builds every one of them on every evaluation.
+Every condition, template and dynamic value may read the engine variables of _variables.py
+and the facts its module's Library declares (and nothing else); each rule records the
+variables it reads, so that the loader refuses a declared fact no rule reads.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,6 +20,15 @@ from ._variables import VARIABLES
 
 INDICATORS = {"routine": "info", "urgent": "warning", "stat": "critical", "asap": "warning"}
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+#: a FHIRPath string literal, or a %variable (plain or `delimited`)
+_TOKENS = re.compile(r"'(?:[^'\\]|\\.)*'|%([A-Za-z_][A-Za-z0-9_]*|`[^`]*`)")
+
+
+def variables_read(expression: str) -> frozenset[str]:
+    """The %variables an expression reads (names inside string literals are text)."""
+    return frozenset(
+        m.group(1).strip("`") for m in _TOKENS.finditer(expression) if m.group(1) is not None
+    )
 
 
 def render_value(values: list[Any]) -> str:
@@ -52,15 +62,26 @@ class Template:
     parts: tuple[str | Compiled, ...]
 
     @classmethod
-    def compile(cls, text: str) -> Template:
+    def compile(cls, text: str, names: Collection[str] = VARIABLES) -> Template:
         parts: list[str | Compiled] = []
         last = 0
         for match in _PLACEHOLDER.finditer(text):
             parts.append(text[last : match.start()])
-            parts.append(compile_expression(match.group(1).strip(), VARIABLES))
+            expression = match.group(1).strip()
+            problem = unknown_variables(expression, names)
+            if problem:
+                raise ValueError(f"{{{{{expression}}}}}: {problem}")
+            parts.append(compile_expression(expression, names))
             last = match.end()
         parts.append(text[last:])
         return cls(tuple(p for p in parts if p != ""))
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The %variables its placeholders read."""
+        return frozenset().union(
+            *(variables_read(p.text) for p in self.parts if not isinstance(p, str))
+        )
 
     def render(self, env: Mapping[str, Any]) -> str:
         out = []
@@ -116,13 +137,18 @@ class Rule:
     links: tuple[Link, ...]
     suggestions: tuple[Suggestion, ...]
     selection_behavior: str | None
+    #: every %variable its condition, texts and dynamic values read
+    reads: frozenset[str] = frozenset()
 
     def applies(self, env: Mapping[str, Any]) -> bool:
         return evaluate(self.condition, env) == [True]
 
 
-def compile_action(action: Mapping[str, Any], position: int) -> Rule:
-    """A Rule from a PlanDefinition action; raises ValueError naming the element on failure."""
+def compile_action(
+    action: Mapping[str, Any], position: int, names: Collection[str] = VARIABLES
+) -> Rule:
+    """A Rule from a PlanDefinition action, its expressions allowed to read `names`; raises
+    ValueError naming the element on failure."""
     coding = action["code"][0]["coding"][0]
     condition = action["condition"][0]["expression"]
     suggestions = []
@@ -142,19 +168,22 @@ def compile_action(action: Mapping[str, Any], position: int) -> Rule:
                 f"required), not {', '.join(sorted(str(p) for p in paths)) or 'none'}"
             )
         values = tuple(
-            (dv["path"], _expr(dv["expression"]["expression"], f"action[{j}].dynamicValue"))
+            (
+                dv["path"],
+                _expr(dv["expression"]["expression"], f"action[{j}].dynamicValue", names),
+            )
             for dv in child.get("dynamicValue") or []
         )
-        suggestions.append(Suggestion(Template.compile(child["title"]), kind, values))
+        suggestions.append(Suggestion(Template.compile(child["title"], names), kind, values))
     rule = Rule(
         rule_id=coding["code"],
         rule_system=coding["system"],
         position=position,
         indicator=INDICATORS[action["priority"]],
         hooks=frozenset(t["name"] for t in action["trigger"] if t.get("type") == "named-event"),
-        condition=_expr(condition["expression"], "condition[0].expression.expression"),
-        summary=Template.compile(action["title"]),
-        detail=Template.compile(action["description"]),
+        condition=_expr(condition["expression"], "condition[0].expression.expression", names),
+        summary=Template.compile(action["title"], names),
+        detail=Template.compile(action["description"], names),
         citations=tuple(
             d["citation"] for d in action.get("documentation") or [] if d.get("citation")
         ),
@@ -168,12 +197,32 @@ def compile_action(action: Mapping[str, Any], position: int) -> Rule:
     )
     # The same texts for a standard engine, checked once the templates are known to compile.
     for text in check_text_values(action):
-        _expr(text, "dynamicValue.expression")
-    return rule
+        _expr(text, "dynamicValue.expression", names)
+    reads = variables_read(condition["expression"]).union(
+        rule.summary.reads,
+        rule.detail.reads,
+        *(s.label.reads for s in rule.suggestions),
+        *(variables_read(e.text) for s in rule.suggestions for _, e in s.values),
+    )
+    return replace(rule, reads=reads)
 
 
-def _expr(text: str, where: str) -> Compiled:
+def unknown_variables(text: str, names: Collection[str]) -> str:
+    """'' when an expression reads only `names`, else the problem in words."""
+    unknown = sorted(variables_read(text) - set(names))
+    if not unknown:
+        return ""
+    return (
+        f"reads {', '.join('%' + n for n in unknown)}, neither an engine variable nor a fact "
+        "the module's Library declares"
+    )
+
+
+def _expr(text: str, where: str, names: Collection[str]) -> Compiled:
+    problem = unknown_variables(text, names)
+    if problem:
+        raise ValueError(f"{where}: {problem}")
     try:
-        return compile_expression(text, VARIABLES)
+        return compile_expression(text, names)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None

@@ -285,12 +285,10 @@ def test_results_built_on_the_hot_path_are_ordinary_frozen_values(knowledge: Any
 
     result = daily_dose(simple(20, "mg"), knowledge)
     assert isinstance(result, DailyDose)
-    assert result == DailyDose(
-        result.route, result.mg_per_day, result.arithmetic, result.assumptions
-    )
-    assert hash(result) == hash(
-        DailyDose(result.route, result.mg_per_day, result.arithmetic, result.assumptions)
-    )
+    fields = (result.route, result.mg_per_day, result.arithmetic, result.assumptions)
+    assert result == DailyDose(*fields, result.single_mg, result.per_day)
+    assert (result.single_mg, result.per_day) == (20, 3)
+    assert hash(result) == hash(DailyDose(*fields, result.single_mg, result.per_day))
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.route = "intrathecal"  # type: ignore[misc]
 

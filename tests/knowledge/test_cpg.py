@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fhir_module import KnowledgeError, load_knowledge
-from fhir_module.facts._requirements import KEYS, STATUS_OBSERVATIONS
+from fhir_module.facts._requirements import KEYS
 from fhir_module.fhirpath import compile_expression, evaluate
 from fhir_module.knowledge import VARIABLES, Knowledge, Template, default_files
 from fhir_module.knowledge._cpg import string_literal, text_expression
@@ -59,7 +59,9 @@ def test_every_rule_has_its_card_texts_as_dynamic_values(knowledge: Knowledge) -
 
 def test_the_dynamic_values_give_the_texts_the_engine_renders(knowledge: Knowledge) -> None:
     # Every variable as a word: the standard expression and the template agree.
-    env = {name: [f"<{name}>"] for name in VARIABLES}
+    [baclofen] = knowledge.drugs
+    names = set(VARIABLES).union(*(d.names for d in baclofen.facts))
+    env = {name: [f"<{name}>"] for name in names}
     env["guideline"] = [
         {
             role: {
@@ -92,8 +94,9 @@ def test_the_dynamic_values_give_the_texts_the_engine_renders(knowledge: Knowled
     for action in plan["action"]:
         for value in action["dynamicValue"]:
             if value["path"] in ("action.title", "action.description"):
-                rendered = Template.compile(action[value["path"][len("action.") :]]).render(env)
-                compiled = compile_expression(value["expression"]["expression"], VARIABLES)
+                template = action[value["path"][len("action.") :]]
+                rendered = Template.compile(template, names).render(env)
+                compiled = compile_expression(value["expression"]["expression"], names)
                 assert evaluate(compiled, env) == [rendered]
 
 
@@ -119,7 +122,7 @@ def test_the_library_declares_the_data_the_prefetch_reads(knowledge: Knowledge) 
         if r["type"] == "Observation"
         for f in r["codeFilter"]
     )
-    assert observed == sorted(STATUS_OBSERVATIONS)
+    assert observed == ["breastfeeding-status-observations", "pregnancy-status-observations"]
     for requirement in requirements:
         for code_filter in requirement.get("codeFilter") or []:
             assert code_filter["valueSet"] in knowledge.value_sets

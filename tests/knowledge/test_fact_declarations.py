@@ -1,9 +1,9 @@
 """The patient-fact declarations (docs/facts.md) of baclofen's Library and of the tizanidine module.
 
-The engine does not read the declarations yet; these tests hold the data to the contract:
-the profile fact-library accepts the Libraries and refuses faulty declarations, and every
-variable a module's rules read is declared (or is one the engine gives), and every declared
-one is read.
+These tests hold the data to the contract, independently of the loader (which refuses the
+same faults, tests/engine/test_fact_kinds.py): the profile fact-library accepts the Libraries
+and refuses faulty declarations, and every variable a module's rules read is declared (or
+is one the engine gives), and every declared one is read.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from fhir_module.cli import main
+from fhir_module.knowledge import KINDS, VARIABLES
 from fhir_module.knowledge._cpg import check_text_values
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,14 @@ ENGINE = {
     "order", "orders", "patient", "medication", "hook", "route", "routeText", "routeName",
     "unit", "guideline", "citation",
 }  # fmt: skip
+
+
+def test_the_engine_variables_and_kinds_are_the_documented_ones() -> None:
+    assert set(VARIABLES) == ENGINE
+    kinds = {c["code"] for c in load(DATA / "CodeSystem-fact-kind.json")["concept"]}
+    assert set(KINDS) == kinds
+
+
 _VARIABLE = re.compile(r"%([A-Za-z][A-Za-z0-9]*)")
 
 MODULES = {

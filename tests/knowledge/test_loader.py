@@ -71,7 +71,7 @@ def test_unknown_rule_id(copy: Path) -> None:
     [
         ("%pregnant and (", "syntax error"),
         ("%pregnant.nosuchfunction()", "Not implemented"),
-        ("%notAVariable", "undefined environment variable"),
+        ("%notAVariable", "reads %notAVariable, neither an engine variable nor a fact"),
     ],
 )
 def test_bad_fhirpath_condition(copy: Path, expression: str, problem: str) -> None:

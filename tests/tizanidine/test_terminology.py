@@ -170,10 +170,10 @@ def test_ndc_capsules(terms: Knowledge) -> None:
 
 
 def test_an_ndc_package_order_is_tizanidine_and_counted_in_tablets(terms: Knowledge) -> None:
-    draft = order("t", 3, 4, medication=_ndc("57664-503-13"), unit="{tbl}", route=ORAL)
+    draft = order("t", 4, 3, medication=_ndc("57664-503-13"), unit="{tbl}", route=ORAL)
     dose = daily_dose(draft, terms)
     assert isinstance(dose, DailyDose)
-    assert dose.mg_per_day == 48  # 3 tablets of 4 mg, four times a day
+    assert dose.mg_per_day == 48  # 4 tablets of 4 mg, three times a day
     cards = evaluate_hook(
         terms,
         "order-sign",
@@ -186,13 +186,7 @@ def test_an_ndc_package_order_is_tizanidine_and_counted_in_tablets(terms: Knowle
 
 def test_a_malformed_ndc_in_a_product_stops_the_module(tmp_path: Path) -> None:
     for path in MODULE.glob("*.json"):
-        if not path.name.startswith(("PlanDefinition-", "Library-")):
-            shutil.copy(path, tmp_path / path.name)
-    shutil.copy(
-        MODULE.parent.parent
-        / "tests/second_drug/knowledge/PlanDefinition-tizanidine-order-safety.json",
-        tmp_path,
-    )
+        shutil.copy(path, tmp_path / path.name)
     path = tmp_path / "MedicationKnowledge-tizanidine-6mg-capsule.json"
     resource = json.loads(path.read_text())
     resource["code"]["coding"][1]["code"] = "72189678"

@@ -1,0 +1,487 @@
+"""The fact kinds of docs/facts.md: one generic implementation each, and their combination.
+
+A module's Library declares which facts its rules read (knowledge/_declarations.py); each
+declaration names a kind, and the kind reads the records with the declaration's ValueSets,
+units, route and date window. The rules FHIR gives records are written here once: final
+Observations only, the latest wins (partial dates as their first day), refuted and
+entered-in-error records count for nothing, dateFilter windows before the order's date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ..dosing import DailyDose, daily_dose
+from ..knowledge import KINDS, Declaration, Drug, Knowledge, Named, codings, render_value
+from ..knowledge import normalise_text as _normalise
+from ._facts import AgeRange, parse_date
+from ._record import PatientRecord
+from ._variables import PIECE_LIMIT, Dose, clip, dose_variable, in_unit, show
+
+FINAL = frozenset({"final", "amended", "corrected"})
+ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
+VOID_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+#: the statuses and intents of an order on record that another order interacts with
+LIVE_STATUS = frozenset({"active", "on-hold"})
+LIVE_INTENT = frozenset({"order", "original-order", "instance-order", "plan"})
+#: the statuses of an order that was never given (route-history)
+NEVER_GIVEN = frozenset({"entered-in-error", "cancelled", "draft"})
+NOT_COMPUTED = "cannot be computed"
+
+
+@dataclass(frozen=True)
+class RecordOrder:
+    """A MedicationRequest (on record or a draft of the request), its medication resolved."""
+
+    order: Mapping[str, Any]
+    named: Named
+    drug: Drug | None
+
+    @property
+    def reference(self) -> str | None:
+        rid = self.order.get("id")
+        return f"MedicationRequest/{rid}" if isinstance(rid, str) and rid else None
+
+
+@dataclass
+class Sources:
+    """What the kinds read in one hook call, shared by every order judged in it."""
+
+    knowledge: Knowledge
+    record: PatientRecord
+    #: the patient's MedicationRequests on record
+    history: Sequence[RecordOrder]
+    #: every draft MedicationRequest of the request
+    requested: Sequence[RecordOrder]
+    #: the references of the drafts of the request: never "on record" as well
+    draft_ids: frozenset[str]
+    #: per-call results, keyed by the declaration (identity) and what else they depend on
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def dose(self, item: RecordOrder) -> Dose:
+        key = ("daily_dose", id(item.order))
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = daily_dose(item.order, self.knowledge, item.named.medication)
+        return found
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What the kinds read of the order judged (the engine works it out)."""
+
+    order: Mapping[str, Any]
+    drug: Drug
+    route: str
+    route_words: str
+    unit: str
+    on: date
+    age: AgeRange | None
+    dose: Dose
+    #: the daily dose (mg) of the computable drafts judged together, arithmetic, assumptions
+    total: Decimal
+    arithmetic: str
+    assumptions: str
+    guideline: Mapping[str, Any]
+
+
+Values = dict[str, Any]  # output name ('' for the variable itself) -> value
+
+
+# ----- dates
+def _first_day(value: Any) -> date | None:
+    parsed = parse_date(value)
+    if parsed is None:
+        return None
+    return date(parsed[0], parsed[1] or 1, parsed[2] or 1)
+
+
+def observation_time(obs: Mapping[str, Any]) -> str:
+    """What orders Observations: effectiveDateTime, else effectivePeriod.start, else
+    effectiveInstant, else issued; '' (older than any dated one) without any."""
+    period = obs.get("effectivePeriod")
+    start = period.get("start") if isinstance(period, Mapping) else None
+    for when in (obs.get("effectiveDateTime"), start, obs.get("effectiveInstant")):
+        if isinstance(when, str) and when:
+            return when
+    issued = obs.get("issued")
+    return issued if isinstance(issued, str) else ""
+
+
+def _sort_key(when: str) -> tuple[date, str]:
+    """A partial date sorts as its first day, before a precise date of that day."""
+    return (_first_day(when) or date.min, when)
+
+
+def within(declaration: Declaration, when: Any, on: date) -> bool:
+    """Whether a record dated `when` is inside the declaration's dateFilter window."""
+    if declaration.within_days is None:
+        return True
+    day = _first_day(when)
+    if day is None:
+        return False
+    days = int(declaration.within_days.to_integral_value(rounding="ROUND_CEILING"))
+    return day >= on - timedelta(days=days)
+
+
+def label(concept: Any) -> str:
+    if isinstance(concept, Mapping) and isinstance(concept.get("text"), str):
+        return str(concept["text"])
+    for c in codings(concept):
+        if isinstance(c.get("display"), str):
+            return str(c["display"])
+        return f"{c.get('system')}|{c.get('code')}"
+    return "coded finding"
+
+
+# ----- observation-status, condition-active: (decided, value, evidence)
+Decision = tuple[bool, bool, str]
+
+
+def _final_observations(
+    declaration: Declaration, sources: Sources, on: date
+) -> list[tuple[str, Mapping[str, Any]]]:
+    found = []
+    for obs in sources.record.observations:
+        if not isinstance(obs, Mapping) or str(obs.get("status")) not in FINAL:
+            continue
+        if not declaration.matches(obs.get("code")):
+            continue
+        when = observation_time(obs)
+        if within(declaration, when, on):
+            found.append((when, obs))
+    return found
+
+
+def observation_status(declaration: Declaration, sources: Sources, judged: Judged) -> Decision:
+    """The latest final Observation decides, by its value; when the latest disagree, true."""
+    found = _final_observations(declaration, sources, judged.on)
+    if not found:
+        return (False, False, "")
+    latest = max(_sort_key(w) for w, _ in found)
+    yes, no = [], []
+    for when, obs in found:
+        if _sort_key(when) != latest:
+            continue
+        value = obs.get("valueCodeableConcept")
+        on = f" on {when[:10]}" if when else ""
+        shown = f"Observation{on}: {label(value)}"
+        if declaration.present is not None and declaration.present.has_concept(value):
+            yes.append(shown)
+        elif declaration.absent is not None and declaration.absent.has_concept(value):
+            no.append(shown)
+    if yes:
+        return (True, True, "; ".join(yes + no))
+    if no:
+        return (True, False, "; ".join(no))
+    return (False, False, "")
+
+
+def condition_active(declaration: Declaration, sources: Sources, judged: Judged) -> Decision:
+    """Any active Condition that is not refuted or entered-in-error."""
+    shown = []
+    for cond in sources.record.conditions:
+        if not isinstance(cond, Mapping) or not declaration.matches(cond.get("code")):
+            continue
+        clinical = {str(c.get("code")) for c in codings(cond.get("clinicalStatus"))}
+        verification = {str(c.get("code")) for c in codings(cond.get("verificationStatus"))}
+        if clinical & ACTIVE_CLINICAL and not verification & VOID_VERIFICATION:
+            shown.append(f"Condition: {label(cond.get('code'))}")
+    return (bool(shown), bool(shown), "; ".join(shown))
+
+
+BOOLEAN_KINDS: dict[str, Callable[[Declaration, Sources, Judged], Decision]] = {
+    "observation-status": observation_status,
+    "condition-active": condition_active,
+}
+
+
+# ----- the other kinds: output name -> value
+def observation_quantity(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
+    """The latest final Observation with a value in an accepted unit."""
+    chosen: tuple[tuple[date, str], Mapping[str, Any], Mapping[str, Any]] | None = None
+    skipped: list[tuple[tuple[date, str], str]] = []
+    for when, obs in _final_observations(declaration, sources, judged.on):
+        quantity = obs.get("valueQuantity")
+        key = _sort_key(when)
+        value = quantity.get("value") if isinstance(quantity, Mapping) else None
+        unit = _accepted_unit(quantity, declaration.units)
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or not unit:
+            skipped.append((key, _unreadable(obs, quantity)))
+            continue
+        if chosen is None or key > chosen[0]:
+            chosen = (key, obs, quantity)  # type: ignore[assignment]
+    values: Values = {"": [], "unreadable": []}
+    later = [text for key, text in skipped if chosen is None or key > chosen[0]]
+    if later:
+        values["unreadable"] = clip("; ".join(later), PIECE_LIMIT)
+    if chosen is None:
+        return values
+    _, obs, quantity = chosen
+    unit = _accepted_unit(quantity, declaration.units)
+    amount = quantity["value"]
+    text = f"{label(obs.get('code'))} {render_value([amount])} {unit}"
+    values[""] = {
+        "value": amount,
+        "unit": unit,
+        "date": observation_time(obs) or [],
+        "text": clip(text, PIECE_LIMIT),
+    }
+    return values
+
+
+def _accepted_unit(quantity: Any, units: Sequence[str]) -> str:
+    """The accepted UCUM unit of a Quantity: its code, or without a code its unit; ''."""
+    if not isinstance(quantity, Mapping):
+        return ""
+    code = quantity.get("code")
+    unit = code if code is not None else quantity.get("unit")
+    return str(unit) if isinstance(unit, str) and unit in units else ""
+
+
+def _unreadable(obs: Mapping[str, Any], quantity: Any) -> str:
+    """An Observation the quantity fact could not read, in words."""
+    value = quantity.get("value") if isinstance(quantity, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return clip(f"{label(obs.get('code'))} without a quantity value", 120)
+    unit = quantity.get("code") or quantity.get("unit") or "no unit"
+    return clip(f"{label(obs.get('code'))} in {unit}", 120)
+
+
+def _medication_match(item: RecordOrder, declaration: Declaration) -> tuple[str, str] | None:
+    """(name, 'system|code') of the medication when it is in a codeFilter ValueSet: by a code
+    of the order's, its Medication's or an ingredient's concept, or (code '') by a whole-word
+    match of a ValueSet's displays and designations; the drug recognised as the module whose
+    medications ValueSet it is, counts too."""
+    concepts = item.named.concepts()
+    text = next((c["text"] for c in concepts if isinstance(c.get("text"), str) and c["text"]), None)
+    for concept in concepts:
+        for c in codings(concept):
+            if any(vs.has_coding(c.get("system"), c.get("code")) for vs in declaration.filters):
+                name = text or (c.get("display") if isinstance(c.get("display"), str) else None)
+                return (name or str(c.get("code")), f"{c.get('system')}|{c.get('code')}")
+    names = item.named.names()
+    for vs in declaration.filters:
+        for name in names:
+            if _holds_phrase(name, vs.phrases):
+                return (text or name, "")
+    drug = item.drug
+    if drug is not None and drug.value_set.url in declaration.filter_urls:
+        return (text or drug.name, "")
+    return None
+
+
+def _holds_phrase(text: str, phrases: Iterable[str]) -> bool:
+    words = _normalise(text).split()
+    wanted = set(phrases)
+    longest = max((p.count(" ") + 1 for p in wanted), default=0)
+    for size in range(1, min(longest, len(words)) + 1):
+        for start in range(len(words) - size + 1):
+            if " ".join(words[start : start + size]) in wanted:
+                return True
+    return False
+
+
+def other_orders(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
+    """Live orders on record and the other drafts of the request, of a medication in the
+    ValueSet."""
+    found: list[dict[str, Any]] = []
+    for item in sources.history:
+        if item.reference in sources.draft_ids:
+            continue
+        status, intent = str(item.order.get("status")), str(item.order.get("intent"))
+        if status not in LIVE_STATUS or intent not in LIVE_INTENT:
+            continue
+        authored = item.order.get("authoredOn")
+        if not within(declaration, authored, judged.on):
+            continue
+        match = _medication_match(item, declaration)
+        if match is not None:
+            day = authored[:10] if isinstance(authored, str) and authored else ""
+            when = f" of {day}" if day else ""
+            found.append(_item(match, authored, f"{status} order{when}"))
+    for item in sources.requested:
+        if item.order is judged.order:
+            continue
+        match = _medication_match(item, declaration)
+        if match is not None:
+            found.append(_item(match, item.order.get("authoredOn"), "draft order in this request"))
+    return {"": found}
+
+
+def _item(match: tuple[str, str], authored: Any, what: str) -> dict[str, Any]:
+    name = clip(match[0])
+    return {
+        "name": name,
+        "code": match[1] or [],
+        "date": authored if isinstance(authored, str) and authored else [],
+        "text": f"{name} ({what})",
+    }
+
+
+def _own_orders(declaration: Declaration, sources: Sources, judged: Judged) -> list[RecordOrder]:
+    """Orders on record of a medication in the ValueSet (drafts of the request aside)."""
+    return [
+        item
+        for item in sources.history
+        if item.reference not in sources.draft_ids
+        and within(declaration, item.order.get("authoredOn"), judged.on)
+        and _medication_match(item, declaration) is not None
+    ]
+
+
+def route_history(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
+    """Whether an order of the ValueSet was ever given by the declaration's route."""
+    key = ("route-history", id(declaration), judged.on)
+    found = sources.cache.get(key)
+    if found is None:
+        found = sources.cache[key] = any(
+            str(item.order.get("status")) not in NEVER_GIVEN
+            and sources.dose(item).route == declaration.route
+            for item in _own_orders(declaration, sources, judged)
+        )
+    return {"": found}
+
+
+def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
+    """The active orders of the ValueSet by the judged order's route, their doses, and the
+    drafts plus them against the guideline's maximum."""
+    key = ("current-orders", id(declaration), judged.route, judged.on)
+    found = sources.cache.get(key)
+    if found is None:
+        found = sources.cache[key] = [
+            item
+            for item in _own_orders(declaration, sources, judged)
+            if str(item.order.get("status")) == "active"
+            and sources.dose(item).route == judged.route
+        ]
+    orders: list[RecordOrder] = found
+    values: Values = {name: [] for name in KINDS["current-orders"].outputs}
+    values[""] = [dict(item.order) for item in orders]
+    if not orders:
+        return values
+    doses = [sources.dose(item) for item in orders]
+    computed = [d for d in doses if isinstance(d, DailyDose)]
+    # An authoredOn that is no full date reads as the day of this order.
+    dates = []
+    for item in orders:
+        authored = item.order.get("authoredOn")
+        if authored:
+            parsed = parse_date(authored)
+            full = parsed is not None and parsed[1] is not None and parsed[2] is not None
+            dates.append(date(*parsed) if full else judged.on)  # type: ignore[misc]
+    if dates:
+        values["days"] = (judged.on - max(dates)).days
+    singles = [d.single_mg for d in computed if d.single_mg is not None]
+    if singles and len(singles) == len(doses):
+        values["singleDose"] = in_unit(max(singles), judged.unit)
+    if len(computed) < len(doses):
+        values["text"] = "an order whose daily dose cannot be computed"
+        values["dailyDoseText"] = "unknown dose"
+        values["combinedText"] = NOT_COMPUTED
+        return values
+    current_mg = sum((d.mg_per_day for d in computed), Decimal(0))
+    values["dailyDose"] = in_unit(current_mg, judged.unit)
+    values["dailyDoseText"] = show(current_mg, judged.unit)
+    arithmetic = "; ".join(clip(d.arithmetic, PIECE_LIMIT) for d in computed)
+    values["text"] = f"{show(current_mg, judged.unit)} ({arithmetic})"
+    if not dose_variable(judged.dose, judged.route_words)["computed"]:
+        # This order's dose is unknown: no combined figure, and no word on the maximum.
+        values["combinedText"] = NOT_COMPUTED
+        return values
+    values["combinedText"] = show(judged.total + current_mg, judged.unit)
+    maximum = (judged.guideline.get("maximum") or {}).get("maxDaily")
+    if maximum is not None:
+        values["combinedExceedsMaximum"] = in_unit(judged.total + current_mg, judged.unit) > maximum
+    return values
+
+
+def order_dose(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
+    """The judged order's dose, and the daily dose of the drafts judged with it."""
+    dose = judged.dose
+    variable = dose_variable(dose, judged.route_words)
+    computed = bool(variable["computed"])
+    if computed and isinstance(dose, DailyDose):
+        if dose.single_mg is not None:
+            variable["single"] = in_unit(dose.single_mg, judged.unit)
+            variable["singleText"] = f"{render_value([variable['single']])} {judged.unit}"
+        if dose.per_day is not None:
+            per_day = dose.per_day
+            variable["perDay"] = int(per_day) if per_day == int(per_day) else float(per_day)
+    return {
+        "": variable,
+        "daily": in_unit(judged.total, judged.unit),
+        "dailyText": show(judged.total, judged.unit) if computed else NOT_COMPUTED,
+        "arithmetic": judged.arithmetic or [],
+        "assumptions": judged.assumptions,
+    }
+
+
+def age(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
+    """The patient's age range on the order's date."""
+    found = judged.age
+    if found is None:
+        return {"": [], "text": []}
+    return {"": {"low": found.low, "high": found.high}, "text": found.text()}
+
+
+VALUE_KINDS: dict[str, Callable[[Declaration, Sources, Judged], Values]] = {
+    "observation-quantity": observation_quantity,
+    "other-orders": other_orders,
+    "current-orders": current_orders,
+    "route-history": route_history,
+    "order-dose": order_dose,
+    "age": age,
+}
+
+_implemented = set(BOOLEAN_KINDS) | set(VALUE_KINDS)
+if _implemented != set(KINDS) or {k for k, v in KINDS.items() if v.boolean} != set(BOOLEAN_KINDS):
+    raise ImportError(
+        f"the fact kinds implemented ({', '.join(sorted(_implemented))}) are not the kinds "
+        f"declarations may name ({', '.join(sorted(KINDS))})"
+    )
+
+
+def _record_fact(declaration: Declaration, sources: Sources, judged: Judged) -> Decision:
+    """A Boolean kind depends on the record (and the date window) only: once per call."""
+    key = ("boolean", id(declaration), judged.on if declaration.within_days else None)
+    found = sources.cache.get(key)
+    if found is None:
+        found = sources.cache[key] = BOOLEAN_KINDS[declaration.kind](declaration, sources, judged)
+    return found
+
+
+def fact_values(
+    declarations: Sequence[Declaration], sources: Sources, judged: Judged
+) -> dict[str, Any]:
+    """Every variable a drug's Library declares, for one judged order.
+
+    Declarations of one Boolean variable are read in the Library's order: the first that
+    decides gives the value and the evidence; if none decides, false and no evidence.
+    """
+    env: dict[str, Any] = {}
+    decided: set[str] = set()
+    for declaration in declarations:
+        if declaration.kind in BOOLEAN_KINDS:
+            if declaration.variable not in env:
+                env[declaration.variable] = False
+                for _, output in declaration.outputs:
+                    env[output] = ""
+            if declaration.variable in decided:
+                continue
+            decides, value, evidence = _record_fact(declaration, sources, judged)
+            if decides:
+                decided.add(declaration.variable)
+                env[declaration.variable] = value
+                for _, output in declaration.outputs:
+                    env[output] = clip(evidence, PIECE_LIMIT)
+            continue
+        values = VALUE_KINDS[declaration.kind](declaration, sources, judged)
+        env[declaration.variable] = values[""]
+        for name, output in declaration.outputs:
+            env[output] = values[name]
+    return env
