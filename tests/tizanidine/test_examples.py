@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from fhir_module import evaluate
+from fhir_module._validate import validate_files
 from fhir_module.knowledge import Knowledge, load_knowledge
 
 from ..test_examples import check_cds_hooks_response, without_uuids
@@ -70,3 +71,8 @@ def test_baclofen_answers_the_same_with_tizanidine_loaded(
         request_path.with_name(_name(request_path) + ".response.json").read_text()
     )
     assert without_uuids(response) == without_uuids(saved)
+
+
+def test_the_module_conforms_to_its_profiles() -> None:
+    files = sorted(MODULE.glob("*.json"))
+    assert validate_files(files) == (len(files), [])
