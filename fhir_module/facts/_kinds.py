@@ -289,21 +289,11 @@ def _holds_phrase(text: str, phrases: Iterable[str]) -> bool:
 def other_orders(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
     """Live orders on record and the other drafts of the request, of a medication in the
     ValueSet."""
-    found: list[dict[str, Any]] = []
-    for item in sources.history:
-        if item.reference in sources.draft_ids:
-            continue
-        status, intent = str(item.order.get("status")), str(item.order.get("intent"))
-        if status not in LIVE_STATUS or intent not in LIVE_INTENT:
-            continue
-        authored = item.order.get("authoredOn")
-        if not within(declaration, authored, judged.on):
-            continue
-        match = _medication_match(item, declaration)
-        if match is not None:
-            day = authored[:10] if isinstance(authored, str) and authored else ""
-            when = f" of {day}" if day else ""
-            found.append(_item(match, authored, f"{status} order{when}"))
+    key = ("other-orders", id(declaration), judged.on if declaration.within_days else None)
+    on_record = sources.cache.get(key)
+    if on_record is None:
+        on_record = sources.cache[key] = _live_orders(declaration, sources, judged.on)
+    found: list[dict[str, Any]] = [dict(item) for item in on_record]
     for item in sources.requested:
         if item.order is judged.order:
             continue
@@ -311,6 +301,25 @@ def other_orders(declaration: Declaration, sources: Sources, judged: Judged) -> 
         if match is not None:
             found.append(_item(match, item.order.get("authoredOn"), "draft order in this request"))
     return {"": found}
+
+
+def _live_orders(declaration: Declaration, sources: Sources, on: date) -> list[dict[str, Any]]:
+    found = []
+    for item in sources.history:
+        if item.reference in sources.draft_ids:
+            continue
+        status, intent = str(item.order.get("status")), str(item.order.get("intent"))
+        if status not in LIVE_STATUS or intent not in LIVE_INTENT:
+            continue
+        authored = item.order.get("authoredOn")
+        if not within(declaration, authored, on):
+            continue
+        match = _medication_match(item, declaration)
+        if match is not None:
+            day = authored[:10] if isinstance(authored, str) and authored else ""
+            when = f" of {day}" if day else ""
+            found.append(_item(match, authored, f"{status} order{when}"))
+    return found
 
 
 def _item(match: tuple[str, str], authored: Any, what: str) -> dict[str, Any]:
@@ -467,10 +476,9 @@ def fact_values(
     decided: set[str] = set()
     for declaration in declarations:
         if declaration.kind in BOOLEAN_KINDS:
-            if declaration.variable not in env:
-                env[declaration.variable] = False
-                for _, output in declaration.outputs:
-                    env[output] = ""
+            env.setdefault(declaration.variable, False)
+            for _, output in declaration.outputs:
+                env.setdefault(output, "")
             if declaration.variable in decided:
                 continue
             decides, value, evidence = _record_fact(declaration, sources, judged)

@@ -533,3 +533,21 @@ def test_age_on_the_order_date(
     )
     env = run(knowledge, facts, PatientRecord(patient(birth)))
     assert env == {"age": age, "ageText": text}
+
+
+def test_each_declaration_of_a_boolean_fact_gives_its_own_outputs(knowledge: Knowledge) -> None:
+    facts = declare(
+        knowledge,
+        requirement(
+            "pregnant", "observation-status", "Observation", VS + "pregnancy-status-observations",
+            ext("fact-value-set", VS + "pregnancy-findings", "valueCanonical"),
+        ),
+        requirement("pregnant", "condition-active", "Condition", VS + "pregnancy-findings",
+                    output("evidence", "pregnancyCondition")),
+    )  # fmt: skip
+    observed = observation(PREGNANCY_STATUS, PREGNANT, "2026-11-20")
+    env = run(knowledge, facts, PatientRecord(observations=(observed,)))
+    # The Observation decides; the Condition declaration's output is there, and empty.
+    assert env == {"pregnant": True, "pregnancyCondition": ""}
+    env = run(knowledge, facts, PatientRecord(conditions=(condition(ICD10, "Z34.0"),)))
+    assert env == {"pregnant": True, "pregnancyCondition": "Condition: Z34.0"}

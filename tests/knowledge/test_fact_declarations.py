@@ -1,7 +1,7 @@
 """The patient-fact declarations (docs/facts.md) of baclofen's Library and of the tizanidine module.
 
 These tests hold the data to the contract, independently of the loader (which refuses the
-same faults, tests/engine/test_fact_kinds.py): the profile fact-library accepts the Libraries
+same faults, tests/knowledge/test_fact_loading.py): the profile fact-library accepts the Libraries
 and refuses faulty declarations, and every variable a module's rules read is declared (or
 is one the engine gives), and every declared one is read.
 """
