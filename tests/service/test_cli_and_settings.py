@@ -20,7 +20,7 @@ from ._jwt import write_config
 from ._requests import hook_request
 from .conftest import TestClient
 
-FEEDBACK = "/cds-services/baclofen-order-sign/feedback"
+FEEDBACK = "/cds-services/medication-safety-order-sign/feedback"
 
 
 def test_feedback_report_counts_per_rule(
@@ -29,9 +29,9 @@ def test_feedback_report_counts_per_rule(
     with TestClient(create_app(settings, knowledge)) as client:
         shown = []
         for _ in range(3):
-            shown += client.post("/cds-services/baclofen-order-sign", json=hook_request()).json()[
-                "cards"
-            ]
+            shown += client.post(
+                "/cds-services/medication-safety-order-sign", json=hook_request()
+            ).json()["cards"]
         by_rule: dict[str, list[dict[str, Any]]] = {c["source"]["topic"]["code"]: [] for c in shown}
         for card in shown:
             by_rule[card["source"]["topic"]["code"]].append(card)

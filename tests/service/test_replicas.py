@@ -25,7 +25,7 @@ from _harness import Server  # noqa: E402 - the shared harness lives beside the 
 
 #: what the load balancer in front of both replicas is called: every token names it
 PUBLIC = "http://127.0.0.1:9443"
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 
 
 @pytest.fixture

@@ -140,7 +140,7 @@ def test_the_replay_quota_setting() -> None:
 
 # ----- every stored string is bounded
 
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 FEEDBACK = SIGN + "/feedback"
 LONG_ID = "x" * 257
 LONG_TEXT = "y" * 1025
@@ -574,7 +574,7 @@ def test_feedback_not_tied_to_a_shown_card_is_kept_apart(
     body = {"feedback": [item for item, _ in cases]}
     assert open_client.post(FEEDBACK, json=body).status_code == 200
     # A card of one service is unknown to the other.
-    select_feedback = "/cds-services/baclofen-order-select/feedback"
+    select_feedback = "/cds-services/medication-safety-order-select/feedback"
     item = {
         "card": card["uuid"],
         "outcome": "overridden",
