@@ -28,8 +28,8 @@ EXAMPLES = ROOT / "examples"
 #: the examples' "today": their saved responses hold for this date
 EXAMPLE_DAY = "2026-11-26"
 LOOPBACK = "127.0.0.1"
-SIGN_SERVICE = "baclofen-order-sign"
-SELECT_SERVICE = "baclofen-order-select"
+SIGN_SERVICE = "medication-safety-order-sign"
+SELECT_SERVICE = "medication-safety-order-select"
 
 
 def example(name: str) -> dict[str, Any]:

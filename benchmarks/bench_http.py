@@ -5,7 +5,7 @@ Prints figures, asserts nothing. Starts ``fhir-module serve`` (open mode, 127.0.
 free port, a temporary database), waits for it, and times
 
 - discovery, GET /cds-services: the HTTP stack's own cost (routing, JSON, the Guard);
-- a hook call, POST /cds-services/baclofen-order-sign with
+- a hook call, POST /cds-services/medication-safety-order-sign with
   examples/order-sign-max-daily-dose-oral (3 cards, the audit committed to SQLite
   before the answer),
 

@@ -59,11 +59,20 @@ def evaluate(
     service: str | None = None,
     knowledge: Knowledge | None = None,
     today: date | None = None,
+    service_ids: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Answer a CDS Hooks request (prefetched data only, or its FHIR server) as the service would.
 
-    `service` is a service id from discovery; by default the one for the request's hook.
-    Raises InvalidRequest for a malformed request and DataUnavailable when data a
-    rule needs is neither prefetched nor fetchable.
+    `service` is a service id from discovery (e.g. 'medication-safety-order-sign'); by
+    default the one for the request's hook. `service_ids` maps a hook to its service's id
+    as a config file's [service_ids] table does. Raises InvalidRequest for a malformed
+    request or an unknown service, ConfigError for an id not safe in a URL, and
+    DataUnavailable when data a rule needs is neither prefetched nor fetchable.
     """
-    return handle_hook(knowledge or default_knowledge(), service, _parse(request), today=today)
+    return handle_hook(
+        knowledge or default_knowledge(),
+        service,
+        _parse(request),
+        today=today,
+        service_ids=service_ids,
+    )

@@ -58,7 +58,10 @@ from _harness import (  # noqa: E402 - the shared harness lives beside the bench
     percentile,
 )
 
-SERVICES = {"order-sign": "baclofen-order-sign", "order-select": "baclofen-order-select"}
+SERVICES = {
+    "order-sign": "medication-safety-order-sign",
+    "order-select": "medication-safety-order-select",
+}
 FEEDBACK_EVERY = 3
 KILL_AT = 0.4
 MIB = 1024 * 1024

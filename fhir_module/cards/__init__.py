@@ -1,5 +1,5 @@
 """Findings rendered as CDS Hooks 2.0.1 cards."""
 
-from ._cards import card, cards
+from ._cards import card, card_order, cards
 
-__all__ = ["card", "cards"]
+__all__ = ["card", "card_order", "cards"]

@@ -73,6 +73,11 @@ def _display(drug: Drug, system: str, code: str) -> str:
     return drug.rule_displays.get((system, code), code)
 
 
+def card_order(finding: Finding) -> tuple[int, int]:
+    """The order cards are shown in: most severe first, then the PlanDefinition's order."""
+    return ORDER[finding.level], finding.rule.position
+
+
 def cards(findings: Iterable[Finding]) -> list[dict[str, Any]]:
     """Cards, most severe first, then in the PlanDefinition's order."""
-    return [card(f) for f in sorted(findings, key=lambda f: (ORDER[f.level], f.rule.position))]
+    return [card(f) for f in sorted(findings, key=card_order)]

@@ -36,7 +36,19 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="REQUEST.json",
         help="a CDS Hooks request, or a FHIR R4 Bundle judged as order-sign",
     )
-    parser.add_argument("--service", help="service id (default: the one for the request's hook)")
+    parser.add_argument(
+        "--service",
+        metavar="ID",
+        help="service id, e.g. medication-safety-order-sign (default: the one for the "
+        "request's hook)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.toml",
+        help="the service's config file, for the service ids its [service_ids] table names "
+        "(default: FHIR_MODULE_CONFIG)",
+    )
     parser.add_argument(
         "--date",
         type=date.fromisoformat,
@@ -114,12 +126,17 @@ def run(args: argparse.Namespace) -> int:
     from .._api import default_knowledge, evaluate_bundle
     from ..errors import ConfigError, TooLarge
     from ..hooks import handle_hook
-    from ..server import Settings
+    from ..server import Settings, load_config
 
     try:
         settings = with_knowledge_options(Settings.from_env(), args)
     except ConfigError as exc:
         return fail(f"bad setting: {exc}")
+    config_path = getattr(args, "config", None) or settings.config_path
+    try:
+        service_ids = load_config(config_path).service_ids if config_path else None
+    except ConfigError as exc:
+        return fail(f"bad config: {exc}")
     try:
         document = parse_request(args.request, read_request(args.request, settings.max_body_bytes))
     except _Unreadable as exc:
@@ -134,7 +151,12 @@ def run(args: argparse.Namespace) -> int:
             response = evaluate_bundle(document, knowledge=knowledge, today=args.date)
         else:
             response = handle_hook(
-                knowledge, args.service, document, settings=settings, today=args.date
+                knowledge,
+                args.service,
+                document,
+                settings=settings,
+                today=args.date,
+                service_ids=service_ids,
             )
     except TooLarge as exc:
         return fail(f"too large: {exc}")

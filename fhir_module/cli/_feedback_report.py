@@ -1,4 +1,8 @@
-"""fhir-module feedback-report: per rule, cards shown, accepted, overridden, and why."""
+"""fhir-module feedback-report: per drug and rule, cards shown, accepted, overridden, and why.
+
+The drug is the PlanDefinition whose rule gave the cards, as `canonical-url|version`;
+cards audited before the drug was recorded show "(unknown)".
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,15 @@ from ..errors import ConfigError, ReportError
 from ..server import RuleReport, Settings, describe_database, feedback_report
 from ._common import fail
 
-COLUMNS = ("rule", "shown", "accepted", "overridden")
+COLUMNS = ("drug", "rule", "shown", "accepted", "overridden")
+#: the drug column of rows whose drug was not recorded (cards audited before it was)
+UNKNOWN_DRUG = "(unknown)"
 
 
 def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "feedback-report",
-        help="per rule: cards shown, accepted, overridden, override reasons",
+        help="per drug and rule: cards shown, accepted, overridden, override reasons",
         description=__doc__,
     )
     parser.add_argument(
@@ -31,17 +37,26 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def write_table(rows: Sequence[RuleReport], out: TextIO) -> None:
-    """The report as a plain text table; override reasons indented under their rule."""
+    """The report as a plain text table, one row per drug and rule; override reasons
+    indented under their rule."""
+    drugs = [r.drug or UNKNOWN_DRUG for r in rows]
+    left = max([len(COLUMNS[0])] + [len(d) for d in drugs])
     width = max(
-        [len(COLUMNS[0])]
+        [len(COLUMNS[1])]
         + [len(r.rule_id) for r in rows]
         + [len(reason) + 4 for r in rows for reason, _ in r.reasons]
     )
-    out.write(f"{COLUMNS[0]:<{width}}  {COLUMNS[1]:>6}  {COLUMNS[2]:>8}  {COLUMNS[3]:>10}\n")
-    for r in rows:
-        out.write(f"{r.rule_id:<{width}}  {r.shown:>6}  {r.accepted:>8}  {r.overridden:>10}\n")
+    out.write(
+        f"{COLUMNS[0]:<{left}}  {COLUMNS[1]:<{width}}  {COLUMNS[2]:>6}  {COLUMNS[3]:>8}  "
+        f"{COLUMNS[4]:>10}\n"
+    )
+    for drug, r in zip(drugs, rows, strict=True):
+        out.write(
+            f"{drug:<{left}}  {r.rule_id:<{width}}  {r.shown:>6}  {r.accepted:>8}  "
+            f"{r.overridden:>10}\n"
+        )
         for reason, count in r.reasons:
-            out.write(f"    {reason:<{width - 4}}  {'':>6}  {'':>8}  {count:>10}\n")
+            out.write(f"{'':<{left}}      {reason:<{width - 4}}  {'':>6}  {'':>8}  {count:>10}\n")
     if not rows:
         out.write("(no cards shown and no feedback yet)\n")
 

@@ -6,7 +6,14 @@ neither needs FastAPI or PyJWT.
 """
 
 from ._data import ServerPolicy, fill_template, patient_record
-from ._discovery import Service, service_for_hook, services
+from ._discovery import (
+    Service,
+    check_service_id,
+    check_service_ids,
+    default_service_id,
+    service_for_hook,
+    services,
+)
 from ._feedback import CdsFeedback, Feedback, parse_feedback, validate_feedback
 from ._fhir import FhirClient, next_link
 from ._limits import (
@@ -86,9 +93,12 @@ __all__ = [
     "UrlError",
     "check_depth",
     "check_dose_work",
+    "check_service_id",
+    "check_service_ids",
     "check_feedback_size",
     "check_hook_sizes",
     "deadline",
+    "default_service_id",
     "evaluate_hook",
     "fill_template",
     "handle_hook",

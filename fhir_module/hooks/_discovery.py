@@ -1,13 +1,20 @@
-"""The CDS services the knowledge offers: one per hook its PlanDefinitions trigger on."""
+"""The CDS services the knowledge offers: one per hook its PlanDefinitions trigger on.
+
+Each service's id is stable whatever drug modules are loaded (`medication-safety-<hook>`
+unless the config names another), so that adding a drug module does not change the URL
+every EHR registered.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from ..errors import ConfigError
 from ..facts import prefetch_templates
 from ..knowledge import Knowledge
 
@@ -17,6 +24,50 @@ USAGE = (
     "fhirAuthorization so the service can read what prefetch lacks. Without either, "
     "the service answers 412."
 )
+#: the id a service gets unless one is configured for its hook
+ID_PREFIX = "medication-safety-"
+#: a service id goes in the URL path (/cds-services/{id}): a slug of lower-case letters and
+#: digits, with single '-', '_' or '.' between them, at most 64 characters
+SERVICE_ID = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+MAX_SERVICE_ID_CHARS = 64
+#: what each hook's service judges, for its description
+_SCOPE = {
+    "order-select": "the newly selected draft orders",
+    "order-sign": "every draft order about to be signed",
+}
+
+
+def default_service_id(hook: str) -> str:
+    """The id of the service for `hook` when none is configured."""
+    return ID_PREFIX + hook
+
+
+def check_service_id(value: object, where: str = "service id") -> str:
+    """`value` if it is a safe service id; ConfigError (one line, `where` first) otherwise."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: must be a string", where)
+    if len(value) > MAX_SERVICE_ID_CHARS or SERVICE_ID.fullmatch(value) is None:
+        raise ConfigError(
+            f"{where}: {value[:MAX_SERVICE_ID_CHARS]!r} is not a safe service id (lower-case "
+            f"letters and digits, single '-', '_' or '.' between them, at most "
+            f"{MAX_SERVICE_ID_CHARS} characters): it goes in the URL path",
+            where,
+        )
+    return value
+
+
+def check_service_ids(ids: Mapping[str, str], hooks: frozenset[str] | None = None) -> None:
+    """ConfigError unless every id is safe, names a hook (of `hooks`, when given) and no two
+    hooks share one."""
+    seen: dict[str, str] = {}
+    for hook, sid in ids.items():
+        where = f"service_ids.{hook}"
+        if hooks is not None and hook not in hooks:
+            raise ConfigError(f"{where}: not a hook this service answers", where)
+        check_service_id(sid, where)
+        if sid in seen:
+            raise ConfigError(f"{where}: {sid!r} is already the {seen[sid]} service's id", where)
+        seen[sid] = hook
 
 
 @dataclass(frozen=True)
@@ -41,24 +92,44 @@ class Service:
         }
 
 
+def services(knowledge: Knowledge, ids: Mapping[str, str] | None = None) -> Mapping[str, Service]:
+    """The services by id, one per hook of the knowledge, in hook order (built once).
+
+    `ids` maps a hook to its service's id (e.g. {"order-sign": "med-safety-sign"}); a hook
+    it leaves out gets `default_service_id(hook)`. ConfigError for an id that is not safe
+    in a URL, or one id given to two hooks.
+    """
+    return _services(knowledge, tuple(sorted((ids or {}).items())))
+
+
 @lru_cache(maxsize=8)
-def services(knowledge: Knowledge) -> Mapping[str, Service]:
-    """The services by id, e.g. 'baclofen-order-select', in hook order (built once)."""
+def _services(knowledge: Knowledge, ids: tuple[tuple[str, str], ...]) -> Mapping[str, Service]:
+    hooks = sorted(knowledge.hooks())
+    chosen = {hook: default_service_id(hook) for hook in hooks} | dict(ids)
+    check_service_ids(chosen)
     templates = prefetch_templates(knowledge)
     found: dict[str, Service] = {}
-    for hook in sorted(knowledge.hooks()):
-        drugs = [d for d in knowledge.drugs if any(hook in r.hooks for r in d.rules)]
-        plans = [
-            knowledge.by_url[d.plan_url].resource for d in drugs if d.plan_url in knowledge.by_url
-        ]
-        sid = "-".join(sorted(d.id for d in drugs)) + f"-{hook}"
-        title = "; ".join(d.plan_title for d in drugs) + f" ({hook})"
-        text = " ".join(str(p.get("description", "")).strip() for p in plans).strip()
-        description = f"Answers the {hook} hook. {text}".strip()
-        found[sid] = Service(sid, hook, title, description, templates)
+    for hook in hooks:
+        drugs = sorted(
+            (d for d in knowledge.drugs if any(hook in r.hooks for r in d.rules)),
+            key=lambda d: d.name.casefold(),
+        )
+        count = f"{len(drugs)} drug module" + ("" if len(drugs) == 1 else "s")
+        names = ", ".join(d.name for d in drugs)
+        scope = _SCOPE.get(hook, "the draft orders")
+        description = (
+            f"Answers the {hook} hook: checks {scope} against the medication-safety rules "
+            f"of the {count} loaded ({names})."
+        )
+        sid = chosen[hook]
+        found[sid] = Service(sid, hook, f"Medication safety ({hook})", description, templates)
     return MappingProxyType(found)
 
 
-def service_for_hook(knowledge: Knowledge, hook: str) -> str | None:
-    """The id of the service that answers `hook`, if the knowledge has one."""
-    return next((s.id for s in services(knowledge).values() if s.hook == hook), None)
+def service_for_hook(
+    knowledge: Knowledge, hook: str, catalogue: Mapping[str, Service] | None = None
+) -> str | None:
+    """The id of the service that answers `hook` (in `catalogue`, default the knowledge's
+    services), if there is one."""
+    found = services(knowledge) if catalogue is None else catalogue
+    return next((s.id for s in found.values() if s.hook == hook), None)

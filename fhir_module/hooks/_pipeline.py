@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 import requests
 
-from ..cards import cards
+from ..cards import card, card_order
 from ..engine import (
     bundle_resources,
     draft_drug_orders,
@@ -21,7 +21,7 @@ from ..engine import (
     unresolved_medications,
 )
 from ..facts import PatientRecord
-from ..knowledge import Knowledge
+from ..knowledge import Drug, Knowledge
 from ._data import ServerPolicy, patient_record, read_medications
 from ._discovery import Service, service_for_hook, services
 from ._limits import HookLimits, Limits, check_dose_work, check_hook_sizes
@@ -45,11 +45,24 @@ def evaluate_hook(
     references resolve in draftOrders, the `prefetch` Bundles and the record's Medications,
     as `drug_orders` resolves them.
     """
+    return _judged(knowledge, hook, context, record, today=today, prefetch=prefetch)[0]
+
+
+def _judged(
+    knowledge: Knowledge,
+    hook: str,
+    context: Mapping[str, Any],
+    record: PatientRecord,
+    *,
+    today: date | None,
+    prefetch: Any,
+) -> tuple[dict[str, Any], dict[str, Drug]]:
+    """The response, and the drug whose PlanDefinition gave each card (by card uuid)."""
     pool = medication_pool(context, prefetch, record.medications)
     drafts = draft_drug_orders(knowledge, context, pool)
     scope = selected(drafts, context.get("selections")) if hook == "order-select" else drafts
     if not scope:
-        return {"cards": []}
+        return {"cards": []}, {}
     requested = [
         r
         for r in bundle_resources(context.get("draftOrders"))
@@ -58,16 +71,19 @@ def evaluate_hook(
     findings = evaluate_orders(
         knowledge, hook, scope, drafts, record, today or date.today(), pool, requested
     )
-    return {"cards": cards(findings)}
+    shown = [(card(f), f.drug) for f in sorted(findings, key=card_order)]
+    return {"cards": [c for c, _ in shown]}, {str(c["uuid"]): drug for c, drug in shown}
 
 
 @dataclass(frozen=True)
 class HookResult:
-    """The validated call, the service that answered it and its response."""
+    """The validated call, the service that answered it and its response, and the drug
+    whose PlanDefinition gave each card (by card uuid), for the audit."""
 
     service: Service
     call: HookCall
     response: dict[str, Any]
+    drugs: Mapping[str, Drug] = field(default_factory=dict)
 
 
 def run_hook(
@@ -94,7 +110,7 @@ def run_hook(
     check_hook_sizes(body, settings.max_entries)
     if service_id is None:
         hook = body.get("hook") if isinstance(body, dict) else None
-        service_id = service_for_hook(knowledge, hook) if isinstance(hook, str) else None
+        service_id = service_for_hook(knowledge, hook, catalogue) if isinstance(hook, str) else None
         if service_id is None:
             raise RequestProblem("hook: no service of this module answers it", "hook", "invalid")
     service = catalogue.get(service_id)
@@ -133,10 +149,10 @@ def run_hook(
         settings.max_dosages,
         settings.max_dose_entries,
     )
-    response = evaluate_hook(
+    response, drugs = _judged(
         knowledge, service.hook, call.context, record, today=today, prefetch=call.prefetch
     )
-    return HookResult(service, call, response)
+    return HookResult(service, call, response, drugs)
 
 
 def handle_hook(
@@ -147,15 +163,24 @@ def handle_hook(
     settings: HookLimits | None = None,
     session: requests.Session | None = None,
     today: date | None = None,
+    service_ids: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The CDS Hooks response for a request body (bytes, text or parsed JSON).
 
-    `service_id` None picks the service by the request's `hook`; `settings` (default
-    `Limits()`, or the server's `Settings`) give the FHIR time-out and page cap; `session`
-    is the requests Session for FHIR reads (one per call if None). Raises
+    `service_id` None picks the service by the request's `hook`; `service_ids` maps a hook
+    to its service's id where it is not `medication-safety-<hook>` (see `services`);
+    `settings` (default `Limits()`, or the server's `Settings`) give the FHIR time-out and
+    page cap; `session` is the requests Session for FHIR reads (one per call if None). Raises
     InvalidRequest (bad body, unknown service: UnknownService) or DataUnavailable
     (data neither prefetched nor fetchable); writes no audit record.
     """
+    catalogue = services(knowledge, service_ids)
     return run_hook(
-        knowledge, service_id, body, settings=settings, session=session, today=today
+        knowledge,
+        service_id,
+        body,
+        settings=settings,
+        session=session,
+        today=today,
+        catalogue=catalogue,
     ).response

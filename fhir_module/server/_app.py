@@ -104,6 +104,8 @@ def create_app(
 
 def _runtime(settings: Settings, knowledge: Knowledge, session: requests.Session | None) -> Runtime:
     config = load_config(settings.config_path) if settings.config_path else None
+    # ConfigError, before anything is opened, if a configured id is another hook's default.
+    catalogue = services(knowledge, config.service_ids if config else None)
     store = Store(
         settings.database,
         settings.audit_key,
@@ -124,7 +126,7 @@ def _runtime(settings: Settings, knowledge: Knowledge, session: requests.Session
         if config and replay
         else None
     )
-    return Runtime(settings, knowledge, services(knowledge), store, http, config, replay, auth)
+    return Runtime(settings, knowledge, catalogue, store, http, config, replay, auth)
 
 
 @asynccontextmanager

@@ -7,12 +7,16 @@
     jwks_url = "https://ehr.example.org/jwks.json" # and/or jwks_file = "ehr-jwks.json"
     fhir_servers = ["https://ehr.example.org/fhir"]
     tenant = "..."                                 # optional
+    [service_ids]                                  # optional: a hook's service id
+    order-sign = "medication-safety-order-sign"    # (default: medication-safety-<hook>)
 
 Every URL must be https, or http on a loopback host; a relative jwks_file is
 read from the config file's folder. A client with both jwks_url and jwks_file
 is trusted by the file alone, a pinned copy of the set at that URL (never
 fetched); its tokens may still name the URL as `jku`. `public_base_url` is
 required: `aud` is checked against it, never against the Host a caller names.
+A service id goes in the URL path: it must be a slug (lower-case letters and digits,
+single '-', '_' or '.' between them), and two hooks cannot share one.
 Unknown keys are refused, so a typo cannot quietly turn a check off.
 """
 
@@ -20,14 +24,22 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from ..hooks import BaseUrl, UrlError, parse_base_url
+from ..hooks import (
+    CONTEXTS,
+    BaseUrl,
+    UrlError,
+    check_service_ids,
+    default_service_id,
+    parse_base_url,
+)
 
-_TOP_KEYS = {"public_base_url", "clients", "replay_quota"}
+_TOP_KEYS = {"public_base_url", "clients", "replay_quota", "service_ids"}
 _CLIENT_KEYS = {"issuer", "jwks_file", "jwks_url", "fhir_servers", "tenant"}
 
 
@@ -71,12 +83,15 @@ class TrustedClient:
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    """The config file's content: the trusted clients, by issuer, and the public base URL."""
+    """The config file's content: the trusted clients, by issuer, the public base URL, and
+    the service ids chosen for hooks (the others: `medication-safety-<hook>`)."""
 
     clients: Mapping[str, TrustedClient]
     public_base_url: str
     #: live jtis per issuer in the replay cache; None: the service's setting
     replay_quota: int | None = None
+    #: hook -> service id, as the [service_ids] table gives them
+    service_ids: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _text(table: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
@@ -139,7 +154,22 @@ def parse_config(data: Mapping[str, Any], folder: Path) -> ServiceConfig:
     quota = data.get("replay_quota")
     if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 1):
         raise ConfigError("replay_quota: must be a whole number, at least 1")
-    return ServiceConfig(clients=clients, public_base_url=base.rstrip("/"), replay_quota=quota)
+    return ServiceConfig(
+        clients=clients,
+        public_base_url=base.rstrip("/"),
+        replay_quota=quota,
+        service_ids=_service_ids(data.get("service_ids", {})),
+    )
+
+
+def _service_ids(table: Any) -> Mapping[str, str]:
+    """The [service_ids] table: each key a hook the service answers, each value a safe id."""
+    if not isinstance(table, dict):
+        raise ConfigError("service_ids: must be a table ([service_ids])", "service_ids")
+    check_service_ids(table, frozenset(CONTEXTS))
+    # Nor may an id be the one another hook keeps by default.
+    check_service_ids({hook: default_service_id(hook) for hook in CONTEXTS} | table)
+    return MappingProxyType(dict(table))
 
 
 def load_config(path: Path) -> ServiceConfig:

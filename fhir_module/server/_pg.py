@@ -67,6 +67,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " PRIMARY KEY (client, minute))",
     ),
 )
+MIGRATIONS += (
+    (
+        # As SQLite's step 5: the drug (the PlanDefinition's canonical URL and version) beside
+        # the rule; cards audited before have '' (unknown), their feedback what its card has.
+        "ALTER TABLE card_shown ADD COLUMN IF NOT EXISTS plan_url TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE card_shown ADD COLUMN IF NOT EXISTS plan_version TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE feedback ADD COLUMN IF NOT EXISTS plan_url TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE feedback ADD COLUMN IF NOT EXISTS plan_version TEXT NOT NULL DEFAULT ''",
+        "UPDATE feedback f SET plan_url = c.plan_url, plan_version = c.plan_version"
+        " FROM card_shown c WHERE c.card_uuid = f.card_uuid AND f.known_card = 1",
+        "CREATE INDEX IF NOT EXISTS card_shown_plan_rule ON card_shown (plan_url, rule_id)",
+    ),
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _PLACEHOLDER = re.compile(r"\?")

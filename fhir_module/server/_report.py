@@ -1,4 +1,6 @@
-"""Per-rule feedback figures from the service's database, read without writing to it.
+"""Per-drug and per-rule feedback figures from the service's database, read without
+writing to it. A drug is its PlanDefinition (canonical URL and version): drug modules
+share rule codes (max-daily-dose), so a rule's figures are always a drug's.
 
 Feedback the service cannot tie to what it showed (a card it never issued, a suggestion
 the card did not carry, a reason it did not offer) is reported in rows of its own,
@@ -37,19 +39,35 @@ class RuleReport:
     reasons: tuple[tuple[str, int], ...]
     #: a row of feedback kept apart (`rule_id` says why), not a rule's figures
     apart: bool = False
+    #: the PlanDefinition whose rule it is: canonical URL and version ('': not recorded)
+    plan_url: str = ""
+    plan_version: str = ""
+
+    @property
+    def drug(self) -> str:
+        """The PlanDefinition as a canonical reference, `url|version`; '' when unknown."""
+        if not self.plan_url:
+            return ""
+        return f"{self.plan_url}|{self.plan_version}" if self.plan_version else self.plan_url
 
 
-_SHOWN = "SELECT COALESCE(rule_id, ''), COUNT(*) FROM card_shown GROUP BY 1"
+_SHOWN = (
+    "SELECT plan_url, plan_version, COALESCE(rule_id, ''), COUNT(*) FROM card_shown"
+    " GROUP BY 1, 2, 3"
+)
 _FEEDBACK = (
     "SELECT f.apart, COALESCE(c.rule_id, ''), f.outcome, f.reason_code,"
-    " f.reason_display FROM feedback f LEFT JOIN card_shown c"
+    " f.reason_display, f.plan_url, f.plan_version FROM feedback f LEFT JOIN card_shown c"
     " ON c.card_uuid = f.card_uuid"
 )
+#: a row's key: plan URL, plan version, rule id (or the label of feedback kept apart)
+Key = tuple[str, str, str]
 
 
 def feedback_report(target: Path | str) -> list[RuleReport]:
-    """The report, one row per rule id, from a SQLite file or a PostgreSQL URL (every
-    replica's rows); raises sqlite3.Error or ReportError when it cannot be read."""
+    """The report, one row per drug and rule id (by drug, then rule), from a SQLite file or
+    a PostgreSQL URL (every replica's rows); raises sqlite3.Error or ReportError when it
+    cannot be read."""
     if is_postgres_url(target):
         from ._pg import read_rows
 
@@ -57,15 +75,15 @@ def feedback_report(target: Path | str) -> list[RuleReport]:
             shown_rows, rows = read_rows(str(target), [(_SHOWN, ()), (_FEEDBACK, ())])
         except Exception as exc:  # noqa: BLE001 - any driver error is one line, no trace
             raise ReportError(type(exc).__name__) from None
-        return _report(dict(shown_rows), rows)
+        return _report(_counts(shown_rows), rows)
     db_path = Path(target)
     if not db_path.is_file():
         raise sqlite3.OperationalError("no such database file")
     uri = f"file:{pathname2url(str(db_path.resolve()))}?mode=ro"
     conn = sqlite3.connect(uri, uri=True)
     try:
-        shown = dict(conn.execute(_SHOWN).fetchall())
         try:
+            shown = _counts(conn.execute(_SHOWN).fetchall())
             rows = conn.execute(_FEEDBACK).fetchall()
         except sqlite3.OperationalError as exc:
             if "no such column" not in str(exc):
@@ -78,24 +96,31 @@ def feedback_report(target: Path | str) -> list[RuleReport]:
     return _report(shown, rows)
 
 
-def _report(shown: dict[str, int], rows: list[Any]) -> list[RuleReport]:
-    outcomes: dict[str, Counter[str]] = defaultdict(Counter)
-    reasons: dict[str, Counter[str]] = defaultdict(Counter)
-    for apart, card_rule, outcome, code, display in rows:
+def _counts(rows: list[Any]) -> dict[Key, int]:
+    return {(str(url or ""), str(version or ""), rule): count for url, version, rule, count in rows}
+
+
+def _report(shown: dict[Key, int], rows: list[Any]) -> list[RuleReport]:
+    outcomes: dict[Key, Counter[str]] = defaultdict(Counter)
+    reasons: dict[Key, Counter[str]] = defaultdict(Counter)
+    for apart, card_rule, outcome, code, display, url, version in rows:
         # Feedback on a card never issued, or naming what its card did not offer, is
         # counted apart so that it cannot move a rule's figures.
         rule = APART.get(apart, UNKNOWN_CARD) if apart else card_rule
-        outcomes[rule][outcome] += 1
+        key = (str(url or ""), str(version or ""), rule)
+        outcomes[key][outcome] += 1
         if outcome == "overridden":
-            reasons[rule][display or code or NO_REASON] += 1
+            reasons[key][display or code or NO_REASON] += 1
     return [
         RuleReport(
-            rule,
-            shown.get(rule, 0),
-            outcomes[rule]["accepted"],
-            outcomes[rule]["overridden"],
-            tuple(sorted(reasons[rule].items(), key=lambda kv: (-kv[1], kv[0]))),
-            apart=rule in APART.values(),
+            key[2],
+            shown.get(key, 0),
+            outcomes[key]["accepted"],
+            outcomes[key]["overridden"],
+            tuple(sorted(reasons[key].items(), key=lambda kv: (-kv[1], kv[0]))),
+            apart=key[2] in APART.values(),
+            plan_url=key[0],
+            plan_version=key[1],
         )
-        for rule in sorted(set(shown) | set(outcomes))
+        for key in sorted(set(shown) | set(outcomes))
     ]

@@ -35,12 +35,15 @@ async def feedback(
     issuer = client.issuer if client is not None else "loopback"
 
     def work() -> Response:
-        if service_id not in service.catalogue:
+        answering = service.catalogue.get(service_id)
+        if answering is None:
             raise UnknownService()
         parsed = parse_json(body)
         check_feedback_size(parsed, service.settings.max_entries)
         # Committed before the 200: an acknowledged feedback survives a crash.
-        service.store.record_feedback(service_id, validate_feedback(parsed), issuer)
+        service.store.record_feedback(
+            service_id, validate_feedback(parsed), issuer, hook=answering.hook
+        )
         return Response(status_code=200)
 
     try:

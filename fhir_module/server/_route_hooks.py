@@ -53,6 +53,7 @@ async def _audited(service: Runtime, service_id: str, result: HookResult) -> Non
             hook=result.service.hook,
             patient_id=result.call.patient_id,
             cards=result.response.get("cards", []),
+            drugs={uuid: (d.plan_url, d.plan_version) for uuid, d in result.drugs.items()},
         )
     except StoreUnavailable:
         pass  # the cards matter more than their audit: the store counts and logs it

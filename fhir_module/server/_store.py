@@ -5,7 +5,8 @@ default, for one machine) and PostgreSQL (`_pg`, shared by several replicas).
 
 The audit holds no patient data and no tokens: the patient id only as an
 HMAC-SHA256 under the settings' key (from the environment or a key file, never
-in the database), the cards only as uuid, rule id and indicator. The database
+in the database), the cards only as uuid, drug (the PlanDefinition's canonical URL and
+version), rule id and indicator. The database
 and key files are made with mode 0600. Every write is committed before the
 service answers (WAL mode).
 Feedback is committed with synchronous=FULL: once acknowledged it survives a
@@ -172,6 +173,23 @@ MIGRATIONS += (
         "UPDATE feedback SET apart = 'unknown-card' WHERE known_card = 0",
     ),
 )
+MIGRATIONS += (
+    (
+        # The drug beside the rule: the PlanDefinition (canonical URL and version) whose rule
+        # gave the card, as several drug modules share rule codes. Cards audited before have
+        # '' (unknown); their feedback takes what its card has.
+        "ALTER TABLE card_shown ADD COLUMN plan_url TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE card_shown ADD COLUMN plan_version TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE feedback ADD COLUMN plan_url TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE feedback ADD COLUMN plan_version TEXT NOT NULL DEFAULT ''",
+        """UPDATE feedback SET (plan_url, plan_version) = (
+            SELECT c.plan_url, c.plan_version FROM card_shown c
+            WHERE c.card_uuid = feedback.card_uuid)
+        WHERE known_card = 1
+          AND EXISTS (SELECT 1 FROM card_shown c WHERE c.card_uuid = feedback.card_uuid)""",
+        "CREATE INDEX IF NOT EXISTS card_shown_plan_rule ON card_shown (plan_url, rule_id)",
+    ),
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 #: feedback.apart: why a feedback item is not counted with its rule's figures
 UNKNOWN_CARD = "unknown-card"
@@ -231,6 +249,22 @@ def _private_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL mode. SQLite does not wait (busy timeout) for that switch while another
+    connection to a new file is switching or migrating it: try again until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+            if not busy or time.monotonic() >= deadline:
+                conn.close()
+                raise
+            time.sleep(0.01)
+
+
 def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
     """A connection with the durability settings; creates or migrates the schema."""
     if synchronous not in ("FULL", "NORMAL"):
@@ -239,7 +273,7 @@ def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
     _private_file(path)
     conn = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS)
-    conn.execute("PRAGMA journal_mode=WAL")
+    _wal(conn)
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
     migrate(conn)
@@ -516,14 +550,21 @@ class Store:
         hook: str,
         patient_id: str,
         cards: Iterable[Mapping[str, Any]],
+        drugs: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
-        """Audit one answered hook call: which rules showed which cards, for whom (hashed)."""
+        """Audit one answered hook call: which rules of which drug showed which cards, for
+        whom (hashed). `drugs` gives, by card uuid, the canonical URL and version of the
+        PlanDefinition whose rule gave the card ('' for a card it leaves out)."""
         shown = []
         for card in cards:
             source = card.get("source")
             topic = source.get("topic") if isinstance(source, Mapping) else None
             rule = topic.get("code") if isinstance(topic, Mapping) else None
-            shown.append((str(card.get("uuid")), rule, card.get("indicator"), *_offered(card)))
+            uuid = str(card.get("uuid"))
+            plan_url, plan_version = (drugs or {}).get(uuid, ("", ""))
+            shown.append(
+                (uuid, rule, card.get("indicator"), *_offered(card), plan_url, plan_version)
+            )
         try:
             if self._purge_due():
                 self.purge()
@@ -564,27 +605,38 @@ class Store:
         )
         tx.executemany(
             "INSERT INTO card_shown (card_uuid, call_id, rule_id, indicator, suggestions,"
-            f" reasons) VALUES (?, {self.db.last_call_id}, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            f" reasons, plan_url, plan_version) VALUES (?, {self.db.last_call_id}, ?, ?, ?, ?,"
+            " ?, ?) ON CONFLICT DO NOTHING",
             [row for row in shown if row[0]],
         )
 
     def record_feedback(
-        self, service_id: str, items: Sequence[Feedback], client: str = "local"
+        self,
+        service_id: str,
+        items: Sequence[Feedback],
+        client: str = "local",
+        *,
+        hook: str | None = None,
     ) -> int:
         """Store feedback items (idempotent per card, outcome and time); the number new.
 
-        A comment is stored only with `store_comments`; else only its length. With
-        `feedback_per_minute`, TooMuchFeedback (and nothing stored) when `client` would
-        pass that many items in this minute."""
+        An item counts with its card's drug and rule when the card was shown by this
+        service: one called `service_id`, or, given `hook`, any service of that hook (the
+        same service under an id it had before). A comment is stored only with
+        `store_comments`; else only its length. With `feedback_per_minute`,
+        TooMuchFeedback (and nothing stored) when `client` would pass that many items in
+        this minute."""
         try:
-            added = self._write_feedback(service_id, items, client)
+            added = self._write_feedback(service_id, items, client, hook)
         except StoreUnavailable as exc:
             self._feedback_failed(exc.cause)
             raise
         self._written()
         return added
 
-    def _write_feedback(self, service_id: str, items: Sequence[Feedback], client: str) -> int:
+    def _write_feedback(
+        self, service_id: str, items: Sequence[Feedback], client: str, hook: str | None
+    ) -> int:
         if self._purge_due():
             self.purge()
         added = 0
@@ -601,11 +653,15 @@ class Store:
                     raise TooMuchFeedback(self.feedback_per_minute)  # rolls the count back
             for item in items:
                 card = tx.execute(
-                    "SELECT h.service_id, c.suggestions, c.reasons FROM card_shown c"
-                    " JOIN hook_call h ON h.id = c.call_id WHERE c.card_uuid = ?",
+                    "SELECT h.service_id, c.suggestions, c.reasons, c.plan_url, c.plan_version,"
+                    " h.hook FROM card_shown c JOIN hook_call h ON h.id = c.call_id"
+                    " WHERE c.card_uuid = ?",
                     (item.card,),
                 ).fetchone()
-                known = card is not None and card[0] == service_id
+                known = card is not None and (
+                    card[0] == service_id or (hook is not None and card[5] == hook)
+                )
+                plan_url, plan_version = (card[3], card[4]) if known else ("", "")
                 apart = _apart(item, card[1], card[2]) if known else UNKNOWN_CARD
                 # Each id once, and no more than the card carried: a caller repeating one id
                 # cannot grow the row (the ids a card did not carry are kept apart).
@@ -619,7 +675,8 @@ class Store:
                     "INSERT INTO feedback (service_id, card_uuid, outcome,"
                     " outcome_timestamp, accepted_suggestions, reason_system, reason_code,"
                     " reason_display, user_comment, comment_length, known_card, received_at,"
-                    " apart) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " apart, plan_url, plan_version)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT DO NOTHING",
                     (
                         service_id,
@@ -635,6 +692,8 @@ class Store:
                         int(known),
                         _timestamp(self._clock()),
                         apart,
+                        plan_url,
+                        plan_version,
                     ),
                 )
                 added += cursor.rowcount

@@ -41,7 +41,7 @@ def test_a_plain_bundle(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_service_chosen_explicitly(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(EXAMPLES / "order-sign-max-daily-dose-oral.request.json")
-    code, _, err = run(capsys, path, "--service", "baclofen-order-select")
+    code, _, err = run(capsys, path, "--service", "medication-safety-order-select")
     assert code == 2 and err.count("\n") == 1 and "invalid request" in err
     code, _, err = run(capsys, path, "--service", "no-such-service")
     assert code == 2 and err.count("\n") == 1

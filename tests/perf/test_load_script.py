@@ -45,9 +45,10 @@ def test_every_example_becomes_a_valid_new_call(load: ModuleType) -> None:
         again = load.hook_request(template)[1]
         assert (
             service
-            == {"order-sign": "baclofen-order-sign", "order-select": "baclofen-order-select"}[
-                template["hook"]
-            ]
+            == {
+                "order-sign": "medication-safety-order-sign",
+                "order-select": "medication-safety-order-select",
+            }[template["hook"]]
         )
         assert request["hookInstance"] != template["hookInstance"] != again["hookInstance"]
         assert parse_hook_call(request, template["hook"]).hook_instance == request["hookInstance"]

@@ -22,7 +22,7 @@ from .conftest import TestClient, record_thread_hand_offs
 
 BASE = SERVICE_URL
 DISCOVERY = "/cds-services"
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 
 
 def call(client: TestClient, path: str, bearer: str | None, **kwargs: Any) -> Any:

@@ -20,7 +20,7 @@ from ._jwt import write_config
 from ._requests import hook_request
 from .conftest import TestClient
 
-FEEDBACK = "/cds-services/baclofen-order-sign/feedback"
+FEEDBACK = "/cds-services/medication-safety-order-sign/feedback"
 
 
 def test_feedback_report_counts_per_rule(
@@ -29,9 +29,9 @@ def test_feedback_report_counts_per_rule(
     with TestClient(create_app(settings, knowledge)) as client:
         shown = []
         for _ in range(3):
-            shown += client.post("/cds-services/baclofen-order-sign", json=hook_request()).json()[
-                "cards"
-            ]
+            shown += client.post(
+                "/cds-services/medication-safety-order-sign", json=hook_request()
+            ).json()["cards"]
         by_rule: dict[str, list[dict[str, Any]]] = {c["source"]["topic"]["code"]: [] for c in shown}
         for card in shown:
             by_rule[card["source"]["topic"]["code"]].append(card)
@@ -74,21 +74,25 @@ def test_feedback_report_counts_per_rule(
         assert client.post(FEEDBACK, json={"feedback": items}).status_code == 200
     assert main(["feedback-report", "--db", str(settings.db_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["rule", "shown", "accepted", "overridden"]
+    assert lines[0].split() == ["drug", "rule", "shown", "accepted", "overridden"]
     table = [re.split(r"\s{2,}", line.strip()) for line in lines[1:]]
+    # Each rule's figures are its drug's: the PlanDefinition's canonical URL and version.
+    (drug,) = knowledge.drugs
+    plan = f"{drug.plan_url}|{drug.plan_version}"
+    assert plan == "http://fhir-module.org/fhir/PlanDefinition/baclofen-order-safety|0.1.0"
     assert table == [
-        ["(unknown card)", "0", "0", "1"],
+        ["(unknown)", "(unknown card)", "0", "0", "1"],
         ["(no reason given)", "1"],
-        ["max-daily-dose", "3", "1", "1"],
+        [plan, "max-daily-dose", "3", "1", "1"],
         ["Dose checked and intended", "1"],
-        ["starting-dose", "3", "0", "2"],
+        [plan, "starting-dose", "3", "0", "2"],
         ["(no reason given)", "1"],
         ["Dose checked and intended", "1"],
     ]
+    # reasons are indented under their rule's column
+    rule_column = lines[3].index("max-daily-dose")
     assert all(
-        line.startswith("    ")
-        for line in lines[1:]
-        if not line[0].isalnum() and not line.startswith("(unknown")
+        line[: rule_column + 4].isspace() for line in lines[1:] if not line.startswith(("(", "h"))
     )
 
 

@@ -94,7 +94,7 @@ def test_headers_sent_a_byte_at_a_time_do_not_hold_a_connection(live: tuple[str,
 def test_a_body_sent_too_slowly_gets_408(live: tuple[str, int]) -> None:
     with socket.create_connection(live) as sock:
         sock.sendall(
-            b"POST /cds-services/baclofen-order-sign HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"POST /cds-services/medication-safety-order-sign HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"hook":'
         )
         sock.settimeout(5)

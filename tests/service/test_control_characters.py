@@ -17,7 +17,7 @@ from ._requests import hook_request
 from .conftest import TestClient
 
 KEY = b"a shared audit key, 32 bytes...."
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 OVERRIDDEN = {
     "card": "card-1",
     "outcome": "overridden",

@@ -15,7 +15,10 @@ def test_discovery_lists_one_service_per_hook(client: TestClient, knowledge: Kno
     assert response.status_code == 200
     found = response.json()["services"]
     assert {s["hook"] for s in found} == set(knowledge.hooks()) == {"order-select", "order-sign"}
-    assert {s["id"] for s in found} == {"baclofen-order-select", "baclofen-order-sign"}
+    assert {s["id"] for s in found} == {
+        "medication-safety-order-select",
+        "medication-safety-order-sign",
+    }
     for entry in found:
         assert set(entry) == {"hook", "title", "description", "id", "prefetch", "usageRequirements"}
         assert all(
@@ -32,9 +35,12 @@ def test_discovery_allows_browser_clients(client: TestClient) -> None:
 
 
 def test_service_for_hook(knowledge: Knowledge) -> None:
-    assert service_for_hook(knowledge, "order-sign") == "baclofen-order-sign"
+    assert service_for_hook(knowledge, "order-sign") == "medication-safety-order-sign"
     assert service_for_hook(knowledge, "patient-view") is None
-    assert list(services(knowledge)) == ["baclofen-order-select", "baclofen-order-sign"]
+    assert list(services(knowledge)) == [
+        "medication-safety-order-select",
+        "medication-safety-order-sign",
+    ]
 
 
 def test_public_names_are_sorted_and_exist() -> None:

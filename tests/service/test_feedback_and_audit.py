@@ -17,8 +17,8 @@ from fhir_module.server import Settings, Store, create_app
 from ._requests import PATIENT, PATIENT_ID, TOKEN, full_prefetch, hook_request
 from .conftest import TestClient, record_thread_hand_offs
 
-SIGN = "/cds-services/baclofen-order-sign"
-FEEDBACK = "/cds-services/baclofen-order-sign/feedback"
+SIGN = "/cds-services/medication-safety-order-sign"
+FEEDBACK = "/cds-services/medication-safety-order-sign/feedback"
 REASON = {
     "system": "http://fhir-module.org/fhir/CodeSystem/override-reason",
     "code": "dose-intended",
@@ -204,7 +204,7 @@ def test_the_audit_holds_no_patient_id_and_no_token(client: TestClient, settings
     store = Store(settings.db_path)
     assert call == (
         "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "baclofen-order-sign",
+        "medication-safety-order-sign",
         "order-sign",
         store.patient_hash(PATIENT_ID),
         len(shown),

@@ -37,7 +37,7 @@ from ._requests import (
 )
 from .conftest import TestClient
 
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 CAP = 64 * 1024
 CONDITION = {
     "resourceType": "Condition",

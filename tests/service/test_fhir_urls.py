@@ -20,7 +20,7 @@ from ._jwt import write_config
 from ._requests import PATIENT, SERVER, TOKEN, full_prefetch, hook_request, searchset
 from .conftest import TestClient
 
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 
 #: fhirServer values an allowlist of https://ehr.example.org/fhir (or of loopback, in open
 #: mode) must never let through, whatever a URL parser makes of them

@@ -14,7 +14,7 @@ from ._requests import hook_request, mangle
 from .conftest import TestClient
 from .test_validation import FIELDS, JSON
 
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 FEEDBACK = f"{SIGN}/feedback"
 FAST = settings(
     max_examples=60,

@@ -25,8 +25,8 @@ from ._requests import (
 )
 from .conftest import TestClient, record_thread_hand_offs
 
-SIGN = "/cds-services/baclofen-order-sign"
-SELECT = "/cds-services/baclofen-order-select"
+SIGN = "/cds-services/medication-safety-order-sign"
+SELECT = "/cds-services/medication-safety-order-select"
 FIXTURES = Path("/work/shared/fixtures/third-party")
 PREGNANT = {
     "resourceType": "Observation",
@@ -270,7 +270,7 @@ def test_an_unexpected_fault_is_a_bare_500(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError(PATIENT_ID)
 
-    monkeypatch.setattr("fhir_module.hooks._pipeline.evaluate_hook", broken)
+    monkeypatch.setattr("fhir_module.hooks._pipeline._judged", broken)
     response = client.post(SIGN, json=hook_request())
     assert response.status_code == 500
     assert response.json()["issue"][0]["code"] == "exception"
@@ -338,7 +338,7 @@ def test_a_fault_is_a_bare_500(client: TestClient, monkeypatch: pytest.MonkeyPat
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError(PATIENT_ID)
 
-    monkeypatch.setattr("fhir_module.hooks._pipeline.evaluate_hook", broken)
+    monkeypatch.setattr("fhir_module.hooks._pipeline._judged", broken)
     response = client.post(SIGN, json=hook_request())
     assert response.status_code == 500 and PATIENT_ID not in response.text
 

@@ -10,7 +10,7 @@ import pytest
 from ._requests import baclofen_order, hook_request, rule_ids
 from .conftest import TestClient
 
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 FEEDBACK = f"{SIGN}/feedback"
 DIGITS_4299 = "9" * 4299  # the longest integer json.loads reads
 DIGITS_5000 = "9" * 5000

@@ -19,7 +19,7 @@ from .conftest import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
 SECOND_DRUG = ROOT / "tests" / "second_drug" / "knowledge"
-BOTH_DRUGS = ["baclofen-tizanidine-order-select", "baclofen-tizanidine-order-sign"]
+BOTH_DRUGS = ["medication-safety-order-select", "medication-safety-order-sign"]
 
 
 @pytest.fixture

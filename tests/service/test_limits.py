@@ -14,7 +14,7 @@ from fhir_module.server import Settings, create_app
 from ._requests import baclofen_order, full_prefetch, hook_request, searchset
 from .conftest import TestClient
 
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 FEEDBACK = f"{SIGN}/feedback"
 
 

@@ -82,7 +82,7 @@ def test_a_full_run_logs_no_secret_and_no_patient_data(
     config = write_config(tmp_path, fhir_servers=(fhir_server,))
     settings = Settings(db_path=tmp_path / "h.sqlite3", config_path=config, fhir_timeout=5)
     base = SERVICE_URL
-    sign = "/cds-services/baclofen-order-sign"
+    sign = "/cds-services/medication-safety-order-sign"
     jwts: list[str] = []
 
     def bearer(path: str) -> dict[str, str]:

@@ -18,8 +18,8 @@ from ._jwt import write_config
 from ._requests import SERVER, TOKEN, baclofen_order, full_prefetch, hook_request, rule_ids
 from .conftest import TestClient
 
-SIGN = "/cds-services/baclofen-order-sign"
-SELECT = "/cds-services/baclofen-order-select"
+SIGN = "/cds-services/medication-safety-order-sign"
+SELECT = "/cds-services/medication-safety-order-select"
 BACLOFEN = {
     "resourceType": "Medication",
     "id": "zzz",

@@ -23,7 +23,7 @@ from ._jwt import JWKS_URL, SERVICE_URL, jwks, key, token, write_config
 from ._requests import PATIENT, PATIENT_ID, SERVER, TOKEN, full_prefetch, hook_request, searchset
 from .conftest import TestClient
 
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 ENVIRONMENT = (
     "NETRC",
     "REQUESTS_CA_BUNDLE",

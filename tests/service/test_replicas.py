@@ -25,7 +25,7 @@ from _harness import Server  # noqa: E402 - the shared harness lives beside the 
 
 #: what the load balancer in front of both replicas is called: every token names it
 PUBLIC = "http://127.0.0.1:9443"
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 
 
 @pytest.fixture
@@ -92,8 +92,9 @@ def test_feedback_posted_to_both_appears_once_in_the_report(
     assert main(["feedback-report", "--db", url]) == 0
     lines = capsys.readouterr().out.splitlines()
     rule = card["source"]["topic"]["code"]
-    (row,) = [line.split() for line in lines if line.startswith(rule)]
-    assert row[2:] == ["1", "0"]  # accepted once, whichever replicas heard it
+    plan = "http://fhir-module.org/fhir/PlanDefinition/baclofen-order-safety|0.1.0"
+    (row,) = [line.split() for line in lines if line.startswith(f"{plan}  {rule} ")]
+    assert row[3:] == ["1", "0"]  # accepted once, whichever replicas heard it
 
 
 def test_killing_a_replica_loses_no_acknowledged_feedback(

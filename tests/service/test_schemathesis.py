@@ -78,7 +78,10 @@ def test_the_schema_describes_the_bodies() -> None:
         raw["components"]["schemas"]["CdsHookRequest"]["required"]
     )
     (service_id,) = hook["parameters"]
-    assert service_id["schema"]["enum"] == ["baclofen-order-select", "baclofen-order-sign"]
+    assert service_id["schema"]["enum"] == [
+        "medication-safety-order-select",
+        "medication-safety-order-sign",
+    ]
     assert {"200", "400", "401", "404", "412", "413"} <= set(hook["responses"])
 
 

@@ -391,7 +391,7 @@ def test_the_service_audits_takes_feedback_and_reports_on_both(
     from ._requests import hook_request
     from .conftest import TestClient
 
-    sign = "/cds-services/baclofen-order-sign"
+    sign = "/cds-services/medication-safety-order-sign"
     with TestClient(create_app(service_settings, knowledge)) as client:
         cards = client.post(sign, json=hook_request()).json()["cards"]
         card = next(c for c in cards if c.get("suggestions"))
@@ -439,7 +439,7 @@ def test_a_read_only_postgresql_gives_503_for_feedback_and_still_answers(
 
     url = postgres_cluster.new_database()
     name = url.split("/")[3].split("?")[0]
-    sign = "/cds-services/baclofen-order-sign"
+    sign = "/cds-services/medication-safety-order-sign"
     item = {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2024-05-01T10:00:00Z"}
     with TestClient(create_app(Settings(db_url=url, audit_key=KEY), knowledge)) as client:
         assert client.post(sign + "/feedback", json={"feedback": [item]}).status_code == 200

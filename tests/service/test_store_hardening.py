@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def test_the_replay_quota_setting() -> None:
 
 # ----- every stored string is bounded
 
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 FEEDBACK = SIGN + "/feedback"
 LONG_ID = "x" * 257
 LONG_TEXT = "y" * 1025
@@ -574,7 +575,7 @@ def test_feedback_not_tied_to_a_shown_card_is_kept_apart(
     body = {"feedback": [item for item, _ in cases]}
     assert open_client.post(FEEDBACK, json=body).status_code == 200
     # A card of one service is unknown to the other.
-    select_feedback = "/cds-services/baclofen-order-select/feedback"
+    select_feedback = "/cds-services/medication-safety-order-select/feedback"
     item = {
         "card": card["uuid"],
         "outcome": "overridden",
@@ -586,12 +587,15 @@ def test_feedback_not_tied_to_a_shown_card_is_kept_apart(
 
     assert main(["feedback-report", "--db", str(open_settings.db_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = {line.split("  ")[0]: line.split()[-3:] for line in lines[1:] if line[0] != " "}
+    table = [re.split(r"\s{2,}", line.strip()) for line in lines[1:] if line[0] != " "]
+    rows = {(drug, rule): figures for drug, rule, *figures in table}
     rule = card["source"]["topic"]["code"]  # type: ignore[index]
-    assert rows[rule][1:] == ["1", "2"]  # shown, accepted 1, overridden 2: only what counts
-    assert rows["(suggestion not on the card)"] == ["0", "2", "0"]
-    assert rows["(reason not offered by the card)"] == ["0", "0", "2"]
-    assert rows["(unknown card)"] == ["0", "0", "2"]
+    plan = "http://fhir-module.org/fhir/PlanDefinition/baclofen-order-safety|0.1.0"
+    assert rows[(plan, rule)][1:] == ["1", "2"]  # shown, accepted 1, overridden 2: only what counts
+    # kept apart with the drug of the card they name; a card never shown has none
+    assert rows[(plan, "(suggestion not on the card)")] == ["0", "2", "0"]
+    assert rows[(plan, "(reason not offered by the card)")] == ["0", "0", "2"]
+    assert rows[("(unknown)", "(unknown card)")] == ["0", "0", "2"]
 
 
 # ----- a database that cannot be written: 503 for feedback, answers still out, /health

@@ -19,7 +19,7 @@ from ._jwt import SERVICE_URL, jwks, key, write_config
 from ._requests import PATIENT, SERVER, hook_request, searchset
 from .conftest import TestClient
 
-SIGN = "/cds-services/baclofen-order-sign"
+SIGN = "/cds-services/medication-safety-order-sign"
 ELSEWHERE = "https://elsewhere.example.com/fhir"
 LOCAL = "http://127.0.0.1:8081/fhir"
 

@@ -17,8 +17,8 @@ from fhir_module.knowledge import Knowledge
 from ._requests import PATIENT_ID, TOKEN, hook_request, mangle
 from .conftest import TestClient
 
-SIGN = "/cds-services/baclofen-order-sign"
-SELECT = "/cds-services/baclofen-order-select"
+SIGN = "/cds-services/medication-safety-order-sign"
+SELECT = "/cds-services/medication-safety-order-select"
 Edit = Callable[[dict[str, Any]], Any]
 
 
@@ -173,7 +173,7 @@ def test_no_mangled_request_breaks_the_pipeline(
     request = hook_request("order-select", server=False)
     mangle(request, path, value)
     try:
-        response = handle_hook(knowledge, "baclofen-order-select", json.dumps(request))
+        response = handle_hook(knowledge, "medication-safety-order-select", json.dumps(request))
     except InvalidRequest:
         return
     except Exception as exc:  # the data layer may say 412; anything else is a bug
@@ -217,5 +217,5 @@ def test_no_mangled_order_breaks_the_pipeline(
     for part in path[:-1]:
         target = target[part]
     target[path[-1]] = value
-    response = handle_hook(knowledge, "baclofen-order-sign", request)
+    response = handle_hook(knowledge, "medication-safety-order-sign", request)
     assert isinstance(response["cards"], list)

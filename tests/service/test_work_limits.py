@@ -17,8 +17,8 @@ from fhir_module.server import Settings, create_app
 from ._requests import baclofen_order, full_prefetch, hook_request, other_order, rule_ids, searchset
 from .conftest import TestClient
 
-SIGN = "/cds-services/baclofen-order-sign"
-SELECT = "/cds-services/baclofen-order-select"
+SIGN = "/cds-services/medication-safety-order-sign"
+SELECT = "/cds-services/medication-safety-order-select"
 WHERE = ["MedicationRequest.dosageInstruction"]
 
 
