@@ -18,12 +18,8 @@ from ..errors import ConfigError
 from ..facts import prefetch_templates
 from ..knowledge import Knowledge
 
-USAGE = (
-    "Reads the patient's birth date, pregnancy and breastfeeding observations, conditions "
-    "and medication requests: send them as prefetch, or send fhirServer and "
-    "fhirAuthorization so the service can read what prefetch lacks. Without either, "
-    "the service answers 412."
-)
+#: the drug names a description lists before it counts the rest
+MAX_NAMED_DRUGS = 5
 #: the id a service gets unless one is configured for its hook
 ID_PREFIX = "medication-safety-"
 #: a service id goes in the URL path (/cds-services/{id}): a slug of lower-case letters and
@@ -79,6 +75,7 @@ class Service:
     title: str
     description: str
     prefetch: Mapping[str, str]
+    usage: str
 
     def discovery(self) -> dict[str, Any]:
         """This service's entry in the discovery response."""
@@ -88,8 +85,29 @@ class Service:
             "description": self.description,
             "id": self.id,
             "prefetch": dict(self.prefetch),
-            "usageRequirements": USAGE,
+            "usageRequirements": self.usage,
         }
+
+
+def usage(templates: Mapping[str, str]) -> str:
+    """The usageRequirements text: the resource types the prefetch templates read (those the
+    loaded modules declare), and what the service needs to be sent."""
+    types = list(dict.fromkeys(re.split(r"[/?]", t, maxsplit=1)[0] for t in templates.values()))
+    if not types:
+        return "Reads nothing of the patient's record: only the draft orders in the context."
+    listed = ", ".join(types[:-1]) + f" and {types[-1]}" if len(types) > 1 else types[0]
+    return (
+        f"Reads the {listed} resources its prefetch templates name (what the loaded modules' "
+        "rules read): send them as prefetch, or send fhirServer and fhirAuthorization so the "
+        "service can read what prefetch lacks. Without either, the service answers 412."
+    )
+
+
+def drug_list(names: list[str]) -> str:
+    """The drug names for a description: every one, or the first few and how many more."""
+    if len(names) <= MAX_NAMED_DRUGS:
+        return ", ".join(names)
+    return ", ".join(names[:MAX_NAMED_DRUGS]) + f" and {len(names) - MAX_NAMED_DRUGS} more"
 
 
 def services(knowledge: Knowledge, ids: Mapping[str, str] | None = None) -> Mapping[str, Service]:
@@ -115,14 +133,16 @@ def _services(knowledge: Knowledge, ids: tuple[tuple[str, str], ...]) -> Mapping
             key=lambda d: d.name.casefold(),
         )
         count = f"{len(drugs)} drug module" + ("" if len(drugs) == 1 else "s")
-        names = ", ".join(d.name for d in drugs)
+        names = drug_list([d.name for d in drugs])
         scope = _SCOPE.get(hook, "the draft orders")
         description = (
             f"Answers the {hook} hook: checks {scope} against the medication-safety rules "
             f"of the {count} loaded ({names})."
         )
         sid = chosen[hook]
-        found[sid] = Service(sid, hook, f"Medication safety ({hook})", description, templates)
+        found[sid] = Service(
+            sid, hook, f"Medication safety ({hook})", description, templates, usage(templates)
+        )
     return MappingProxyType(found)
 
 

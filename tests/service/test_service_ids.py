@@ -14,7 +14,6 @@ from fhir_module.cli import main
 from fhir_module.errors import ConfigError, InvalidRequest
 from fhir_module.facts import prefetch_templates
 from fhir_module.hooks import check_service_id, default_service_id, handle_hook, services
-from fhir_module.hooks._discovery import USAGE
 from fhir_module.knowledge import Knowledge, load_knowledge
 from fhir_module.server import Settings, create_app, load_config
 
@@ -55,7 +54,11 @@ def test_one_drug_gets_the_stable_ids(client: TestClient, knowledge: Knowledge) 
         assert entry["title"] == f"Medication safety ({hook})"
         assert "the 1 drug module loaded (baclofen)" in entry["description"]
         assert entry["prefetch"] == prefetch_templates(knowledge)
-        assert entry["usageRequirements"] == USAGE
+        usage = entry["usageRequirements"]
+        # the resource types the templates read, from the modules' declarations
+        for resource_type in ("Patient", "Observation", "Condition", "MedicationRequest"):
+            assert resource_type in usage
+        assert "412" in usage
 
 
 def test_a_second_drug_keeps_the_same_ids(settings: Settings, two_drugs: Knowledge) -> None:
@@ -189,3 +192,23 @@ def test_the_cli_takes_the_ids(
     assert main(["evaluate", "--config", str(bad), str(request)]) == 2
     err = capsys.readouterr().err
     assert "bad config:" in err and "'Sign' is not a safe service id" in err
+
+
+def test_a_large_formulary_keeps_the_description_short() -> None:
+    from fhir_module.hooks._discovery import MAX_NAMED_DRUGS, drug_list
+
+    names = [f"drug{n:04d}" for n in range(500)]
+    text = drug_list(names)
+    assert text.startswith(", ".join(names[:MAX_NAMED_DRUGS]))
+    assert text.endswith(f" and {500 - MAX_NAMED_DRUGS} more")
+    assert len(text) < 100
+    assert drug_list(["baclofen", "tizanidine"]) == "baclofen, tizanidine"
+
+
+def test_usage_names_what_the_templates_read() -> None:
+    from fhir_module.hooks._discovery import usage
+
+    text = usage({"patient": "Patient/{{context.patientId}}"})
+    assert text.startswith("Reads the Patient resources")
+    assert "Observation" not in text
+    assert "only the draft orders" in usage({})
