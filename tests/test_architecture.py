@@ -513,6 +513,91 @@ def test_the_cli_evaluate_loads_neither_fastapi_nor_pyjwt() -> None:
     assert done.stderr.strip().splitlines()[-1] == "0 False False"
 
 
+#: the modules that keep no state between calls but in their one memo (dosing/_memo.py)
+STATELESS = ["fhir_module/ucum.py", "fhir_module/dosing/*.py"]
+MEMO_SEAM = "fhir_module/dosing/_memo.py"
+MUTATORS = {
+    "append", "extend", "insert", "pop", "popitem", "clear", "update", "setdefault",
+    "add", "discard", "remove", "__setitem__", "__delitem__",
+}  # fmt: skip
+
+
+def module_state_writes(path: Path, file: str) -> list[str]:
+    """Where a function writes to a name of its module (``TABLE[key] = ...``,
+    ``TABLE.update(...)``, ``global``): state kept between calls."""
+    tree = ast.parse(path.read_text(), str(path))
+    module_names = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    }
+    wrong = []
+    for function in ast.walk(tree):
+        if not isinstance(function, FUNCTIONS):
+            continue
+        local = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)} | {
+            n.id
+            for n in ast.walk(function)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        shared = module_names - local
+        for node in ast.walk(function):
+            name = None
+            if isinstance(node, ast.Global | ast.Nonlocal):
+                name = ", ".join(node.names)
+            elif isinstance(node, ast.Subscript | ast.Attribute) and isinstance(
+                node.ctx, ast.Store | ast.Del
+            ):
+                name = _shared_name(node.value, shared)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in MUTATORS
+            ):
+                name = _shared_name(node.func.value, shared)
+            if name:
+                wrong.append(f"{file}:{node.lineno}: writes to the module's {name}")
+    return wrong
+
+
+def _shared_name(node: ast.expr, shared: set[str]) -> str | None:
+    return node.id if isinstance(node, ast.Name) and node.id in shared else None
+
+
+def test_dosing_and_ucum_keep_no_state_but_their_memo() -> None:
+    files = sorted({p for pattern in STATELESS for p in ROOT.glob(pattern)})
+    assert len(files) > 5
+    wrong = [
+        problem
+        for path in files
+        if path.relative_to(ROOT).as_posix() != MEMO_SEAM
+        for problem in module_state_writes(path, path.relative_to(ROOT).as_posix())
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "_seen = {}\n\ndef rate(text):\n    _seen[text] = len(text)\n",
+        "_seen = {}\n\ndef rate(text):\n    return _seen.setdefault(text, len(text))\n",
+        "_last = None\n\ndef rate(text):\n    global _last\n    _last = text\n",
+        "_cache = []\n\ndef rate(text):\n    if len(_cache) < 9:\n        _cache.append(text)\n",
+    ],
+)
+def test_state_kept_between_calls_is_found(tmp_path: Path, source: str) -> None:
+    (tmp_path / "m.py").write_text(source)
+    assert module_state_writes(tmp_path / "m.py", "m.py")
+
+
+def test_a_function_own_table_is_not_state(tmp_path: Path) -> None:
+    source = "TABLE = {}\n\ndef build():\n    TABLE = {}\n    TABLE['a'] = 1\n    return TABLE\n"
+    (tmp_path / "m.py").write_text(source)
+    assert module_state_writes(tmp_path / "m.py", "m.py") == []
+
+
 def _checked(tmp_path: Path, module: str, source: str) -> list[str]:
     """Every check's complaints about one module's source, written to a file first."""
     is_package = module.count(".") == 1 and module.split(".")[1] in RANKS
