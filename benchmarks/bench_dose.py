@@ -12,7 +12,7 @@ import time
 import timeit
 from typing import Any
 
-from fhir_module.dosing import daily_dose
+from fhir_module.dosing import clear_memo, daily_dose
 from fhir_module.knowledge import load_knowledge
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -92,10 +92,10 @@ def _parse_then_dose(
     """(parse, dose) seconds per order when each order is parsed from text and then computed,
     as a service does; the dose's cost is that run less the parsing alone.
 
-    ``fresh``: every round brings doses never seen before, so none of the words the dose
-    arithmetic keeps for doses it has met (bounded tables) are reused. Otherwise the same
-    ``count`` distinct doses come back each round. The collector is paused while timing,
-    as ``timeit`` does.
+    ``fresh``: every round brings doses never seen before, and the dose arithmetic's memo
+    (``dosing.clear_memo``) is emptied before it, so nothing remembered from earlier rounds
+    is reused. Otherwise the same ``count`` distinct doses come back each round. The
+    collector is paused while timing, as ``timeit`` does.
     """
     loads = json.loads
     best_parse = best_both = float("inf")
@@ -107,6 +107,7 @@ def _parse_then_dose(
         for round_ in range(rounds):
             if fresh:
                 texts = _orders_with_doses((round_ + 1) * count, count)
+                clear_memo()
             start = time.perf_counter()
             for text in texts:
                 loads(text)

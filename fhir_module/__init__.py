@@ -7,9 +7,15 @@ The public API::
     response = evaluate_bundle(fhir_bundle)     # judged as order-sign
 
 Both return the CDS Hooks response (``{"cards": [...]}``).
+
+The command line reaches the root's own modules (``_api``, ``_bundle``, ``_push``,
+``_validate``) through the names exported here, never by importing them.
 """
 
-from ._api import evaluate, evaluate_bundle
+from ._api import default_knowledge, evaluate, evaluate_bundle
+from ._bundle import transaction_bundle
+from ._push import EntriesFailed, display_url, outcome_lines, push_bundle
+from ._validate import validate_files
 from .errors import (
     ConfigError,
     DataUnavailable,
@@ -25,13 +31,20 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "DataUnavailable",
+    "EntriesFailed",
     "FhirModuleError",
     "FhirServerError",
     "InvalidRequest",
     "Knowledge",
     "KnowledgeError",
     "__version__",
+    "default_knowledge",
+    "display_url",
     "evaluate",
     "evaluate_bundle",
     "load_knowledge",
+    "outcome_lines",
+    "push_bundle",
+    "transaction_bundle",
+    "validate_files",
 ]

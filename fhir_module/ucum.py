@@ -188,13 +188,10 @@ def time_seconds(text: str) -> Decimal | None:
 
 
 _PER_TIME = re.compile(r"^\(?\s*(\d+(?:\.\d+)?)?\s*\.?\s*([^\d\s().]+)\s*\)?$")
-_rate_cache: dict[str, tuple[Unit, Decimal] | None] = {}
 
 
 def rate_unit(text: str) -> tuple[Unit, Decimal] | None:
     """A rate unit such as 'ug/h', 'mL/(24.h)' or 'mcg/day' -> (dose unit, seconds), else None."""
-    if text in _rate_cache:
-        return _rate_cache[text]
     found: tuple[Unit, Decimal] | None = None
     head, slash, tail = text.partition("/")
     if slash:
@@ -204,8 +201,6 @@ def rate_unit(text: str) -> tuple[Unit, Decimal] | None:
             seconds = time_seconds(match.group(2))
             if seconds is not None:
                 found = (unit, seconds * Decimal(match.group(1) or 1))
-    if len(_rate_cache) < 512:
-        _rate_cache[text] = found
     return found
 
 

@@ -123,7 +123,7 @@ def _no_constant(name: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._api import default_knowledge, evaluate_bundle
+    from .. import default_knowledge, evaluate_bundle
     from ..errors import ConfigError, TooLarge
     from ..hooks import handle_hook
     from ..server import Settings, load_config

@@ -18,7 +18,7 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._bundle import transaction_bundle
+    from .. import transaction_bundle
 
     text = json.dumps(transaction_bundle(knowledge_or_fail()), indent=2, ensure_ascii=False) + "\n"
     if not args.out:

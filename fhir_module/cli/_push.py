@@ -37,8 +37,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._bundle import transaction_bundle
-    from .._push import EntriesFailed, display_url, outcome_lines, push_bundle
+    from .. import EntriesFailed, display_url, outcome_lines, push_bundle, transaction_bundle
 
     if not args.fhir_server.startswith(("http://", "https://")):
         return fail("--fhir-server must be an http:// or https:// URL")

@@ -23,7 +23,7 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._validate import validate_files
+    from .. import validate_files
 
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:

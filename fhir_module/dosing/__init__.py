@@ -5,9 +5,13 @@ daily amount of the ingredient it allows, by route, with the arithmetic and ever
 assumption in words for a card; or a ``DoseUnknown`` saying why it cannot. Drug
 facts (products, strengths, route codes) come from a ``DoseKnowledge``; this
 package holds only standard unit and timing definitions.
+
+The arithmetic of the doses met is remembered in bounded tables (``_memo``);
+``clear_memo()`` forgets it all.
 """
 
 from ._compute import daily_dose, order_route
+from ._memo import clear_memo
 from ._protocol import DoseKnowledge, Product
 from ._result import UNRECOGNISED, DailyDose, DoseUnknown
 from ._scale import scaled_order
@@ -18,6 +22,7 @@ __all__ = [
     "DoseUnknown",
     "Product",
     "UNRECOGNISED",
+    "clear_memo",
     "daily_dose",
     "order_route",
     "scaled_order",

@@ -27,6 +27,7 @@ from ..ucum import (
     time_seconds,
     unit_named,
 )
+from ._memo import memo
 from ._order import OrderContext
 from ._strength import Strength
 from ._timing import events_per_day
@@ -176,60 +177,28 @@ def _entry_part(
             "no timing" if timing is None else "the timing gives no frequency or times"
         )
     per_day = events.per_day
-    scale_key = (unit, per_day, strength)
-    # Keyed by the JSON number as sent, and its type: 10**23 == 1e23 in Python, but they
-    # read as different Decimals (the float is read as its shortest text, 1E+23).
-    key = (raw, type(raw), scale_key)
-    found = _daily_words.get(key)
-    if found is None:
-        scale = _scales.get(scale_key)
-        if scale is None:
-            scale = _scale(unit, per_day, strength)
-            if len(_scales) < 256:
-                _scales[scale_key] = scale
-        value = number(raw, "dose value")
-        # The dose first, then the doses a day, as everywhere in the package: each product
-        # is rounded to 28 digits, so the order of the factors can show in the last digit.
-        single = _mg(value, unit, strength)
-        mg = single * per_day
-        tail = scale.tail_one if value == 1 else scale.tail_more
-        found = (mg, scale.unit, f"{fmt(value)}{tail}{shown(mg, scale.unit)}", single)
-        if len(_daily_words) < 1024:
-            _daily_words[key] = found
-    return Part(
-        found[0],
-        found[1],
-        found[2],
-        list(events.notes) if events.notes else [],
-        found[3],
-        per_day,
-    )
+    mg, mass_unit, words, single = _daily_words(raw, unit, per_day, strength)
+    return Part(mg, mass_unit, words, list(events.notes) if events.notes else [], single, per_day)
 
 
-# The same few doses of the same few products at the same few frequencies recur:
-# (dose as sent, its type, (unit, doses a day, strength)) -> (mg a day, mass unit, arithmetic,
-# mg a dose).
-_daily_words: dict[tuple[Any, ...], tuple[Decimal, str, str, Decimal]] = {}
-
-
-class _Scale(NamedTuple):
-    """The words of a dose of a unit and strength at a frequency, around its figures."""
-
-    unit: str  # the mass unit the result is shown in
-    tail_one: str  # the words between the dose figure and the result, for a dose of 1
-    tail_more: str  # the same for any other dose ('tablets', not 'tablet')
-
-
-_scales: dict[tuple[Any, ...], _Scale] = {}
-
-
-def _scale(unit: Unit, per_day: Decimal, strength: Strength | None) -> _Scale:
+# The same few doses of the same few products at the same few frequencies recur. Keyed by the
+# JSON number as sent, and its type: 10**23 == 1e23 in Python, but they read as different
+# Decimals (the float is read as its shortest text, 1E+23).
+@memo
+def _daily_words(
+    raw: int | float, unit: Unit, per_day: Decimal, strength: Strength | None
+) -> tuple[Decimal, str, str, Decimal]:
+    """A dose as sent, of a unit and strength, ``per_day`` times a day -> (mg a day, the mass
+    unit it is shown in, the arithmetic in words, mg a dose)."""
+    value = number(raw, "dose value")
+    # The dose first, then the doses a day, as everywhere in the package: each product
+    # is rounded to 28 digits, so the order of the factors can show in the last digit.
+    single = _mg(value, unit, strength)
+    mg = single * per_day
+    mass_unit = _shown_unit(unit, strength)
     times = "" if per_day == 1 else f" x {fmt(per_day)} a day"
-    return _Scale(
-        _shown_unit(unit, strength),
-        f"{_unit_words(unit, strength, ONE)}{times} = ",
-        f"{_unit_words(unit, strength, _TWO)}{times} = ",
-    )
+    words = _unit_words(unit, strength, ONE if value == 1 else _TWO)  # 'tablet', 'tablets'
+    return mg, mass_unit, f"{fmt(value)}{words}{times} = {shown(mg, mass_unit)}", single
 
 
 _TWO = Decimal(2)

@@ -24,6 +24,7 @@ from ..ucum import (
     per_words,
     unit_named,
 )
+from ._memo import memo
 
 if TYPE_CHECKING:
     from ._order import OrderContext
@@ -63,23 +64,9 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
     mismatch = ""
     product = ctx.product()
     if product is not None:
-        label, mg, product_per = product.label, product.strength_mg, product.per_unit
-        key = (label, mg, product_per, per)
-        found = _product_strengths.get(key)
+        label, product_per = product.label, product.per_unit
+        found = _product_strength(label, product.strength_mg, product_per, per)
         if found is not None:
-            return found
-        product_unit = unit_named(str(product_per))
-        if not isinstance(mg, Decimal):
-            mg = Decimal(str(mg))
-        if (
-            product_unit is not None
-            and product_unit.kind == per
-            and product_unit.factor == 1
-            and mg > 0
-        ):
-            found = _strength(mg, per, _label_unit(label, mg), f"taken from the product {label}")
-            if len(_product_strengths) < 256:
-                _product_strengths[key] = found
             return found
         mismatch = f"; the product {label} is per {product_per}"
     found = _from_ingredients(per, ctx.medication, ctx.knowledge.tablet_unit_codes)
@@ -96,30 +83,33 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
     )
 
 
-# Products are few and their strengths fixed: the words about them are built once.
-_product_strengths: dict[tuple[Any, ...], Strength] = {}
-_label_units: dict[tuple[str, Decimal], str] = {}
+# Products are few and their strengths fixed: the words about them are remembered.
+@memo
+def _product_strength(label: str, mg: Any, product_per: Any, per: str) -> Strength | None:
+    """The strength per ``per`` of a product of the knowledge (its label, strength in mg and
+    unit), or None if the product is not counted in ``per``."""
+    product_unit = unit_named(str(product_per))
+    if not isinstance(mg, Decimal):
+        mg = Decimal(str(mg))
+    if product_unit is None or product_unit.kind != per or product_unit.factor != 1 or mg <= 0:
+        return None
+    return _strength(mg, per, _label_unit(label, mg), f"taken from the product {label}")
 
 
 def _label_unit(label: str, mg: Decimal) -> str:
     """The mass unit the product's own label states its strength in, when the label's figure
     agrees with the strength; otherwise ug below 1 mg and mg above."""
-    key = (label, mg)
-    unit = _label_units.get(key)
-    if unit is None:
-        unit = mass_unit_for(mg)
-        match = _NAME_STRENGTH.search(label) if type(label) is str else None
-        if match is not None:
-            named = unit_named(match.group(2))
-            count = Decimal(match.group(3) or 1)
-            if (
-                named is not None
-                and named.kind == "mass"
-                and Decimal(match.group(1)) * named.factor == mg * count
-            ):
-                unit = named.ucum
-        if len(_label_units) < 256:
-            _label_units[key] = unit
+    unit = mass_unit_for(mg)
+    match = _NAME_STRENGTH.search(label) if type(label) is str else None
+    if match is not None:
+        named = unit_named(match.group(2))
+        count = Decimal(match.group(3) or 1)
+        if (
+            named is not None
+            and named.kind == "mass"
+            and Decimal(match.group(1)) * named.factor == mg * count
+        ):
+            unit = named.ucum
     return unit
 
 

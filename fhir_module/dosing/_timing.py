@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from ..errors import UnreadableDose
 from ..ucum import DAY_SECONDS, ONE, UP, ceil_div, fmt, positive, show_value, time_seconds
+from ._memo import memo
 
 # HL7 v3 GTSAbbreviation codes: doses on a dosing day.
 _GTS: dict[str, Decimal] = {
@@ -52,10 +53,6 @@ class Events(NamedTuple):
     notes: tuple[str, ...]
 
 
-_common: dict[tuple[Any, ...], Events | None] = {}
-_UNSEEN: Any = object()
-
-
 def events_per_day(timing: dict[str, Any]) -> Events | None:
     """The most doses a Timing puts on one day; None if it states no frequency or times.
 
@@ -68,15 +65,14 @@ def events_per_day(timing: dict[str, Any]) -> Events | None:
             frequency, period = repeat.get("frequency"), repeat.get("period")
             unit = repeat.get("periodUnit")
             if type(frequency) is int and type(period) is int and type(unit) is str:
-                key = (frequency, period, unit)
-                found: Events | None = _common.get(key, _UNSEEN)
-                if found is not _UNSEEN:
-                    return found
-                found = _events(timing)
-                if len(_common) < 1024:
-                    _common[key] = found
-                return found
+                return _every(frequency, period, unit)
     return _events(timing)
+
+
+@memo
+def _every(frequency: int, period: int, unit: str) -> Events | None:
+    """``events_per_day`` of a timing of ``frequency`` doses every ``period`` ``unit``s."""
+    return _events({"repeat": {"frequency": frequency, "period": period, "periodUnit": unit}})
 
 
 def _events(timing: dict[str, Any]) -> Events | None:

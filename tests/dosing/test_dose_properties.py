@@ -245,11 +245,9 @@ def test_a_damaged_order_gives_an_answer_not_an_exception(
 
 
 def _forget_remembered_arithmetic() -> None:
-    from fhir_module.dosing import _dosage, _timing
+    from fhir_module.dosing import clear_memo
 
-    _dosage._daily_words.clear()
-    _dosage._scales.clear()
-    _timing._common.clear()
+    clear_memo()
 
 
 @FAST
