@@ -16,6 +16,7 @@ from .errors import (
     FhirModuleError,
     FhirServerError,
     InvalidRequest,
+    KnowledgeConflict,
     KnowledgeError,
 )
 from .knowledge import Knowledge, load_knowledge
@@ -29,6 +30,7 @@ __all__ = [
     "FhirServerError",
     "InvalidRequest",
     "Knowledge",
+    "KnowledgeConflict",
     "KnowledgeError",
     "__version__",
     "evaluate",
