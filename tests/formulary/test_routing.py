@@ -12,7 +12,7 @@ import pytest
 
 from fhir_module import evaluate
 from fhir_module.hooks import handle_hook
-from fhir_module.knowledge import Knowledge, load_knowledge
+from fhir_module.knowledge import Knowledge, default_files, load_knowledge
 
 from ._derive import RXNORM, Derived, cards_by_rule, derive, order, request, tablet, write
 
@@ -67,13 +67,16 @@ def acide(tmp_path_factory: pytest.TempPathFactory) -> Knowledge:
 
 @pytest.mark.parametrize(
     "text",
-    ["Acide formulique 10 mg comprimé", "ACIDE-FORMULIQUE 10 mg comprimé", "acide  formulique, comprimé 10 mg"],
+    [
+        "Acide formulique 10 mg comprimé",
+        "ACIDE-FORMULIQUE 10 mg comprimé",
+        "acide  formulique, comprimé 10 mg",
+    ],
 )
 def test_a_two_word_name_is_matched_in_order_text(acide: Knowledge, text: str) -> None:
     response = evaluate(request(order("mr-1", {"text": text})), knowledge=acide)
-    assert ("max-daily-dose", "Acide formulique 160 mg/day exceeds the 100 mg/day oral maximum") in (
-        cards_by_rule(response)
-    )
+    summary = "Acide formulique 160 mg/day exceeds the 100 mg/day oral maximum"
+    assert ("max-daily-dose", summary) in cards_by_rule(response)
     assert _drugs_carded(response) == {"acide formulique"}
 
 
@@ -136,15 +139,11 @@ def test_a_declared_combination_product_gets_both_drugs_rules(tmp_path: Path) ->
     _add_medication(derived, derived.file("ValueSet", "-medications"), combination, "combo")
     site = tmp_path / "site-baclofen"
     site.mkdir()
-    from fhir_module.knowledge import default_files
-
     for path in default_files():
         (site / path.name).write_bytes(path.read_bytes())
     _add_medication(derived, site / "ValueSet-baclofen-medications.json", combination, "combo")
     _combination(tmp_path / "combinations", derived, combination)
-    knowledge = load_knowledge(
-        site, derived.folder, tmp_path / "combinations", builtin=False
-    )
+    knowledge = load_knowledge(site, derived.folder, tmp_path / "combinations", builtin=False)
     concept = {"coding": [{"system": RXNORM, "code": combination}]}
     response = evaluate(request(order("mr-1", concept, mg=40)), knowledge=knowledge)
     _both_maxima(response, "Zoraaine")
