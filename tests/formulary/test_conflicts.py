@@ -116,12 +116,23 @@ def _buccal(folder: Path, code_from: str = "ValueSet-route-oral.json") -> Path:
 
 
 def _routes(derived: Derived, *urls: str) -> None:
+    """The derived PlanDefinition names exactly these route ValueSets."""
+
     def change(plan: dict[str, Any]) -> None:
         plan["relatedArtifact"] = [
             a for a in plan["relatedArtifact"] if a.get("label") != "route"
         ] + [{"type": "depends-on", "label": "route", "resource": url} for url in urls]
 
     derived.edit(derived.file("PlanDefinition", "-order-safety"), change)
+
+
+def _routes_in(path: Path, *urls: str) -> None:
+    """The PlanDefinition in `path` names these route ValueSets as well."""
+    plan = json.loads(path.read_text(encoding="utf-8"))
+    plan["relatedArtifact"] += [
+        {"type": "depends-on", "label": "route", "resource": url} for url in urls
+    ]
+    path.write_text(json.dumps(plan, indent=2), encoding="utf-8")
 
 
 def test_two_route_value_sets_of_one_module_sharing_a_code(tmp_path: Path) -> None:
@@ -145,22 +156,45 @@ def test_a_plan_definition_naming_no_route_value_set(tmp_path: Path) -> None:
         load_knowledge(derived.folder)
 
 
-@pytest.mark.parametrize("command", ["evaluate", "package"])
+@pytest.mark.parametrize("command", ["evaluate", "package", "validate"])
 def test_the_cli_exits_2_with_one_line_naming_both_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
     derived = derive(tmp_path / "zoraaine", "zoraaine", 6)
     path = _with_medication(derived, "197391", "baclofen 10 MG Oral Tablet")
+    knowledge = ["--knowledge", str(derived.folder)]
     args = {
-        "evaluate": [str(EXAMPLES / "order-sign-max-daily-dose-oral.request.json")],
-        "package": ["--out", str(tmp_path / "site.tgz")],
+        "evaluate": [str(EXAMPLES / "order-sign-max-daily-dose-oral.request.json"), *knowledge],
+        "package": ["--out", str(tmp_path / "site.tgz"), *knowledge],
+        "validate": [str(p) for p in sorted(derived.folder.glob("*.json"))],
     }[command]
-    code = main([command, *args, "--knowledge", str(derived.folder)])
+    code = main([command, *args])
     out = capsys.readouterr()
     assert (code, out.out) == (2, "")
     assert out.err.startswith("fhir-module: knowledge conflict: ") and out.err.count("\n") == 1
     assert str(path) in out.err
     assert str(BUILTIN["ValueSet-baclofen-medications.json"]) in out.err
+
+
+def test_validate_judges_a_sites_own_copy_of_the_module_without_the_built_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    for path in BUILTIN.values():
+        (site / path.name).write_bytes(path.read_bytes())
+    files = [str(p) for p in sorted(site.glob("*.json"))]
+    assert main(["validate", *files]) == 0
+    assert capsys.readouterr().out.endswith("resource(s) valid\n")
+    # ... but a second route ValueSet of the module sharing the oral codes is refused.
+    _buccal(site)
+    _routes_in(
+        site / "PlanDefinition-baclofen-order-safety.json",
+        "http://site.example.org/fhir/ValueSet/route-buccal|0.1.0",
+    )
+    code = main(["validate", *(str(p) for p in sorted(site.glob("*.json")))])
+    err = capsys.readouterr().err
+    assert code == 2 and "is in route" in err and str(site / "ValueSet-route-buccal.json") in err
 
 
 def test_serve_refuses_the_formulary_before_listening(
