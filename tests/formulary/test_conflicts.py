@@ -211,3 +211,21 @@ def test_serve_refuses_the_formulary_before_listening(
     assert code == 2
     assert last.startswith("fhir-module: knowledge conflict: ") and str(path) in last
     assert not (tmp_path / "db.sqlite").exists()  # refused before the database was opened
+
+
+def test_a_route_fact_reads_only_a_route_value_set_its_plan_definition_names(
+    tmp_path: Path,
+) -> None:
+    derived = derive(tmp_path / "zoraaine", "zoraaine", 8)
+    library = derived.file("Library", "-order-safety")
+    text = library.read_text(encoding="utf-8")
+    assert text.count("/ValueSet/route-intrathecal") == 1
+    # its route-history fact reads route-other-injection, which the PlanDefinition leaves out
+    library.write_text(text.replace("/route-intrathecal", "/route-other-injection"), "utf-8")
+    _routes(
+        derived,
+        "http://fhir-module.org/fhir/ValueSet/route-oral|0.1.0",
+        "http://fhir-module.org/fhir/ValueSet/route-intrathecal|0.1.0",
+    )
+    with pytest.raises(KnowledgeError, match="fact-route.*the module's PlanDefinition names"):
+        load_knowledge(derived.folder)
