@@ -22,6 +22,7 @@ from .errors import (
     FhirModuleError,
     FhirServerError,
     InvalidRequest,
+    KnowledgeConflict,
     KnowledgeError,
 )
 from .knowledge import Knowledge, load_knowledge
@@ -36,6 +37,7 @@ __all__ = [
     "FhirServerError",
     "InvalidRequest",
     "Knowledge",
+    "KnowledgeConflict",
     "KnowledgeError",
     "__version__",
     "default_knowledge",

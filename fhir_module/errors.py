@@ -2,6 +2,7 @@
 
     FhirModuleError                   root of every error this package raises on purpose (500)
     ├── KnowledgeError                a knowledge resource is broken (names file and element)
+    │   └── KnowledgeConflict         two knowledge files claim the same thing (names both)
     ├── ConfigError                   settings or the config file are wrong (CLI exit 2)
     ├── InvalidRequest                a CDS Hooks request or Bundle is malformed (400, exit 2)
     │   ├── RequestProblem            ... and knows its OperationOutcome issue code
@@ -56,6 +57,16 @@ class KnowledgeError(FhirModuleError):
         self.element = element
         self.problem = problem
         super().__init__(f"{file}: {element}: {problem}")
+
+
+class KnowledgeConflict(KnowledgeError):
+    """Two knowledge files claim the same thing: one canonical URL and version, one medication
+    code for two drugs, one product code for two products, one route code for two route
+    categories of a module. The message names both files; the CLI exits 2 with it."""
+
+    def __init__(self, file: str, element: str, problem: str, other: str) -> None:
+        self.other = other
+        super().__init__(file, element, f"{problem} (also in {other})")
 
 
 class ConfigError(FhirModuleError):

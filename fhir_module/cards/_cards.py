@@ -19,9 +19,26 @@ SUMMARY_LIMIT = 140
 ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
-def _summary(text: str) -> str:
+def _summary(text: str, drug: Drug) -> str:
+    """The summary in one line of under SUMMARY_LIMIT characters, naming its drug (its
+    name put first when the rule's text does not say it)."""
     text = " ".join(text.split())
+    if not drug.names_in(text):
+        text = f"{_capitalised(drug.name)}: {text}"
     return text if len(text) < SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 2].rstrip() + "…"
+
+
+def _capitalised(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def source_label(drug: Drug) -> str:
+    """The card's source.label: the drug's PlanDefinition title and version, the drug's
+    name put first when the title does not say it."""
+    title = drug.plan_title
+    if not drug.names_in(title):
+        title = f"{_capitalised(drug.name)}: {title}"
+    return f"{title} (version {drug.plan_version})"
 
 
 def _action(action: Action) -> dict[str, Any]:
@@ -38,11 +55,11 @@ def card(finding: Finding) -> dict[str, Any]:
     rule, drug = finding.rule, finding.drug
     body: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
-        "summary": _summary(finding.summary),
+        "summary": _summary(finding.summary, drug),
         "indicator": finding.level,
         "detail": finding.detail,
         "source": {
-            "label": f"{drug.plan_title} (version {drug.plan_version})",
+            "label": source_label(drug),
             "topic": {
                 "system": rule.rule_system,
                 "code": rule.rule_id,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ..errors import ConfigError, KnowledgeError
+from ..errors import ConfigError, KnowledgeConflict, KnowledgeError
 from ..knowledge import Knowledge, load_knowledge
 
 if TYPE_CHECKING:
@@ -34,8 +34,15 @@ def knowledge_or_fail() -> Knowledge:
     """The module's knowledge; a broken knowledge file ends the command with one line."""
     try:
         return load_knowledge()
+    except KnowledgeConflict as exc:
+        die(conflict_line(exc))
     except KnowledgeError as exc:
         die(f"broken knowledge: {exc}", 1)
+
+
+def conflict_line(exc: KnowledgeConflict) -> str:
+    """The one line a refused formulary ends a command with (exit 2): both files named."""
+    return f"knowledge conflict: {exc}"
 
 
 def add_knowledge_options(parser: argparse.ArgumentParser) -> None:
@@ -71,10 +78,13 @@ def with_knowledge_options(settings: Settings, args: argparse.Namespace) -> Sett
 
 def settings_knowledge_or_fail(settings: Settings) -> Knowledge:
     """The knowledge the settings name; a missing path or none at all ends the command with
-    one line (exit 2), a broken knowledge file with one line naming it (exit 1)."""
+    one line (exit 2), a broken knowledge file with one line naming it (exit 1), two files
+    that claim the same thing (KnowledgeConflict) with one line naming both (exit 2)."""
     try:
         return settings.load_knowledge()
     except ConfigError as exc:
         die(str(exc))
+    except KnowledgeConflict as exc:
+        die(conflict_line(exc))
     except KnowledgeError as exc:
         die(f"broken knowledge: {exc}", 1)

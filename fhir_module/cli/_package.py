@@ -7,8 +7,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from ..errors import KnowledgeError
-from ._common import fail
+from ..errors import KnowledgeConflict, KnowledgeError
+from ._common import conflict_line, fail
 
 
 def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
             return fail(f"no such file or folder: {path}")
     try:
         knowledge = load_knowledge(*args.knowledge)
+    except KnowledgeConflict as exc:
+        return fail(conflict_line(exc))
     except KnowledgeError as exc:
         return fail(f"broken knowledge: {exc}", 1)
     definitions = None

@@ -16,7 +16,7 @@ from ..facts import (
     dose_summary,
     guideline_view,
 )
-from ..knowledge import Drug, Knowledge, Pool, named_medication
+from ..knowledge import Drug, Knowledge, Matches, Pool, named_medication
 from ._findings import Action
 from ._orders import DrugOrder
 
@@ -37,19 +37,22 @@ class Call:
         record: PatientRecord,
         pool: Pool | None = None,
         requested: Sequence[Mapping[str, Any]] | None = None,
+        matches: Matches | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.scope = scope
-        self.doses = {id(o): daily_dose(o.order, knowledge, o.medication) for o in scope}
+        matches = matches or knowledge.matches()
+        # Each drug reads its orders with its own route categories and products.
+        self.doses = {id(o): daily_dose(o.order, o.drug.terms, o.medication) for o in scope}
         history = [r for r in record.medication_requests if isinstance(r, Mapping)]
         on_record = (pool or Pool()).with_resources([*history, *record.medications])
         in_request = pool or Pool()
         drafted = [d.order for d in drafts] if requested is None else list(requested)
-        request_orders = [_resolved(knowledge, r, in_request) for r in drafted]
+        request_orders = [_resolved(matches, r, in_request) for r in drafted]
         self.sources = Sources(
             knowledge,
             record,
-            [_resolved(knowledge, r, on_record) for r in history],
+            [_resolved(matches, r, on_record) for r in history],
             request_orders,
             frozenset(o.reference for o in request_orders if o.reference),
         )
@@ -105,7 +108,8 @@ class Call:
         return found
 
 
-def _resolved(knowledge: Knowledge, order: Mapping[str, Any], pool: Pool) -> RecordOrder:
-    """A MedicationRequest with its medication resolved and its drug recognised (if any)."""
+def _resolved(matches: Matches, order: Mapping[str, Any], pool: Pool) -> RecordOrder:
+    """A MedicationRequest with its medication resolved and its drugs recognised (if any)."""
     named = named_medication(order, pool)
-    return RecordOrder(order, named, knowledge.drug_named(named))
+    drugs = matches.drugs(named)
+    return RecordOrder(order, named, drugs[0] if drugs else None, drugs)

@@ -22,7 +22,7 @@ from ..facts import (
 )
 from ..facts import Judged as JudgedFacts
 from ..fhirpath import evaluate
-from ..knowledge import Knowledge, Pool, Rule
+from ..knowledge import Knowledge, Matches, Pool, Rule
 from ._call import Call
 from ._findings import Action, Finding, Merger, Offer
 from ._orders import DrugOrder
@@ -47,13 +47,15 @@ def evaluate_orders(
     today: date,
     pool: Pool | None = None,
     requested: Sequence[Mapping[str, Any]] | None = None,
+    matches: Matches | None = None,
 ) -> list[Finding]:
     """Findings for the orders in scope; one rule failing yields a 'not completed' finding.
 
     `requested` is every draft MedicationRequest of the request, of any drug (facts of the
-    kind other-orders read them); by default the `drafts` of known drugs.
+    kind other-orders read them); by default the `drafts` of known drugs. `matches` is the
+    call's memo of the drugs orders name (a fresh one by default).
     """
-    call = Call(knowledge, scope, drafts, record, pool, requested)
+    call = Call(knowledge, scope, drafts, record, pool, requested, matches)
     merger = Merger()
     for item in scope:
         dose = call.doses[id(item)]

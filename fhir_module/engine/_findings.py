@@ -39,8 +39,9 @@ class Finding:
     indicator: str | None = None  # overrides the rule's own (used for checks that failed)
 
     @property
-    def key(self) -> tuple[int, str, str]:
-        return (self.rule.position, self.summary, self.detail)
+    def key(self) -> tuple[str, int, str, str]:
+        """What makes two findings one card: the drug's PlanDefinition, the rule, the texts."""
+        return (self.drug.plan_url, self.rule.position, self.summary, self.detail)
 
     @property
     def level(self) -> str:
@@ -80,8 +81,8 @@ class Merger:
     texts, and only the first copy is kept, not one per order until the end."""
 
     def __init__(self) -> None:
-        self._first: dict[tuple[int, str, str], Finding] = {}
-        self._offers: dict[tuple[int, str, str], dict[str, _Held]] = {}
+        self._first: dict[tuple[str, int, str, str], Finding] = {}
+        self._offers: dict[tuple[str, int, str, str], dict[str, _Held]] = {}
 
     def add(self, finding: Finding) -> None:
         key = finding.key

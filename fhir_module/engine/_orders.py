@@ -7,14 +7,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..knowledge import Drug, Knowledge, Pool, named_medication
+from ..knowledge import Drug, Knowledge, Matches, Pool, named_medication
 
 Resource = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class DrugOrder:
-    """A MedicationRequest of a known drug, with the Medication it names (if any)."""
+    """A MedicationRequest of a known drug, with the Medication it names (if any). An order
+    of several known drugs (a combination) is one DrugOrder per drug, each judged by that
+    drug's rules."""
 
     order: Resource
     drug: Drug
@@ -54,20 +56,26 @@ def medication_pool(
 
 
 def drug_orders_in(
-    knowledge: Knowledge, resources: list[Resource], pool: Pool | None = None
+    knowledge: Knowledge,
+    resources: list[Resource],
+    pool: Pool | None = None,
+    matches: Matches | None = None,
 ) -> list[DrugOrder]:
-    """The MedicationRequests among the resources that are orders of a known drug.
+    """The MedicationRequests among the resources that are orders of a known drug, one
+    DrugOrder per drug the order names (in load order).
 
-    References resolve in `pool` (by default, the resources themselves by Type/id)."""
+    References resolve in `pool` (by default, the resources themselves by Type/id); `matches`
+    is the call's memo of the drugs orders name (a fresh one by default)."""
     if pool is None:
         pool = Pool((None, r) for r in resources)
+    if matches is None:
+        matches = knowledge.matches()
     found = []
     for res in resources:
         if res.get("resourceType") != "MedicationRequest":
             continue
         named = named_medication(res, pool)
-        drug = knowledge.drug_named(named)
-        if drug is not None:
+        for drug in matches.drugs(named):
             found.append(DrugOrder(res, drug, named.medication))
     return found
 
@@ -77,20 +85,21 @@ def own_drug_orders(
     history: list[Resource],
     medications: Iterable[Resource],
     pool: Pool | None = None,
+    matches: Matches | None = None,
 ) -> list[DrugOrder]:
     """The patient's own MedicationRequests of a known drug: references resolve in the
     call's `pool` (`medication_pool`), then in the record's orders and Medications. The one
     resolution the engine judges them by and the work limits count them by."""
     return drug_orders_in(
-        knowledge, history, (pool or Pool()).with_resources([*history, *medications])
+        knowledge, history, (pool or Pool()).with_resources([*history, *medications]), matches
     )
 
 
 def draft_drug_orders(
-    knowledge: Knowledge, context: Mapping[str, Any], pool: Pool
+    knowledge: Knowledge, context: Mapping[str, Any], pool: Pool, matches: Matches | None = None
 ) -> list[DrugOrder]:
     """The draft orders of a known drug in a hook's context, references resolved in `pool`."""
-    return drug_orders_in(knowledge, bundle_resources(context.get("draftOrders")), pool)
+    return drug_orders_in(knowledge, bundle_resources(context.get("draftOrders")), pool, matches)
 
 
 def drug_orders(
@@ -98,11 +107,15 @@ def drug_orders(
     context: Mapping[str, Any],
     prefetch: Any = None,
     medications: Iterable[Resource] = (),
+    matches: Matches | None = None,
 ) -> list[Resource]:
     """The draft MedicationRequests of a known drug in a hook's context (references resolved
-    in draftOrders, in the prefetched Bundles, then in `medications`)."""
+    in draftOrders, in the prefetched Bundles, then in `medications`), each once."""
     pool = medication_pool(context, prefetch, medications)
-    return [d.order for d in draft_drug_orders(knowledge, context, pool)]
+    found: dict[int, Resource] = {}
+    for d in draft_drug_orders(knowledge, context, pool, matches):
+        found.setdefault(id(d.order), d.order)
+    return list(found.values())
 
 
 #: a relative reference to a Medication (FHIR ids: 1 to 64 of A-Z, a-z, 0-9, '-' and '.')
@@ -112,12 +125,17 @@ _MEDICATION_REFERENCE = re.compile(
 
 
 def unresolved_medications(
-    knowledge: Knowledge, context: Mapping[str, Any], prefetch: Any = None
+    knowledge: Knowledge,
+    context: Mapping[str, Any],
+    prefetch: Any = None,
+    matches: Matches | None = None,
 ) -> list[str]:
     """The `Medication/{id}` references of draft orders that name no known drug because the
     call does not carry that Medication: FHIR resolves a relative reference against the
     server, so these are for the fhirServer to answer. Each once, at most one per draft."""
     pool = medication_pool(context, prefetch)
+    if matches is None:
+        matches = knowledge.matches()
     found: dict[str, None] = {}
     for res in bundle_resources(context.get("draftOrders")):
         if res.get("resourceType") != "MedicationRequest":
@@ -126,7 +144,7 @@ def unresolved_medications(
         if named.medication is not None or named.reference is None:
             continue
         match = _MEDICATION_REFERENCE.fullmatch(named.reference)
-        if match and knowledge.drug_named(named) is None:
+        if match and not matches.drugs(named):
             found.setdefault(f"Medication/{match.group(1)}", None)
     return list(found)
 

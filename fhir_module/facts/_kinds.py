@@ -40,6 +40,8 @@ class RecordOrder:
     order: Mapping[str, Any]
     named: Named
     drug: Drug | None
+    #: every drug the order names (a combination names several); `drug` is the first
+    drugs: tuple[Drug, ...] = ()
 
     @property
     def reference(self) -> str | None:
@@ -62,11 +64,15 @@ class Sources:
     #: per-call results, keyed by the declaration (identity) and what else they depend on
     cache: dict[Any, Any] = field(default_factory=dict)
 
-    def dose(self, item: RecordOrder) -> Dose:
-        key = ("daily_dose", id(item.order))
+    def dose(self, item: RecordOrder, drug: Drug | None = None) -> Dose:
+        """The order's daily dose, read with the route categories and products of `drug`
+        (the drug judged), else of the order's own drug, else of every module."""
+        reader = drug or item.drug
+        key = ("daily_dose", id(item.order), id(reader))
         found = self.cache.get(key)
         if found is None:
-            found = self.cache[key] = daily_dose(item.order, self.knowledge, item.named.medication)
+            terms = reader.terms if reader is not None else self.knowledge
+            found = self.cache[key] = daily_dose(item.order, terms, item.named.medication)
         return found
 
 
@@ -269,9 +275,9 @@ def _medication_match(item: RecordOrder, declaration: Declaration) -> tuple[str,
         for name in names:
             if _holds_phrase(name, vs.phrases):
                 return (text or name, "")
-    drug = item.drug
-    if drug is not None and drug.value_set.url in declaration.filter_urls:
-        return (text or drug.name, "")
+    for drug in item.drugs or ((item.drug,) if item.drug is not None else ()):
+        if drug.value_set.url in declaration.filter_urls:
+            return (text or drug.name, "")
     return None
 
 
@@ -350,7 +356,7 @@ def route_history(declaration: Declaration, sources: Sources, judged: Judged) ->
     if found is None:
         found = sources.cache[key] = any(
             str(item.order.get("status")) not in NEVER_GIVEN
-            and sources.dose(item).route == declaration.route
+            and sources.dose(item, judged.drug).route == declaration.route
             for item in _own_orders(declaration, sources, judged)
         )
     return {"": found}
@@ -366,14 +372,14 @@ def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -
             item
             for item in _own_orders(declaration, sources, judged)
             if str(item.order.get("status")) == "active"
-            and sources.dose(item).route == judged.route
+            and sources.dose(item, judged.drug).route == judged.route
         ]
     orders: list[RecordOrder] = found
     values: Values = {name: [] for name in KINDS["current-orders"].outputs}
     values[""] = [dict(item.order) for item in orders]
     if not orders:
         return values
-    doses = [sources.dose(item) for item in orders]
+    doses = [sources.dose(item, judged.drug) for item in orders]
     computed = [d for d in doses if isinstance(d, DailyDose)]
     # An authoredOn that is no full date reads as the day of this order.
     dates = []

@@ -21,7 +21,7 @@ from ..engine import (
     unresolved_medications,
 )
 from ..facts import PatientRecord
-from ..knowledge import Drug, Knowledge
+from ..knowledge import Drug, Knowledge, Matches
 from ._data import ServerPolicy, patient_record, read_medications
 from ._discovery import Service, service_for_hook, services
 from ._limits import HookLimits, Limits, check_dose_work, check_hook_sizes
@@ -56,10 +56,12 @@ def _judged(
     *,
     today: date | None,
     prefetch: Any,
+    matches: Matches | None = None,
 ) -> tuple[dict[str, Any], dict[str, Drug]]:
     """The response, and the drug whose PlanDefinition gave each card (by card uuid)."""
+    matches = matches or knowledge.matches()
     pool = medication_pool(context, prefetch, record.medications)
-    drafts = draft_drug_orders(knowledge, context, pool)
+    drafts = draft_drug_orders(knowledge, context, pool, matches)
     scope = selected(drafts, context.get("selections")) if hook == "order-select" else drafts
     if not scope:
         return {"cards": []}, {}
@@ -69,7 +71,7 @@ def _judged(
         if r.get("resourceType") == "MedicationRequest"
     ]
     findings = evaluate_orders(
-        knowledge, hook, scope, drafts, record, today or date.today(), pool, requested
+        knowledge, hook, scope, drafts, record, today or date.today(), pool, requested, matches
     )
     shown = [(card(f), f.drug) for f in sorted(findings, key=card_order)]
     return {"cards": [c for c, _ in shown]}, {str(c["uuid"]): drug for c, drug in shown}
@@ -117,10 +119,12 @@ def run_hook(
     if service is None:
         raise UnknownService()
     call = validate_hook_call(body, service.hook)
-    drafts = tuple(drug_orders(knowledge, call.context, call.prefetch))
+    # Each order is matched to its drugs once in this call, however often it is read.
+    matches = knowledge.matches()
+    drafts = tuple(drug_orders(knowledge, call.context, call.prefetch, matches=matches))
     # Drafts naming a Medication the call does not carry: the fhirServer may have it.
     reads = (
-        tuple(unresolved_medications(knowledge, call.context, call.prefetch))
+        tuple(unresolved_medications(knowledge, call.context, call.prefetch, matches))
         if call.fhir_server is not None
         else ()
     )
@@ -132,7 +136,7 @@ def run_hook(
     read: tuple[dict[str, Any], ...] = ()
     if reads:
         read = tuple(read_medications(call, settings, reads, session, allowed))
-        drafts = tuple(drug_orders(knowledge, call.context, call.prefetch, read))
+        drafts = tuple(drug_orders(knowledge, call.context, call.prefetch, read, matches))
         if not drafts:
             return HookResult(service, call, {"cards": []})
         check_dose_work(drafts, settings.max_dosages, settings.max_dose_entries)
@@ -145,12 +149,24 @@ def run_hook(
     own = [r for r in record.medication_requests if isinstance(r, Mapping)]
     pool = medication_pool(call.context, call.prefetch, record.medications)
     check_dose_work(
-        (*drafts, *(d.order for d in own_drug_orders(knowledge, own, record.medications, pool))),
+        (
+            *drafts,
+            *{
+                id(d.order): d.order
+                for d in own_drug_orders(knowledge, own, record.medications, pool, matches)
+            }.values(),
+        ),
         settings.max_dosages,
         settings.max_dose_entries,
     )
     response, drugs = _judged(
-        knowledge, service.hook, call.context, record, today=today, prefetch=call.prefetch
+        knowledge,
+        service.hook,
+        call.context,
+        record,
+        today=today,
+        prefetch=call.prefetch,
+        matches=matches,
     )
     return HookResult(service, call, response, drugs)
 

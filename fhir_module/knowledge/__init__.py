@@ -2,7 +2,7 @@
 
 from ._declarations import KINDS, Declaration, Kind
 from ._guidelines import Entry
-from ._index import Drug, Knowledge, Product, load_knowledge
+from ._index import Drug, Knowledge, Matches, Product, Terms, load_knowledge
 from ._load import default_files, read_json, structure_problems
 from ._medication import EMPTY, Named, Pool, named_medication
 from ._plan import Rule, Template, render_value
@@ -20,12 +20,14 @@ __all__ = [
     "Entry",
     "Kind",
     "Knowledge",
+    "Matches",
     "Named",
     "Pool",
     "Product",
     "ProfileChecker",
     "Rule",
     "Template",
+    "Terms",
     "ValueSetIndex",
     "codings",
     "default_files",

@@ -240,7 +240,7 @@ def _declaration(
         if route is None:
             raise ValueError(
                 f"{where}.extension(fact-route): {params['fact-route'][0]} is not a route "
-                "ValueSet (route-<category>) of the module"
+                "ValueSet (route-<category>) the module's PlanDefinition names"
             )
     return Declaration(
         variable,

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..errors import KnowledgeError
+from ..errors import KnowledgeConflict, KnowledgeError
 from ._declarations import Declaration, read_declarations
 from ._guidelines import Entry, mass_mg, read_guidelines
 from ._load import SourceFile, default_files, expand, read_resource
@@ -19,6 +19,7 @@ from ._package import is_package, merge, read_package
 from ._plan import Rule, compile_action
 from ._profiles import ProfileChecker
 from ._terminology import (
+    IS_A,
     NDC_SYSTEM,
     ValueSetIndex,
     build_value_set,
@@ -30,6 +31,8 @@ from ._terminology import (
 from ._variables import VARIABLES
 
 ROUTE_PREFIX = "route-"
+#: the label of a PlanDefinition's relatedArtifact naming one of its route ValueSets
+ROUTE_LABEL = "route"
 #: a ValueSet `form-<category>` lists the dose forms that imply route category <category>
 FORM_PREFIX = "form-"
 #: the ValueSet of dose units counted as one tablet, whose name words name tablets
@@ -44,153 +47,49 @@ def _words_pattern(words: list[str]) -> re.Pattern[str]:
     return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Product:
-    """A product on the market, as the dose arithmetic needs it."""
+class Terms:
+    """How orders are read: route categories (from route-<category> ValueSets), the dose
+    forms that imply one, the units and words for tablets, and the products. A drug's Terms
+    hold only the route ValueSets its PlanDefinition names, so another module's categories
+    never change how its orders are read; the Knowledge's own Terms hold every one loaded.
+    The DoseKnowledge of fhir_module.dosing."""
 
-    id: str
-    route: str
-    strength_mg: Decimal
-    per_unit: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Drug:
-    """An ingredient: its knowledge, its rules and how orders of it are recognised."""
-
-    id: str
-    name: str
-    knowledge: Mapping[str, Any]
-    value_set: ValueSetIndex
-    names: frozenset[str]
-    entries: tuple[Entry, ...]
-    rules: tuple[Rule, ...]
-    plan_url: str
-    plan_title: str
-    plan_version: str
-    override_reasons: tuple[Mapping[str, str], ...]
-    rule_displays: Mapping[tuple[str, str], str]
-    #: the patient facts its Library declares, in the Library's order
-    facts: tuple[Declaration, ...] = ()
-
-    def names_in(self, text: Any) -> bool:
-        """Whether a free text holds one of the drug's names (one word or several, in any
-        case, accents or punctuation): 'Baclofène 10 mg cp' holds 'baclofene'."""
-        if not isinstance(text, str):
-            return False
-        words = normalise_text(text).split()
-        names = self.names
-        for size in range(1, min(self.longest_name, len(words)) + 1):
-            for start in range(len(words) - size + 1):
-                if " ".join(words[start : start + size]) in names:
-                    return True
-        return False
-
-    @cached_property
-    def longest_name(self) -> int:
-        """The most words in one of the names."""
-        return max((n.count(" ") + 1 for n in self.names), default=0)
-
-
-class Knowledge:
-    """Every knowledge resource, loaded, validated and indexed."""
-
-    def __init__(self, files: Sequence[SourceFile]) -> None:
-        self.files = tuple(files)
-        self.by_key: dict[str, SourceFile] = {}
-        self.by_url: dict[str, SourceFile] = {}
-        for f in files:
-            key = f"{f.resource['resourceType']}/{f.resource['id']}"
-            if key in self.by_key:
-                raise KnowledgeError(
-                    f.name, "id", f"{key} is also defined in {self.by_key[key].name}"
-                )
-            self.by_key[key] = f
-            if f.resource.get("url"):
-                self.by_url[f.resource["url"]] = f
-        self._check_profiles()
-        self._check_canonicals()
-        self.code_systems = {
-            u: f.resource
-            for u, f in self.by_url.items()
-            if f.resource["resourceType"] == "CodeSystem"
-        }
-        self.value_sets: dict[str, ValueSetIndex] = {}
-        for url, f in self.by_url.items():
-            if f.resource["resourceType"] == "ValueSet":
-                index, problems = build_value_set(f.resource, self.code_systems)
-                if problems:
-                    element, _, problem = problems[0].partition(": ")
-                    raise KnowledgeError(f.name, element, problem)
-                self.value_sets[url] = index
-        self.route_sets = {
-            f.resource["id"][len(ROUTE_PREFIX) :]: self.value_sets[u]
-            for u, f in self.by_url.items()
-            if f.resource["resourceType"] == "ValueSet"
-            and f.resource["id"].startswith(ROUTE_PREFIX)
-        }
+    def __init__(
+        self,
+        route_sets: Mapping[str, ValueSetIndex],
+        route_words: Mapping[str, Sequence[str]],
+        forms: Mapping[tuple[str, str], set[str]],
+        tablet_unit_codes: frozenset[tuple[str, str]],
+        tablet_words: Sequence[str],
+    ) -> None:
+        self.route_sets = dict(route_sets)
+        categories = set(route_sets)
         # Routes are looked up on every order: flat dictionaries, built once.
         self._route_codes: dict[tuple[Any, Any], str] = {}
         self._route_terms: dict[str, str] = {}
-        for category, vs in sorted(self.route_sets.items()):
+        for category, vs in sorted(route_sets.items()):
             for coding_key in vs.codes:
                 self._route_codes.setdefault(coding_key, category)
             for term in vs.terms:
                 self._route_terms.setdefault(term, category)
-        self._vocabulary(files)
-        self.products: dict[tuple[str, str], Product] = {}
-        #: products by their NDC product code in 5-4 digits, whatever form the knowledge used
-        self._ndc_products: dict[str, Product] = {}
-        self._forms: dict[tuple[str, str], set[str]] = {}
-        for f in files:
-            if f.resource["resourceType"] != "ValueSet" or not str(
-                f.resource.get("id", "")
-            ).startswith(FORM_PREFIX):
-                continue
-            category = f.resource["id"][len(FORM_PREFIX) :]
-            if category not in self.route_sets:
-                raise KnowledgeError(
-                    f.name, "id", f"no ValueSet {ROUTE_PREFIX}{category} defines that route"
-                )
-            for system, code in self.value_sets[f.resource["url"]].codes:
-                self._forms.setdefault((str(system), str(code)), set()).add(category)
-        self.drugs = tuple(
-            self._drug(f) for f in files if f.resource["resourceType"] == "PlanDefinition"
-        )
-
-    def _vocabulary(self, files: Any) -> None:
-        """The words and unit codes the dose arithmetic reads: ValueSet tablet-units (units
-        of presentation counted as one tablet, and the words for tablets in names) and the
-        name words of the route-* ValueSets."""
-        self.tablet_unit_codes: frozenset[tuple[str, str]] = frozenset()
-        tablet: list[str] = []
-        by_route: dict[str, list[str]] = {}
-        for f in files:
-            res = f.resource
-            if res["resourceType"] != "ValueSet":
-                continue
-            rid = str(res.get("id", ""))
-            if rid != TABLET_UNITS and not rid.startswith(ROUTE_PREFIX):
-                continue
-            for inc in (res.get("compose") or {}).get("include") or []:
-                for concept in inc.get("concept") or []:
-                    if rid == TABLET_UNITS:
-                        tablet += name_words(concept)
-                    else:
-                        by_route.setdefault(rid[len(ROUTE_PREFIX) :], []).extend(
-                            name_words(concept)
-                        )
-            if rid == TABLET_UNITS:
-                self.tablet_unit_codes = self.value_sets[res["url"]].codes
-        self.tablet_word = _words_pattern(tablet)
-        if tablet and "oral" in by_route:
-            by_route["oral"] += tablet  # a tablet in the name is taken by mouth
+        self._forms = {k: v & categories for k, v in forms.items() if v & categories}
+        self.tablet_unit_codes = tablet_unit_codes
+        self.tablet_word = _words_pattern(list(tablet_words))
+        by_route = {c: list(w) for c, w in route_words.items() if c in categories}
+        if tablet_words and "oral" in by_route:
+            by_route["oral"] += tablet_words  # a tablet in the name is taken by mouth
         self.route_name_words = tuple(
             (route, _words_pattern(found)) for route, found in sorted(by_route.items()) if found
         )
+        self.products: dict[tuple[str, str], Product] = {}
+        #: products by their NDC product code in 5-4 digits, whatever form the knowledge used
+        self._ndc_products: dict[str, Product] = {}
 
-    # ----- the DoseKnowledge protocol of fhir_module.dosing
+    def add_product(self, key: tuple[str, str], ndc: str | None, product: Product) -> None:
+        self.products[key] = product
+        if ndc is not None:
+            self._ndc_products[ndc] = product
+
     def product_for(self, concept: Mapping[str, Any] | None) -> Product | None:
         found_codings = concept.get("coding") if type(concept) is dict else None
         if type(found_codings) is not list:
@@ -251,6 +150,197 @@ class Knowledge:
                 return next(iter(routes))
         return None
 
+
+@dataclass(frozen=True)
+class Product:
+    """A product on the market, as the dose arithmetic needs it."""
+
+    id: str
+    route: str
+    strength_mg: Decimal
+    per_unit: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Drug:
+    """An ingredient: its knowledge, its rules and how orders of it are recognised."""
+
+    id: str
+    name: str
+    knowledge: Mapping[str, Any]
+    value_set: ValueSetIndex
+    names: frozenset[str]
+    entries: tuple[Entry, ...]
+    rules: tuple[Rule, ...]
+    plan_url: str
+    plan_title: str
+    plan_version: str
+    override_reasons: tuple[Mapping[str, str], ...]
+    rule_displays: Mapping[tuple[str, str], str]
+    #: how its orders are read: its own route categories, dose forms and products
+    terms: Terms
+    #: the (system, code) of its substance: the codings of its MedicationKnowledge's code
+    substance: frozenset[tuple[str, str]]
+    #: the patient facts its Library declares, in the Library's order
+    facts: tuple[Declaration, ...] = ()
+
+    def names_in(self, text: Any) -> bool:
+        """Whether a free text holds one of the drug's names (one word or several, in any
+        case, accents or punctuation): 'Baclofène 10 mg cp' holds 'baclofene'."""
+        if not isinstance(text, str):
+            return False
+        words = normalise_text(text).split()
+        names = self.names
+        for size in range(1, min(self.longest_name, len(words)) + 1):
+            for start in range(len(words) - size + 1):
+                if " ".join(words[start : start + size]) in names:
+                    return True
+        return False
+
+    @cached_property
+    def longest_name(self) -> int:
+        """The most words in one of the names."""
+        return max((n.count(" ") + 1 for n in self.names), default=0)
+
+
+class Matches:
+    """The drugs orders name, each order matched once: one for a hook call (every pass over
+    its orders asks again), never kept longer, as it holds the call's resources."""
+
+    __slots__ = ("_knowledge", "_found")
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self._knowledge = knowledge
+        self._found: dict[tuple[Any, ...], tuple[tuple[Drug, ...], Named]] = {}
+
+    def drugs(self, named: Named) -> tuple[Drug, ...]:
+        """Knowledge.drugs_named, asked once per medication as resolved: the same order
+        with its Medication found later (read from the EHR) is matched again."""
+        concepts = named.concepts()
+        key = (tuple(id(c) for c in concepts), named.display, named.ingredient_names)
+        found = self._found.get(key)
+        if found is None:
+            # The Named is kept with the answer, so the ids of its concepts stay theirs.
+            found = self._found[key] = (self._knowledge.drugs_named(named), named)
+        return found[0]
+
+
+class Knowledge:
+    """Every knowledge resource, loaded, validated and indexed."""
+
+    def __init__(self, files: Sequence[SourceFile]) -> None:
+        self.files = tuple(files)
+        self.by_key: dict[str, SourceFile] = {}
+        self.by_url: dict[str, SourceFile] = {}
+        for f in files:
+            key = f"{f.resource['resourceType']}/{f.resource['id']}"
+            if key in self.by_key:
+                raise KnowledgeConflict(
+                    f.where, "id", f"{key} is defined twice", self.by_key[key].where
+                )
+            self.by_key[key] = f
+            url = f.resource.get("url")
+            if url:
+                same = self.by_url.get(url)
+                if same is not None and same.resource.get("version") == f.resource.get("version"):
+                    version = f.resource.get("version")
+                    raise KnowledgeConflict(
+                        f.where,
+                        "url",
+                        f"{url}{'|' + version if version else ''} is defined twice",
+                        same.where,
+                    )
+                self.by_url[url] = f
+        self._check_profiles()
+        self._check_canonicals()
+        self.code_systems = {
+            u: f.resource
+            for u, f in self.by_url.items()
+            if f.resource["resourceType"] == "CodeSystem"
+        }
+        self.value_sets: dict[str, ValueSetIndex] = {}
+        for url, f in self.by_url.items():
+            if f.resource["resourceType"] == "ValueSet":
+                index, problems = build_value_set(f.resource, self.code_systems)
+                if problems:
+                    element, _, problem = problems[0].partition(": ")
+                    raise KnowledgeError(f.name, element, problem)
+                self.value_sets[url] = index
+        #: every route ValueSet loaded, by category (a drug reads only those it names)
+        self.route_sets = {
+            f.resource["id"][len(ROUTE_PREFIX) :]: self.value_sets[u]
+            for u, f in self.by_url.items()
+            if f.resource["resourceType"] == "ValueSet"
+            and f.resource["id"].startswith(ROUTE_PREFIX)
+        }
+        self._vocabulary(files)
+        self._forms: dict[tuple[str, str], set[str]] = {}
+        for f in files:
+            if f.resource["resourceType"] != "ValueSet" or not str(
+                f.resource.get("id", "")
+            ).startswith(FORM_PREFIX):
+                continue
+            category = f.resource["id"][len(FORM_PREFIX) :]
+            if category not in self.route_sets:
+                raise KnowledgeError(
+                    f.name, "id", f"no ValueSet {ROUTE_PREFIX}{category} defines that route"
+                )
+            for system, code in self.value_sets[f.resource["url"]].codes:
+                self._forms.setdefault((str(system), str(code)), set()).add(category)
+        #: every route category loaded: how an order of no drug's is read
+        self.terms = self._terms(self.route_sets)
+        self.tablet_word = self.terms.tablet_word
+        self.route_name_words = self.terms.route_name_words
+        #: every product of every drug, by each of its codes, and the file it came from
+        self.products = self.terms.products
+        self._product_files: dict[tuple[str, str], SourceFile] = {}
+        self._ndc_files: dict[str, tuple[Product, SourceFile]] = {}
+        self.drugs = tuple(
+            self._drug(f) for f in files if f.resource["resourceType"] == "PlanDefinition"
+        )
+        self._route_index()
+
+    def _vocabulary(self, files: Any) -> None:
+        """The words and unit codes the dose arithmetic reads: ValueSet tablet-units (units
+        of presentation counted as one tablet, and the words for tablets in names) and the
+        name words of the route-* ValueSets."""
+        self.tablet_unit_codes: frozenset[tuple[str, str]] = frozenset()
+        self._tablet_words: list[str] = []
+        self._route_words: dict[str, list[str]] = {}
+        for f in files:
+            res = f.resource
+            if res["resourceType"] != "ValueSet":
+                continue
+            rid = str(res.get("id", ""))
+            if rid != TABLET_UNITS and not rid.startswith(ROUTE_PREFIX):
+                continue
+            for inc in (res.get("compose") or {}).get("include") or []:
+                for concept in inc.get("concept") or []:
+                    if rid == TABLET_UNITS:
+                        self._tablet_words += name_words(concept)
+                    else:
+                        self._route_words.setdefault(rid[len(ROUTE_PREFIX) :], []).extend(
+                            name_words(concept)
+                        )
+            if rid == TABLET_UNITS:
+                self.tablet_unit_codes = self.value_sets[res["url"]].codes
+
+    def _terms(self, route_sets: Mapping[str, ValueSetIndex]) -> Terms:
+        return Terms(
+            route_sets, self._route_words, self._forms, self.tablet_unit_codes, self._tablet_words
+        )
+
+    # ----- the DoseKnowledge protocol of fhir_module.dosing, over every route category
+    def product_for(self, concept: Mapping[str, Any] | None) -> Product | None:
+        return self.terms.product_for(concept)
+
+    def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
+        return self.terms.route_for(concept)
+
+    def route_for_form(self, concept: Mapping[str, Any] | None) -> str | None:
+        return self.terms.route_for_form(concept)
+
     # ----- look-ups for the engine and the service
     def value_set(self, url: str) -> ValueSetIndex:
         return self.value_sets[url]
@@ -258,20 +348,179 @@ class Knowledge:
     def hooks(self) -> frozenset[str]:
         return frozenset(h for d in self.drugs for r in d.rules for h in r.hooks)
 
+    def matches(self) -> Matches:
+        """A fresh memo of the drugs orders name, for one hook call."""
+        return Matches(self)
+
+    def drugs_named(self, named: Named) -> tuple[Drug, ...]:
+        """Every drug an order names (see fhir_module._medication), in load order: those
+        whose codes (a medication ValueSet's, a product's, a declared combination's) one of
+        the order's concepts, its Medication's code or an ingredient's carries; only when no
+        code matches, those whose names its texts hold. Several drugs: a combination."""
+        found: set[int] = set()
+        by_code, by_ndc, filters = self._by_code, self._by_ndc, self._filters
+        for concept in named.concepts():
+            for c in codings(concept):
+                system, code = c.get("system"), c.get("code")
+                if type(system) is not str or type(code) is not str:
+                    continue
+                found.update(by_code.get((system, code), ()))
+                if system == NDC_SYSTEM and by_ndc:
+                    found.update(by_ndc.get(ndc_product(code) or "", ()))
+                for s, parent, drug in filters:
+                    if s == system and IS_A[s](code, parent):
+                        found.add(drug)
+        if not found:
+            for text in named.names():
+                found.update(self._names_in(text))
+        return tuple(self.drugs[i] for i in sorted(found))
+
     def drug_named(self, named: Named) -> Drug | None:
-        """The drug an order names (see fhir_module._medication): by a code of the order's
-        concept, its Medication's code or an ingredient's, before any name."""
-        concepts = named.concepts()
-        for drug in self.drugs:
-            if any(drug.value_set.has_concept(c) for c in concepts):
-                return drug
-        names = named.names()
-        for drug in self.drugs:
-            if any(drug.names_in(n) for n in names):
-                return drug
-        return None
+        """The first drug an order names (see drugs_named), or None."""
+        found = self.drugs_named(named)
+        return found[0] if found else None
+
+    def _names_in(self, text: str) -> set[int]:
+        """The drugs one of whose names (one word or several, in any case, accents or
+        punctuation) a free text holds: 'Acide tranexamique 500 mg' holds 'acide
+        tranexamique'."""
+        words = normalise_text(text).split()
+        found: set[int] = set()
+        by_name = self._by_name
+        for size in range(1, min(self._longest_name, len(words)) + 1):
+            for start in range(len(words) - size + 1):
+                found.update(by_name.get(" ".join(words[start : start + size]), ()))
+        return found
+
+    # ----- the routing index, built once
+    def _route_index(self) -> None:
+        """(system, code) -> drugs and name phrase -> drugs; a code two drugs claim is
+        refused unless a MedicationKnowledge with that code declares the combination."""
+        self._by_code: dict[tuple[str, str], set[int]] = {}
+        self._by_ndc: dict[str, set[int]] = {}
+        self._filters: list[tuple[str, str, int]] = []
+        self._by_name: dict[str, set[int]] = {}
+        combinations = self._combinations()
+        claimed: dict[tuple[str, str], tuple[int, SourceFile]] = {}
+        ndc_claimed: dict[str, tuple[int, SourceFile]] = {}
+        for i, drug in enumerate(self.drugs):
+            vs_file = self.by_url[drug.value_set.url]
+            for other in self.drugs[:i]:
+                if other.value_set.url == drug.value_set.url:
+                    raise KnowledgeConflict(
+                        self.by_url[drug.plan_url].where,
+                        "action.trigger.data.codeFilter.valueSet",
+                        f"the medication ValueSet {drug.value_set.url} is also {other.name}'s",
+                        self.by_url[other.plan_url].where,
+                    )
+            own = set(drug.value_set.codes) | set(drug.terms.products)
+            for key in sorted(own):
+                first = claimed.get(key)
+                if first is not None and first[0] != i:
+                    allowed = combinations.get(key, set())
+                    if not {i, first[0]} <= allowed:
+                        raise KnowledgeConflict(
+                            vs_file.where,
+                            "compose.include.concept",
+                            f"{key[0]}|{key[1]} is a medication of {self.drugs[first[0]].name} "
+                            f"and of {drug.name}, and no MedicationKnowledge with that code "
+                            "lists both as ingredients (a combination)",
+                            first[1].where,
+                        )
+                claimed.setdefault(key, (i, vs_file))
+                self._by_code.setdefault(key, set()).add(i)
+            for ndc in sorted(drug.value_set.ndc_products):
+                first = ndc_claimed.get(ndc)
+                if first is not None and first[0] != i:
+                    allowed = combinations.get((NDC_SYSTEM, ndc), set())
+                    if not {i, first[0]} <= allowed:
+                        raise KnowledgeConflict(
+                            vs_file.where,
+                            "compose.include.concept",
+                            f"the NDC product {ndc} is a medication of "
+                            f"{self.drugs[first[0]].name} and of {drug.name}, and no "
+                            "MedicationKnowledge with that code lists both as ingredients",
+                            first[1].where,
+                        )
+                ndc_claimed.setdefault(ndc, (i, vs_file))
+                self._by_ndc.setdefault(ndc, set()).add(i)
+            self._filters += [(s, p, i) for s, p in drug.value_set.filters]
+            for name in drug.names:
+                self._by_name.setdefault(name, set()).add(i)
+        for key, drugs in combinations.items():
+            if key[0] == NDC_SYSTEM and key[1].count("-") == 1 and key[1] == ndc_product(key[1]):
+                self._by_ndc.setdefault(key[1], set()).update(drugs)
+            else:
+                self._by_code.setdefault(key, set()).update(drugs)
+        self._longest_name = max((n.count(" ") + 1 for n in self._by_name), default=0)
+
+    def _combinations(self) -> dict[tuple[str, str], set[int]]:
+        """(system, code) -> the drugs a MedicationKnowledge of that code lists as
+        ingredients (itemCodeableConcept coded with each drug's substance code), where it
+        lists two or more: a combination product; NDC codes also by their product code."""
+        substances: dict[tuple[str, str], set[int]] = {}
+        for i, drug in enumerate(self.drugs):
+            for key in drug.substance:
+                substances.setdefault(key, set()).add(i)
+        found: dict[tuple[str, str], set[int]] = {}
+        for f in self.files:
+            res = f.resource
+            if res["resourceType"] != "MedicationKnowledge":
+                continue
+            drugs: set[int] = set()
+            for item in res.get("ingredient") or []:
+                for c in codings(item.get("itemCodeableConcept")):
+                    drugs |= substances.get((str(c.get("system")), str(c.get("code"))), set())
+            if len(drugs) < 2:
+                continue
+            for c in codings(res.get("code")):
+                key = (str(c.get("system")), str(c.get("code")))
+                found.setdefault(key, set()).update(drugs)
+                ndc = ndc_product(key[1]) if key[0] == NDC_SYSTEM else None
+                if ndc is not None:
+                    found.setdefault((NDC_SYSTEM, ndc), set()).update(drugs)
+        return found
 
     # ----- building
+    def _routes(self, plan: SourceFile) -> Terms:
+        """The route categories a PlanDefinition names (relatedArtifact labelled 'route',
+        resource a route-<category> ValueSet), read into the drug's own Terms."""
+        chosen: dict[str, ValueSetIndex] = {}
+        files: dict[str, SourceFile] = {}
+        for k, artifact in enumerate(plan.resource.get("relatedArtifact") or []):
+            if artifact.get("label") != ROUTE_LABEL:
+                continue
+            where = f"relatedArtifact[{k}].resource"
+            url = str(artifact.get("resource", "")).split("|")[0]
+            found = self.by_url.get(url)
+            if found is None or found.resource["resourceType"] != "ValueSet":
+                raise KnowledgeError(plan.name, where, f"{url} is not a ValueSet of the module")
+            rid = str(found.resource["id"])
+            if not rid.startswith(ROUTE_PREFIX):
+                raise KnowledgeError(
+                    plan.name, where, f"{url} is not a route ValueSet (id {ROUTE_PREFIX}<category>)"
+                )
+            category, index = rid[len(ROUTE_PREFIX) :], self.value_sets[url]
+            for other, other_index in chosen.items():
+                shared = sorted(index.codes & other_index.codes)
+                if shared:
+                    raise KnowledgeConflict(
+                        found.where,
+                        "compose.include.concept",
+                        f"{shared[0][0]}|{shared[0][1]} is in route {category} and in route "
+                        f"{other}, both named by {plan.name}",
+                        files[other].where,
+                    )
+            chosen[category], files[category] = index, found
+        if not chosen:
+            raise KnowledgeError(
+                plan.name,
+                "relatedArtifact",
+                f"names no route ValueSet: a relatedArtifact labelled '{ROUTE_LABEL}' with the "
+                f"canonical of each {ROUTE_PREFIX}<category> ValueSet its orders are read with",
+            )
+        return self._terms(chosen)
+
     def _drug(self, plan: SourceFile) -> Drug:
         res = plan.resource
         links = {a.get("label"): a for a in res.get("relatedArtifact") or []}
@@ -284,12 +533,13 @@ class Knowledge:
                 "does not resolve to a MedicationKnowledge in the module",
             )
         mk = mk_file.resource
+        terms = self._routes(plan)
         try:
-            entries = read_guidelines(mk, self.route_for)
+            entries = read_guidelines(mk, terms.route_for)
         except ValueError as exc:
             element, _, problem = str(exc).partition(": ")
             raise KnowledgeError(mk_file.name, element, problem) from None
-        self._index_products(mk_file)
+        self._index_products(mk_file, terms)
         triggers = {
             fl.get("valueSet")
             for a in res.get("action") or []
@@ -304,7 +554,7 @@ class Knowledge:
                 "action.trigger.data.codeFilter.valueSet",
                 "the triggers must name one medication ValueSet of the module",
             )
-        library, facts = self._facts(plan)
+        library, facts = self._facts(plan, terms)
         allowed = frozenset(VARIABLES).union(*(d.names for d in facts))
         rules = []
         for i, action in enumerate(res.get("action") or []):
@@ -353,10 +603,12 @@ class Knowledge:
             res.get("version", ""),
             override,
             {(r.rule_system, r.rule_id): self._display(r.rule_system, r.rule_id) for r in rules},
+            terms,
+            frozenset((str(c.get("system")), str(c.get("code"))) for c in codings(mk.get("code"))),
             facts,
         )
 
-    def _facts(self, plan: SourceFile) -> tuple[SourceFile, tuple[Declaration, ...]]:
+    def _facts(self, plan: SourceFile, terms: Terms) -> tuple[SourceFile, tuple[Declaration, ...]]:
         """The PlanDefinition's logic Library and the facts it declares."""
         urls = [u for u in plan.resource.get("library") or [] if isinstance(u, str)]
         found = [self.by_url.get(u.split("|")[0]) for u in urls]
@@ -370,7 +622,7 @@ class Knowledge:
             )
         library = libraries[0]
         try:
-            facts = read_declarations(library.resource, self.value_sets, self.route_sets)
+            facts = read_declarations(library.resource, self.value_sets, terms.route_sets)
         except ValueError as exc:
             element, _, problem = str(exc).partition(": ")
             raise KnowledgeError(library.name, element, problem) from None
@@ -405,7 +657,7 @@ class Knowledge:
             ]
         return tuple(out)
 
-    def _index_products(self, mk_file: SourceFile) -> None:
+    def _index_products(self, mk_file: SourceFile, terms: Terms) -> None:
         for ref in (
             r
             for rel in mk_file.resource.get("relatedMedicationKnowledge") or []
@@ -425,7 +677,7 @@ class Knowledge:
                 strength = res["ingredient"][0]["strength"]
                 mg, _ = mass_mg(strength["numerator"])
                 per = Decimal(str(strength["denominator"]["value"]))
-                route = self.route_for((res.get("intendedRoute") or [None])[0])
+                route = terms.route_for((res.get("intendedRoute") or [None])[0])
                 if route is None:
                     raise ValueError("intendedRoute: not in a route value set of the module")
             except (KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
@@ -435,7 +687,8 @@ class Knowledge:
             per_unit = strength["denominator"].get("code", "")
             item = Product(res["id"], route, mg / per, per_unit, label)
             for k, c in enumerate(codings(res.get("code"))):
-                self.products[(str(c.get("system")), str(c.get("code")))] = item
+                key = (str(c.get("system")), str(c.get("code")))
+                ndc = None
                 if c.get("system") == NDC_SYSTEM:
                     ndc = ndc_product(c.get("code"))
                     if ndc is None:
@@ -444,9 +697,30 @@ class Knowledge:
                             f"code.coding[{k}].code",
                             f"{c.get('code')!r} is not an NDC product or package code",
                         )
-                    self._ndc_products[ndc] = item
+                earlier = self._product_files.get(key)
+                if earlier is not None and earlier.resource["id"] != res["id"]:
+                    raise KnowledgeConflict(
+                        product.where,
+                        f"code.coding[{k}]",
+                        f"{key[0]}|{key[1]} is also the code of {earlier.resource['id']}",
+                        earlier.where,
+                    )
+                same_ndc = self._ndc_files.get(ndc) if ndc is not None else None
+                if same_ndc is not None and same_ndc[1].resource["id"] != res["id"]:
+                    raise KnowledgeConflict(
+                        product.where,
+                        f"code.coding[{k}]",
+                        f"the NDC product {ndc} is also that of {same_ndc[1].resource['id']}",
+                        same_ndc[1].where,
+                    )
+                self._product_files[key] = product
+                self.terms.add_product(key, ndc, item)
+                terms.add_product(key, ndc, item)
+                if ndc is not None:
+                    self._ndc_files[ndc] = (item, product)
             for c in codings(res.get("doseForm")):
                 implied = self._forms.get((str(c.get("system")), str(c.get("code"))), {route})
+                implied = (implied & set(terms.route_sets)) or {route}
                 if route not in implied:
                     raise KnowledgeError(
                         product.name,
@@ -513,13 +787,19 @@ def _canonicals(node: Any, path: str = "") -> Iterable[tuple[str, str]]:
             yield from _canonicals(item, f"{path}[{i}]")
 
 
-def load_knowledge(*extra: Path | str, include_default: bool = True) -> Knowledge:
+def load_knowledge(
+    *extra: Path | str, builtin: bool = True, include_default: bool | None = None
+) -> Knowledge:
     """Load, validate and cross-check the module's knowledge (plus extra files or folders).
 
     An extra path may also be a FHIR package (.tgz), as `fhir-module package` writes.
-    Raises KnowledgeError naming the file and the element of the first problem.
+    `builtin=False` leaves out the module's own knowledge (`include_default` is the older
+    name of the same switch). Raises KnowledgeError naming the file and the element of the
+    first problem; KnowledgeConflict, naming both files, when two claim the same thing.
     """
-    paths = default_files() if include_default else []
+    if include_default is not None:
+        builtin = include_default
+    paths = default_files() if builtin else []
     packages = [Path(p) for p in extra if is_package(Path(p))]
     paths += expand(Path(p) for p in extra if not is_package(Path(p)))
     loaded = [read_resource(p) for p in paths]

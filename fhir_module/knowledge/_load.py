@@ -32,6 +32,13 @@ class SourceFile:
 
     name: str
     resource: dict[str, Any]
+    #: where it was read from (the file's path, or package:member), for messages that must
+    #: tell two files of one name apart; '' when only the name is known
+    origin: str = ""
+
+    @property
+    def where(self) -> str:
+        return self.origin or self.name
 
 
 def default_files() -> list[Path]:
@@ -89,10 +96,10 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 def read_resource(path: Path) -> SourceFile:
     """A knowledge file, parsed and checked against FHIR R4 structure."""
-    return checked_source(path.name, read_json(path))
+    return checked_source(path.name, read_json(path), str(path))
 
 
-def checked_source(name: str, resource: Any) -> SourceFile:
+def checked_source(name: str, resource: Any, origin: str = "") -> SourceFile:
     """A parsed knowledge resource, checked against FHIR R4 structure."""
     problems = structure_problems(resource)
     if problems:
@@ -106,4 +113,4 @@ def checked_source(name: str, resource: Any) -> SourceFile:
         )
     if not resource.get("id"):
         raise KnowledgeError(name, "id", "every knowledge resource needs an id")
-    return SourceFile(name, resource)
+    return SourceFile(name, resource, origin)

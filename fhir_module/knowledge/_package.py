@@ -50,7 +50,7 @@ def read_package(path: Path) -> list[SourceFile]:
                 resource = _json(handle.read() if handle else b"", where)
                 if isinstance(resource, Mapping) and resource.get("resourceType") in _NOT_KNOWLEDGE:
                     continue
-                found.append(checked_source(where, resource))
+                found.append(checked_source(where, resource, f"{path}:{name}"))
     except (OSError, tarfile.TarError, EOFError) as exc:
         raise KnowledgeError(label, "$", f"is not a readable FHIR package ({exc})") from None
     if not found:

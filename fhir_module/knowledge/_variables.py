@@ -23,7 +23,8 @@ ENGINE_VARIABLES: tuple[tuple[str, str], ...] = (
     (
         "route",
         "route category: `oral`, `intrathecal`, `other-injection` (from the `route-*` "
-        "ValueSets); `unrecognised` (a route is stated but no ValueSet classifies it); "
+        "ValueSets the drug's PlanDefinition names); `unrecognised` (a route is stated but "
+        "none of them classifies it); "
         "`unknown` (none stated, none implied by the product, dose form or name)",
     ),
     ("routeText", _ROUTE_WORDS),

@@ -176,7 +176,7 @@ class Settings:
                     f"knowledge: no FHIR JSON resources (*.json) in the folder {path}",
                     "knowledge_paths",
                 )
-        return load_knowledge(*self.knowledge_paths, include_default=self.builtin_knowledge)
+        return load_knowledge(*self.knowledge_paths, builtin=self.builtin_knowledge)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

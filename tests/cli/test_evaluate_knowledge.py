@@ -84,10 +84,12 @@ def test_an_edited_copy_replaces_the_built_in_knowledge(
     assert (code, err) == (0, "")
     summary = json.loads(out)["cards"][0]["summary"]
     assert summary == "Baclofen 160 mg/day is above the 100 mg/day oral maximum"
-    # beside the built-in knowledge, the edited PlanDefinition is a second one of the same id
+    # beside the built-in knowledge, the edited PlanDefinition is a second one of the same id:
+    # refused, both files named
     code, out, err = run(capsys, request, "--knowledge", str(edited_copy))
-    assert (code, out) == (1, "")
-    assert err.startswith("fhir-module: broken knowledge: ") and err.count("\n") == 1
+    assert (code, out) == (2, "")
+    assert err.startswith("fhir-module: knowledge conflict: ") and err.count("\n") == 1
+    assert str(edited_copy) in err and "fhir_module/knowledge/data/" in err
 
 
 def test_knowledge_is_added_to_the_built_in_and_repeatable(

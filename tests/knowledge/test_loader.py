@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fhir_module import KnowledgeError, load_knowledge
+from fhir_module import KnowledgeConflict, KnowledgeError, load_knowledge
 from fhir_module.knowledge import default_files
 
 PD = "PlanDefinition-baclofen-order-safety.json"
@@ -151,8 +151,9 @@ def test_value_set_filter_that_cannot_be_evaluated(copy: Path) -> None:
 
 def test_duplicate_id(copy: Path) -> None:
     shutil.copy(copy / MK, copy / "another-copy.json")
-    with pytest.raises(KnowledgeError, match="also defined in"):
+    with pytest.raises(KnowledgeConflict, match="defined twice") as caught:
         load(copy)
+    assert "another-copy.json" in str(caught.value) and MK in str(caught.value)
 
 
 def _child(plan: dict[str, Any], rule: str) -> dict[str, Any]:

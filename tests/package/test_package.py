@@ -12,7 +12,7 @@ import pytest
 
 from fhir_module import evaluate
 from fhir_module.cli import main
-from fhir_module.errors import KnowledgeError
+from fhir_module.errors import KnowledgeConflict, KnowledgeError
 from fhir_module.knowledge import Knowledge, load_knowledge, structure_problems
 from fhir_module.package import build_package
 
@@ -180,8 +180,10 @@ def test_a_packaged_resource_that_differs_from_the_modules_is_a_duplicate(
             tar.addfile(info, io.BytesIO(data))
     path = tmp_path / "changed.tgz"
     path.write_bytes(buffer.getvalue())
-    with pytest.raises(KnowledgeError, match="is also defined in"):
+    with pytest.raises(KnowledgeConflict, match="defined twice") as caught:
         load_knowledge(path)
+    assert "changed.tgz:PlanDefinition-baclofen-order-safety.json" in str(caught.value)
+    assert "data/PlanDefinition-baclofen-order-safety.json" in str(caught.value)
 
 
 def test_cli_writes_the_package_and_names_it(
