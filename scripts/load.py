@@ -18,7 +18,7 @@ own, as N hosts behind a load balancer would run; the calls go round-robin over 
 call's feedback to the replica that answered it) and the summary gives each replica's
 throughput and latency besides the total. --db names the database: a SQLite file or a
 PostgreSQL URL (its database must exist; FHIR_MODULE_AUDIT_KEY is set for the run if the
-environment has none).
+environment has none: to run again on the same database, give every run the same key).
 
 --driver wrk: the hook calls come from wrk (one wrk per replica, all at once, for --duration
 seconds, --concurrency connections in all, split over the replicas), driven by
@@ -721,6 +721,17 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def start(servers: list[Server]) -> None:
+    """Start every replica; RuntimeError with the end of its log when one does not come up."""
+    for server in servers:
+        try:
+            server.start()
+        except RuntimeError as exc:
+            log = server.log.read_text(errors="replace") if server.log else ""
+            tail = "\n".join(log.strip().splitlines()[-5:])
+            raise RuntimeError(f"{server.base}: {exc}; its log ends:\n{tail}") from None
+
+
 def report_python_load(load: Load, elapsed: float, replicas: int, title: str = "") -> None:
     """Throughput and latency of the Python client's calls, in all and per replica."""
     tally = load.tally
@@ -772,6 +783,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.driver == "wrk" and (reason := wrk_missing()):
         print(reason, file=sys.stderr)
         return 2
+    try:
+        return run(args)
+    except RuntimeError as exc:
+        print(f"load.py: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
     print(machine())
     before_load = load_average()
     with tempfile.TemporaryDirectory(prefix="fhir-module-load-") as tmp:
@@ -786,8 +805,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         wrk_results: list[WrkResult] = []
         try:
-            for server in servers:
-                server.start()
+            start(servers)
             services = [discovered_services(server.base) for server in servers]
             meter = CpuMeter(servers, postmaster_pid(db))
             shown_db = db if not is_postgres(db) else str(db).split("?")[0]
