@@ -58,7 +58,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,7 +120,7 @@ def hook_request(
     return services[str(template["hook"])], request
 
 
-def wrk_calls(templates: list[Mapping[str, Any]], services: Mapping[str, str]) -> list[str]:
+def wrk_calls(templates: Sequence[Mapping[str, Any]], services: Mapping[str, str]) -> list[str]:
     """The lines of load.lua's calls file: "path<TAB>before<TAB>after" for each example, the
     body being before + a new hookInstance + after."""
     lines = []
