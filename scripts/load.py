@@ -516,18 +516,24 @@ class CpuMeter:
         return parts
 
 
-def cpu_lines(before: dict[str, float], after: dict[str, float], seconds: float) -> list[str]:
-    """Where the cores went between two samples: each part's CPU seconds and cores."""
+def cpu_lines(
+    before: dict[str, float], after: dict[str, float], seconds: float, answered: int
+) -> list[str]:
+    """Where the cores went between two samples: each part's CPU seconds and cores, and the
+    requests the replicas answered per CPU second they took (what one more core is worth)."""
     spent = {name: after[name] - before[name] for name in before}
     busy = spent.pop("busy")
     cpus = os.cpu_count() or 1
     shown = [f"{name} {cpu:.1f} s ({cpu / seconds:.2f} core)" for name, cpu in spent.items()]
     other = busy - sum(spent.values())
     idle = cpus * seconds - busy
+    replicas = sum(cpu for name, cpu in spent.items() if name.startswith("replica "))
+    per_cpu = f"{answered / replicas:.0f}" if replicas > 0 else "-"
     return [
         f"CPU over {seconds:.1f} s x {cpus} CPUs: " + ", ".join(shown),
         f"  other work on the machine {other:.1f} s ({other / seconds:.2f} core), "
-        f"idle {idle:.1f} s ({idle / seconds:.2f} core)",
+        f"idle {idle:.1f} s ({idle / seconds:.2f} core); the replicas answered {per_cpu} "
+        "requests per CPU second they took",
     ]
 
 
@@ -842,7 +848,8 @@ def run(args: argparse.Namespace) -> int:
     if args.driver == "wrk":
         errors += report_wrk(wrk_results)
         print(f"load average after: {after_load}")
-        for text in cpu_lines(cpu_before, cpu_after, elapsed):
+        answered_in_window = sum(r.requests for r in wrk_results)
+        for text in cpu_lines(cpu_before, cpu_after, elapsed, answered_in_window):
             print(text)
         report_python_load(load, feedback_elapsed, args.replicas, "then, Python client: ")
         answered = sum(r.requests - r.non_2xx for r in wrk_results) + len(tally.hook_times)
@@ -850,7 +857,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         report_python_load(load, elapsed, args.replicas)
         print(f"load average after: {after_load}")
-        for text in cpu_lines(cpu_before, cpu_after, elapsed):
+        answered_in_window = len(tally.hook_times) + len(tally.feedback_times)
+        for text in cpu_lines(cpu_before, cpu_after, elapsed, answered_in_window):
             print(text)
     print(f"errors: {errors}" + (f" {tally.errors}" if tally.errors else ""))
     if args.kill:

@@ -270,18 +270,20 @@ def test_cpu_of_a_process_tree_and_where_the_cores_went(load: ModuleType) -> Non
         child.communicate(b"\n", timeout=30)
     assert load.process_cpu_seconds(child.pid) == 0.0  # gone
     lines = load.cpu_lines(
-        {"replica 1": 10.0, "PostgreSQL": 1.0, "driver": 0.5, "busy": 100.0},
-        {"replica 1": 18.0, "PostgreSQL": 3.0, "driver": 1.0, "busy": 116.0},
+        {"replica 1": 10.0, "replica 2": 9.0, "PostgreSQL": 1.0, "driver": 0.5, "busy": 100.0},
+        {"replica 1": 14.0, "replica 2": 13.0, "PostgreSQL": 3.0, "driver": 1.0, "busy": 116.0},
         10.0,
+        4000,
     )
     cpus = os.cpu_count()
     assert lines[0] == (
-        f"CPU over 10.0 s x {cpus} CPUs: replica 1 8.0 s (0.80 core), "
-        "PostgreSQL 2.0 s (0.20 core), driver 0.5 s (0.05 core)"
+        f"CPU over 10.0 s x {cpus} CPUs: replica 1 4.0 s (0.40 core), replica 2 4.0 s "
+        "(0.40 core), PostgreSQL 2.0 s (0.20 core), driver 0.5 s (0.05 core)"
     )
     idle = (cpus or 1) * 10.0 - 16.0
     assert lines[1] == (
-        f"  other work on the machine 5.5 s (0.55 core), idle {idle:.1f} s ({idle / 10:.2f} core)"
+        f"  other work on the machine 5.5 s (0.55 core), idle {idle:.1f} s ({idle / 10:.2f} "
+        "core); the replicas answered 500 requests per CPU second they took"
     )
 
 
