@@ -812,6 +812,7 @@ def run(args: argparse.Namespace) -> int:
         wrk_results: list[WrkResult] = []
         try:
             start(servers)
+            already = counts(db)  # a database used before holds rows of earlier runs
             services = [discovered_services(server.base) for server in servers]
             meter = CpuMeter(servers, postmaster_pid(db))
             shown_db = db if not is_postgres(db) else str(db).split("?")[0]
@@ -842,7 +843,7 @@ def run(args: argparse.Namespace) -> int:
                 server.stop()
         tally = load.tally
         missing = missing_feedback(db, tally.acknowledged)
-        stored = counts(db)
+        stored = {table: rows - already[table] for table, rows in counts(db).items()}
     errors = sum(tally.errors.values())
     unaudited = 0
     if args.driver == "wrk":
@@ -870,8 +871,8 @@ def run(args: argparse.Namespace) -> int:
     for text in memory_lines(load.memory):
         print(text)
     print(
-        f"database: {stored['hook_call']} hook calls audited, {stored['card_shown']} cards, "
-        f"{stored['feedback']} feedback rows"
+        f"database, rows of this run: {stored['hook_call']} hook calls audited, "
+        f"{stored['card_shown']} cards, {stored['feedback']} feedback rows"
         + (f"; {unaudited} answered hook calls NOT AUDITED" if unaudited else "")
     )
     print(

@@ -248,6 +248,9 @@ def test_a_short_wrk_run_on_sqlite_reports_cpu_and_checks_every_feedback(
     assert "then, Python client: sent" in out and "30 hook calls" in out
     fed = re.search(r"acknowledged feedback in the database: (\d+) of (\d+)", out)
     assert fed is not None and fed.group(1) == fed.group(2) != "0"
+    audited = re.search(r"rows of this run: (\d+) hook calls audited", out)
+    assert audited is not None and int(audited.group(1)) >= int(rate.group(2)) + 30
+    assert "NOT AUDITED" not in out
     assert out.rstrip().endswith("result: ok")
 
 
