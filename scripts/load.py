@@ -859,8 +859,11 @@ def run(args: argparse.Namespace) -> int:
         report_python_load(load, elapsed, args.replicas)
         print(f"load average after: {after_load}")
         answered_in_window = len(tally.hook_times) + len(tally.feedback_times)
-        for text in cpu_lines(cpu_before, cpu_after, elapsed, answered_in_window):
-            print(text)
+        if args.kill:
+            print("CPU: not measured with --kill (the killed server's time went with it)")
+        else:
+            for text in cpu_lines(cpu_before, cpu_after, elapsed, answered_in_window):
+                print(text)
     print(f"errors: {errors}" + (f" {tally.errors}" if tally.errors else ""))
     if args.kill:
         lost = tally.kill_window_failures
