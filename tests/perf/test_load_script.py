@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from datetime import date
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -15,41 +12,27 @@ import pytest
 from fhir_module.hooks import handle_hook, parse_feedback, parse_hook_call
 from fhir_module.knowledge import Knowledge
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "load.py"
+from .conftest import discovery_ids
+
 DAY = date(2026, 11, 26)
-
-
-@pytest.fixture(scope="module")
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("load_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being made
-    spec.loader.exec_module(module)
-    return module
 
 
 def answered(load: ModuleType, knowledge: Knowledge) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for template in load.example_requests().values():
-        service, request = load.hook_request(template)
+        service, request = load.hook_request(template, discovery_ids(knowledge))
         out.append((service, handle_hook(knowledge, service, request, today=DAY)))
     return out
 
 
-def test_every_example_becomes_a_valid_new_call(load: ModuleType) -> None:
+def test_every_example_becomes_a_valid_new_call(load: ModuleType, knowledge: Knowledge) -> None:
     templates = load.example_requests()
     assert templates
+    ids = discovery_ids(knowledge)
     for template in templates.values():
-        service, request = load.hook_request(template)
-        again = load.hook_request(template)[1]
-        assert (
-            service
-            == {
-                "order-sign": "medication-safety-order-sign",
-                "order-select": "medication-safety-order-select",
-            }[template["hook"]]
-        )
+        service, request = load.hook_request(template, ids)
+        again = load.hook_request(template, ids)[1]
+        assert service == ids[template["hook"]]
         assert request["hookInstance"] != template["hookInstance"] != again["hookInstance"]
         assert parse_hook_call(request, template["hook"]).hook_instance == request["hookInstance"]
 
