@@ -243,14 +243,19 @@ class Knowledge:
             url = f.resource.get("url")
             if url:
                 same = self.by_url.get(url)
-                if same is not None and same.resource.get("version") == f.resource.get("version"):
-                    version = f.resource.get("version")
-                    raise KnowledgeConflict(
-                        f.where,
-                        "url",
-                        f"{url}{'|' + version if version else ''} is defined twice",
-                        same.where,
+                if same is not None:
+                    # One version of each canonical resource: with two, which one an
+                    # unversioned reference means would depend on the load order.
+                    versions = [r.resource.get("version") for r in (same, f)]
+                    shown = (
+                        f"{url}|{versions[0]}"
+                        if versions[0] == versions[1] and versions[0]
+                        else url
+                        if versions[0] == versions[1]
+                        else f"{url} (versions {versions[0] or 'none'} and "
+                        f"{versions[1] or 'none'}: load one version of a module)"
                     )
+                    raise KnowledgeConflict(f.where, "url", f"{shown} is defined twice", same.where)
                 self.by_url[url] = f
         self._check_profiles()
         self._check_canonicals()

@@ -42,6 +42,19 @@ def test_one_canonical_in_two_files(tmp_path: Path) -> None:
     assert "http://fhir-module.org/fhir/ValueSet/route-oral|0.1.0 is defined twice" in str(exc)
 
 
+def test_two_versions_of_one_canonical(tmp_path: Path) -> None:
+    # A site's edited copy of a built-in ValueSet, given a new version, beside the built-in:
+    # an unversioned reference could mean either, so loading stops instead of picking one.
+    copy = json.loads(BUILTIN["ValueSet-route-oral.json"].read_text(encoding="utf-8"))
+    copy["id"] = "route-oral-site"
+    copy["version"] = "0.2.0"
+    path = write(tmp_path, copy)
+    exc = _refused(tmp_path)
+    _names_both(exc, path, BUILTIN["ValueSet-route-oral.json"])
+    assert "versions 0.1.0 and 0.2.0" in str(exc)
+    assert "load one version of a module" in str(exc)
+
+
 def _with_medication(derived: Derived, code: str, display: str) -> Path:
     path = derived.file("ValueSet", "-medications")
 
