@@ -6,6 +6,7 @@ from ._compile import (
     FhirPathError,
     check_syntax,
     compile_expression,
+    compiled,
     evaluate,
 )
 from ._fast import Fallback, compile_fast
@@ -17,5 +18,6 @@ __all__ = [
     "check_syntax",
     "compile_expression",
     "compile_fast",
+    "compiled",
     "evaluate",
 ]

@@ -1,9 +1,15 @@
-"""FHIRPath compiled once, with strict syntax checking.
+"""FHIRPath compiled once per process, with strict syntax checking.
 
 fhirpathpy's own parser recovers silently from syntax errors, so an expression
 with a typo would load and then never fire. This module parses with an error
 listener that raises, and dry-runs each expression against the documented
 variables (all empty), which catches unknown functions and variables at load.
+
+`compiled(text)` is the one compile: it parses the text once (the strict parse gives the
+tree fhirpathpy runs and the fast subset compiles) and is cached by the expression text,
+so the rule conditions, card texts and profile invariants of every module share one
+compiled expression per distinct text. Only successes are cached: an expression that does
+not parse raises again each time, for its caller to name its own file.
 
 The common shapes run on the fast subset (`_fast`); fhirpathpy runs the rest.
 """
@@ -11,11 +17,15 @@ The common shapes run on the fast subset (`_fast`); fhirpathpy runs the rest.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
-import fhirpathpy
 from antlr4 import CommonTokenStream, InputStream, Token
 from antlr4.error.ErrorListener import ErrorListener
+from antlr4.tree.Tree import ParseTreeWalker
+from fhirpathpy import apply_parsed_path
+from fhirpathpy.engine.nodes import ResourceNode
+from fhirpathpy.parser.ASTPathListener import ASTPathListener
 from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
 from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
@@ -26,13 +36,12 @@ from ._fast import Fallback, compile_fast
 class Compiled:
     """A compiled expression, called as fhirpathpy's are: ``compiled(resource, variables)``."""
 
-    __slots__ = ("text", "_run", "_fast")
+    __slots__ = ("text", "_tree", "_fast")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, tree: Mapping[str, Any] | None = None) -> None:
         self.text = text
-        self._run = fhirpathpy.compile(text)
-        tree = getattr(self._run, "parsedPath", None)  # fhirpathpy keeps its parse tree here
-        self._fast = compile_fast(tree) if isinstance(tree, Mapping) else None
+        self._tree = _parse(text) if tree is None else tree
+        self._fast = compile_fast(self._tree)
 
     def __call__(self, resource: Any, variables: Mapping[str, Any] | None = None) -> list[Any]:
         if self._fast is not None and resource == {} and variables is not None:
@@ -40,12 +49,29 @@ class Compiled:
                 return self._fast(variables)
             except Fallback:
                 pass  # values the fast evaluator leaves to fhirpathpy
-        result: list[Any] = self._run(resource, variables)
+        return self.slow(variables or {}, resource)
+
+    def slow(self, variables: Mapping[str, Any], resource: Any = None) -> list[Any]:
+        """fhirpathpy's own result, for checking the fast evaluator against it."""
+        result: list[Any] = apply_parsed_path(
+            {} if resource is None else resource, self._tree, variables
+        )
         return result
 
-    def slow(self, variables: Mapping[str, Any]) -> list[Any]:
-        """fhirpathpy's own result, for checking the fast evaluator against it."""
-        result: list[Any] = self._run({}, variables)
+    def typed(
+        self,
+        resource: Any,
+        model: Mapping[str, Any],
+        base: str | None = None,
+        *,
+        raw: bool = False,
+    ) -> list[Any]:
+        """fhirpathpy's result on a resource with FHIR's types known from `model` (e.g. R4);
+        `base` types the resource as that element (e.g. 'Extension'), as navigation from
+        its resource would; `raw` keeps fhirpathpy's typed nodes in the result."""
+        root = resource if base is None else ResourceNode.create_node(resource, base)
+        options = {"returnRawData": True} if raw else None
+        result: list[Any] = apply_parsed_path(root, self._tree, {}, model, options)
         return result
 
     @property
@@ -71,29 +97,63 @@ class _Raise(ErrorListener):  # type: ignore[misc]  # antlr4 ships no type hints
         raise FhirPathError(f"syntax error at column {column + 1}: {msg}")
 
 
-def check_syntax(expression: str) -> None:
-    """Raise FhirPathError unless the whole expression parses."""
+def _parse(expression: str) -> Mapping[str, Any]:
+    """The parse tree fhirpathpy runs, from one strict parse; FhirPathError unless the
+    whole expression parses."""
+    if not isinstance(expression, str):
+        raise FhirPathError(f"an expression must be text, not {type(expression).__name__}")
     lexer = FHIRPathLexer(InputStream(expression))
     lexer.removeErrorListeners()
     lexer.addErrorListener(_Raise())
     stream = CommonTokenStream(lexer)
     parser = FHIRPathParser(stream)
+    parser.buildParseTrees = True
     parser.removeErrorListeners()
     parser.addErrorListener(_Raise())
-    parser.expression()
+    tree = parser.expression()
     if stream.LA(1) != Token.EOF:
         raise FhirPathError(f"unexpected text after column {stream.LT(1).column}")
+    listener = ASTPathListener()
+    ParseTreeWalker().walk(listener, tree)
+    ast: Mapping[str, Any] = listener.parentStack[0]
+    return ast
+
+
+#: Distinct expression texts kept compiled. The key is the text alone, as a compile depends
+#: on nothing else, so every module using an expression shares its entry; the bound keeps a
+#: process that loads knowledge again and again (validate, package, a site editing its
+#: rules) from growing without limit. A formulary of a thousand drugs made from one
+#: template uses a few hundred; past the bound the least recently used is compiled again
+#: when next met, which costs time only.
+CACHED_EXPRESSIONS = 8192
+
+
+@lru_cache(maxsize=CACHED_EXPRESSIONS)
+def compiled(expression: str) -> Compiled:
+    """The expression compiled (strictly parsed once, fast subset, fhirpathpy's tree), shared
+    by every caller in the process; FhirPathError, never cached, unless it parses."""
+    return Compiled(expression, _parse(expression))
+
+
+def check_syntax(expression: str) -> None:
+    """Raise FhirPathError unless the whole expression parses."""
+    compiled(expression)
+
+
+@lru_cache(maxsize=CACHED_EXPRESSIONS)
+def _dry_run(expression: str, variables: frozenset[str]) -> None:
+    """Run the expression once with every variable empty; only a success is cached."""
+    try:
+        compiled(expression)({}, {name: [] for name in variables})
+    except Exception as exc:  # fhirpathpy raises bare Exception for unknown functions
+        raise FhirPathError(str(exc)) from None
 
 
 def compile_expression(expression: str, variables: Iterable[str]) -> Compiled:
     """Compile an expression, checked for syntax and dry-run with empty variables."""
-    check_syntax(expression)
-    compiled = Compiled(expression)
-    try:
-        compiled({}, {name: [] for name in variables})
-    except Exception as exc:  # fhirpathpy raises bare Exception for unknown functions
-        raise FhirPathError(str(exc)) from None
-    return compiled
+    found = compiled(expression)
+    _dry_run(expression, frozenset(variables))
+    return found
 
 
 def evaluate(compiled: Compiled, env: Mapping[str, Any]) -> list[Any]:
