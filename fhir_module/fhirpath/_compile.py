@@ -98,34 +98,81 @@ class _Raise(ErrorListener):  # type: ignore[misc]  # antlr4 ships no type hints
         raise FhirPathError(f"syntax error at column {column + 1}: {msg}")
 
 
-#: an expression that is one string literal, as FHIRPath's STRING token reads it (quotes,
-#: with the escapes of its ESC: a backslash before one of `'\\/fnrt or uXXXX), with the white
-#: space the grammar skips around it; card texts for a standard engine are such literals.
-#: Anything else, a backslash before another character included, goes to the grammar.
-_STRING_LITERAL = re.compile(r"[ \t\r\n]*('(?:[^'\\]|\\[`'\\/fnrt]|\\u[0-9a-fA-F]{4})*')[ \t\r\n]*")
+#: the tokens that hold free text, as FHIRPath's lexer reads them: a string literal (its
+#: escapes those of the grammar's ESC: a backslash before one of `'\/fnrt or uXXXX), a
+#: delimited identifier, a comment; a quote that starts no valid literal matches alone
+_TEXT_TOKENS = re.compile(
+    r"'((?:[^'\\]|\\[`'\\/fnrt]|\\u[0-9a-fA-F]{4})*)'|`(?:[^`\\]|\\.)*`|/\*.*?\*/|//[^\r\n]*|'",
+    re.DOTALL,
+)
+#: what stands for the n-th string literal of an expression in its shape
+_MARK = "\x01"
+_PLACEHOLDER = re.compile(r"'\x01(\d+)\x01'")
 
 
-def _literal_tree(literal: str) -> Mapping[str, Any]:
-    """The tree the grammar gives a string literal: a term, holding a literal term,
-    holding the string token."""
-    string = {"type": "StringLiteral", "terminalNodeText": [literal], "text": literal}
-    term = {"type": "LiteralTerm", "terminalNodeText": [], "text": literal, "children": [string]}
-    return {
-        "children": [
-            {"type": "TermExpression", "terminalNodeText": [], "text": literal, "children": [term]}
-        ]
-    }
+def _shape(expression: str) -> tuple[str, list[str]] | None:
+    """The expression with its k-th string literal replaced by a placeholder, and the
+    literals; None when it cannot be told apart so (a stray quote, the mark itself)."""
+    if _MARK in expression:
+        return None
+    literals: list[str] = []
+    stray = False
+
+    def mark(match: re.Match[str]) -> str:
+        nonlocal stray
+        token = match.group(0)
+        if not token.startswith("'"):
+            return token  # an identifier or a comment: kept as it is
+        if match.group(1) is None:
+            stray = True
+            return token
+        literals.append(token)
+        return f"'{_MARK}{len(literals) - 1}{_MARK}'"
+
+    shape = _TEXT_TOKENS.sub(mark, expression)
+    return None if stray else (shape, literals)
+
+
+@lru_cache(maxsize=1024)
+def _shape_tree(shape: str) -> Mapping[str, Any]:
+    """The grammar's tree of a shape; the texts of many card templates share one."""
+    return _grammar_tree(shape)
+
+
+def _filled(node: Any, literals: list[str]) -> Any:
+    """A copy of a shape's tree with its literals put back where their placeholders are."""
+    if isinstance(node, str):
+        return (
+            _PLACEHOLDER.sub(lambda m: literals[int(m.group(1))], node) if _MARK in node else node
+        )
+    if isinstance(node, list):
+        return [_filled(item, literals) for item in node]
+    if isinstance(node, dict):
+        return {key: _filled(value, literals) for key, value in node.items()}
+    return node
 
 
 def _parse(expression: str) -> Mapping[str, Any]:
     """The parse tree fhirpathpy runs, from one strict parse; FhirPathError unless the
-    whole expression parses."""
+    whole expression parses.
+
+    The grammar's tree of an expression is the tree of its shape (its string literals
+    replaced by placeholders) with the literals put back: expressions that differ only in
+    their texts, such as the card texts of many drugs, share one run of the parser. An
+    expression whose shape does not parse is parsed itself, for the error to speak of it.
+    """
     if not isinstance(expression, str):
         raise FhirPathError(f"an expression must be text, not {type(expression).__name__}")
-    literal = _STRING_LITERAL.fullmatch(expression)
-    if literal:  # the grammar's tree without running its parser, many times faster
-        return _literal_tree(literal.group(1))
-    return _grammar_tree(expression)
+    shaped = _shape(expression)
+    if shaped is None:
+        return _grammar_tree(expression)
+    shape, literals = shaped
+    try:
+        tree = _shape_tree(shape)
+    except FhirPathError:
+        return _grammar_tree(expression)  # raises, naming the column in the expression
+    filled: Mapping[str, Any] = _filled(tree, literals)
+    return filled
 
 
 def _grammar_tree(expression: str) -> Mapping[str, Any]:

@@ -16,8 +16,10 @@ import pytest
 from fhir_module import KnowledgeError, load_knowledge
 from fhir_module.fhirpath import FhirPathError, compile_expression, compiled
 from fhir_module.fhirpath._compile import _grammar_tree, _parse
+from fhir_module.knowledge._cpg import check_text_values
 
 FORMULARY = Path(__file__).resolve().parents[2] / "benchmarks" / "_formulary.py"
+TIZANIDINE = Path(__file__).resolve().parents[2] / "modules" / "tizanidine"
 AGE_RANGE = "http://fhir-module.org/fhir/StructureDefinition/age-range"
 
 
@@ -49,7 +51,7 @@ def break_condition(resource: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "literal",
+    "text",
     [
         "'plain text'",
         "''",
@@ -57,16 +59,22 @@ def break_condition(resource: dict[str, Any]) -> None:
         "'a \\\\ b'",
         "'line\\nbreak \\t tab \\/ slash \\` tick'",
         "'caf\\u00e9'",
-        "'baclofène 10 mg, {{not a placeholder}}'",
         "  'spaced'\n",
+        "'Dose ' & (%doseText).select(toString()).join(', ') & ' exceeds ' & %max.toString()",
+        "%`odd 'name'`.exists() and 'x' = 'y' /* it's a comment */ // and 'another'",
+        "%'quoted constant' = 'a'",
+        "iif(%a, 'yes', 'no')",
     ],
 )
-def test_a_string_literal_gets_the_tree_the_grammar_gives_it(literal: str) -> None:
-    assert _parse(literal) == _grammar_tree(literal)
+def test_an_expression_gets_the_tree_the_grammar_gives_it(text: str) -> None:
+    assert _parse(text) == _grammar_tree(text)
 
 
-@pytest.mark.parametrize("text", ["'unclosed", "'a' 'b'", "'a' + 'b'", "'a\\qb'", "'a' /* c */"])
-def test_other_text_goes_to_the_grammar(text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    ["'unclosed", "'a' 'b'", "'a\\qb' = 'c'", "'a' + ", "'x\x01' & 'y'", "%a = 'b' 'c'"],
+)
+def test_broken_or_odd_text_gets_what_the_grammar_says(text: str) -> None:
     try:
         expected: Any = _grammar_tree(text)
     except FhirPathError as exc:
@@ -76,6 +84,33 @@ def test_other_text_goes_to_the_grammar(text: str) -> None:
     except FhirPathError as exc:
         found = str(exc)
     assert found == expected
+
+
+def expressions(knowledge: Any) -> set[str]:
+    """Every FHIRPath text of the loaded rules: conditions, card texts, suggestion values
+    and the texts for a standard engine."""
+    found: set[str] = set()
+    for drug in knowledge.drugs:
+        for rule in drug.rules:
+            found.add(rule.condition.text)
+            templates = [rule.summary, rule.detail, *(s.label for s in rule.suggestions)]
+            found |= {p.text for t in templates for p in t.parts if not isinstance(p, str)}
+            found |= {e.text for s in rule.suggestions for _, e in s.values}
+    for source in knowledge.files:
+        for action in source.resource.get("action") or []:
+            found |= set(check_text_values(action))
+    return found
+
+
+def test_every_expression_of_the_knowledge_gets_the_grammars_tree(
+    formulary: ModuleType, tmp_path: Path
+) -> None:
+    drug = formulary.write_formulary(tmp_path, 1)[0]
+    knowledge = load_knowledge(TIZANIDINE, drug.folder)
+    texts = expressions(knowledge)
+    assert len(texts) > 150
+    for text in sorted(texts):
+        assert _parse(text) == _grammar_tree(text), text
 
 
 def test_an_expression_is_compiled_once_for_every_caller() -> None:
