@@ -35,6 +35,8 @@ EXTENSION_TYPE = "Extension"
 _BEYOND_ELEMENT = ("%", "$index", "resolve(")
 
 Node = tuple[str, Any]
+#: beside the slices, the nodes of every path walked to are kept under this prefix of its id
+_WALKED = "\x00walked:"
 
 
 def _children(nodes: list[Node], key: str) -> list[Node]:
@@ -88,6 +90,8 @@ class ProfileChecker:
         self.definitions = definitions
         #: (constraint or expression, element type, digest of the element's JSON) -> holds
         self._known: dict[tuple[str, str, bytes], bool] = {}
+        #: the resource being checked, its elements with a url by that url (see _by_url)
+        self._urls: tuple[Any, dict[str, list[Any] | None]] = (None, {})
 
     def _invariant(self, expression: str) -> Callable[[Any], list[Any]]:
         """The invariant's whole expression, run from a resource root with R4's types."""
@@ -96,14 +100,16 @@ class ProfileChecker:
 
     def check(self, resource: Mapping[str, Any]) -> list[str]:
         """Problems of a resource against its declared module profiles and extensions."""
+        self._urls = _by_url(resource)
         problems: list[str] = []
         for url in (resource.get("meta") or {}).get("profile") or []:
             definition = self.definitions.get(str(url).split("|")[0])
             if definition is not None:
                 problems += self._check_against(resource, definition, "")
                 problems += self._invariants(resource, _invariants(definition, ""))
-        used = self._used_extensions(resource)
-        for path, ext in _extensions(resource, ""):
+        extensions = list(_extensions(resource, ""))
+        used = self._used_extensions(resource, extensions)
+        for path, ext in extensions:
             definition = self.definitions.get(str(ext.get("url")))
             if definition is not None:
                 problems += self._check_against(ext, definition, path)
@@ -122,11 +128,15 @@ class ProfileChecker:
             found += _invariants(self.definitions[url], _scope(url))
         return found
 
-    def _used_extensions(self, resource: Mapping[str, Any]) -> list[str]:
+    def _used_extensions(
+        self,
+        resource: Mapping[str, Any],
+        extensions: list[tuple[str, Mapping[str, Any]]] | None = None,
+    ) -> list[str]:
         return sorted(
             {
                 str(ext.get("url"))
-                for _, ext in _extensions(resource, "")
+                for _, ext in (_extensions(resource, "") if extensions is None else extensions)
                 if str(ext.get("url")) in self.definitions
             }
         )
@@ -172,7 +182,7 @@ class ProfileChecker:
         if not check.constraint or any(t in check.constraint for t in _BEYOND_ELEMENT):
             return None
         if check.extension:
-            found = _with_url(resource, check.extension)
+            found = _with_url(resource, check.extension, self._urls)
             if found is None:
                 return None
             return [(EXTENSION_TYPE, e, ResourceNode.create_node(e, EXTENSION_TYPE)) for e in found]
@@ -198,9 +208,18 @@ class ProfileChecker:
         nodes: list[Node] = [(base, root)]
         for depth, part in enumerate(parts[1:-1], start=1):
             name, _, slice_name = part.partition(":")
-            nodes = _children(nodes, name)
+            prefix = ".".join(parts[: depth + 1])
             if slice_name:
-                nodes = slice_nodes.get(".".join(parts[: depth + 1]), [])
+                nodes = slice_nodes.get(prefix, [])
+                continue
+            if ":" in prefix:  # under a slice: its nodes are known once the slice is checked
+                nodes = _children(nodes, name)
+                continue
+            # the parents of the elements under one path, walked to once per definition
+            walked = slice_nodes.get(_WALKED + prefix)
+            if walked is None:
+                walked = slice_nodes[_WALKED + prefix] = _children(nodes, name)
+            nodes = walked
         return nodes, parts[-1]
 
     def _element(
@@ -303,27 +322,43 @@ def _invariants(definition: Mapping[str, Any], scope: str) -> list[Invariant]:
     return found
 
 
-def _with_url(resource: Any, url: str) -> list[Any] | None:
-    """Every extension of that URL in the resource, in document order, as
-    `descendants().where(url = ...)` selects them; None when an element that is not an
-    extension (or one on a primitive value, `_name`) has that url too."""
-    found: list[Any] = []
+def _by_url(resource: Any) -> tuple[Any, dict[str, list[Any] | None]]:
+    """The resource, and for each url its extensions of that url in document order, as
+    `descendants().where(url = ...)` selects them; None for a url that an element other
+    than an extension (or one on a primitive value, `_name`) has too."""
+    found: dict[str, list[Any] | None] = {}
 
-    def walk(node: Any, key: str, primitive: bool) -> bool:
+    def walk(node: Any, key: str, primitive: bool) -> None:
         if isinstance(node, list):
-            return all(walk(item, key, primitive) for item in node)
+            for item in node:
+                walk(item, key, primitive)
+            return
         if not isinstance(node, Mapping):
-            return True
-        if node.get("url") == url:
+            return
+        url = node.get("url")
+        if isinstance(url, str):
             if primitive or key not in ("extension", "modifierExtension"):
-                return False
-            found.append(node)
-        return all(walk(v, k, primitive or k.startswith("_")) for k, v in node.items())
+                found[url] = None
+            else:
+                listed = found.setdefault(url, [])
+                if listed is not None:
+                    listed.append(node)
+        for k, v in node.items():
+            walk(v, k, primitive or k.startswith("_"))
 
-    if not isinstance(resource, Mapping):
-        return None
-    ok = all(walk(v, k, k.startswith("_")) for k, v in resource.items())
-    return found if ok else None
+    if isinstance(resource, Mapping):
+        for k, v in resource.items():
+            walk(v, k, k.startswith("_"))
+    return resource, found
+
+
+def _with_url(
+    resource: Any, url: str, index: tuple[Any, dict[str, list[Any] | None]]
+) -> list[Any] | None:
+    """Every extension of that URL in the resource (None: see _by_url), from the index
+    made for it when its check began, or made now."""
+    indexed, found = index if index[0] is resource else _by_url(resource)
+    return found.get(url, [])
 
 
 def _slice_url(element: Mapping[str, Any], slice_name: str) -> str:
