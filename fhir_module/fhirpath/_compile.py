@@ -17,7 +17,7 @@ The common shapes run on the fast subset (`_fast`); fhirpathpy runs the rest.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +32,11 @@ from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
 from ..errors import FhirModuleError
 from ._fast import Fallback, compile_fast
+
+# fhirpathpy ships no type hints: its runner, its typed nodes and its tree builder
+_run: Callable[..., Any] = apply_parsed_path
+_node: Callable[[Any, str], Any] = ResourceNode.create_node
+_Listener: Callable[[], Any] = ASTPathListener
 
 
 class Compiled:
@@ -54,9 +59,7 @@ class Compiled:
 
     def slow(self, variables: Mapping[str, Any], resource: Any = None) -> list[Any]:
         """fhirpathpy's own result, for checking the fast evaluator against it."""
-        result: list[Any] = apply_parsed_path(
-            {} if resource is None else resource, self._tree, variables
-        )
+        result: list[Any] = _run({} if resource is None else resource, self._tree, variables)
         return result
 
     def typed(
@@ -70,9 +73,9 @@ class Compiled:
         """fhirpathpy's result on a resource with FHIR's types known from `model` (e.g. R4);
         `base` types the resource as that element (e.g. 'Extension'), as navigation from
         its resource would; `raw` keeps fhirpathpy's typed nodes in the result."""
-        root = resource if base is None else ResourceNode.create_node(resource, base)
+        root = resource if base is None else _node(resource, base)  # a typed node stays so
         options = {"returnRawData": True} if raw else None
-        result: list[Any] = apply_parsed_path(root, self._tree, {}, model, options)
+        result: list[Any] = _run(root, self._tree, {}, model, options)
         return result
 
     @property
@@ -188,7 +191,7 @@ def _grammar_tree(expression: str) -> Mapping[str, Any]:
     tree = parser.expression()
     if stream.LA(1) != Token.EOF:
         raise FhirPathError(f"unexpected text after column {stream.LT(1).column}")
-    listener = ASTPathListener()
+    listener = _Listener()
     ParseTreeWalker().walk(listener, tree)
     ast: Mapping[str, Any] = listener.parentStack[0]
     return ast

@@ -155,10 +155,12 @@ class ProfileChecker:
                 lambda: self._invariant(check.expression)(resource) != [False],
             )
         whole = compiled(f"all({check.constraint})")  # the constraint on one element
+
+        def on(node: Any, base: str) -> Callable[[], bool]:
+            return lambda: whole.typed(node, R4, base) == [True]
+
         return all(
-            self._known_or(
-                check.constraint, base, data, lambda n=node: whole.typed(n, R4) == [True]
-            )
+            self._known_or(check.constraint, base, data, on(node, base))
             for base, data, node in nodes
         )
 
@@ -177,15 +179,16 @@ class ProfileChecker:
     def _elements(
         self, resource: Mapping[str, Any], check: Invariant
     ) -> list[tuple[str, Any, Any]] | None:
-        """(type, JSON, node) of each element the constraint applies to, or None when the
-        invariant is to be evaluated whole from the resource root."""
+        """(type, JSON, node) of each element the constraint applies to (the node as
+        fhirpathpy typed it, or the JSON to be typed so), or None when the invariant is to be
+        evaluated whole from the resource root."""
         if not check.constraint or any(t in check.constraint for t in _BEYOND_ELEMENT):
             return None
         if check.extension:
             found = _with_url(resource, check.extension, self._urls)
             if found is None:
                 return None
-            return [(EXTENSION_TYPE, e, ResourceNode.create_node(e, EXTENSION_TYPE)) for e in found]
+            return [(EXTENSION_TYPE, e, e) for e in found]
         if not check.target:
             return None
         nodes = compiled(check.target).typed(resource, R4, raw=True)
