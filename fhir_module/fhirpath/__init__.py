@@ -4,6 +4,7 @@ common shapes, fhirpathpy for the rest."""
 from ._compile import (
     Compiled,
     FhirPathError,
+    check_expression,
     check_syntax,
     compile_expression,
     compiled,
@@ -15,6 +16,7 @@ __all__ = [
     "Compiled",
     "Fallback",
     "FhirPathError",
+    "check_expression",
     "check_syntax",
     "compile_expression",
     "compile_fast",

@@ -203,7 +203,7 @@ def _grammar_tree(expression: str) -> Mapping[str, Any]:
 #: rules) from growing without limit. A formulary of a thousand drugs made from one
 #: template uses a few hundred; past the bound the least recently used is compiled again
 #: when next met, which costs time only.
-CACHED_EXPRESSIONS = 8192
+CACHED_EXPRESSIONS = 4096
 
 
 @lru_cache(maxsize=CACHED_EXPRESSIONS)
@@ -223,6 +223,17 @@ def _dry_run(expression: str, variables: frozenset[str]) -> None:
     """Run the expression once with every variable empty; only a success is cached."""
     try:
         compiled(expression)({}, {name: [] for name in variables})
+    except Exception as exc:  # fhirpathpy raises bare Exception for unknown functions
+        raise FhirPathError(str(exc)) from None
+
+
+def check_expression(expression: str, variables: Iterable[str]) -> None:
+    """The checks of compile_expression, for an expression that is not kept (a text for
+    other engines): nothing of it stays cached but the tree of its shape, which texts
+    alike but for their literals share."""
+    found = Compiled(expression, _parse(expression))
+    try:
+        found({}, {name: [] for name in variables})
     except Exception as exc:  # fhirpathpy raises bare Exception for unknown functions
         raise FhirPathError(str(exc)) from None
 
