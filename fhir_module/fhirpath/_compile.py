@@ -16,6 +16,7 @@ The common shapes run on the fast subset (`_fast`); fhirpathpy runs the rest.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
@@ -110,7 +111,6 @@ _TEXT_TOKENS = re.compile(
 )
 #: what stands for the n-th string literal of an expression in its shape
 _MARK = "\x01"
-_PLACEHOLDER = re.compile(r"'\x01(\d+)\x01'")
 
 
 def _shape(expression: str) -> tuple[str, list[str]] | None:
@@ -137,22 +137,21 @@ def _shape(expression: str) -> tuple[str, list[str]] | None:
 
 
 @lru_cache(maxsize=1024)
-def _shape_tree(shape: str) -> Mapping[str, Any]:
-    """The grammar's tree of a shape; the texts of many card templates share one."""
-    return _grammar_tree(shape)
+def _shape_tree(shape: str) -> str:
+    """The grammar's tree of a shape, as JSON text; the texts of many card templates share
+    one."""
+    return json.dumps(_grammar_tree(shape))
 
 
-def _filled(node: Any, literals: list[str]) -> Any:
-    """A copy of a shape's tree with its literals put back where their placeholders are."""
-    if isinstance(node, str):
-        return (
-            _PLACEHOLDER.sub(lambda m: literals[int(m.group(1))], node) if _MARK in node else node
-        )
-    if isinstance(node, list):
-        return [_filled(item, literals) for item in node]
-    if isinstance(node, dict):
-        return {key: _filled(value, literals) for key, value in node.items()}
-    return node
+#: a placeholder as JSON writes it, inside the text of a shape's tree
+_PLACEHOLDER_JSON = re.compile(r"'\\u0001(\d+)\\u0001'")
+
+
+def _filled(tree: str, literals: list[str]) -> Mapping[str, Any]:
+    """A shape's tree with its literals put back where their placeholders are."""
+    text = _PLACEHOLDER_JSON.sub(lambda m: json.dumps(literals[int(m.group(1))])[1:-1], tree)
+    filled: Mapping[str, Any] = json.loads(text)
+    return filled
 
 
 def _parse(expression: str) -> Mapping[str, Any]:
@@ -174,8 +173,7 @@ def _parse(expression: str) -> Mapping[str, Any]:
         tree = _shape_tree(shape)
     except FhirPathError:
         return _grammar_tree(expression)  # raises, naming the column in the expression
-    filled: Mapping[str, Any] = _filled(tree, literals)
-    return filled
+    return _filled(tree, literals)
 
 
 def _grammar_tree(expression: str) -> Mapping[str, Any]:
