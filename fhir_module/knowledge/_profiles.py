@@ -147,7 +147,7 @@ class ProfileChecker:
 
     def _holds(self, resource: Mapping[str, Any], check: Invariant) -> bool:
         nodes = self._elements(resource, check)
-        if nodes is None:  # evaluated whole, from the root
+        if nodes is None:  # evaluated whole, from the root (the type '': no element's)
             return self._known_or(
                 check.expression,
                 "",
@@ -192,7 +192,9 @@ class ProfileChecker:
         if not check.target:
             return None
         nodes = compiled(check.target).typed(resource, R4, raw=True)
-        if not all(isinstance(n, ResourceNode) and isinstance(n.path, str) for n in nodes):
+        if not all(
+            isinstance(n, ResourceNode) and isinstance(n.path, str) and n.path for n in nodes
+        ):
             return None
         return [(n.path, [n.data, n._data], n) for n in nodes]
 
