@@ -154,6 +154,56 @@ def _filled(tree: str, literals: list[str]) -> Mapping[str, Any]:
     return filled
 
 
+#: a variable and its members, `%name.member.member`, with no white space
+_VARIABLE_PATH = re.compile(r"%[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+#: the grammar's words (and, true, day, in...), which are no plain identifier
+_WORDS = frozenset(
+    str(n).strip("'") for n in FHIRPathLexer.literalNames if str(n).strip("'").isalpha()
+)
+
+
+def _variable_path(expression: str) -> Mapping[str, Any] | None:
+    """The grammar's tree of a variable path (most card-text placeholders are one), built
+    without its parser; None for any other text."""
+    if not _VARIABLE_PATH.fullmatch(expression):
+        return None
+    names = expression[1:].split(".")
+    if _WORDS.intersection(names):
+        return None
+
+    def identifier(name: str) -> dict[str, Any]:
+        return {"type": "Identifier", "terminalNodeText": [name], "text": name}
+
+    constant: dict[str, Any] = {
+        "type": "ExternalConstant",
+        "terminalNodeText": ["%"],
+        "children": [identifier(names[0])],
+    }
+    node: dict[str, Any] = {
+        "type": "TermExpression",
+        "terminalNodeText": [],
+        "text": f"%{names[0]}",
+        "children": [
+            {"type": "ExternalConstantTerm", "terminalNodeText": [], "children": [constant]}
+        ],
+    }
+    text = node["text"]
+    for name in names[1:]:
+        text = f"{text}.{name}"
+        member = {
+            "type": "MemberInvocation",
+            "terminalNodeText": [],
+            "children": [identifier(name)],
+        }
+        node = {
+            "type": "InvocationExpression",
+            "terminalNodeText": ["."],
+            "text": text,
+            "children": [node, member],
+        }
+    return {"children": [node]}
+
+
 def _parse(expression: str) -> Mapping[str, Any]:
     """The parse tree fhirpathpy runs, from one strict parse; FhirPathError unless the
     whole expression parses.
@@ -165,6 +215,9 @@ def _parse(expression: str) -> Mapping[str, Any]:
     """
     if not isinstance(expression, str):
         raise FhirPathError(f"an expression must be text, not {type(expression).__name__}")
+    path = _variable_path(expression)
+    if path is not None:
+        return path
     shaped = _shape(expression)
     if shaped is None:
         return _grammar_tree(expression)

@@ -64,6 +64,10 @@ def break_condition(resource: dict[str, Any]) -> None:
         "%`odd 'name'`.exists() and 'x' = 'y' /* it's a comment */ // and 'another'",
         "%'quoted constant' = 'a'",
         "iif(%a, 'yes', 'no')",
+        "%a",
+        "%guideline.maximum.maxDaily",
+        "%a_1.B2",
+        "%a.b.where(c)",
     ],
 )
 def test_an_expression_gets_the_tree_the_grammar_gives_it(text: str) -> None:
@@ -72,7 +76,20 @@ def test_an_expression_gets_the_tree_the_grammar_gives_it(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["'unclosed", "'a' 'b'", "'a\\qb' = 'c'", "'a' + ", "'x\x01' & 'y'", "%a = 'b' 'c'"],
+    [
+        "%true",
+        "%a.and",
+        "%a.day",
+        "%in.b",
+        "%a.",
+        "%a..b",
+        "'unclosed",
+        "'a' 'b'",
+        "'a\\qb' = 'c'",
+        "'a' + ",
+        "'x\x01' & 'y'",
+        "%a = 'b' 'c'",
+    ],
 )
 def test_broken_or_odd_text_gets_what_the_grammar_says(text: str) -> None:
     try:
