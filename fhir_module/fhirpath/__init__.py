@@ -4,8 +4,10 @@ common shapes, fhirpathpy for the rest."""
 from ._compile import (
     Compiled,
     FhirPathError,
+    check_expression,
     check_syntax,
     compile_expression,
+    compiled,
     evaluate,
 )
 from ._fast import Fallback, compile_fast
@@ -14,8 +16,10 @@ __all__ = [
     "Compiled",
     "Fallback",
     "FhirPathError",
+    "check_expression",
     "check_syntax",
     "compile_expression",
     "compile_fast",
+    "compiled",
     "evaluate",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -59,10 +60,22 @@ def expand(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def shared_strings(node: Any) -> Any:
+    """The JSON with its keys and strings interned: the systems, units, codes and texts many
+    modules repeat are then held once in the process."""
+    if isinstance(node, dict):
+        return {sys.intern(k): shared_strings(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [shared_strings(v) for v in node]
+    if isinstance(node, str):
+        return sys.intern(node)
+    return node
+
+
 def read_json(path: Path) -> Any:
     """Parsed JSON of a file, or a KnowledgeError naming the file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return shared_strings(json.loads(path.read_text(encoding="utf-8")))
     except OSError as exc:
         raise KnowledgeError(path.name, "$", f"cannot be read ({exc.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

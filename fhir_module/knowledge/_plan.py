@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..fhirpath import Compiled, compile_expression, evaluate
+from ..fhirpath import Compiled, check_expression, compile_expression, evaluate
 from ._cpg import check_text_values
 from ._variables import VARIABLES
 
@@ -195,9 +195,10 @@ def compile_action(
         suggestions=tuple(suggestions),
         selection_behavior=action.get("selectionBehavior"),
     )
-    # The same texts for a standard engine, checked once the templates are known to compile.
+    # The same texts for a standard engine, checked once the templates are known to compile
+    # (and not kept: the engine renders the templates).
     for text in check_text_values(action):
-        _expr(text, "dynamicValue.expression", names)
+        _check(text, "dynamicValue.expression", names)
     reads = variables_read(condition["expression"]).union(
         rule.summary.reads,
         rule.detail.reads,
@@ -224,5 +225,16 @@ def _expr(text: str, where: str, names: Collection[str]) -> Compiled:
         raise ValueError(f"{where}: {problem}")
     try:
         return compile_expression(text, names)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _check(text: str, where: str, names: Collection[str]) -> None:
+    """The checks of _expr, for a text that is not kept."""
+    problem = unknown_variables(text, names)
+    if problem:
+        raise ValueError(f"{where}: {problem}")
+    try:
+        check_expression(text, names)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None

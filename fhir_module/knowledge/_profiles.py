@@ -5,20 +5,38 @@ pattern[x] values, extension slices by profile URL (required extensions),
 closed slicing of complex extensions, value[x] types of extensions, and
 invariants written in FHIRPath. Extensions whose URL is a module
 StructureDefinition are checked against that definition wherever they occur.
+
+An invariant holds on a resource when its constraint holds on each element it applies to.
+Each constraint is evaluated once per (constraint, element type, element value): the
+value is keyed by a digest of its canonical JSON, so the same element in many resources
+(an extension every product carries, a dose of every module) is checked once. A
+constraint that may look beyond its element (`%resource`, `%context`, `$index`,
+`resolve()`) is evaluated from the resource root, as the invariant's whole expression.
+Problems name the same files and elements whether the answer was known or not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import fhirpathpy
+from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
+from ..fhirpath import compiled
+
 R4 = models["r4"]
+#: the element type of every node an extension scope selects
+EXTENSION_TYPE = "Extension"
+#: text by which a constraint may read beyond the element it is evaluated on
+_BEYOND_ELEMENT = ("%", "$index", "resolve(")
 
 Node = tuple[str, Any]
+#: beside the slices, the nodes of every path walked to are kept under this prefix of its id
+_WALKED = "\x00walked:"
 
 
 def _children(nodes: list[Node], key: str) -> list[Node]:
@@ -70,23 +88,28 @@ class ProfileChecker:
 
     def __init__(self, definitions: Mapping[str, Mapping[str, Any]]) -> None:
         self.definitions = definitions
-        self._compiled: dict[str, Any] = {}
+        #: (constraint or expression, element type, digest of the element's JSON) -> holds
+        self._known: dict[tuple[str, str, bytes], bool] = {}
+        #: the resource being checked, its elements with a url by that url (see _by_url)
+        self._urls: tuple[Any, dict[str, list[Any] | None]] = (None, {})
 
-    def _invariant(self, expression: str) -> Any:
-        if expression not in self._compiled:
-            self._compiled[expression] = fhirpathpy.compile(expression, R4)
-        return self._compiled[expression]
+    def _invariant(self, expression: str) -> Callable[[Any], list[Any]]:
+        """The invariant's whole expression, run from a resource root with R4's types."""
+        found = compiled(expression)
+        return lambda resource: found.typed(resource, R4)
 
     def check(self, resource: Mapping[str, Any]) -> list[str]:
         """Problems of a resource against its declared module profiles and extensions."""
+        self._urls = _by_url(resource)
         problems: list[str] = []
         for url in (resource.get("meta") or {}).get("profile") or []:
             definition = self.definitions.get(str(url).split("|")[0])
             if definition is not None:
                 problems += self._check_against(resource, definition, "")
                 problems += self._invariants(resource, _invariants(definition, ""))
-        used = self._used_extensions(resource)
-        for path, ext in _extensions(resource, ""):
+        extensions = list(_extensions(resource, ""))
+        used = self._used_extensions(resource, extensions)
+        for path, ext in extensions:
             definition = self.definitions.get(str(ext.get("url")))
             if definition is not None:
                 problems += self._check_against(ext, definition, path)
@@ -105,22 +128,75 @@ class ProfileChecker:
             found += _invariants(self.definitions[url], _scope(url))
         return found
 
-    def _used_extensions(self, resource: Mapping[str, Any]) -> list[str]:
+    def _used_extensions(
+        self,
+        resource: Mapping[str, Any],
+        extensions: list[tuple[str, Mapping[str, Any]]] | None = None,
+    ) -> list[str]:
         return sorted(
             {
                 str(ext.get("url"))
-                for _, ext in _extensions(resource, "")
+                for _, ext in (_extensions(resource, "") if extensions is None else extensions)
                 if str(ext.get("url")) in self.definitions
             }
         )
 
     def _invariants(self, resource: Mapping[str, Any], checks: list[Invariant]) -> list[str]:
-        """Invariants, evaluated from the resource root so that FHIR's types are known."""
-        return [
-            f"{c.element}: {c.key}: {c.human}"
-            for c in checks
-            if self._invariant(c.expression)(resource) == [False]
-        ]
+        """Invariants, with FHIR's types known as from the resource root."""
+        return [f"{c.element}: {c.key}: {c.human}" for c in checks if not self._holds(resource, c)]
+
+    def _holds(self, resource: Mapping[str, Any], check: Invariant) -> bool:
+        nodes = self._elements(resource, check)
+        if nodes is None:  # evaluated whole, from the root (the type '': no element's)
+            return self._known_or(
+                check.expression,
+                "",
+                resource,
+                lambda: self._invariant(check.expression)(resource) != [False],
+            )
+        whole = compiled(f"all({check.constraint})")  # the constraint on one element
+
+        def on(node: Any, base: str) -> Callable[[], bool]:
+            return lambda: whole.typed(node, R4, base) == [True]
+
+        return all(
+            self._known_or(check.constraint, base, data, on(node, base))
+            for base, data, node in nodes
+        )
+
+    def _known_or(self, text: str, base: str, value: Any, evaluate: Callable[[], bool]) -> bool:
+        """Whether the constraint holds on the value, evaluated once per canonical JSON."""
+        try:
+            canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError):  # not JSON: nothing to key it by
+            return evaluate()
+        key = (text, base, hashlib.blake2b(canonical.encode(), digest_size=16).digest())
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = evaluate()
+        return known
+
+    def _elements(
+        self, resource: Mapping[str, Any], check: Invariant
+    ) -> list[tuple[str, Any, Any]] | None:
+        """(type, JSON, node) of each element the constraint applies to (the node as
+        fhirpathpy typed it, or the JSON to be typed so), or None when the invariant is to be
+        evaluated whole from the resource root."""
+        if not check.constraint or any(t in check.constraint for t in _BEYOND_ELEMENT):
+            return None
+        if check.extension:
+            found = _with_url(resource, check.extension, self._urls)
+            if found is None:
+                return None
+            return [(EXTENSION_TYPE, e, e) for e in found]
+        if not check.target:
+            return None
+        nodes = compiled(check.target).typed(resource, R4, raw=True)
+        if not all(
+            isinstance(n, ResourceNode) and isinstance(n.path, str) and n.path for n in nodes
+        ):
+            return None
+        return [(n.path, [n.data, n._data], n) for n in nodes]
 
     def _check_against(self, root: Any, definition: Mapping[str, Any], base: str) -> list[str]:
         problems: list[str] = []
@@ -137,9 +213,18 @@ class ProfileChecker:
         nodes: list[Node] = [(base, root)]
         for depth, part in enumerate(parts[1:-1], start=1):
             name, _, slice_name = part.partition(":")
-            nodes = _children(nodes, name)
+            prefix = ".".join(parts[: depth + 1])
             if slice_name:
-                nodes = slice_nodes.get(".".join(parts[: depth + 1]), [])
+                nodes = slice_nodes.get(prefix, [])
+                continue
+            if ":" in prefix:  # under a slice: its nodes are known once the slice is checked
+                nodes = _children(nodes, name)
+                continue
+            # the parents of the elements under one path, walked to once per definition
+            walked = slice_nodes.get(_WALKED + prefix)
+            if walked is None:
+                walked = slice_nodes[_WALKED + prefix] = _children(nodes, name)
+            nodes = walked
         return nodes, parts[-1]
 
     def _element(
@@ -207,6 +292,12 @@ class Invariant:
     key: str
     human: str
     expression: str
+    #: the elements it applies to, as FHIRPath from the root ('': the resource itself)
+    target: str = ""
+    #: the constraint each of those elements must meet
+    constraint: str = ""
+    #: for an extension's invariant, its URL: it applies to every extension of that URL
+    extension: str = ""
 
 
 def _scope(url: str) -> str:
@@ -214,6 +305,7 @@ def _scope(url: str) -> str:
 
 
 def _invariants(definition: Mapping[str, Any], scope: str) -> list[Invariant]:
+    extension = str(definition.get("url", "")) if scope else ""
     found = []
     for element in definition.get("differential", {}).get("element", []):
         nav = ".".join(element["path"].split(".")[1:])
@@ -221,8 +313,57 @@ def _invariants(definition: Mapping[str, Any], scope: str) -> list[Invariant]:
         for constraint in element.get("constraint") or []:
             expr = constraint["expression"]
             full = f"{target}.all({expr})" if target else expr
-            found.append(Invariant(element["path"], constraint["key"], constraint["human"], full))
+            found.append(
+                Invariant(
+                    element["path"],
+                    constraint["key"],
+                    constraint["human"],
+                    full,
+                    target,
+                    expr,
+                    extension if not nav else "",
+                )
+            )
     return found
+
+
+def _by_url(resource: Any) -> tuple[Any, dict[str, list[Any] | None]]:
+    """The resource, and for each url its extensions of that url in document order, as
+    `descendants().where(url = ...)` selects them; None for a url that an element other
+    than an extension (or one on a primitive value, `_name`) has too."""
+    found: dict[str, list[Any] | None] = {}
+
+    def walk(node: Any, key: str, primitive: bool) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, key, primitive)
+            return
+        if not isinstance(node, Mapping):
+            return
+        url = node.get("url")
+        if isinstance(url, str):
+            if primitive or key not in ("extension", "modifierExtension"):
+                found[url] = None
+            else:
+                listed = found.setdefault(url, [])
+                if listed is not None:
+                    listed.append(node)
+        for k, v in node.items():
+            walk(v, k, primitive or k.startswith("_"))
+
+    if isinstance(resource, Mapping):
+        for k, v in resource.items():
+            walk(v, k, k.startswith("_"))
+    return resource, found
+
+
+def _with_url(
+    resource: Any, url: str, index: tuple[Any, dict[str, list[Any] | None]]
+) -> list[Any] | None:
+    """Every extension of that URL in the resource (None: see _by_url), from the index
+    made for it when its check began, or made now."""
+    indexed, found = index if index[0] is resource else _by_url(resource)
+    return found.get(url, [])
 
 
 def _slice_url(element: Mapping[str, Any], slice_name: str) -> str:
