@@ -751,6 +751,11 @@ class Knowledge:
         )
         self.profile_checker = checker
         for f in self.files:
+            if f.resource["resourceType"] == "StructureDefinition" and f.resource.get("url"):
+                faults = checker.faults(f.resource["url"])
+                if faults:
+                    raise KnowledgeError(f.name, *faults[0])
+        for f in self.files:
             problems = checker.check(f.resource)
             if problems:
                 element, _, problem = problems[0].partition(": ")

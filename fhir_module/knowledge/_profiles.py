@@ -26,7 +26,7 @@ from typing import Any
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
-from ..fhirpath import compiled
+from ..fhirpath import FhirPathError, compiled
 
 R4 = models["r4"]
 #: the element type of every node an extension scope selects
@@ -116,6 +116,22 @@ class ProfileChecker:
         for url in used:
             problems += self._invariants(resource, _invariants(self.definitions[url], _scope(url)))
         return problems
+
+    def faults(self, url: str) -> list[tuple[str, str]]:
+        """(element, problem) for each invariant of the definition at `url` whose FHIRPath
+        does not compile, as it is used on a resource and on one element."""
+        definition = self.definitions[url]
+        scope = _scope(url) if definition.get("type") == "Extension" else ""
+        found = []
+        for check in _invariants(definition, scope):
+            for text in (check.expression, f"all({check.constraint})"):
+                try:
+                    compiled(text)
+                except FhirPathError as exc:
+                    where = f"{check.element}: constraint {check.key}"
+                    found.append((where, f"its expression does not compile: {exc}"))
+                    break
+        return found
 
     def invariant_checks(self, resource: Mapping[str, Any]) -> list[Invariant]:
         """Every invariant `check` evaluates on a resource, as FHIRPath from its root."""

@@ -217,3 +217,25 @@ def test_equal_elements_are_checked_once(formulary: ModuleType, tmp_path: Path) 
     assert any(": age-1: " in p for p in checker.check(broken))
     assert len(checker._known) > known  # its changed extensions were not
     assert checker.check(resource) == []
+
+
+def test_a_profile_with_an_invariant_that_does_not_compile_is_named_at_load(
+    tmp_path: Path,
+) -> None:
+    # A site's own extension definition whose invariant is mistyped: loading stops naming
+    # the profile's file and the constraint, whether or not a resource uses the extension.
+    profiles = Path(__file__).resolve().parents[2] / "profiles"
+    definition = json.loads((profiles / "StructureDefinition-age-range.json").read_text())
+    definition["id"] = "site-age-range"
+    definition["url"] = "http://example.org/fhir/StructureDefinition/site-age-range"
+    definition["name"] = "SiteAgeRange"
+    constraint = next(
+        c for e in definition["differential"]["element"] for c in e.get("constraint") or []
+    )
+    constraint["expression"] += " and ("
+    (tmp_path / "StructureDefinition-site-age-range.json").write_text(json.dumps(definition))
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(tmp_path)
+    assert caught.value.file == "StructureDefinition-site-age-range.json"
+    assert f"constraint {constraint['key']}" in caught.value.element
+    assert "does not compile" in str(caught.value)
