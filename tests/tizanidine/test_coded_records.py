@@ -1,0 +1,93 @@
+"""Orders, results and conditions coded by the codes the module's ValueSets list."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+
+from fhir_module.facts import PatientRecord
+from fhir_module.hooks import evaluate_hook
+from fhir_module.knowledge import Knowledge
+
+from ..engine.builders import ORAL, context, order, patient
+from .conftest import MODULE
+
+RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ATC = "http://www.whocc.no/atc"
+LOINC = "http://loinc.org"
+SCT = "http://snomed.info/sct"
+VS = "http://fhir-module.org/fhir/ValueSet/"
+TODAY = date(2026, 11, 26)
+
+
+def _coded(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def _summaries(terms: Knowledge, *orders: dict[str, Any], **record: Any) -> list[str]:
+    answer = evaluate_hook(
+        terms,
+        "order-sign",
+        context(*orders),
+        PatientRecord(patient("1970-01-01"), **record),
+        today=TODAY,
+    )
+    return [c["summary"] for c in answer["cards"]]
+
+
+def test_an_order_coded_by_the_rxnorm_ingredient_alone_is_tizanidine(terms: Knowledge) -> None:
+    draft = order("t", 14, 3, medication=_coded(RX, "57258"), route=ORAL)
+    assert _summaries(terms, draft) == ["Tizanidine 42 mg/day exceeds the 36 mg/day maximum"]
+
+
+@pytest.mark.parametrize(
+    ("system", "code"),
+    [
+        (RX, "6926"),  # mexiletine
+        (RX, "40575"),  # zileuton
+        (RX, "7623"),  # ofloxacin
+        (RX, "703"),  # amiodarone
+        (RX, "281"),  # acyclovir
+        (RX, "11170"),  # verapamil
+        (RX, "10594"),  # ticlopidine
+        (RX, "4124"),  # ethinyl estradiol
+        (RX, "6373"),  # levonorgestrel
+        (RX, "7514"),  # norethindrone
+        (ATC, "C01BB02"),  # mexiletine
+        (ATC, "R03DC01"),  # zileuton
+        (ATC, "J01MA01"),  # ofloxacin
+    ],
+)
+def test_label_named_inhibitors_by_code(terms: Knowledge, system: str, code: str) -> None:
+    assert terms.value_set(VS + "cyp1a2-other-inhibitors").has_coding(system, code)
+
+
+def test_an_inhibitor_on_record_by_ingredient_code_gives_the_caution_card(
+    terms: Knowledge,
+) -> None:
+    draft = order("t", 2, 3, medication=_coded(RX, "57258"))
+    mexiletine = order(
+        "m", 200, 3, medication=_coded(RX, "6926"), status="active", authored="2026-11-01"
+    )
+    summaries = _summaries(terms, draft, medication_requests=(mexiletine,))
+    assert any("CYP1A2 inhibitor" in s for s in summaries), summaries
+
+
+@pytest.mark.parametrize("code", ["35591-7", "88294-4", "50044-7", "70969-1"])
+def test_kidney_function_codes(terms: Knowledge, code: str) -> None:
+    assert terms.value_set(VS + "renal-function-observations").has_coding(LOINC, code)
+
+
+@pytest.mark.parametrize("code", ["197315008", "328383001", "59927004"])
+def test_liver_disease_codes(terms: Knowledge, code: str) -> None:
+    assert terms.value_set(VS + "hepatic-disorders").has_coding(SCT, code)
+
+
+def test_the_description_claims_no_recognition_of_unlisted_drugs() -> None:
+    path = MODULE / "ValueSet-cyp1a2-other-inhibitors.json"
+    text = json.loads(path.read_text())["description"]
+    assert "still recognised by name" not in text
+    assert "is not recognised" in text
