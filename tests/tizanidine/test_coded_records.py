@@ -91,3 +91,50 @@ def test_the_description_claims_no_recognition_of_unlisted_drugs() -> None:
     text = json.loads(path.read_text())["description"]
     assert "still recognised by name" not in text
     assert "is not recognised" in text
+
+
+def _egfr(value: float, when: str, **unit: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": f"egfr-{when}",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "98979-8"}], "text": "eGFR"},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": value, **unit},
+    }
+
+
+def test_a_later_unreadable_result_is_said_and_the_older_one_not_called_latest(
+    terms: Knowledge,
+) -> None:
+    draft = order("t", 2, 3, medication=_coded(RX, "313412"))
+    older = _egfr(18, "2026-06-02", unit="mL/min/1.73m2")  # read: unit text, no code
+    later = _egfr(0.3, "2026-11-20", unit="mL/s/1.73m2", code="mL/s/{1.73_m2}")
+    answer = evaluate_hook(
+        terms,
+        "order-sign",
+        context(draft),
+        PatientRecord(patient("1970-01-01"), observations=(older, later)),
+        today=TODAY,
+    )
+    cards = {c["source"]["topic"]["code"]: c for c in answer["cards"]}
+    assert set(cards) == {"renal-impairment", "renal-unreadable"}
+    assert cards["renal-impairment"]["detail"].startswith("Latest readable kidney function")
+    detail = cards["renal-unreadable"]["detail"]
+    assert "eGFR in mL/s/{1.73_m2}" in detail
+    assert "older: eGFR 18 mL/min/{1.73_m2} on 2026-06-02" in detail
+
+
+def test_the_active_order_counts_toward_the_daily_maximum(terms: Knowledge) -> None:
+    tablet = _coded(RX, "313413")
+    active = order("a", 8, 3, medication=tablet, status="active", authored="2026-11-10")
+    draft = order("t", 8, 3, medication=tablet)
+    summaries = _summaries(terms, draft, medication_requests=(active,))
+    assert summaries == [
+        "Tizanidine 48 mg/day with the active order on record: above the 36 mg/day maximum"
+    ]
+    # A draft above the maximum alone gives the daily-maximum card only, not both.
+    alone = order("t", 14, 3, medication=tablet)
+    summaries = _summaries(terms, alone, medication_requests=(active,))
+    assert "Tizanidine 42 mg/day exceeds the 36 mg/day maximum" in summaries
+    assert not any("with the active order" in s for s in summaries)
