@@ -275,16 +275,20 @@ def _unreadable(obs: Mapping[str, Any], quantity: Any) -> str:
 
 def _medication_match(item: RecordOrder, declaration: Declaration) -> tuple[str, str] | None:
     """(name, 'system|code') of the medication when it is in a codeFilter ValueSet: by a code
-    of the order's, its Medication's or an ingredient's concept, or (code '') by a whole-word
-    match of a ValueSet's displays and designations; the drug recognised as the module whose
-    medications ValueSet it is, counts too."""
+    of the order's, its Medication's or an ingredient's concept (named by its text, else the
+    coding's display, else the ValueSet concept's display, else the code), or (code '') by a
+    whole-word match of a ValueSet's displays and designations; the drug recognised as the
+    module whose medications ValueSet it is, counts too."""
     concepts = item.named.concepts()
     text = next((c["text"] for c in concepts if isinstance(c.get("text"), str) and c["text"]), None)
     for concept in concepts:
         for c in codings(concept):
-            if any(vs.has_coding(c.get("system"), c.get("code")) for vs in declaration.filters):
-                name = text or (c.get("display") if isinstance(c.get("display"), str) else None)
-                return (name or str(c.get("code")), f"{c.get('system')}|{c.get('code')}")
+            system, code = c.get("system"), c.get("code")
+            found = [vs for vs in declaration.filters if vs.has_coding(system, code)]
+            if found:
+                display = c.get("display") if isinstance(c.get("display"), str) else None
+                listed = next((d for vs in found if (d := vs.display_of(system, code))), None)
+                return (text or display or listed or str(code), f"{system}|{code}")
     names = item.named.names()
     for vs in declaration.filters:
         for name in names:

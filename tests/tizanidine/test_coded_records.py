@@ -138,3 +138,19 @@ def test_the_active_order_counts_toward_the_daily_maximum(terms: Knowledge) -> N
     summaries = _summaries(terms, alone, medication_requests=(active,))
     assert "Tizanidine 42 mg/day exceeds the 36 mg/day maximum" in summaries
     assert not any("with the active order" in s for s in summaries)
+
+
+def test_an_interacting_drug_coded_without_a_display_is_named_by_the_value_set(
+    terms: Knowledge,
+) -> None:
+    draft = order("t", 2, 3, medication=_coded(RX, "313412"))
+    cipro = order(
+        "c", 500, 2, medication=_coded(RX, "2551"), status="active", authored="2026-11-20"
+    )
+    amiodarone = order(
+        "a", 200, 1, medication=_coded(RX, "703"), status="active", authored="2026-11-01"
+    )
+    summaries = _summaries(terms, draft, medication_requests=(cipro, amiodarone))
+    assert "Tizanidine with ciprofloxacin: contraindicated (potent CYP1A2 inhibitor)" in summaries
+    assert any(s.startswith("Tizanidine with amiodarone (CYP1A2 inhibitor)") for s in summaries)
+    assert not any("2551" in s or "703" in s for s in summaries)
