@@ -315,9 +315,10 @@ def other_orders(declaration: Declaration, sources: Sources, judged: Judged) -> 
     """Live orders on record and the other drafts of the request, of a medication in the
     ValueSet."""
     key = ("other-orders", id(declaration), judged.on if declaration.within_days else None)
-    on_record = sources.cache.get(key)
-    if on_record is None:
-        on_record = sources.cache[key] = _live_orders(declaration, sources, judged.on)
+    cached = sources.cache.get(key)
+    if cached is None:
+        cached = sources.cache[key] = _live_orders(declaration, sources, judged.on)
+    on_record, unidentified = cached
     found: list[dict[str, Any]] = [dict(item) for item in on_record]
     for item in sources.requested:
         if item.order is judged.order:
@@ -325,11 +326,23 @@ def other_orders(declaration: Declaration, sources: Sources, judged: Judged) -> 
         match = _medication_match(item, declaration)
         if match is not None:
             found.append(_item(match, item.order.get("authoredOn"), "draft order in this request"))
-    return {"": found}
+    return {"": found, "unidentified": clip("; ".join(unidentified), PIECE_LIMIT) or []}
 
 
-def _live_orders(declaration: Declaration, sources: Sources, on: date) -> list[dict[str, Any]]:
+def _unidentified(item: RecordOrder) -> bool:
+    """An order whose medication is only a reference to a Medication that is not at hand
+    (neither sent nor readable): what it is cannot be told, so nor whether it interacts."""
+    named = item.named
+    return named.reference is not None and named.medication is None and named.concept is None
+
+
+def _live_orders(
+    declaration: Declaration, sources: Sources, on: date
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The live orders on record of the ValueSet, and in words those whose medication
+    could not be identified."""
     found = []
+    unknown = []
     for item in sources.history:
         if item.reference in sources.draft_ids:
             continue
@@ -340,11 +353,14 @@ def _live_orders(declaration: Declaration, sources: Sources, on: date) -> list[d
         if not within(declaration, authored, on):
             continue
         match = _medication_match(item, declaration)
+        day = authored[:10] if isinstance(authored, str) and authored else ""
+        when = f" of {day}" if day else ""
         if match is not None:
-            day = authored[:10] if isinstance(authored, str) and authored else ""
-            when = f" of {day}" if day else ""
             found.append(_item(match, authored, f"{status} order{when}"))
-    return found
+        elif _unidentified(item):
+            shown = item.named.display or item.named.reference
+            unknown.append(clip(f"{shown} ({status} order{when})", 120))
+    return found, unknown
 
 
 def _item(match: tuple[str, str], authored: Any, what: str) -> dict[str, Any]:

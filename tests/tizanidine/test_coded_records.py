@@ -7,9 +7,10 @@ from datetime import date
 from typing import Any
 
 import pytest
+import responses
 
 from fhir_module.facts import PatientRecord
-from fhir_module.hooks import evaluate_hook
+from fhir_module.hooks import evaluate_hook, handle_hook
 from fhir_module.knowledge import Knowledge
 
 from ..engine.builders import ORAL, context, order, patient
@@ -154,3 +155,55 @@ def test_an_interacting_drug_coded_without_a_display_is_named_by_the_value_set(
     assert "Tizanidine with ciprofloxacin: contraindicated (potent CYP1A2 inhibitor)" in summaries
     assert any(s.startswith("Tizanidine with amiodarone (CYP1A2 inhibitor)") for s in summaries)
     assert not any("2551" in s or "703" in s for s in summaries)
+
+
+SERVER = "https://ehr.example.org/fhir"
+CIPRO_TABLET = {
+    "resourceType": "Medication",
+    "id": "med-4471",
+    "code": {"coding": [{"system": RX, "code": "197511"}], "text": "Ciprofloxacin 500 mg tablet"},
+    "ingredient": [{"itemCodeableConcept": _coded(RX, "2551")}],
+}
+
+
+def _request_with_referenced_order_on_record() -> dict[str, Any]:
+    draft = order("t", 2, 3, medication=_coded(RX, "313412"))
+    on_record = order("mr-ext", 500, 2, status="active", authored="2026-11-18")
+    del on_record["medicationCodeableConcept"]
+    on_record["medicationReference"] = {"reference": "Medication/med-4471"}
+    empty = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+    return {
+        "hookInstance": "0b6c3f1e-7d4a-4a57-9a51-3c2f0f1d2b10",
+        "hook": "order-sign",
+        "fhirServer": SERVER,
+        "context": context(draft),
+        "prefetch": {
+            "patient": patient("1970-01-01"),
+            "observations": empty,
+            "conditions": empty,
+            "medications": {**empty, "entry": [{"resource": on_record}]},
+        },
+    }
+
+
+def test_a_medication_of_an_order_on_record_is_read_from_the_fhir_server(
+    terms: Knowledge,
+) -> None:
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{SERVER}/Medication/med-4471", json=CIPRO_TABLET)
+        answer = handle_hook(terms, None, _request_with_referenced_order_on_record(), today=TODAY)
+        assert [c.request.url for c in rsps.calls] == [f"{SERVER}/Medication/med-4471"]
+    assert [c["summary"] for c in answer["cards"]] == [
+        "Tizanidine with Ciprofloxacin 500 mg tablet: contraindicated (potent CYP1A2 inhibitor)"
+    ]
+
+
+def test_an_order_on_record_that_cannot_be_identified_says_the_check_is_incomplete(
+    terms: Knowledge,
+) -> None:
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{SERVER}/Medication/med-4471", status=404)
+        answer = handle_hook(terms, None, _request_with_referenced_order_on_record(), today=TODAY)
+    [card] = answer["cards"]
+    assert card["source"]["topic"]["code"] == "interaction-unchecked"
+    assert "Medication/med-4471 (active order of 2026-11-18)" in card["detail"]
