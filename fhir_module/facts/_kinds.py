@@ -25,6 +25,7 @@ from ._variables import PIECE_LIMIT, Dose, clip, dose_variable, in_unit, show
 FINAL = frozenset({"final", "amended", "corrected"})
 ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
 VOID_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+CONFIRMED = frozenset({"confirmed"})
 #: the statuses and intents of an order on record that another order interacts with
 LIVE_STATUS = frozenset({"active", "on-hold"})
 LIVE_INTENT = frozenset({"order", "original-order", "instance-order", "plan"})
@@ -188,14 +189,18 @@ def observation_status(declaration: Declaration, sources: Sources, judged: Judge
 
 
 def condition_active(declaration: Declaration, sources: Sources, judged: Judged) -> Decision:
-    """Any active Condition that is not refuted or entered-in-error."""
+    """Any active Condition, confirmed or without a verificationStatus (many feeds send
+    none); unconfirmed, provisional and differential ones do not count, refuted and
+    entered-in-error ones never."""
     shown = []
     for cond in sources.record.conditions:
         if not isinstance(cond, Mapping) or not declaration.matches(cond.get("code")):
             continue
         clinical = {str(c.get("code")) for c in codings(cond.get("clinicalStatus"))}
         verification = {str(c.get("code")) for c in codings(cond.get("verificationStatus"))}
-        if clinical & ACTIVE_CLINICAL and not verification & VOID_VERIFICATION:
+        if verification & VOID_VERIFICATION or not clinical & ACTIVE_CLINICAL:
+            continue
+        if not verification or verification & CONFIRMED:
             shown.append(f"Condition: {label(cond.get('code'))}")
     return (bool(shown), bool(shown), "; ".join(shown))
 
@@ -240,13 +245,29 @@ def observation_quantity(declaration: Declaration, sources: Sources, judged: Jud
     return values
 
 
+#: what a unit text may differ in from the UCUM code it spells: case, spaces, and the
+#: braces, underscores and carets of annotations and powers ("mL/min/1.73 m^2")
+_UNIT_NOISE = str.maketrans("", "", " \t{}_^")
+
+
+def _unit_text(text: str) -> str:
+    return text.translate(_UNIT_NOISE).casefold()
+
+
 def _accepted_unit(quantity: Any, units: Sequence[str]) -> str:
-    """The accepted UCUM unit of a Quantity: its code, or without a code its unit; ''."""
+    """The accepted UCUM unit of a Quantity, as declared: its `code` when it is one of them
+    exactly; without a `code`, its `unit` text when it spells one of them (case, spaces,
+    braces, underscores and carets aside: "mL/min/1.73m2" is mL/min/{1.73_m2}); else ''."""
     if not isinstance(quantity, Mapping):
         return ""
     code = quantity.get("code")
-    unit = code if code is not None else quantity.get("unit")
-    return str(unit) if isinstance(unit, str) and unit in units else ""
+    if code is not None:
+        return code if isinstance(code, str) and code in units else ""
+    unit = quantity.get("unit")
+    if not isinstance(unit, str) or not unit.strip():
+        return ""
+    wanted = _unit_text(unit)
+    return next((u for u in units if _unit_text(u) == wanted), "")
 
 
 def _unreadable(obs: Mapping[str, Any], quantity: Any) -> str:
@@ -260,16 +281,20 @@ def _unreadable(obs: Mapping[str, Any], quantity: Any) -> str:
 
 def _medication_match(item: RecordOrder, declaration: Declaration) -> tuple[str, str] | None:
     """(name, 'system|code') of the medication when it is in a codeFilter ValueSet: by a code
-    of the order's, its Medication's or an ingredient's concept, or (code '') by a whole-word
-    match of a ValueSet's displays and designations; the drug recognised as the module whose
-    medications ValueSet it is, counts too."""
+    of the order's, its Medication's or an ingredient's concept (named by its text, else the
+    coding's display, else the ValueSet concept's display, else the code), or (code '') by a
+    whole-word match of a ValueSet's displays and designations; the drug recognised as the
+    module whose medications ValueSet it is, counts too."""
     concepts = item.named.concepts()
     text = next((c["text"] for c in concepts if isinstance(c.get("text"), str) and c["text"]), None)
     for concept in concepts:
         for c in codings(concept):
-            if any(vs.has_coding(c.get("system"), c.get("code")) for vs in declaration.filters):
-                name = text or (c.get("display") if isinstance(c.get("display"), str) else None)
-                return (name or str(c.get("code")), f"{c.get('system')}|{c.get('code')}")
+            system, code = c.get("system"), c.get("code")
+            found = [vs for vs in declaration.filters if vs.has_coding(system, code)]
+            if found:
+                display = c.get("display") if isinstance(c.get("display"), str) else None
+                listed = next((d for vs in found if (d := vs.display_of(system, code))), None)
+                return (text or display or listed or str(code), f"{system}|{code}")
     names = item.named.names()
     for vs in declaration.filters:
         for name in names:
@@ -296,9 +321,10 @@ def other_orders(declaration: Declaration, sources: Sources, judged: Judged) -> 
     """Live orders on record and the other drafts of the request, of a medication in the
     ValueSet."""
     key = ("other-orders", id(declaration), judged.on if declaration.within_days else None)
-    on_record = sources.cache.get(key)
-    if on_record is None:
-        on_record = sources.cache[key] = _live_orders(declaration, sources, judged.on)
+    cached = sources.cache.get(key)
+    if cached is None:
+        cached = sources.cache[key] = _live_orders(declaration, sources, judged.on)
+    on_record, unidentified = cached
     found: list[dict[str, Any]] = [dict(item) for item in on_record]
     for item in sources.requested:
         if item.order is judged.order:
@@ -306,11 +332,23 @@ def other_orders(declaration: Declaration, sources: Sources, judged: Judged) -> 
         match = _medication_match(item, declaration)
         if match is not None:
             found.append(_item(match, item.order.get("authoredOn"), "draft order in this request"))
-    return {"": found}
+    return {"": found, "unidentified": clip("; ".join(unidentified), PIECE_LIMIT) or []}
 
 
-def _live_orders(declaration: Declaration, sources: Sources, on: date) -> list[dict[str, Any]]:
+def _unidentified(item: RecordOrder) -> bool:
+    """An order whose medication is only a reference to a Medication that is not at hand
+    (neither sent nor readable): what it is cannot be told, so nor whether it interacts."""
+    named = item.named
+    return named.reference is not None and named.medication is None and named.concept is None
+
+
+def _live_orders(
+    declaration: Declaration, sources: Sources, on: date
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The live orders on record of the ValueSet, and in words those whose medication
+    could not be identified."""
     found = []
+    unknown = []
     for item in sources.history:
         if item.reference in sources.draft_ids:
             continue
@@ -321,11 +359,14 @@ def _live_orders(declaration: Declaration, sources: Sources, on: date) -> list[d
         if not within(declaration, authored, on):
             continue
         match = _medication_match(item, declaration)
+        day = authored[:10] if isinstance(authored, str) and authored else ""
+        when = f" of {day}" if day else ""
         if match is not None:
-            day = authored[:10] if isinstance(authored, str) and authored else ""
-            when = f" of {day}" if day else ""
             found.append(_item(match, authored, f"{status} order{when}"))
-    return found
+        elif _unidentified(item):
+            shown = item.named.display or item.named.reference
+            unknown.append(clip(f"{shown} ({status} order{when})", 120))
+    return found, unknown
 
 
 def _item(match: tuple[str, str], authored: Any, what: str) -> dict[str, Any]:
@@ -381,14 +422,8 @@ def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -
         return values
     doses = [sources.dose(item, judged.drug) for item in orders]
     computed = [d for d in doses if isinstance(d, DailyDose)]
-    # An authoredOn that is no full date reads as the day of this order.
-    dates = []
-    for item in orders:
-        authored = item.order.get("authoredOn")
-        if authored:
-            parsed = parse_date(authored)
-            full = parsed is not None and parsed[1] is not None and parsed[2] is not None
-            dates.append(date(*parsed) if full else judged.on)  # type: ignore[misc]
+    # A partial authoredOn ("2026-10", "2026") counts as its first day.
+    dates = [day for item in orders if (day := _first_day(item.order.get("authoredOn")))]
     if dates:
         values["days"] = (judged.on - max(dates)).days
     singles = [d.single_mg for d in computed if d.single_mg is not None]
@@ -475,27 +510,31 @@ def fact_values(
 ) -> dict[str, Any]:
     """Every variable a drug's Library declares, for one judged order.
 
-    Declarations of one Boolean variable are read in the Library's order: the first that
-    decides gives the value and the evidence; if none decides, false and no evidence.
+    Declarations of one Boolean variable combine: true when any of them says true, false
+    when none says true and one says false, empty (unknown) when none decides. Each
+    declaration's outputs give its own evidence when it says what the variable is, else ''.
     """
     env: dict[str, Any] = {}
-    decided: set[str] = set()
+    said: dict[str, list[tuple[Declaration, Decision]]] = {}
     for declaration in declarations:
         if declaration.kind in BOOLEAN_KINDS:
-            env.setdefault(declaration.variable, False)
-            for _, output in declaration.outputs:
-                env.setdefault(output, "")
-            if declaration.variable in decided:
-                continue
-            decides, value, evidence = _record_fact(declaration, sources, judged)
-            if decides:
-                decided.add(declaration.variable)
-                env[declaration.variable] = value
-                for _, output in declaration.outputs:
-                    env[output] = clip(evidence, PIECE_LIMIT)
+            decision = _record_fact(declaration, sources, judged)
+            said.setdefault(declaration.variable, []).append((declaration, decision))
             continue
         values = VALUE_KINDS[declaration.kind](declaration, sources, judged)
         env[declaration.variable] = values[""]
         for name, output in declaration.outputs:
             env[output] = values[name]
+    for variable, decisions in said.items():
+        votes = {value for _, (decides, value, _) in decisions if decides}
+        value = True if True in votes else False if False in votes else None
+        env[variable] = [] if value is None else value
+        evidence: dict[str, list[str]] = {}
+        for declaration, (decides, says, text) in decisions:
+            for _, output in declaration.outputs:
+                found = evidence.setdefault(output, [])
+                if decides and says is value and text:
+                    found.append(text)
+        for output, texts in evidence.items():
+            env[output] = clip("; ".join(texts), PIECE_LIMIT)
     return env

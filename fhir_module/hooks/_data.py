@@ -194,6 +194,25 @@ def read_medications(
     return found
 
 
+#: a relative reference to a Medication by id (what a FHIR server resolves)
+_MEDICATION_ID = re.compile(r"Medication/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
+
+
+def _unresolved(orders: Iterable[Any], medications: Iterable[Any]) -> list[str]:
+    """`Medication/{id}` references of the orders that no Medication at hand is; each once."""
+    have = {
+        m.get("id") for m in medications if isinstance(m, Mapping) and isinstance(m.get("id"), str)
+    }
+    found: dict[str, None] = {}
+    for order in orders:
+        ref = order.get("medicationReference") if isinstance(order, Mapping) else None
+        reference = ref.get("reference") if isinstance(ref, Mapping) else None
+        match = _MEDICATION_ID.fullmatch(reference) if isinstance(reference, str) else None
+        if match and match.group(1) not in have:
+            found.setdefault(f"Medication/{match.group(1)}", None)
+    return list(found)
+
+
 def _usable(prefetch: Mapping[str, Any], key: str) -> bool:
     """Whether a prefetch key holds the data (None included), rather than being absent or
     an OperationOutcome saying the client could not fetch it."""
@@ -229,6 +248,11 @@ def patient_record(
         if isinstance(value, dict) and value.get("resourceType") == "Bundle"
         for m in bundle_resources(value, "Medication")
     ] + sources.medications
+    # Orders on record naming a Medication the call does not carry: the fhirServer may have
+    # it (an interacting drug is as much one on record as in a draft).
+    missing = _unresolved(data.get("medications", ()), medications)
+    if missing:
+        medications += read_medications(call, settings, missing, session, allowed)
     return PatientRecord(
         patient=patients[0] if patients else None,
         observations=tuple(data.get("observations", ())),

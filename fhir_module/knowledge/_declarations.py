@@ -48,7 +48,7 @@ KINDS: dict[str, Kind] = {
     "observation-status": Kind("Observation", ("evidence",), True, "code", "effective"),
     "condition-active": Kind("Condition", ("evidence",), True, "code"),
     "observation-quantity": Kind("Observation", ("unreadable",), False, "code", "effective"),
-    "other-orders": Kind("MedicationRequest", (), False, "medication", "authoredOn"),
+    "other-orders": Kind("MedicationRequest", ("unidentified",), False, "medication", "authoredOn"),
     "current-orders": Kind(
         "MedicationRequest",
         (

@@ -815,4 +815,46 @@ def load_knowledge(
     loaded = [read_resource(p) for p in paths]
     for package in packages:
         loaded = merge(loaded, read_package(package))
+    if not include_default:
+        loaded = _base(loaded) + loaded
     return Knowledge(loaded)
+
+
+#: the resource types of a drug module; the built-in one is left out without the default
+_MODULE_TYPES = frozenset({"PlanDefinition", "Library", "MedicationKnowledge"})
+
+
+def _base(given: list[SourceFile]) -> list[SourceFile]:
+    """What is loaded without the built-in drug module: the profiles and the built-in
+    CodeSystems and ValueSets, except those only the built-in module's rules, facts and
+    products read (its rule codes, its medications and its own fact ValueSets); the route
+    categories and tablet units stay, the engine reads them. A resource the given knowledge
+    brings (the same Type/id or canonical URL) is taken from it, not from the base."""
+    given_keys = {f"{f.resource['resourceType']}/{f.resource['id']}" for f in given}
+    given_urls = {f.resource.get("url") for f in given} - {None}
+    builtin = [
+        f
+        for f in (read_resource(p) for p in default_files())
+        if f"{f.resource['resourceType']}/{f.resource['id']}" not in given_keys
+        and f.resource.get("url") not in given_urls
+    ]
+    kept = [f for f in builtin if f.resource["resourceType"] not in _MODULE_TYPES]
+    module = [f for f in builtin if f.resource["resourceType"] in _MODULE_TYPES]
+
+    def read_by(files: Iterable[SourceFile]) -> set[str]:
+        return {url.split("|")[0] for f in files for _, url in _canonicals(f.resource)}
+
+    only_module = read_by(module) - read_by(kept) - read_by(given)
+    while True:  # a ValueSet left out may be the only reader of a CodeSystem
+        dropped = [
+            f
+            for f in kept
+            if f.resource.get("url") in only_module
+            and f.resource["resourceType"] in ("CodeSystem", "ValueSet")
+            and f.resource["id"] != TABLET_UNITS
+            and not f.resource["id"].startswith(ROUTE_PREFIX)
+        ]
+        if not dropped:
+            return kept
+        kept = [f for f in kept if f not in dropped]
+        only_module |= read_by(dropped) - read_by(kept) - read_by(given)

@@ -108,6 +108,8 @@ class ValueSetIndex:
     phrases: frozenset[str] = frozenset()
     #: the NDC products of its NDC concepts, as ndc_product gives them
     ndc_products: frozenset[str] = frozenset()
+    #: (system, code) -> the display of each listed concept that has one
+    displays: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     def has_coding(self, system: Any, code: Any) -> bool:
         """Whether a Coding (system, code) is in the value set."""
@@ -118,6 +120,23 @@ class ValueSetIndex:
         if system == NDC_SYSTEM and self.ndc_products:
             return ndc_product(code) in self.ndc_products
         return any(system == s and IS_A[s](code, p) for s, p in self.filters)
+
+    def display_of(self, system: Any, code: Any) -> str | None:
+        """The display of the listed concept a Coding is (an NDC package: its product's)."""
+        if not isinstance(system, str) or not isinstance(code, str):
+            return None
+        found = self.displays.get((system, code))
+        if found is None and system == NDC_SYSTEM:
+            product = ndc_product(code)
+            found = next(
+                (
+                    d
+                    for (s, c), d in self.displays.items()
+                    if s == system and ndc_product(c) == product
+                ),
+                None,
+            )
+        return found
 
     def has_concept(self, concept: Any) -> bool:
         """Whether any coding of a CodeableConcept is in the value set."""
@@ -163,6 +182,7 @@ def build_value_set(
     resource, so that a whole-system include of one of them can be expanded.
     """
     codes: set[tuple[str, str]] = set()
+    displays: dict[tuple[str, str], str] = {}
     terms: dict[str, tuple[str, str]] = {}
     phrases: set[str] = set()
     filters: list[tuple[str, str]] = []
@@ -181,6 +201,8 @@ def build_value_set(
                     "NDC product or package code"
                 )
             codes.add((system, concept["code"]))
+            if isinstance(concept.get("display"), str) and concept["display"]:
+                displays.setdefault((system, concept["code"]), concept["display"])
             words = [concept.get("display")] + [
                 d.get("value") for d in concept.get("designation") or [] if not is_name_word(d)
             ]
@@ -216,5 +238,6 @@ def build_value_set(
         tuple(filters),
         frozenset(phrases),
         frozenset(p for p in ndc if p is not None),
+        displays,
     )
     return index, problems

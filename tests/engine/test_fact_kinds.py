@@ -185,10 +185,44 @@ def test_the_latest_final_status_observation_decides(knowledge: Knowledge) -> No
         ),
         conditions=(condition(ICD10, "Z34.0"),),
     )
-    env = run(knowledge, facts, record)
-    # The latest final Observation says "not pregnant": it wins over the older Condition.
-    assert env["pregnant"] is False
-    assert env["pregnancyEvidence"] == "Observation on 2026-11-20: 60001007"
+    # The latest final Observation says "not pregnant"; the active pregnancy Condition
+    # says true, and a true from any declaration wins.
+    assert run(knowledge, facts, record) == {
+        "pregnant": True,
+        "pregnancyEvidence": "Condition: Z34.0",
+    }
+    # Without the Condition, the latest final Observation decides: false.
+    alone = PatientRecord(observations=record.observations)
+    assert run(knowledge, facts, alone) == {
+        "pregnant": False,
+        "pregnancyEvidence": "Observation on 2026-11-20: 60001007",
+    }
+
+
+def test_an_old_not_pregnant_observation_does_not_hide_a_pregnancy_condition(
+    knowledge: Knowledge,
+) -> None:
+    facts = status_declarations(knowledge)
+    record = PatientRecord(
+        observations=(observation(PREGNANCY_STATUS, NOT_PREGNANT, "2019-03-02"),),
+        conditions=(condition(ICD10, "Z34.0"),),
+    )
+    assert run(knowledge, facts, record) == {
+        "pregnant": True,
+        "pregnancyEvidence": "Condition: Z34.0",
+    }
+
+
+def test_both_declarations_saying_true_give_both_evidences(knowledge: Knowledge) -> None:
+    facts = status_declarations(knowledge)
+    record = PatientRecord(
+        observations=(observation(PREGNANCY_STATUS, PREGNANT, "2026-11-20"),),
+        conditions=(condition(ICD10, "Z34.0"),),
+    )
+    assert run(knowledge, facts, record) == {
+        "pregnant": True,
+        "pregnancyEvidence": "Observation on 2026-11-20: 77386006; Condition: Z34.0",
+    }
 
 
 def test_a_partial_date_sorts_as_its_first_day(knowledge: Knowledge) -> None:
@@ -231,8 +265,9 @@ def test_an_observation_that_decides_nothing_leaves_it_to_the_next_declaration(
     record = PatientRecord(observations=(unknown,), conditions=(condition(ICD10, "O24.4"),))
     env = run(knowledge, facts, record)
     assert (env["pregnant"], env["pregnancyEvidence"]) == (True, "Condition: O24.4")
+    # None decides: unknown, the empty collection (a condition on it does not fire).
     assert run(knowledge, facts, PatientRecord(observations=(unknown,))) == {
-        "pregnant": False,
+        "pregnant": [],
         "pregnancyEvidence": "",
     }
 
@@ -242,8 +277,11 @@ def test_an_observation_that_decides_nothing_leaves_it_to_the_next_declaration(
     ("clinical", "verification", "counts"),
     [
         ("active", "confirmed", True),
-        ("relapse", "provisional", True),
-        ("recurrence", "unconfirmed", True),
+        ("relapse", "confirmed", True),
+        ("recurrence", None, True),  # no verificationStatus: common in real feeds
+        ("relapse", "provisional", False),
+        ("recurrence", "unconfirmed", False),
+        ("active", "differential", False),
         ("active", "refuted", False),
         ("active", "entered-in-error", False),
         ("resolved", "confirmed", False),
@@ -251,17 +289,19 @@ def test_an_observation_that_decides_nothing_leaves_it_to_the_next_declaration(
     ],
 )
 def test_an_active_condition_counts_unless_refuted_or_void(
-    knowledge: Knowledge, clinical: str, verification: str, counts: bool
+    knowledge: Knowledge, clinical: str, verification: str | None, counts: bool
 ) -> None:
     facts = declare(
         knowledge,
         requirement("respiratoryDisease", "condition-active", "Condition",
                     VS + "respiratory-diseases", output("evidence", "respiratoryEvidence")),
     )  # fmt: skip
-    asthma = condition(ICD10, "J45.9", clinical=clinical, verification=verification)
+    asthma = condition(ICD10, "J45.9", clinical=clinical, verification=verification or "")
+    if verification is None:
+        del asthma["verificationStatus"]
     env = run(knowledge, facts, PatientRecord(conditions=(asthma, condition(ICD10, "E11.9"))))
     assert env == {
-        "respiratoryDisease": counts,
+        "respiratoryDisease": counts if counts else [],
         "respiratoryEvidence": "Condition: J45.9" if counts else "",
     }
 
@@ -551,3 +591,54 @@ def test_each_declaration_of_a_boolean_fact_gives_its_own_outputs(knowledge: Kno
     assert env == {"pregnant": True, "pregnancyCondition": ""}
     env = run(knowledge, facts, PatientRecord(conditions=(condition(ICD10, "Z34.0"),)))
     assert env == {"pregnant": True, "pregnancyCondition": "Condition: Z34.0"}
+
+
+@pytest.mark.parametrize(("authored", "days"), [("2026-10", 56), ("2026", 329), ("2026-11-20", 6)])
+def test_a_partial_authored_date_counts_as_its_first_day(
+    knowledge: Knowledge, authored: str, days: int
+) -> None:
+    record = PatientRecord(
+        medication_requests=(order("a1", 10, 3, status="active", authored=authored),)
+    )
+    env = run(knowledge, current(knowledge), record, judged_order=order("d1", 10, 3))
+    assert env["nowDays"] == days
+
+
+@pytest.mark.parametrize(
+    ("unit", "accepted"),
+    [
+        ("mL/min/1.73m2", "mL/min/{1.73_m2}"),
+        ("mL/min/1.73 m2", "mL/min/{1.73_m2}"),
+        ("ml/min/1.73m^2", "mL/min/{1.73_m2}"),
+        ("ML/MIN", "mL/min"),
+        ("mL/min/{1.73_m2}", "mL/min/{1.73_m2}"),
+    ],
+)
+def test_a_unit_text_without_a_code_is_read_when_it_spells_an_accepted_unit(
+    knowledge: Knowledge, unit: str, accepted: str
+) -> None:
+    quantity = egfr(21, None, "2026-11-20", unit=unit)
+    env = run(knowledge, renal(knowledge), PatientRecord(observations=(quantity,)))
+    assert env["renalFunction"]["value"] == 21
+    assert env["renalFunction"]["unit"] == accepted
+    assert env["renalUnreadable"] == []
+
+
+@pytest.mark.parametrize("unit", ["mL/s/1.73m2", "mmol/L", "", "mL/min/1.73"])
+def test_a_unit_text_that_spells_no_accepted_unit_is_unreadable(
+    knowledge: Knowledge, unit: str
+) -> None:
+    quantity = egfr(21, None, "2026-11-20", unit=unit or None)
+    if not unit:
+        del quantity["valueQuantity"]["unit"]
+    env = run(knowledge, renal(knowledge), PatientRecord(observations=(quantity,)))
+    assert env["renalFunction"] == []
+    assert env["renalUnreadable"].startswith("eGFR ")
+
+
+def test_a_code_that_is_no_accepted_unit_is_not_rescued_by_its_unit_text(
+    knowledge: Knowledge,
+) -> None:
+    quantity = egfr(21, "mL/s", "2026-11-20", unit="mL/min")
+    env = run(knowledge, renal(knowledge), PatientRecord(observations=(quantity,)))
+    assert (env["renalFunction"], env["renalUnreadable"]) == ([], "eGFR in mL/s")

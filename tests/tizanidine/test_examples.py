@@ -76,3 +76,36 @@ def test_baclofen_answers_the_same_with_tizanidine_loaded(
 def test_the_module_conforms_to_its_profiles() -> None:
     files = sorted(MODULE.glob("*.json"))
     assert validate_files(files) == (len(files), [])
+
+
+@pytest.fixture(scope="module")
+def alone() -> Knowledge:
+    return load_knowledge(MODULE, include_default=False)
+
+
+def test_the_module_loads_without_the_builtin_baclofen_module(alone: Knowledge) -> None:
+    assert [d.id for d in alone.drugs] == ["tizanidine"]
+    types = {f.resource["resourceType"] for f in alone.files}
+    assert "StructureDefinition" in types  # the profiles are always loaded
+    ids = {f.resource["id"] for f in alone.files}
+    # What only baclofen reads is left out; what tizanidine reads is there.
+    assert {"baclofen-medications", "respiratory-diseases", "cds-rules"}.isdisjoint(ids)
+    assert {"pregnancy-findings", "not-pregnant-findings", "route-oral"} <= ids
+
+
+@pytest.mark.parametrize("request_path", REQUESTS, ids=[_name(p) for p in REQUESTS])
+def test_example_without_the_builtin_module(alone: Knowledge, request_path: Path) -> None:
+    response = evaluate(json.loads(request_path.read_text()), knowledge=alone, today=DAY)
+    saved = json.loads(request_path.with_name(_name(request_path) + ".response.json").read_text())
+    assert without_uuids(response) == without_uuids(saved)
+
+
+def test_a_base_resource_the_given_knowledge_brings_is_taken_from_it(tmp_path: Path) -> None:
+    for path in MODULE.glob("*.json"):
+        (tmp_path / path.name).write_text(path.read_text())
+    own = json.loads((ROOT / "fhir_module/knowledge/data/ValueSet-route-oral.json").read_text())
+    own["title"] = "Oral routes (site edition)"
+    (tmp_path / "ValueSet-route-oral.json").write_text(json.dumps(own))
+    knowledge = load_knowledge(tmp_path, include_default=False)
+    [route] = [f for f in knowledge.files if f.resource["id"] == "route-oral"]
+    assert route.resource["title"] == "Oral routes (site edition)"
