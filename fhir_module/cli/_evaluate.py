@@ -20,8 +20,8 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
+    from ..hooks import HookLimits
     from ..knowledge import Knowledge
-    from ..server import Settings
 
 
 def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -125,11 +125,10 @@ def _no_constant(name: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     from .. import default_knowledge, evaluate_bundle
     from ..errors import ConfigError, TooLarge
-    from ..hooks import handle_hook
-    from ..server import Settings, load_config
+    from ..hooks import LocalSettings, handle_hook, load_config
 
     try:
-        settings = with_knowledge_options(Settings.from_env(), args)
+        settings = with_knowledge_options(LocalSettings.from_env(), args)
     except ConfigError as exc:
         return fail(f"bad setting: {exc}")
     config_path = getattr(args, "config", None) or settings.config_path
@@ -170,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_bundle(knowledge: Knowledge, bundle: dict[str, Any], settings: Settings) -> None:
+def check_bundle(knowledge: Knowledge, bundle: dict[str, Any], settings: HookLimits) -> None:
     """The service's limits for a plain Bundle: entries, and the dose work of its orders of
     a known drug (InvalidRequest, as TooLarge, beyond)."""
     from ..engine import bundle_resources, drug_orders_in

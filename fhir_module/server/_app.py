@@ -14,12 +14,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..hooks import operation_outcome, outbound_session, services
+from ..hooks import load_config, operation_outcome, outbound_session, services
 from ..knowledge import Knowledge
 from . import _route_discovery, _route_feedback, _route_health, _route_hooks
 from ._answers import FHIR_JSON
 from ._auth import Authenticator
-from ._config import load_config
 from ._guard import Guard
 from ._http import configure_connections, quiet_accept_errors
 from ._openapi import install_openapi

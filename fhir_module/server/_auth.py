@@ -23,7 +23,7 @@ import jwt
 import requests
 
 from ..errors import ReplayCacheFull, StoreUnavailable, Unauthorized
-from ._config import ServiceConfig, TrustedClient, load_config
+from ..hooks import ServiceConfig, TrustedClient, load_config
 from ._jwks import ALGORITHMS, KeySet, verification_key
 from ._replay import ReplayCache
 
