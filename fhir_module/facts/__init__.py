@@ -6,7 +6,7 @@ from ._facts import AgeRange, age_on, order_date, parse_date
 from ._kinds import BOOLEAN_KINDS, VALUE_KINDS, Judged, RecordOrder, Sources, fact_values
 from ._record import PatientRecord
 from ._registry import REGISTRY, Inputs, Registry, Unit, Variable
-from ._requirements import KEYS, prefetch_templates
+from ._requirements import KEYS, prefetch_templates, templates_for
 from ._variables import (
     PIECE_LIMIT,
     Dose,
@@ -46,6 +46,7 @@ __all__ = [
     "order_date",
     "parse_date",
     "prefetch_templates",
+    "templates_for",
     "route_text",
     "route_unit",
     "show",
