@@ -173,15 +173,20 @@ def test_the_patient_template_comes_from_the_patient_variable_not_a_declaration(
     assert "patient" in templates_for(knowledge, silent)
 
 
-def test_the_templates_are_kept_only_while_their_knowledge_is() -> None:
+def test_the_templates_and_services_are_kept_only_while_their_knowledge_is() -> None:
     import gc
     import weakref
 
     from fhir_module.facts import prefetch_templates
+    from fhir_module.hooks import services
 
     knowledge = load_knowledge()
     first = prefetch_templates(knowledge)
     assert prefetch_templates(knowledge) is first  # built once per knowledge
+    catalogue = services(knowledge, {"order-sign": "acme-sign"})
+    assert services(knowledge, {"order-sign": "acme-sign"}) is catalogue
+    assert "acme-sign" in catalogue and services(knowledge) is not catalogue
+    del catalogue
     gone = weakref.ref(knowledge)
     del knowledge
     gc.collect()
