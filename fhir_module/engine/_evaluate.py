@@ -56,7 +56,7 @@ def evaluate_orders(
     call = Call(knowledge, scope, drafts, record, pool, requested)
     merger = Merger()
     for item in scope:
-        dose = call.doses[id(item)]
+        dose = call.dose(item)
         group, group_doses = call.group(item.drug, dose.route)
         judged = Judged(item, dose, group, group_doses)
         env = _environment(call, hook, judged, today)

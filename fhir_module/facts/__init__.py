@@ -3,7 +3,15 @@ generic fact kinds a module's Library declares its facts with, the dose of an or
 guideline's units, and the prefetch templates derived from the declarations."""
 
 from ._facts import AgeRange, age_on, order_date, parse_date
-from ._kinds import BOOLEAN_KINDS, VALUE_KINDS, Judged, RecordOrder, Sources, fact_values
+from ._kinds import (
+    BOOLEAN_KINDS,
+    VALUE_KINDS,
+    Judged,
+    RecordOrder,
+    Sources,
+    call_dose,
+    fact_values,
+)
 from ._record import PatientRecord
 from ._registry import REGISTRY, Inputs, Registry, Unit, Variable
 from ._requirements import KEYS, prefetch_templates, templates_for
@@ -37,6 +45,7 @@ __all__ = [
     "Unit",
     "Variable",
     "age_on",
+    "call_dose",
     "clip",
     "dose_summary",
     "dose_variable",

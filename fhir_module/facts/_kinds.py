@@ -61,13 +61,26 @@ class Sources:
     draft_ids: frozenset[str]
     #: per-call results, keyed by the declaration (identity) and what else they depend on
     cache: dict[Any, Any] = field(default_factory=dict)
+    #: the call's one table of daily doses, the engine's too (see `call_dose`)
+    doses: dict[tuple[int, int], Dose] = field(default_factory=dict)
 
     def dose(self, item: RecordOrder) -> Dose:
-        key = ("daily_dose", id(item.order))
-        found = self.cache.get(key)
-        if found is None:
-            found = self.cache[key] = daily_dose(item.order, self.knowledge, item.named.medication)
-        return found
+        return call_dose(self.doses, self.knowledge, item.order, item.named.medication)
+
+
+def call_dose(
+    doses: dict[tuple[int, int], Dose],
+    knowledge: Knowledge,
+    order: Mapping[str, Any],
+    medication: Mapping[str, Any] | None,
+) -> Dose:
+    """The daily dose of `order` (with its Medication), computed once per hook call: `doses`
+    is the call's table, keyed by the identity of both."""
+    key = (id(order), id(medication))
+    found = doses.get(key)
+    if found is None:
+        found = doses[key] = daily_dose(order, knowledge, medication)
+    return found
 
 
 @dataclass(frozen=True)
