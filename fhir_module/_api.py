@@ -10,7 +10,7 @@ from typing import Any
 
 from ._bundle import bundle_as_hook
 from .errors import InvalidRequest
-from .hooks import evaluate_hook, handle_hook
+from .hooks import HookLimits, Limits, check_bundle, evaluate_hook, handle_hook
 from .knowledge import Knowledge, load_knowledge
 
 
@@ -36,21 +36,24 @@ def evaluate_bundle(
     *,
     knowledge: Knowledge | None = None,
     today: date | None = None,
+    limits: HookLimits | None = None,
 ) -> dict[str, Any]:
     """Judge a plain FHIR R4 Bundle as order-sign would; returns the CDS Hooks response.
 
     The Bundle holds the MedicationRequests to judge (status 'draft'), and the
-    Patient, Observations, Conditions and other MedicationRequests of the patient.
+    Patient, Observations, Conditions and other MedicationRequests of the patient. It
+    meets the limits of a hook call (`limits`, by default the service's defaults): more
+    entries or dose work is refused with TooLarge (an InvalidRequest).
     """
     document = _parse(bundle)
     if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
         raise InvalidRequest("expected a FHIR Bundle", "resourceType")
     if not isinstance(document.get("entry", []), list):
         raise InvalidRequest("Bundle.entry must be an array", "Bundle.entry")
+    knowledge = knowledge or default_knowledge()
+    check_bundle(knowledge, document, limits or Limits())
     context, record = bundle_as_hook(document)
-    return evaluate_hook(
-        knowledge or default_knowledge(), "order-sign", context, record, today=today
-    )
+    return evaluate_hook(knowledge, "order-sign", context, record, today=today)
 
 
 def evaluate(

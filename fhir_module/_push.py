@@ -11,20 +11,20 @@ only through `printable`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from .errors import FhirServerError
-from .hooks import outbound_session
+from .hooks import deadline, outbound_session
 
 FHIR_JSON = "application/fhir+json"
 #: seconds for the whole exchange: connecting, sending the Bundle, reading the answer
@@ -114,37 +114,6 @@ class _Answer:
     body: bytes
 
 
-def _exchange(
-    http: requests.Session,
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    timeout: float,
-    limit: int,
-    deadline: float,
-    opened: list[requests.Response],
-) -> _Answer:
-    response = http.post(
-        url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
-    )
-    opened.append(response)
-    try:
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > limit:
-            raise FhirServerError(f"the FHIR server's answer is larger than {limit} bytes")
-        chunks, size = [], 0
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise FhirServerError(f"the FHIR server's answer is larger than {limit} bytes")
-            chunks.append(chunk)
-            if time.monotonic() > deadline:
-                raise requests.Timeout()
-        return _Answer(response.status_code, response.reason or "", b"".join(chunks))
-    finally:
-        response.close()
-
-
 def _post(
     http: requests.Session,
     url: str,
@@ -153,46 +122,63 @@ def _post(
     timeout: float,
     limit: int,
 ) -> _Answer:
-    """The server's answer, within `timeout` seconds in all (not per read)."""
-    deadline = time.monotonic() + timeout
-    outcome: list[_Answer | BaseException] = []
-    opened: list[requests.Response] = []
+    """The server's answer, within `timeout` seconds in all (not per read).
 
-    def work() -> None:
-        try:
-            outcome.append(_exchange(http, url, body, headers, timeout, limit, deadline, opened))
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-            outcome.append(exc)
-
-    # A server that sends a byte now and then never trips a per-read time-out; the
-    # exchange runs in a thread that is waited for `timeout` seconds, and then let go.
-    worker = threading.Thread(target=work, name="fhir-module push", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if not outcome:
-        for response in opened:
-            _cut(response)
-        raise FhirServerError(f"the FHIR server did not answer within {timeout:g} s")
-    result = outcome[0]
-    if isinstance(result, _Answer):
-        return result
-    if isinstance(result, FhirServerError):
-        raise result
-    if isinstance(result, requests.Timeout):
-        raise FhirServerError(f"the FHIR server did not answer within {timeout:g} s")
-    if isinstance(result, requests.RequestException | OSError):
-        raise FhirServerError(f"cannot reach the FHIR server ({type(result).__name__})")
-    raise result
+    A server that sends a byte now and then never trips a per-read time-out: the answer's
+    head is waited for under hooks.deadline (its watchdog cuts the connection at the
+    deadline), and each read of the body waits no longer than the time left.
+    """
+    at = time.monotonic() + timeout
+    late = FhirServerError(f"the FHIR server did not answer within {timeout:g} s")
+    try:
+        with deadline(at):
+            response = http.post(
+                url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+            )
+    except requests.Timeout:
+        raise late from None
+    except (requests.RequestException, OSError) as exc:
+        if time.monotonic() >= at:
+            raise late from None  # the watchdog cut the head short
+        raise FhirServerError(f"cannot reach the FHIR server ({type(exc).__name__})") from None
+    with response:
+        if time.monotonic() >= at:
+            raise late
+        return _Answer(
+            response.status_code, response.reason or "", _read(response, at, limit, late)
+        )
 
 
-def _cut(response: requests.Response) -> None:
-    """End a read under way in another thread: shut the socket down (a close would wait for
-    the reading thread's lock; a shutdown makes its read return at once)."""
+def _read(response: requests.Response, at: float, limit: int, late: FhirServerError) -> bytes:
+    """The answer's bytes, at most `limit` of them, by `at`; FhirServerError otherwise."""
+    too_large = FhirServerError(f"the FHIR server's answer is larger than {limit} bytes")
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large
+    body = bytearray()
+    try:
+        # read1: what one socket read brings, so the deadline is looked at between reads
+        while chunk := response.raw.read1(64 * 1024, decode_content=True):
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+            left = at - time.monotonic()
+            if left <= 0:
+                raise late
+            _shorten_socket_timeout(response, left)
+    except (HTTPError, HTTPException, OSError, requests.RequestException) as exc:
+        if isinstance(exc, ReadTimeoutError | TimeoutError) or time.monotonic() >= at:
+            raise late from None
+        raise FhirServerError(f"cannot reach the FHIR server ({type(exc).__name__})") from None
+    return bytes(body)
+
+
+def _shorten_socket_timeout(response: requests.Response, left: float) -> None:
+    """Let the connection's next socket read wait no longer than the time left."""
     connection = getattr(response.raw, "connection", None)
     sock = getattr(connection, "sock", None)
     if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+        sock.settimeout(left)
 
 
 def _json(body: bytes) -> Any:

@@ -16,7 +16,12 @@
     │   └── EntriesFailed             _push: not every entry of a transaction succeeded
     ├── StoreUnavailable              the database cannot take a durable write now (503)
     ├── Unauthorized                  the call is not authenticated (401, by server.Guard)
-    ├── ReplayCacheFull               an issuer holds its quota of live token ids (401)
+    ├── ReplayCacheFull               an issuer holds its quota of live token ids (401, bare)
+    ├── WrongHost                     open mode: the Host is not a loopback name (421)
+    ├── BodyTimeout                   the request body came too slowly (408, by server.Guard)
+    ├── NoSuchPath                    no route has the path called (404)
+    ├── MethodNotAllowed              the path does not take the method called (405)
+    ├── HttpRefused                   the HTTP layer refused the call with a status of its own
     ├── ReportError                   the feedback database cannot be read (CLI exit 2)
     ├── UnreadableDose                inside dosing: an order cannot be read, and why
     ├── FhirPathError (ValueError)    an expression is not in the FHIRPath this module runs
@@ -28,16 +33,15 @@
     ├── StoreClosed                   the store was used after it was closed (500)
     └── JwksError                     a key set could not be read or is not a JWKS
 
-The classes from FhirModuleError to UnreadableDose are defined here (ReplayCacheFull too,
-so that the table can name it); the others live beside the code that raises them, and most
-never leave it. `ANSWERS` is the one table from an exception to its HTTP status and
-OperationOutcome issue code, and the only place a class's issue code is set (a
-RequestProblem or FetchFailed may carry a more exact `code` of its own, given where it is
-raised): `answer_for` walks an exception's classes, most derived first, so the order of the
-table does not matter, and every class has a row, its own or an ancestor's. The CLI's Exit
-(a SystemExit that ends a command with its code) is control flow, not an error, and stands
-outside the tree. Only the HTTP layer
-and the CLI turn these into responses or exit codes.
+The classes from FhirModuleError to UnreadableDose are defined here; the others live beside
+the code that raises them, and most never leave it. `ANSWERS` is the one table from an
+exception to its HTTP status and OperationOutcome issue code, and the only place a class's
+issue code is set (a RequestProblem or FetchFailed may carry a more exact `code` of its own,
+given where it is raised): `answer_for` walks an exception's classes, most derived first, so
+the order of the table does not matter, and every class has a row, its own or an ancestor's.
+The CLI's Exit (a SystemExit that ends a command with its code) is control flow, not an
+error, and stands outside the tree. Only the HTTP layer and the CLI turn these into
+responses or exit codes.
 """
 
 from __future__ import annotations
@@ -174,6 +178,28 @@ class ReplayCacheFull(FhirModuleError):
         self.quota = quota
 
 
+class WrongHost(FhirModuleError):
+    """Open mode answers loopback Host names only: a page of another site whose name now
+    resolves to 127.0.0.1 (DNS rebinding) is refused (HTTP 421)."""
+
+
+class BodyTimeout(FhirModuleError):
+    """The request body was not all sent within the seconds the service waits (HTTP 408)."""
+
+
+class NoSuchPath(FhirModuleError):
+    """No route of the service has the path called (HTTP 404)."""
+
+
+class MethodNotAllowed(FhirModuleError):
+    """The path called does not take the method called (HTTP 405)."""
+
+
+class HttpRefused(FhirModuleError):
+    """The HTTP framework refused the call with a status of its own (the status is the
+    framework's; the table gives the issue code)."""
+
+
 class ReportError(FhirModuleError):
     """The database cannot be read (missing, not the service's, unreachable); one line."""
 
@@ -219,6 +245,11 @@ ANSWERS: dict[type[BaseException], Answer] = {
     StoreUnavailable: Answer(503, "transient", retry_after=5),
     Unauthorized: Answer(401, "login"),
     ReplayCacheFull: Answer(401, "security"),
+    WrongHost: Answer(421, "security"),
+    BodyTimeout: Answer(408, "timeout"),
+    NoSuchPath: Answer(404, "not-found"),
+    MethodNotAllowed: Answer(405, "not-supported"),
+    HttpRefused: Answer(400, "processing"),
 }
 
 

@@ -513,6 +513,43 @@ def test_the_cli_evaluate_loads_neither_fastapi_nor_pyjwt() -> None:
     assert done.stderr.strip().splitlines()[-1] == "0 False False"
 
 
+SERVICE_IDS_CONFIG = """public_base_url = "https://cds.example.org"
+[[clients]]
+issuer = "https://ehr.example.org"
+jwks_url = "https://ehr.example.org/jwks.json"
+fhir_servers = ["https://ehr.example.org/fhir"]
+[service_ids]
+order-sign = "acme-order-sign"
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["examples/order-sign-pregnancy.request.json"],
+        ["examples/bundle-paediatric-overdose-asthma.bundle.json"],
+        ["--config", "{config}", "--service", "acme-order-sign",
+         "examples/order-sign-pregnancy.request.json"],
+    ],
+)  # fmt: skip
+def test_the_cli_evaluate_imports_nothing_of_the_server(tmp_path: Path, args: list[str]) -> None:
+    config = tmp_path / "service.toml"
+    config.write_text(SERVICE_IDS_CONFIG)
+    argv = ["evaluate", *(a.format(config=config) for a in args)]
+    code = (
+        "import sys; from fhir_module.cli import main; "
+        f"status = main({argv!r}); "
+        "loaded = sorted(m for m in sys.modules if m == 'fhir_module.server' "
+        "or m.startswith(('fhir_module.server.', 'fastapi', 'jwt', 'starlette', 'uvicorn'))); "
+        "print(status, loaded, file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert '"cards"' in done.stdout, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "0 []"
+
+
 #: the modules that keep no state between calls but in their one memo (dosing/_memo.py)
 STATELESS = ["fhir_module/ucum.py", "fhir_module/dosing/*.py"]
 MEMO_SEAM = "fhir_module/dosing/_memo.py"

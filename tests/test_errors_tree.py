@@ -112,3 +112,36 @@ def test_issue_codes_come_from_the_table_unless_given_where_raised() -> None:
 
 def test_anything_outside_the_package_is_a_fault() -> None:
     assert answer_for(ValueError("x")) is FAULT
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        (errors.WrongHost("Host"), 421, "security"),
+        (errors.BodyTimeout("slow"), 408, "timeout"),
+        (errors.NoSuchPath("nowhere"), 404, "not-found"),
+        (errors.MethodNotAllowed("DELETE"), 405, "not-supported"),
+        (errors.HttpRefused("refused"), 400, "processing"),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else None,
+)
+def test_the_http_layers_own_refusals_have_rows(exc: BaseException, status: int, code: str) -> None:
+    answer = answer_for(exc)
+    assert (answer.status, answer.code) == (status, code)
+
+
+def test_the_guard_and_the_app_state_no_status_of_their_own() -> None:
+    import ast
+    from pathlib import Path
+
+    server = Path(fhir_module.__file__).parent / "server"
+    for name in ("_guard.py", "_app.py"):
+        tree = ast.parse((server / name).read_text())
+        found = [
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and type(node.value) is int
+            and 400 <= node.value < 600
+        ]
+        assert found == [], f"{name} states statuses {found}: they belong in errors.ANSWERS"

@@ -147,3 +147,47 @@ def test_the_readme_lists_every_fact_kind_with_its_outputs() -> None:
             outputs = set(re.findall(r"`(\w+)`", match.group(4)))
             rows[match.group(1)] = (match.group(2), outputs)
     assert rows == {code: (k.resource_type, set(k.outputs)) for code, k in KINDS.items()}
+
+
+class _Declaring:
+    """A knowledge that is the loaded one's but for which declarations it holds."""
+
+    def __init__(self, knowledge: Any, keep: Any) -> None:
+        self.declarations = tuple(d for d in knowledge.declarations if keep(d))
+
+
+def test_the_patient_template_comes_from_the_patient_variable_not_a_declaration() -> None:
+    from fhir_module.facts import templates_for
+
+    knowledge = load_knowledge()
+    assert any(d.resource_type == "Patient" for d in knowledge.declarations)
+    no_patient_fact: Any = _Declaring(knowledge, lambda d: d.resource_type != "Patient")
+    assert "Patient" in REGISTRY.reads
+    templates = templates_for(no_patient_fact)
+    assert templates["patient"] == "Patient/{{context.patientId}}"
+    assert "observations" in templates  # the other declarations still give theirs
+    # a registry whose %patient declared no read: only a declaration would bring the key
+    silent = Registry([Unit(u.names, u.build) for u in REGISTRY.units], ENGINE_VARIABLES)
+    assert silent.reads == frozenset()
+    assert "patient" not in templates_for(no_patient_fact, silent)
+    assert "patient" in templates_for(knowledge, silent)
+
+
+def test_the_templates_and_services_are_kept_only_while_their_knowledge_is() -> None:
+    import gc
+    import weakref
+
+    from fhir_module.facts import prefetch_templates
+    from fhir_module.hooks import services
+
+    knowledge = load_knowledge()
+    first = prefetch_templates(knowledge)
+    assert prefetch_templates(knowledge) is first  # built once per knowledge
+    catalogue = services(knowledge, {"order-sign": "acme-sign"})
+    assert services(knowledge, {"order-sign": "acme-sign"}) is catalogue
+    assert "acme-sign" in catalogue and services(knowledge) is not catalogue
+    del catalogue
+    gone = weakref.ref(knowledge)
+    del knowledge
+    gc.collect()
+    assert gone() is None

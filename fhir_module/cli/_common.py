@@ -6,13 +6,17 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ..errors import ConfigError, KnowledgeConflict, KnowledgeError
 from ..knowledge import Knowledge, load_knowledge
 
 if TYPE_CHECKING:
+    from ..hooks import LocalSettings
     from ..server import Settings
+
+#: the service's settings (serve) or those of a hook call without it (evaluate)
+_Settings = TypeVar("_Settings", "Settings", "LocalSettings")
 
 
 class Exit(SystemExit):
@@ -65,7 +69,7 @@ def add_knowledge_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def with_knowledge_options(settings: Settings, args: argparse.Namespace) -> Settings:
+def with_knowledge_options(settings: _Settings, args: argparse.Namespace) -> _Settings:
     """The settings with the command line's --knowledge and --no-builtin-knowledge on top."""
     chosen: dict[str, Any] = {}
     # a Namespace made without these options (not by the parser) changes nothing
@@ -76,7 +80,7 @@ def with_knowledge_options(settings: Settings, args: argparse.Namespace) -> Sett
     return dataclasses.replace(settings, **chosen) if chosen else settings
 
 
-def settings_knowledge_or_fail(settings: Settings) -> Knowledge:
+def settings_knowledge_or_fail(settings: Settings | LocalSettings) -> Knowledge:
     """The knowledge the settings name; a missing path or none at all ends the command with
     one line (exit 2), a broken knowledge file with one line naming it (exit 1), two files
     that claim the same thing (KnowledgeConflict) with one line naming both (exit 2)."""

@@ -9,7 +9,7 @@ import stat
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import DataUnavailable, FhirServerError, InvalidRequest
 from ._common import (
@@ -18,10 +18,6 @@ from ._common import (
     settings_knowledge_or_fail,
     with_knowledge_options,
 )
-
-if TYPE_CHECKING:
-    from ..knowledge import Knowledge
-    from ..server import Settings
 
 
 def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -125,11 +121,10 @@ def _no_constant(name: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     from .. import default_knowledge, evaluate_bundle
     from ..errors import ConfigError, TooLarge
-    from ..hooks import handle_hook
-    from ..server import Settings, load_config
+    from ..hooks import LocalSettings, handle_hook, load_config
 
     try:
-        settings = with_knowledge_options(Settings.from_env(), args)
+        settings = with_knowledge_options(LocalSettings.from_env(), args)
     except ConfigError as exc:
         return fail(f"bad setting: {exc}")
     config_path = getattr(args, "config", None) or settings.config_path
@@ -147,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
         knowledge = default_knowledge()
     try:
         if isinstance(document, dict) and document.get("resourceType") == "Bundle":
-            check_bundle(knowledge, document, settings)
-            response = evaluate_bundle(document, knowledge=knowledge, today=args.date)
+            response = evaluate_bundle(
+                document, knowledge=knowledge, today=args.date, limits=settings
+            )
         else:
             response = handle_hook(
                 knowledge,
@@ -168,17 +164,3 @@ def run(args: argparse.Namespace) -> int:
     json.dump(response, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
-
-
-def check_bundle(knowledge: Knowledge, bundle: dict[str, Any], settings: Settings) -> None:
-    """The service's limits for a plain Bundle: entries, and the dose work of its orders of
-    a known drug (InvalidRequest, as TooLarge, beyond)."""
-    from ..engine import bundle_resources, drug_orders_in
-    from ..errors import TooLarge
-    from ..hooks import check_dose_work
-
-    entries = bundle.get("entry")
-    if isinstance(entries, list) and len(entries) > settings.max_entries:
-        raise TooLarge(f"Bundle.entry: more than {settings.max_entries} entries", "Bundle.entry")
-    orders = [d.order for d in drug_orders_in(knowledge, bundle_resources(bundle))]
-    check_dose_work(orders, settings.max_dosages, settings.max_dose_entries)

@@ -10,11 +10,13 @@ import argparse
 import sqlite3
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ..errors import ConfigError, ReportError
-from ..server import RuleReport, Settings, describe_database, feedback_report
 from ._common import fail
+
+if TYPE_CHECKING:
+    from ..server import RuleReport
 
 COLUMNS = ("drug", "rule", "shown", "accepted", "overridden")
 #: the drug column of rows whose drug was not recorded (cards audited before it was)
@@ -62,6 +64,8 @@ def write_table(rows: Sequence[RuleReport], out: TextIO) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..server import Settings, describe_database, feedback_report
+
     try:
         target = args.db or Settings.from_env().database
     except ConfigError as exc:

@@ -19,7 +19,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-def add(subparsers: argparse._SubParsersAction) -> None:
+def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "push", help="send the knowledge Bundle to a FHIR server", description=__doc__
     )

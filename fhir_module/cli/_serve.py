@@ -12,17 +12,19 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, StoreUnavailable
 from ..hooks import is_loopback_host
-from ..server import Settings, Store, describe_database, is_postgres_url
 from ._common import (
     add_knowledge_options,
     fail,
     settings_knowledge_or_fail,
     with_knowledge_options,
 )
+
+if TYPE_CHECKING:
+    from ..server import Settings
 
 FACTORY = "fhir_module.server:app_from_env"
 
@@ -64,6 +66,8 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def settings_for(args: argparse.Namespace) -> Settings:
     """The environment's settings with the command line's options on top."""
+    from ..server import Settings, is_postgres_url
+
     settings = Settings.from_env()
     given = {"host": args.host, "port": args.port, "config_path": args.config}
     chosen: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
@@ -79,7 +83,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..server import NoDelayH11Protocol, configure_connections
+    from ..server import NoDelayH11Protocol, Store, configure_connections, describe_database
 
     if args.workers < 1:
         return fail("--workers must be at least 1")

@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from ..dosing import daily_dose
 from ..facts import (
     AgeRange,
     Dose,
     PatientRecord,
     RecordOrder,
     Sources,
+    call_dose,
     dose_summary,
     guideline_view,
 )
@@ -42,8 +42,11 @@ class Call:
         self.knowledge = knowledge
         self.scope = scope
         matches = matches or knowledge.matches()
-        # Each drug reads its orders with its own route categories and products.
-        self.doses = {id(o): daily_dose(o.order, o.drug.terms, o.medication) for o in scope}
+        #: the call's one table of daily doses, shared with the fact kinds (Sources); each
+        #: drug reads its orders with its own route categories and products
+        self.doses: dict[tuple[int, int, int], Dose] = {}
+        for o in scope:
+            self.dose(o)
         history = [r for r in record.medication_requests if isinstance(r, Mapping)]
         on_record = (pool or Pool()).with_resources([*history, *record.medications])
         in_request = pool or Pool()
@@ -55,6 +58,7 @@ class Call:
             [_resolved(matches, r, on_record) for r in history],
             request_orders,
             frozenset(o.reference for o in request_orders if o.reference),
+            doses=self.doses,
         )
         patient = record.patient if isinstance(record.patient, Mapping) else None
         self.patient = patient
@@ -66,15 +70,17 @@ class Call:
         self._medications: dict[int, dict[str, Any]] = {}
         self.actions: dict[tuple[Any, ...], tuple[Action, ...]] = {}
 
+    def dose(self, order: DrugOrder) -> Dose:
+        """The daily dose of an order in scope, from the call's one table."""
+        return call_dose(self.doses, order.drug.terms, order.order, order.medication)
+
     def group(self, drug: Drug, route: str) -> tuple[tuple[DrugOrder, ...], tuple[Dose, ...]]:
         """The orders in scope of this drug and route (judged together), and their doses."""
         key = (id(drug), route)
         found = self._groups.get(key)
         if found is None:
-            group = tuple(
-                o for o in self.scope if o.drug is drug and self.doses[id(o)].route == route
-            )
-            found = self._groups[key] = (group, tuple(self.doses[id(o)] for o in group))
+            group = tuple(o for o in self.scope if o.drug is drug and self.dose(o).route == route)
+            found = self._groups[key] = (group, tuple(self.dose(o) for o in group))
         return found
 
     def group_orders(self, drug: Drug, route: str) -> list[dict[str, Any]]:

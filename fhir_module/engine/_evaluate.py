@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,7 +22,7 @@ from ..facts import (
 )
 from ..facts import Judged as JudgedFacts
 from ..fhirpath import evaluate
-from ..knowledge import Knowledge, Matches, Pool, Rule
+from ..knowledge import SUGGESTION_PATHS, Knowledge, Matches, Pool, Rule
 from ._call import Call
 from ._findings import Action, Finding, Merger, Offer
 from ._orders import DrugOrder
@@ -58,7 +58,7 @@ def evaluate_orders(
     call = Call(knowledge, scope, drafts, record, pool, requested, matches)
     merger = Merger()
     for item in scope:
-        dose = call.doses[id(item)]
+        dose = call.dose(item)
         group, group_doses = call.group(item.drug, dose.route)
         judged = Judged(item, dose, group, group_doses)
         env = _environment(call, hook, judged, today)
@@ -134,58 +134,82 @@ def _offers(
     call: Call,
     finding: tuple[int, str, str],
 ) -> list[Offer]:
-    """The rule's suggestions for this order.
+    """The rule's suggestions for this order, each built by its action type's builder.
 
-    `call.actions` keeps the update actions already built in this call for the same
-    finding (rule, summary, detail) of the same group, so that the orders judged together,
-    which all suggest the same changes to the same orders, build the changed orders once
-    (not once per order of the group, which grew with the square of the orders), and
-    the Merger finds them by identity; no resource is shared between two cards.
+    `call.actions` keeps the actions already built in this call for the same finding (rule,
+    summary, detail) of the same group, so that the orders judged together, which all
+    suggest the same changes to the same orders, build them once (not once per order of
+    the group, which grew with the square of the orders), and the Merger finds them by
+    identity; no resource is shared between two cards.
     """
     offers = []
     for suggestion in rule.suggestions:
         values = {path: evaluate(expr, env) for path, expr in suggestion.values}
         label = suggestion.label.render(env)
-        actions: list[Action] = []
-        if suggestion.action_type == "remove":
-            targets = values.get("resource")
-            if targets is None:
-                targets = [o.order for o in judged.group]
-            refs = tuple(
-                _reference(target)
-                for target in targets
-                if isinstance(target, Mapping) and isinstance(target.get("id"), str)
-            )
-            # Built once per call for the same targets (the group's orders, or the orders of a
-            # current-orders fact): every order of a group names them all, and merge() finds
-            # them by identity.
-            key: tuple[Any, ...] = (*finding, label, "remove", refs)
-            built = call.actions.get(key)
-            if built is None:
-                built = call.actions[key] = tuple(
-                    Action("delete", label, resource_id=ref) for ref in refs
-                )
-            actions.extend(built)
-        elif suggestion.action_type == "update":
-            limit = values.get("dailyDoseLimit") or []
-            drug, route = judged.item.drug, judged.dose.route
-            unit = route_unit(drug, route)
-            daily = in_unit(call.summary(drug, route, unit)[0], unit)
-            if limit and daily and 0 < float(limit[0]) < daily:
-                factor = Decimal(str(limit[0])) / Decimal(str(daily))
-                # The group tuple is the call's own, alive for the whole call.
-                key = (*finding, label, id(judged.group), factor)
-                built = call.actions.get(key)
-                if built is None:
-                    built = call.actions[key] = tuple(
-                        Action("update", label, resource=scaled_order(order.order, factor))
-                        for order, dose in zip(judged.group, judged.group_doses, strict=True)
-                        if isinstance(dose, DailyDose) and isinstance(order.order.get("id"), str)
-                    )
-                actions.extend(built)
+        build = SUGGESTION_BUILDERS[suggestion.action_type]
+        actions = build(values, label, judged, call, finding)
         if actions:
-            offers.append(Offer(label, tuple(actions)))
+            offers.append(Offer(label, actions))
     return offers
+
+
+def _remove(
+    values: Mapping[str, Any], label: str, judged: Judged, call: Call, finding: tuple[int, str, str]
+) -> tuple[Action, ...]:
+    """Delete the `resource` orders (by default the orders judged together)."""
+    targets = values.get("resource")
+    if targets is None:
+        targets = [o.order for o in judged.group]
+    refs = tuple(
+        _reference(target)
+        for target in targets
+        if isinstance(target, Mapping) and isinstance(target.get("id"), str)
+    )
+    # Built once per call for the same targets (the group's orders, or the orders of a
+    # current-orders fact): every order of a group names them all, and merge() finds
+    # them by identity.
+    key: tuple[Any, ...] = (*finding, label, "remove", refs)
+    built = call.actions.get(key)
+    if built is None:
+        built = call.actions[key] = tuple(Action("delete", label, resource_id=ref) for ref in refs)
+    return built
+
+
+def _update(
+    values: Mapping[str, Any], label: str, judged: Judged, call: Call, finding: tuple[int, str, str]
+) -> tuple[Action, ...]:
+    """The orders judged together, scaled down to the `dailyDoseLimit` (when above it)."""
+    limit = values.get("dailyDoseLimit") or []
+    drug, route = judged.item.drug, judged.dose.route
+    unit = route_unit(drug, route)
+    daily = in_unit(call.summary(drug, route, unit)[0], unit)
+    if not (limit and daily and 0 < float(limit[0]) < daily):
+        return ()
+    factor = Decimal(str(limit[0])) / Decimal(str(daily))
+    # The group tuple is the call's own, alive for the whole call.
+    key = (*finding, label, id(judged.group), factor)
+    built = call.actions.get(key)
+    if built is None:
+        built = call.actions[key] = tuple(
+            Action("update", label, resource=scaled_order(order.order, factor))
+            for order, dose in zip(judged.group, judged.group_doses, strict=True)
+            if isinstance(dose, DailyDose) and isinstance(order.order.get("id"), str)
+        )
+    return built
+
+
+_Builder = Callable[
+    [Mapping[str, Any], str, Judged, Call, tuple[int, str, str]], tuple[Action, ...]
+]
+
+#: a suggestion's builder by its action type: the types the loader lets a rule hold
+#: (knowledge.SUGGESTION_PATHS), each built here, no other
+SUGGESTION_BUILDERS: Mapping[str, _Builder] = {"remove": _remove, "update": _update}
+if set(SUGGESTION_BUILDERS) != set(SUGGESTION_PATHS):
+    raise ValueError(
+        f"suggestion types the loader takes ({', '.join(sorted(SUGGESTION_PATHS))}) and the "
+        f"engine builds ({', '.join(sorted(SUGGESTION_BUILDERS))}) differ"
+    )
 
 
 def _reference(target: Mapping[str, Any]) -> str:

@@ -3,10 +3,18 @@ generic fact kinds a module's Library declares its facts with, the dose of an or
 guideline's units, and the prefetch templates derived from the declarations."""
 
 from ._facts import AgeRange, age_on, order_date, parse_date
-from ._kinds import BOOLEAN_KINDS, VALUE_KINDS, Judged, RecordOrder, Sources, fact_values
+from ._kinds import (
+    BOOLEAN_KINDS,
+    VALUE_KINDS,
+    Judged,
+    RecordOrder,
+    Sources,
+    call_dose,
+    fact_values,
+)
 from ._record import PatientRecord
 from ._registry import REGISTRY, Inputs, Registry, Unit, Variable
-from ._requirements import KEYS, prefetch_templates
+from ._requirements import KEYS, prefetch_templates, templates_for
 from ._variables import (
     PIECE_LIMIT,
     Dose,
@@ -37,6 +45,7 @@ __all__ = [
     "Unit",
     "Variable",
     "age_on",
+    "call_dose",
     "clip",
     "dose_summary",
     "dose_variable",
@@ -46,6 +55,7 @@ __all__ = [
     "order_date",
     "parse_date",
     "prefetch_templates",
+    "templates_for",
     "route_text",
     "route_unit",
     "show",

@@ -64,17 +64,31 @@ class Sources:
     draft_ids: frozenset[str]
     #: per-call results, keyed by the declaration (identity) and what else they depend on
     cache: dict[Any, Any] = field(default_factory=dict)
+    #: the call's one table of daily doses, the engine's too (see `call_dose`)
+    doses: dict[tuple[int, int, int], Dose] = field(default_factory=dict)
 
     def dose(self, item: RecordOrder, drug: Drug | None = None) -> Dose:
         """The order's daily dose, read with the route categories and products of `drug`
         (the drug judged), else of the order's own drug, else of every module."""
         reader = drug or item.drug
-        key = ("daily_dose", id(item.order), id(reader))
-        found = self.cache.get(key)
-        if found is None:
-            terms = reader.terms if reader is not None else self.knowledge
-            found = self.cache[key] = daily_dose(item.order, terms, item.named.medication)
-        return found
+        terms = reader.terms if reader is not None else self.knowledge
+        return call_dose(self.doses, terms, item.order, item.named.medication)
+
+
+def call_dose(
+    doses: dict[tuple[int, int, int], Dose],
+    terms: Any,
+    order: Mapping[str, Any],
+    medication: Mapping[str, Any] | None,
+) -> Dose:
+    """The daily dose of `order` (with its Medication) as `terms` (a drug's route categories
+    and products) read it, computed once per hook call: `doses` is the call's table, keyed by
+    the identity of all three."""
+    key = (id(order), id(medication), id(terms))
+    found = doses.get(key)
+    if found is None:
+        found = doses[key] = daily_dose(order, terms, medication)
+    return found
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The registry of the engine variables rule expressions read: each name and its builder.
+"""The registry of the engine variables rule expressions read: each name, its builder and
+the resource types of the patient's record it needs.
 
 knowledge/_variables.py lists the engine variables (the loader's strict compile allows those
 and the facts a module declares, no others) and their meanings; this module registers the
@@ -32,10 +33,13 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Unit:
-    """A builder and the names it builds: one value, or a group built together (a dict)."""
+    """A builder and the names it builds: one value, or a group built together (a dict);
+    `reads`: the FHIR resource types of the patient's record it needs (prefetched, else read
+    from the FHIR server: see _requirements.py)."""
 
     names: tuple[str, ...]
     build: Callable[[Inputs], Any]
+    reads: tuple[str, ...] = ()
 
     @property
     def group(self) -> bool:
@@ -69,6 +73,8 @@ class Registry:
         self.units = tuple(units)
         self.variables = tuple(Variable(n, meanings[n], built[n]) for n, _ in declared)
         self.names = frozenset(meanings)
+        #: the resource types some variable needs of the patient's record
+        self.reads = frozenset(t for unit in self.units for t in unit.reads)
         self._plan = tuple((u.names[0] if not u.group else None, u.build) for u in self.units)
 
     def environment(self, inputs: Inputs) -> dict[str, Any]:
@@ -84,14 +90,14 @@ class Registry:
         return env
 
 
-def _one(name: str, build: Callable[[Inputs], Any]) -> Unit:
-    return Unit((name,), build)
+def _one(name: str, build: Callable[[Inputs], Any], reads: tuple[str, ...] = ()) -> Unit:
+    return Unit((name,), build, reads)
 
 
 UNITS: tuple[Unit, ...] = (
     _one("order", lambda i: dict(i.judged.order)),
     _one("orders", lambda i: i.orders),
-    _one("patient", lambda i: i.patient),
+    _one("patient", lambda i: i.patient, reads=("Patient",)),
     _one("medication", lambda i: i.medication),
     _one("hook", lambda i: i.hook),
     _one("route", lambda i: i.judged.route),

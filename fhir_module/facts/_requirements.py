@@ -1,17 +1,20 @@
 """The data the rules need, as CDS Hooks prefetch templates (FHIR R4 search syntax).
 
-Derived from the fact declarations of every loaded module (docs/facts.md), merged per
-resource type: one key per type some declaration reads, the Observation codes of every
-declared Observation codeFilter ValueSet. A new fact is fetched by declaring it.
+Derived from what reads the patient's record: the engine variables of the registry (each
+unit names the resource types it needs, e.g. %patient the Patient) and the fact declarations
+of every loaded module (docs/facts.md), merged per resource type: one key per type some
+variable or declaration reads, the Observation codes of every declared Observation
+codeFilter ValueSet. A new fact is fetched by declaring it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from types import MappingProxyType
+from weakref import WeakKeyDictionary
 
 from ..knowledge import Declaration, Knowledge
+from ._registry import REGISTRY, Registry
 
 #: prefetch key -> the resource type its data holds
 KEYS = {
@@ -40,11 +43,23 @@ def observation_codes(declarations: tuple[Declaration, ...]) -> str | None:
     return ",".join(tokens)
 
 
-@lru_cache(maxsize=8)
+#: the templates of each loaded knowledge, kept while it is alive (and no longer)
+_TEMPLATES: WeakKeyDictionary[Knowledge, Mapping[str, str]] = WeakKeyDictionary()
+
+
 def prefetch_templates(knowledge: Knowledge) -> Mapping[str, str]:
     """The prefetch templates a service advertises in discovery (built once per knowledge)."""
+    found = _TEMPLATES.get(knowledge)
+    if found is None:
+        found = _TEMPLATES.setdefault(knowledge, templates_for(knowledge))
+    return found
+
+
+def templates_for(knowledge: Knowledge, registry: Registry = REGISTRY) -> Mapping[str, str]:
+    """The prefetch templates of what `registry`'s variables and `knowledge`'s fact
+    declarations read."""
     declarations = tuple(d for d in knowledge.declarations if d.kind not in FROM_CONTEXT)
-    types = {d.resource_type for d in declarations}
+    types = {d.resource_type for d in declarations} | registry.reads
     templates: dict[str, str] = {}
     if "Patient" in types:
         templates["patient"] = f"Patient/{_PATIENT}"

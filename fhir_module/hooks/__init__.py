@@ -5,6 +5,7 @@ The server wraps these in FastAPI; the library API and the CLI call them directl
 neither needs FastAPI or PyJWT.
 """
 
+from ._config import ServiceConfig, TrustedClient, is_loopback_url, load_config
 from ._data import ServerPolicy, fill_template, patient_record
 from ._discovery import (
     Service,
@@ -13,6 +14,15 @@ from ._discovery import (
     default_service_id,
     service_for_hook,
     services,
+)
+from ._env import (
+    ENV_PREFIX,
+    LocalSettings,
+    env_flag,
+    env_number,
+    env_paths,
+    env_text,
+    load_chosen_knowledge,
 )
 from ._feedback import CdsFeedback, Feedback, parse_feedback, validate_feedback
 from ._fhir import FhirClient, next_link
@@ -27,6 +37,7 @@ from ._limits import (
     HookLimits,
     Limits,
     TooLarge,
+    check_bundle,
     check_depth,
     check_dose_work,
     check_feedback_size,
@@ -63,6 +74,7 @@ from ._session import deadline, outbound_session
 from ._urls import BaseUrl, UrlError, is_loopback_host, parse_base_url
 
 __all__ = [
+    "CONTEXTS",
     "DEFAULT_FHIR_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_DEPTH",
@@ -70,7 +82,7 @@ __all__ = [
     "DEFAULT_MAX_DOSE_ENTRIES",
     "DEFAULT_MAX_ENTRIES",
     "DEFAULT_MAX_PAGES",
-    "CONTEXTS",
+    "ENV_PREFIX",
     "MAX_ID_CHARS",
     "MAX_STORED_TEXT_CHARS",
     "BaseUrl",
@@ -84,30 +96,41 @@ __all__ = [
     "HookLimits",
     "HookResult",
     "Limits",
+    "LocalSettings",
     "Model",
     "RequestProblem",
     "ServerPolicy",
     "Service",
+    "ServiceConfig",
     "TooLarge",
+    "TrustedClient",
     "UnknownService",
     "UrlError",
+    "check_bundle",
     "check_depth",
     "check_dose_work",
-    "check_service_id",
-    "check_service_ids",
     "check_feedback_size",
     "check_hook_sizes",
+    "check_service_id",
+    "check_service_ids",
     "deadline",
     "default_service_id",
+    "env_flag",
+    "env_number",
+    "env_paths",
+    "env_text",
     "evaluate_hook",
     "fill_template",
     "handle_hook",
     "is_loopback_host",
+    "is_loopback_url",
     "is_operation_outcome",
+    "load_chosen_knowledge",
+    "load_config",
     "next_link",
     "operation_outcome",
-    "outcome_for",
     "outbound_session",
+    "outcome_for",
     "parse_base_url",
     "parse_feedback",
     "parse_hook_call",

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from ..errors import ConfigError
 from ..facts import prefetch_templates
@@ -117,10 +117,21 @@ def services(knowledge: Knowledge, ids: Mapping[str, str] | None = None) -> Mapp
     it leaves out gets `default_service_id(hook)`. ConfigError for an id that is not safe
     in a URL, or one id given to two hooks.
     """
-    return _services(knowledge, tuple(sorted((ids or {}).items())))
+    key = tuple(sorted((ids or {}).items()))
+    built = _SERVICES.get(knowledge)
+    if built is None:
+        built = _SERVICES.setdefault(knowledge, {})
+    found = built.get(key)
+    if found is None:
+        found = built.setdefault(key, _services(knowledge, key))
+    return found
 
 
-@lru_cache(maxsize=8)
+#: the catalogues of each loaded knowledge by their ids, kept while it is alive (no longer)
+_SERVICES: WeakKeyDictionary[Knowledge, dict[tuple[tuple[str, str], ...], Mapping[str, Service]]]
+_SERVICES = WeakKeyDictionary()
+
+
 def _services(knowledge: Knowledge, ids: tuple[tuple[str, str], ...]) -> Mapping[str, Service]:
     hooks = sorted(knowledge.hooks())
     chosen = {hook: default_service_id(hook) for hook in hooks} | dict(ids)

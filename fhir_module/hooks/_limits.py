@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import RequestProblem, TooLarge
+
+if TYPE_CHECKING:
+    from ..knowledge import Knowledge
 
 __all__ = [
     "DEFAULT_FHIR_TIMEOUT",
@@ -28,6 +31,7 @@ __all__ = [
     "HookLimits",
     "Limits",
     "TooLarge",
+    "check_bundle",
     "check_depth",
     "check_dose_work",
     "check_feedback_size",
@@ -192,3 +196,17 @@ def check_dose_work(orders: Iterable[Any], max_dosages: int, max_dose_entries: i
             f"entries in one call",
             "MedicationRequest.dosageInstruction",
         )
+
+
+def check_bundle(knowledge: Knowledge, bundle: Mapping[str, Any], limits: HookLimits) -> None:
+    """Refuse (413) a plain Bundle judged as order-sign with more than `limits.max_entries`
+    entries, or whose MedicationRequests of a known drug hold more dose work than a hook
+    call may (`check_dose_work`): the limits a hook call meets, for the library API and the
+    CLI alike."""
+    from ..engine import bundle_resources, drug_orders_in
+
+    entries = bundle.get("entry")
+    if isinstance(entries, list) and len(entries) > limits.max_entries:
+        raise TooLarge(f"Bundle.entry: more than {limits.max_entries} entries", "Bundle.entry")
+    orders = [d.order for d in drug_orders_in(knowledge, bundle_resources(bundle))]
+    check_dose_work(orders, limits.max_dosages, limits.max_dose_entries)

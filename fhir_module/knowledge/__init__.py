@@ -5,7 +5,7 @@ from ._guidelines import Entry
 from ._index import Drug, Knowledge, Matches, Product, Terms, load_knowledge
 from ._load import default_files, read_json, structure_problems
 from ._medication import EMPTY, Named, Pool, named_medication
-from ._plan import Rule, Template, render_value
+from ._plan import SUGGESTION_PATHS, Rule, Template, render_value
 from ._profiles import ProfileChecker
 from ._terminology import ValueSetIndex, codings, normalise_text
 from ._variables import ENGINE_VARIABLES, VARIABLES
@@ -14,6 +14,7 @@ __all__ = [
     "EMPTY",
     "ENGINE_VARIABLES",
     "KINDS",
+    "SUGGESTION_PATHS",
     "VARIABLES",
     "Declaration",
     "Drug",

@@ -99,7 +99,9 @@ class Template:
 
 
 #: the child action types the engine builds into suggestions: the dynamicValue paths each
-#: takes, and those it needs. Any other type or path is refused at load, never dropped.
+#: takes, and those it needs. Any other type or path is refused at load, never dropped. The
+#: engine's builders (engine/_evaluate.py, SUGGESTION_BUILDERS) are keyed by the same types,
+#: and the engine cannot be imported with the two out of step.
 SUGGESTION_PATHS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "remove": (frozenset({"resource"}), frozenset()),
     "update": (frozenset({"dailyDoseLimit"}), frozenset({"dailyDoseLimit"})),

@@ -12,13 +12,13 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from ..hooks import ServiceConfig, TrustedClient, is_loopback_url, load_config
 from ._settings import Settings
 
 if TYPE_CHECKING:
     from ._answers import error_response
     from ._app import app_from_env, create_app
     from ._auth import Authenticator, check_config
-    from ._config import ServiceConfig, TrustedClient, is_loopback_url, load_config
     from ._http import NoDelayH11Protocol, configure_connections
     from ._report import RuleReport, feedback_report
     from ._store import Store, describe_database, is_postgres_url
@@ -31,10 +31,6 @@ _HOMES = {
     "create_app": "_app",
     "Authenticator": "_auth",
     "check_config": "_auth",
-    "ServiceConfig": "_config",
-    "TrustedClient": "_config",
-    "is_loopback_url": "_config",
-    "load_config": "_config",
     "NoDelayH11Protocol": "_http",
     "configure_connections": "_http",
     "RuleReport": "_report",

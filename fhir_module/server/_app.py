@@ -14,12 +14,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..hooks import operation_outcome, outbound_session, services
+from ..errors import ANSWERS, HttpRefused, MethodNotAllowed, NoSuchPath
+from ..hooks import load_config, operation_outcome, outbound_session, services
 from ..knowledge import Knowledge
 from . import _route_discovery, _route_feedback, _route_health, _route_hooks
 from ._answers import FHIR_JSON
 from ._auth import Authenticator
-from ._config import load_config
 from ._guard import Guard
 from ._http import configure_connections, quiet_accept_errors
 from ._openapi import install_openapi
@@ -145,8 +145,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     service.store.close()
 
 
+#: the framework's own refusals by status, each answered by its row of the one table
+_FRAMEWORK = {ANSWERS[cls].status: ANSWERS[cls] for cls in (NoSuchPath, MethodNotAllowed)}
+
+
 async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
-    code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+    code = _FRAMEWORK.get(exc.status_code, ANSWERS[HttpRefused]).code
     return JSONResponse(
         operation_outcome(code, str(exc.detail)),
         exc.status_code,

@@ -23,7 +23,7 @@ import jwt
 import requests
 
 from ..errors import ReplayCacheFull, StoreUnavailable, Unauthorized
-from ._config import ServiceConfig, TrustedClient, load_config
+from ..hooks import ServiceConfig, TrustedClient, load_config
 from ._jwks import ALGORITHMS, KeySet, verification_key
 from ._replay import ReplayCache
 
@@ -91,7 +91,8 @@ class Authenticator:
             )
 
     def verify(self, authorization: str | None, url: str) -> TrustedClient:
-        """The client that signed the bearer JWT of a call to `url`; else Unauthorized.
+        """The client that signed the bearer JWT of a call to `url`; else Unauthorized (or
+        ReplayCacheFull when its issuer holds its quota of live token ids).
 
         May read or fetch the client's key set (blocking I/O)."""
         try:
@@ -100,7 +101,7 @@ class Authenticator:
             raise  # a database that cannot record the jti: 503, the token is not judged
         except ReplayCacheFull as exc:
             self._warn_quota_full(exc)
-            raise Unauthorized("replay-cache") from None
+            raise  # the Guard answers it by its row of the table (a bare 401)
         except sqlite3.Error as exc:
             log.error("replay cache unusable: %s", type(exc).__name__)
             raise Unauthorized("replay-cache") from None

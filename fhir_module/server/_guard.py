@@ -19,7 +19,17 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import ANSWERS, StoreUnavailable, Unauthorized, answer_for
+from ..errors import (
+    ANSWERS,
+    BodyTimeout,
+    FhirModuleError,
+    ReplayCacheFull,
+    StoreUnavailable,
+    TooLarge,
+    Unauthorized,
+    WrongHost,
+    answer_for,
+)
 from ..hooks import is_loopback_host, operation_outcome
 from ._auth import Authenticator
 from ._offload import offload
@@ -27,7 +37,7 @@ from ._offload import offload
 log = logging.getLogger("fhir_module.service.auth")
 
 
-async def _send_401(send: Send, exc: Unauthorized | None = None) -> None:
+async def _send_401(send: Send, exc: Unauthorized | ReplayCacheFull | None = None) -> None:
     # Bare on purpose: nothing in it tells a caller which check failed. The status is the
     # table's, for the error or (a refusal with none) for Unauthorized.
     answer = answer_for(exc) if exc is not None else ANSWERS[Unauthorized]
@@ -41,31 +51,14 @@ async def _send_401(send: Send, exc: Unauthorized | None = None) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _send_413(send: Send, limit: int) -> None:
-    await _send_outcome(send, 413, "too-costly", f"request: the body is larger than {limit} bytes")
-
-
-async def _send_outcome(send: Send, status: int, code: str, diagnostics: str) -> None:
-    body = json.dumps(operation_outcome(code, diagnostics)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/fhir+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _send_503(send: Send, exc: StoreUnavailable) -> None:
+async def _send_outcome(
+    send: Send, exc: FhirModuleError, says: str | None = None, *, close: bool = True
+) -> None:
+    """The OperationOutcome of `exc` (or of `says` in place of its message), with the
+    status, issue code and Retry-After of its row of the table; `close`: the connection is
+    closed after it (the body may be unread)."""
     answer = answer_for(exc)
-    body = json.dumps(
-        operation_outcome(answer.code, "the service cannot record this call now; try again")
-    ).encode()
+    body = json.dumps(operation_outcome(answer.code, says or str(exc))).encode()
     retry = [] if answer.retry_after is None else [(b"retry-after", b"%d" % answer.retry_after)]
     await send(
         {
@@ -75,6 +68,7 @@ async def _send_503(send: Send, exc: StoreUnavailable) -> None:
                 (b"content-type", b"application/fhir+json"),
                 (b"content-length", str(len(body)).encode()),
                 *retry,
+                *([(b"connection", b"close")] if close else []),
             ],
         }
     )
@@ -130,7 +124,7 @@ class Guard:
                 # DNS rebinding: a page of another site, its name now resolving to 127.0.0.1.
                 log.warning("refused: open mode answers loopback Host names only")
                 await _send_outcome(
-                    send, 421, "security", "Host: open mode answers only to a loopback name"
+                    send, WrongHost("Host: open mode answers only to a loopback name")
                 )
                 return
             state["cds_client"] = None
@@ -147,20 +141,28 @@ class Guard:
                 log.warning("authentication failed: %s", exc.reason)
                 await _send_401(send, exc)
                 return
+            except ReplayCacheFull as exc:
+                log.warning("authentication failed: replay-cache")
+                await _send_401(send, exc)
+                return
             except StoreUnavailable as exc:
                 log.error("replay cache not writable: %s", exc.cause)
-                await _send_503(send, exc)
+                await _send_outcome(
+                    send, exc, "the service cannot record this call now; try again", close=False
+                )
                 return
         try:
             async with asyncio.timeout(self.body_timeout):
                 body = await self._read_body(scope, receive)
         except TimeoutError:
             await _send_outcome(
-                send, 408, "timeout", f"request: the body took over {self.body_timeout:g} s"
+                send, BodyTimeout(f"request: the body took over {self.body_timeout:g} s")
             )
             return
         if body is None:
-            await _send_413(send, self.max_body_bytes)
+            await _send_outcome(
+                send, TooLarge(f"request: the body is larger than {self.max_body_bytes} bytes")
+            )
             return
         await self.app(scope, _replay(body, receive), send)
 

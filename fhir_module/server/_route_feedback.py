@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from ..errors import UnknownService
-from ..hooks import check_feedback_size, parse_json, validate_feedback
+from ..hooks import TrustedClient, check_feedback_size, parse_json, validate_feedback
 from ._answers import error_response
-from ._config import TrustedClient
 from ._offload import offload
 from ._openapi import FEEDBACK_BODY, FEEDBACK_RESPONSES
 from ._runtime import Runtime, caller, runtime

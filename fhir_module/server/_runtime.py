@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import requests
 from fastapi import Request
 
-from ..hooks import BaseUrl, ServerPolicy, Service
+from ..hooks import BaseUrl, ServerPolicy, Service, ServiceConfig, TrustedClient
 from ..knowledge import Knowledge
 from ._auth import Authenticator
-from ._config import ServiceConfig, TrustedClient
 from ._replay import ReplayCache
 from ._settings import Settings
 from ._store import Store

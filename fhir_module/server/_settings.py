@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,12 @@ from ..hooks import (
     DEFAULT_MAX_DOSE_ENTRIES,
     DEFAULT_MAX_ENTRIES,
     DEFAULT_MAX_PAGES,
+    ENV_PREFIX,
+    env_flag,
+    env_number,
+    env_paths,
+    env_text,
+    load_chosen_knowledge,
 )
 
 if TYPE_CHECKING:
@@ -41,8 +47,6 @@ DEFAULT_IDLE_TIMEOUT = 5
 DEFAULT_MAX_CONNECTIONS = 1000
 #: live JWT ids one issuer may hold in the replay cache; beyond, its new tokens get 401
 DEFAULT_REPLAY_QUOTA = 20_000
-
-ENV_PREFIX = "FHIR_MODULE_"
 
 
 @dataclass(frozen=True)
@@ -159,24 +163,7 @@ class Settings:
         (naming the file) when a file is broken. Nothing is half-loaded: it all loads or
         the error is raised.
         """
-        from ..knowledge import load_knowledge
-
-        if not self.builtin_knowledge and not self.knowledge_paths:
-            raise ConfigError(
-                "no knowledge to load: without the built-in knowledge "
-                f"({ENV_PREFIX}NO_BUILTIN_KNOWLEDGE, --no-builtin-knowledge) give "
-                f"--knowledge PATH ({ENV_PREFIX}KNOWLEDGE)",
-                "knowledge_paths",
-            )
-        for path in self.knowledge_paths:
-            if not path.exists():
-                raise ConfigError(f"knowledge: no such file or folder: {path}", "knowledge_paths")
-            if path.is_dir() and not any(path.glob("*.json")):
-                raise ConfigError(
-                    f"knowledge: no FHIR JSON resources (*.json) in the folder {path}",
-                    "knowledge_paths",
-                )
-        return load_knowledge(*self.knowledge_paths, builtin=self.builtin_knowledge)
+        return load_chosen_knowledge(self.knowledge_paths, self.builtin_knowledge)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -189,33 +176,23 @@ class Settings:
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
-            value = env.get(ENV_PREFIX + name)
-            return value if value else None
+            return env_text(env, name)
 
-        try:
-            port = int(get("PORT") or DEFAULT_PORT)
-            timeout = float(get("FHIR_TIMEOUT") or DEFAULT_FHIR_TIMEOUT)
-            pages = int(get("MAX_PAGES") or DEFAULT_MAX_PAGES)
-            max_body = int(get("MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
-            max_entries = int(get("MAX_ENTRIES") or DEFAULT_MAX_ENTRIES)
-            fhir_bytes = get("MAX_FHIR_BYTES")
-            max_fhir_bytes = int(fhir_bytes) if fhir_bytes else DEFAULT_MAX_FHIR_BYTES
-            header_timeout = float(get("HEADER_TIMEOUT") or DEFAULT_HEADER_TIMEOUT)
-            idle_timeout = int(get("IDLE_TIMEOUT") or DEFAULT_IDLE_TIMEOUT)
-            max_connections = int(get("MAX_CONNECTIONS") or DEFAULT_MAX_CONNECTIONS)
-            max_dosages = int(get("MAX_DOSAGES") or DEFAULT_MAX_DOSAGES)
-            max_dose_entries = int(get("MAX_DOSE_ENTRIES") or DEFAULT_MAX_DOSE_ENTRIES)
-        except ValueError as exc:
-            raise ConfigError(
-                f"{ENV_PREFIX}PORT, _FHIR_TIMEOUT, _MAX_PAGES, _MAX_BODY_BYTES, _MAX_FHIR_BYTES, "
-                f"_MAX_ENTRIES, _HEADER_TIMEOUT, _IDLE_TIMEOUT, _MAX_CONNECTIONS, _MAX_DOSAGES, "
-                f"_MAX_DOSE_ENTRIES: {exc}"
-            ) from None
+        port = env_number(env, "PORT", int, DEFAULT_PORT)
+        timeout = env_number(env, "FHIR_TIMEOUT", float, DEFAULT_FHIR_TIMEOUT)
+        pages = env_number(env, "MAX_PAGES", int, DEFAULT_MAX_PAGES)
+        max_body = env_number(env, "MAX_BODY_BYTES", int, DEFAULT_MAX_BODY_BYTES)
+        max_entries = env_number(env, "MAX_ENTRIES", int, DEFAULT_MAX_ENTRIES)
+        max_fhir_bytes = env_number(env, "MAX_FHIR_BYTES", int, DEFAULT_MAX_FHIR_BYTES)
+        header_timeout = env_number(env, "HEADER_TIMEOUT", float, DEFAULT_HEADER_TIMEOUT)
+        idle_timeout = env_number(env, "IDLE_TIMEOUT", int, DEFAULT_IDLE_TIMEOUT)
+        max_connections = env_number(env, "MAX_CONNECTIONS", int, DEFAULT_MAX_CONNECTIONS)
+        max_dosages = env_number(env, "MAX_DOSAGES", int, DEFAULT_MAX_DOSAGES)
+        max_dose_entries = env_number(env, "MAX_DOSE_ENTRIES", int, DEFAULT_MAX_DOSE_ENTRIES)
         config = get("CONFIG")
         key = get("AUDIT_KEY")
         origins = get("CORS_ORIGINS")
-        store = _store_settings(get)
-        knowledge = get("KNOWLEDGE") or ""
+        store = _store_settings(env)
         return cls(
             host=get("HOST") or DEFAULT_HOST,
             port=port,
@@ -234,8 +211,8 @@ class Settings:
             max_connections=max_connections,
             max_dosages=max_dosages,
             max_dose_entries=max_dose_entries,
-            knowledge_paths=tuple(Path(p) for p in knowledge.split(os.pathsep) if p),
-            builtin_knowledge=not _flag(get, "NO_BUILTIN_KNOWLEDGE"),
+            knowledge_paths=env_paths(env, "KNOWLEDGE"),
+            builtin_knowledge=not env_flag(env, "NO_BUILTIN_KNOWLEDGE"),
             **store,
         )
 
@@ -276,31 +253,15 @@ def _list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
-def _store_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+def _store_settings(env: Mapping[str, str]) -> dict[str, Any]:
     """The settings of what the service stores and for how long, from the environment."""
-    names = ("REPLAY_QUOTA", "RETENTION_DAYS", "FEEDBACK_PER_MINUTE")
-    try:
-        quota = int(get("REPLAY_QUOTA") or DEFAULT_REPLAY_QUOTA)
-        days, per_minute = (int(text) if (text := get(name)) else None for name in names[1:])
-    except ValueError as exc:
-        raise ConfigError(f"{ENV_PREFIX}{', _'.join(names)}: {exc}") from None
-    key_file = get("AUDIT_KEY_FILE")
+    key_file = env_text(env, "AUDIT_KEY_FILE")
+    db = env_text(env, "DB")
     return {
-        "replay_quota": quota,
-        "store_comments": _flag(get, "STORE_COMMENTS"),
+        "replay_quota": env_number(env, "REPLAY_QUOTA", int, DEFAULT_REPLAY_QUOTA),
+        "store_comments": env_flag(env, "STORE_COMMENTS"),
         "audit_key_file": Path(key_file) if key_file else None,
-        "retention_days": days,
-        "feedback_per_minute": per_minute,
-        "db_url": db
-        if (db := get("DB")) and db.startswith(("postgresql://", "postgres://"))
-        else None,
+        "retention_days": env_number(env, "RETENTION_DAYS", int, None),
+        "feedback_per_minute": env_number(env, "FEEDBACK_PER_MINUTE", int, None),
+        "db_url": db if db and db.startswith(("postgresql://", "postgres://")) else None,
     }
-
-
-def _flag(get: Callable[[str], str | None], name: str) -> bool:
-    value = (get(name) or "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise ConfigError(f"{ENV_PREFIX}{name}: must be 1 or 0 (true or false)")

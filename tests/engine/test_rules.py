@@ -332,3 +332,10 @@ def test_one_rule_failing_leaves_the_others_and_says_so(
     failed = next(c for c in cards if c["source"]["topic"]["code"] == "max-daily-dose")
     assert "could not be completed" in failed["summary"]
     assert "ZeroDivisionError" in failed["detail"]
+
+
+def test_the_loader_takes_the_suggestion_types_the_engine_builds() -> None:
+    from fhir_module.engine._evaluate import SUGGESTION_BUILDERS
+    from fhir_module.knowledge import SUGGESTION_PATHS
+
+    assert set(SUGGESTION_BUILDERS) == set(SUGGESTION_PATHS) == {"remove", "update"}

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from fhir_module import KnowledgeError, load_knowledge
-from fhir_module.facts import prefetch_templates
-from fhir_module.knowledge import KINDS, Declaration, Knowledge, default_files
+from fhir_module.facts import REGISTRY, Registry, Unit, prefetch_templates, templates_for
+from fhir_module.knowledge import ENGINE_VARIABLES, KINDS, Declaration, Knowledge, default_files
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = "Library-baclofen-order-safety.json"
@@ -237,13 +237,22 @@ class Declared:
         self.declarations = declarations
 
 
+#: the engine variables' registry with no unit reading the record: the declarations alone
+DECLARATIONS_ONLY = Registry([Unit(u.names, u.build) for u in REGISTRY.units], ENGINE_VARIABLES)
+
+
+def declared_templates(knowledge: Declared) -> Any:
+    """The templates of the declarations alone (not of the engine variables' reads)."""
+    return templates_for(knowledge, DECLARATIONS_ONLY)  # type: ignore[arg-type]
+
+
 def test_a_type_no_declaration_reads_gets_no_key(knowledge: Knowledge) -> None:
     orders_only = tuple(d for d in knowledge.declarations if d.resource_type == "MedicationRequest")
-    templates = prefetch_templates(Declared(orders_only))  # type: ignore[arg-type]
+    templates = declared_templates(Declared(orders_only))
     assert dict(templates) == {"medications": BACLOFEN_TEMPLATES["medications"]}
     # order-dose reads the hook's own draft orders: alone, it prefetches nothing.
     dose_only = tuple(d for d in orders_only if d.kind == "order-dose")
-    assert dict(prefetch_templates(Declared(dose_only))) == {}  # type: ignore[arg-type]
+    assert dict(declared_templates(Declared(dose_only))) == {}
 
 
 def test_an_observation_value_set_a_search_cannot_carry_reads_every_observation(
@@ -251,7 +260,7 @@ def test_an_observation_value_set_a_search_cannot_carry_reads_every_observation(
 ) -> None:
     [pregnant] = [d for d in knowledge.declarations if d.kind == "observation-status"][:1]
     filtered = replace(pregnant, filters=(knowledge.value_sets[VS + "respiratory-diseases"],))
-    templates = prefetch_templates(Declared((filtered,)))  # type: ignore[arg-type]
+    templates = declared_templates(Declared((filtered,)))
     assert dict(templates) == {"observations": f"Observation?patient={PID}&_sort=-date&_count=100"}
 
 

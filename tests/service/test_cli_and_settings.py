@@ -259,3 +259,22 @@ def test_serve_believes_forwarded_headers_only_from_named_proxies(
     assert seen["proxy_headers"] is True and seen["forwarded_allow_ips"] == ["10.0.0.5"]
     assert seen["timeout_keep_alive"] == 7
     seen["app"].state.store.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("MAX_ENTRIES", "many"), ("FHIR_TIMEOUT", "soon"), ("REPLAY_QUOTA", "1e3")],
+)
+def test_a_variable_that_does_not_parse_is_named_alone(name: str, value: str) -> None:
+    from fhir_module.hooks import LocalSettings
+
+    variable = f"FHIR_MODULE_{name}"
+    for read in (Settings.from_env, LocalSettings.from_env):
+        if name == "REPLAY_QUOTA" and read == LocalSettings.from_env:
+            continue  # the replay cache is the service's alone
+        with pytest.raises(ConfigError) as caught:
+            read({variable: value})
+        assert caught.value.expression == variable
+        assert str(caught.value).startswith(f"{variable}: must be ")
+        others = re.findall(r"_[A-Z][A-Z_]+", str(caught.value).removeprefix(variable))
+        assert others == [], str(caught.value)

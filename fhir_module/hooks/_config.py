@@ -30,14 +30,9 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from ..hooks import (
-    CONTEXTS,
-    BaseUrl,
-    UrlError,
-    check_service_ids,
-    default_service_id,
-    parse_base_url,
-)
+from ._discovery import check_service_ids, default_service_id
+from ._models import CONTEXTS
+from ._urls import BaseUrl, UrlError, parse_base_url
 
 _TOP_KEYS = {"public_base_url", "clients", "replay_quota", "service_ids"}
 _CLIENT_KEYS = {"issuer", "jwks_file", "jwks_url", "fhir_servers", "tenant"}
