@@ -62,8 +62,8 @@ _NO_URLS = _NoUrlInHeaderWarnings()
 
 @contextmanager
 def deadline(at: float) -> Iterator[None]:
-    """Within: this thread's requests on an OutboundSession wait for an answer's status and
-    headers until `at` (a `time.monotonic()` value) at the latest."""
+    """Within: this thread's requests on an OutboundSession send their body and wait for an
+    answer's status and headers until `at` (a `time.monotonic()` value) at the latest."""
     _local.at = at
     try:
         yield
@@ -93,12 +93,26 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _Connection(HTTPConnection):
+    def send(self, data: Any) -> None:
+        # The request body too: a server that reads it slowly holds no send past the deadline.
+        if self.sock is None and self.auto_open:
+            self.connect()
+        with _watchdog(self.sock):
+            super().send(data)
+
     def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 has it
         with _watchdog(self.sock):
             return super().getresponse()
 
 
 class _TlsConnection(HTTPSConnection):
+    def send(self, data: Any) -> None:
+        # The request body too: a server that reads it slowly holds no send past the deadline.
+        if self.sock is None and self.auto_open:
+            self.connect()
+        with _watchdog(self.sock):
+            super().send(data)
+
     def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 has it
         with _watchdog(self.sock):
             return super().getresponse()

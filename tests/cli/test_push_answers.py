@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -314,6 +315,46 @@ def test_a_trickling_answer_meets_the_total_time_out(
     code, _, err = done[0]
     assert elapsed < 2.5
     assert code == 1 and err.strip() == "fhir-module: the FHIR server did not answer within 1 s"
+
+
+def test_a_server_reading_the_bundle_slowly_meets_the_total_time_out() -> None:
+    # The server takes a kilobyte now and then: no single send ever times out, but the
+    # whole exchange must end at the time-out.
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def slow_reader() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while not stop.is_set():
+                with contextlib.suppress(OSError):
+                    if not conn.recv(1024):
+                        return
+                time.sleep(0.2)
+
+    threading.Thread(target=slow_reader, daemon=True).start()
+    padding = "x" * 1024
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "resource": {"resourceType": "Basic", "id": f"b{n}", "text": {"div": padding}},
+                "request": {"method": "PUT", "url": f"Basic/b{n}"},
+            }
+            for n in range(24 * 1024)  # some 30 MiB: more than the socket buffers hold
+        ],
+    }
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}/fhir"
+    start = time.monotonic()
+    try:
+        with pytest.raises(FhirServerError, match="did not answer within 1 s"):
+            push_bundle(bundle, base, timeout=1)
+        elapsed = time.monotonic() - start
+    finally:
+        stop.set()
+        listener.close()
+    assert elapsed < 2.5
 
 
 @pytest.mark.parametrize("with_length", [True, False])
