@@ -41,7 +41,6 @@ def run(args: argparse.Namespace) -> int:
         package_files,
         write_tgz,
     )
-
     from ..server import Settings
 
     try:

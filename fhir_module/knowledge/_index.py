@@ -388,13 +388,22 @@ class Knowledge:
     def _names_in(self, text: str) -> set[int]:
         """The drugs one of whose names (one word or several, in any case, accents or
         punctuation) a free text holds: 'Acide tranexamique 500 mg' holds 'acide
-        tranexamique'."""
+        tranexamique'. Leftmost-longest: at each position the longest name found there is
+        the one the text says, and the shorter names inside it do not count ('amphotericin
+        b liposomal' is not also 'amphotericin b')."""
         words = normalise_text(text).split()
         found: set[int] = set()
         by_name = self._by_name
-        for size in range(1, min(self._longest_name, len(words)) + 1):
-            for start in range(len(words) - size + 1):
-                found.update(by_name.get(" ".join(words[start : start + size]), ()))
+        start = 0
+        while start < len(words):
+            for size in range(min(self._longest_name, len(words) - start), 0, -1):
+                drugs = by_name.get(" ".join(words[start : start + size]))
+                if drugs:
+                    found.update(drugs)
+                    start += size
+                    break
+            else:
+                start += 1
         return found
 
     # ----- the routing index, built once
@@ -405,7 +414,8 @@ class Knowledge:
         self._by_ndc: dict[str, set[int]] = {}
         self._filters: list[tuple[str, str, int]] = []
         self._by_name: dict[str, set[int]] = {}
-        combinations = self._combinations()
+        combinations, combination_names = self._combinations()
+        named: dict[str, tuple[int, SourceFile]] = {}
         claimed: dict[tuple[str, str], tuple[int, SourceFile]] = {}
         ndc_claimed: dict[str, tuple[int, SourceFile]] = {}
         for i, drug in enumerate(self.drugs):
@@ -450,7 +460,22 @@ class Knowledge:
                 ndc_claimed.setdefault(ndc, (i, vs_file))
                 self._by_ndc.setdefault(ndc, set()).add(i)
             self._filters += [(s, p, i) for s, p in drug.value_set.filters]
-            for name in drug.names:
+            mk_file = self._knowledge_file(drug)
+            own_names = {normalise_text(drug.knowledge["code"].get("text", ""))} | {
+                normalise_text(t) for t in drug.knowledge.get("synonym") or [] if isinstance(t, str)
+            }
+            for name in sorted(drug.names):
+                source = mk_file if name in own_names else vs_file
+                first = named.get(name)
+                if first is not None and first[0] != i and name not in combination_names:
+                    raise KnowledgeConflict(
+                        source.where,
+                        "code.text, synonym" if source is mk_file else "compose.include.concept",
+                        f"the name {name!r} is a name of {self.drugs[first[0]].name} and of "
+                        f"{drug.name}: an order naming it would be judged by both",
+                        first[1].where,
+                    )
+                named.setdefault(name, (i, source))
                 self._by_name.setdefault(name, set()).add(i)
         for key, drugs in combinations.items():
             if key[0] == NDC_SYSTEM and key[1].count("-") == 1 and key[1] == ndc_product(key[1]):
@@ -459,15 +484,32 @@ class Knowledge:
                 self._by_code.setdefault(key, set()).update(drugs)
         self._longest_name = max((n.count(" ") + 1 for n in self._by_name), default=0)
 
-    def _combinations(self) -> dict[tuple[str, str], set[int]]:
+    def _knowledge_file(self, drug: Drug) -> SourceFile:
+        return self.by_key[f"MedicationKnowledge/{drug.id}"]
+
+    def _combinations(self) -> tuple[dict[tuple[str, str], set[int]], frozenset[str]]:
         """(system, code) -> the drugs a MedicationKnowledge of that code lists as
         ingredients (itemCodeableConcept coded with each drug's substance code), where it
-        lists two or more: a combination product; NDC codes also by their product code."""
-        substances: dict[tuple[str, str], set[int]] = {}
+        lists two different drugs or more: a combination product; NDC codes also by their
+        product code. And the names of those combination products (their code's text and
+        displays, and the displays the drugs' medication ValueSets give their codes), which
+        the drugs may share. A substance code two drugs claim is refused: each ingredient
+        coding names one drug."""
+        substances: dict[tuple[str, str], int] = {}
         for i, drug in enumerate(self.drugs):
-            for key in drug.substance:
-                substances.setdefault(key, set()).add(i)
+            for key in sorted(drug.substance):
+                first = substances.get(key)
+                if first is not None and first != i:
+                    raise KnowledgeConflict(
+                        self._knowledge_file(drug).where,
+                        "code.coding",
+                        f"{key[0]}|{key[1]} is the substance of {self.drugs[first].name} and "
+                        f"of {drug.name}: each substance code names one drug",
+                        self._knowledge_file(self.drugs[first]).where,
+                    )
+                substances[key] = i
         found: dict[tuple[str, str], set[int]] = {}
+        names: set[str] = set()
         for f in self.files:
             res = f.resource
             if res["resourceType"] != "MedicationKnowledge":
@@ -475,16 +517,23 @@ class Knowledge:
             drugs: set[int] = set()
             for item in res.get("ingredient") or []:
                 for c in codings(item.get("itemCodeableConcept")):
-                    drugs |= substances.get((str(c.get("system")), str(c.get("code"))), set())
+                    drug = substances.get((str(c.get("system")), str(c.get("code"))))
+                    if drug is not None:
+                        drugs.add(drug)
             if len(drugs) < 2:
                 continue
-            for c in codings(res.get("code")):
+            code = res.get("code") or {}
+            texts = [code.get("text")] + [c.get("display") for c in codings(code)]
+            for c in codings(code):
                 key = (str(c.get("system")), str(c.get("code")))
                 found.setdefault(key, set()).update(drugs)
                 ndc = ndc_product(key[1]) if key[0] == NDC_SYSTEM else None
                 if ndc is not None:
                     found.setdefault((NDC_SYSTEM, ndc), set()).update(drugs)
-        return found
+                texts += [self.drugs[d].value_set.display_of(*key) for d in drugs]
+            names.update(normalise_text(t) for t in texts if isinstance(t, str))
+        names.discard("")
+        return found, frozenset(names)
 
     # ----- building
     def _routes(self, plan: SourceFile) -> Terms:
