@@ -35,6 +35,8 @@ ROUTE_PREFIX = "route-"
 ROUTE_LABEL = "route"
 #: a ValueSet `form-<category>` lists the dose forms that imply route category <category>
 FORM_PREFIX = "form-"
+#: the label of a PlanDefinition's relatedArtifact naming one of its form ValueSets
+FORM_LABEL = "form"
 #: the ValueSet of dose units counted as one tablet, whose name words name tablets
 TABLET_UNITS = "tablet-units"
 
@@ -72,7 +74,8 @@ class Terms:
                 self._route_codes.setdefault(coding_key, category)
             for term in vs.terms:
                 self._route_terms.setdefault(term, category)
-        self._forms = {k: v & categories for k, v in forms.items() if v & categories}
+        #: the dose forms (system, code) that imply one of these route categories
+        self.forms = {k: v & categories for k, v in forms.items() if v & categories}
         self.tablet_unit_codes = tablet_unit_codes
         self.tablet_word = _words_pattern(list(tablet_words))
         by_route = {c: list(w) for c, w in route_words.items() if c in categories}
@@ -145,7 +148,7 @@ class Terms:
 
     def route_for_form(self, concept: Mapping[str, Any] | None) -> str | None:
         for c in codings(concept):
-            routes = self._forms.get((str(c.get("system")), str(c.get("code"))))
+            routes = self.forms.get((str(c.get("system")), str(c.get("code"))))
             if routes and len(routes) == 1:
                 return next(iter(routes))
         return None
@@ -291,6 +294,20 @@ class Knowledge:
                 raise KnowledgeError(
                     f.name, "id", f"no ValueSet {ROUTE_PREFIX}{category} defines that route"
                 )
+            named = any(
+                a.get("label") == FORM_LABEL
+                and str(a.get("resource", "")).split("|")[0] == f.resource["url"]
+                for p in files
+                if p.resource["resourceType"] == "PlanDefinition"
+                for a in p.resource.get("relatedArtifact") or []
+            )
+            if not named:
+                raise KnowledgeError(
+                    f.name,
+                    "id",
+                    f"no PlanDefinition names these dose forms: a module reads its own, named "
+                    f"by a relatedArtifact labelled '{FORM_LABEL}' with this ValueSet's canonical",
+                )
             for system, code in self.value_sets[f.resource["url"]].codes:
                 self._forms.setdefault((str(system), str(code)), set()).add(category)
         #: every route category loaded: how an order of no drug's is read
@@ -331,9 +348,17 @@ class Knowledge:
             if rid == TABLET_UNITS:
                 self.tablet_unit_codes = self.value_sets[res["url"]].codes
 
-    def _terms(self, route_sets: Mapping[str, ValueSetIndex]) -> Terms:
+    def _terms(
+        self,
+        route_sets: Mapping[str, ValueSetIndex],
+        forms: Mapping[tuple[str, str], set[str]] | None = None,
+    ) -> Terms:
         return Terms(
-            route_sets, self._route_words, self._forms, self.tablet_unit_codes, self._tablet_words
+            route_sets,
+            self._route_words,
+            self._forms if forms is None else forms,
+            self.tablet_unit_codes,
+            self._tablet_words,
         )
 
     # ----- the DoseKnowledge protocol of fhir_module.dosing, over every route category
@@ -538,7 +563,8 @@ class Knowledge:
     # ----- building
     def _routes(self, plan: SourceFile) -> Terms:
         """The route categories a PlanDefinition names (relatedArtifact labelled 'route',
-        resource a route-<category> ValueSet), read into the drug's own Terms."""
+        resource a route-<category> ValueSet) and the dose forms implying one of them
+        (labelled 'form', a form-<category> ValueSet), read into the drug's own Terms."""
         chosen: dict[str, ValueSetIndex] = {}
         files: dict[str, SourceFile] = {}
         for k, artifact in enumerate(plan.resource.get("relatedArtifact") or []):
@@ -573,7 +599,27 @@ class Knowledge:
                 f"names no route ValueSet: a relatedArtifact labelled '{ROUTE_LABEL}' with the "
                 f"canonical of each {ROUTE_PREFIX}<category> ValueSet its orders are read with",
             )
-        return self._terms(chosen)
+        forms: dict[tuple[str, str], set[str]] = {}
+        for k, artifact in enumerate(plan.resource.get("relatedArtifact") or []):
+            if artifact.get("label") != FORM_LABEL:
+                continue
+            where = f"relatedArtifact[{k}].resource"
+            url = str(artifact.get("resource", "")).split("|")[0]
+            found = self.by_url.get(url)
+            if found is None or found.resource["resourceType"] != "ValueSet":
+                raise KnowledgeError(plan.name, where, f"{url} is not a ValueSet of the module")
+            rid = str(found.resource["id"])
+            category = rid[len(FORM_PREFIX) :]
+            if not rid.startswith(FORM_PREFIX) or category not in chosen:
+                raise KnowledgeError(
+                    plan.name,
+                    where,
+                    f"{url} is not a dose form ValueSet ({FORM_PREFIX}<category>) of one of "
+                    f"its route categories ({', '.join(sorted(chosen))})",
+                )
+            for system, code in self.value_sets[url].codes:
+                forms.setdefault((str(system), str(code)), set()).add(category)
+        return self._terms(chosen, forms)
 
     def _drug(self, plan: SourceFile) -> Drug:
         res = plan.resource
@@ -773,8 +819,7 @@ class Knowledge:
                 if ndc is not None:
                     self._ndc_files[ndc] = (item, product)
             for c in codings(res.get("doseForm")):
-                implied = self._forms.get((str(c.get("system")), str(c.get("code"))), {route})
-                implied = (implied & set(terms.route_sets)) or {route}
+                implied = terms.forms.get((str(c.get("system")), str(c.get("code"))), {route})
                 if route not in implied:
                     raise KnowledgeError(
                         product.name,
