@@ -542,9 +542,9 @@ class Knowledge:
             drugs: set[int] = set()
             for item in res.get("ingredient") or []:
                 for c in codings(item.get("itemCodeableConcept")):
-                    drug = substances.get((str(c.get("system")), str(c.get("code"))))
-                    if drug is not None:
-                        drugs.add(drug)
+                    found_drug = substances.get((str(c.get("system")), str(c.get("code"))))
+                    if found_drug is not None:
+                        drugs.add(found_drug)
             if len(drugs) < 2:
                 continue
             code = res.get("code") or {}
