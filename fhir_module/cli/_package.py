@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 from ..errors import KnowledgeConflict, KnowledgeError
-from ._common import conflict_line, fail
+from ._common import add_knowledge_options, conflict_line, fail, with_knowledge_options
 
 
 def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,14 +18,7 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--out", metavar="FILE.tgz", help="where to write it (default: NAME-VERSION.tgz)"
     )
-    parser.add_argument(
-        "--knowledge",
-        metavar="PATH",
-        type=Path,
-        nargs="+",
-        default=[],
-        help="more knowledge files, folders or packages to include",
-    )
+    add_knowledge_options(parser)
     parser.add_argument("--name", help="package name (default: org.fhir-module.<drug ids>)")
     parser.add_argument(
         "--definitions",
@@ -39,7 +32,7 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..knowledge import load_knowledge
+    from ..errors import ConfigError
     from ..package import (
         Definitions,
         PackageError,
@@ -48,12 +41,19 @@ def run(args: argparse.Namespace) -> int:
         package_files,
         write_tgz,
     )
+    from ..server import Settings
 
-    for path in [*args.knowledge, *(args.definitions or [])]:
+    try:
+        settings = with_knowledge_options(Settings.from_env(), args)
+    except ConfigError as exc:
+        return fail(f"bad setting: {exc}")
+    for path in args.definitions or []:
         if not path.exists():
             return fail(f"no such file or folder: {path}")
     try:
-        knowledge = load_knowledge(*args.knowledge)
+        knowledge = settings.load_knowledge()
+    except ConfigError as exc:
+        return fail(str(exc))
     except KnowledgeConflict as exc:
         return fail(conflict_line(exc))
     except KnowledgeError as exc:

@@ -35,6 +35,8 @@ ROUTE_PREFIX = "route-"
 ROUTE_LABEL = "route"
 #: a ValueSet `form-<category>` lists the dose forms that imply route category <category>
 FORM_PREFIX = "form-"
+#: the label of a PlanDefinition's relatedArtifact naming one of its form ValueSets
+FORM_LABEL = "form"
 #: the ValueSet of dose units counted as one tablet, whose name words name tablets
 TABLET_UNITS = "tablet-units"
 
@@ -72,7 +74,8 @@ class Terms:
                 self._route_codes.setdefault(coding_key, category)
             for term in vs.terms:
                 self._route_terms.setdefault(term, category)
-        self._forms = {k: v & categories for k, v in forms.items() if v & categories}
+        #: the dose forms (system, code) that imply one of these route categories
+        self.forms = {k: v & categories for k, v in forms.items() if v & categories}
         self.tablet_unit_codes = tablet_unit_codes
         self.tablet_word = _words_pattern(list(tablet_words))
         by_route = {c: list(w) for c, w in route_words.items() if c in categories}
@@ -145,7 +148,7 @@ class Terms:
 
     def route_for_form(self, concept: Mapping[str, Any] | None) -> str | None:
         for c in codings(concept):
-            routes = self._forms.get((str(c.get("system")), str(c.get("code"))))
+            routes = self.forms.get((str(c.get("system")), str(c.get("code"))))
             if routes and len(routes) == 1:
                 return next(iter(routes))
         return None
@@ -291,6 +294,20 @@ class Knowledge:
                 raise KnowledgeError(
                     f.name, "id", f"no ValueSet {ROUTE_PREFIX}{category} defines that route"
                 )
+            named = any(
+                a.get("label") == FORM_LABEL
+                and str(a.get("resource", "")).split("|")[0] == f.resource["url"]
+                for p in files
+                if p.resource["resourceType"] == "PlanDefinition"
+                for a in p.resource.get("relatedArtifact") or []
+            )
+            if not named:
+                raise KnowledgeError(
+                    f.name,
+                    "id",
+                    f"no PlanDefinition names these dose forms: a module reads its own, named "
+                    f"by a relatedArtifact labelled '{FORM_LABEL}' with this ValueSet's canonical",
+                )
             for system, code in self.value_sets[f.resource["url"]].codes:
                 self._forms.setdefault((str(system), str(code)), set()).add(category)
         #: every route category loaded: how an order of no drug's is read
@@ -331,9 +348,17 @@ class Knowledge:
             if rid == TABLET_UNITS:
                 self.tablet_unit_codes = self.value_sets[res["url"]].codes
 
-    def _terms(self, route_sets: Mapping[str, ValueSetIndex]) -> Terms:
+    def _terms(
+        self,
+        route_sets: Mapping[str, ValueSetIndex],
+        forms: Mapping[tuple[str, str], set[str]] | None = None,
+    ) -> Terms:
         return Terms(
-            route_sets, self._route_words, self._forms, self.tablet_unit_codes, self._tablet_words
+            route_sets,
+            self._route_words,
+            self._forms if forms is None else forms,
+            self.tablet_unit_codes,
+            self._tablet_words,
         )
 
     # ----- the DoseKnowledge protocol of fhir_module.dosing, over every route category
@@ -388,13 +413,22 @@ class Knowledge:
     def _names_in(self, text: str) -> set[int]:
         """The drugs one of whose names (one word or several, in any case, accents or
         punctuation) a free text holds: 'Acide tranexamique 500 mg' holds 'acide
-        tranexamique'."""
+        tranexamique'. Leftmost-longest: at each position the longest name found there is
+        the one the text says, and the shorter names inside it do not count ('amphotericin
+        b liposomal' is not also 'amphotericin b')."""
         words = normalise_text(text).split()
         found: set[int] = set()
         by_name = self._by_name
-        for size in range(1, min(self._longest_name, len(words)) + 1):
-            for start in range(len(words) - size + 1):
-                found.update(by_name.get(" ".join(words[start : start + size]), ()))
+        start = 0
+        while start < len(words):
+            for size in range(min(self._longest_name, len(words) - start), 0, -1):
+                drugs = by_name.get(" ".join(words[start : start + size]))
+                if drugs:
+                    found.update(drugs)
+                    start += size
+                    break
+            else:
+                start += 1
         return found
 
     # ----- the routing index, built once
@@ -405,7 +439,8 @@ class Knowledge:
         self._by_ndc: dict[str, set[int]] = {}
         self._filters: list[tuple[str, str, int]] = []
         self._by_name: dict[str, set[int]] = {}
-        combinations = self._combinations()
+        combinations, combination_names = self._combinations()
+        named: dict[str, tuple[int, SourceFile]] = {}
         claimed: dict[tuple[str, str], tuple[int, SourceFile]] = {}
         ndc_claimed: dict[str, tuple[int, SourceFile]] = {}
         for i, drug in enumerate(self.drugs):
@@ -450,7 +485,22 @@ class Knowledge:
                 ndc_claimed.setdefault(ndc, (i, vs_file))
                 self._by_ndc.setdefault(ndc, set()).add(i)
             self._filters += [(s, p, i) for s, p in drug.value_set.filters]
-            for name in drug.names:
+            mk_file = self._knowledge_file(drug)
+            own_names = {normalise_text(drug.knowledge["code"].get("text", ""))} | {
+                normalise_text(t) for t in drug.knowledge.get("synonym") or [] if isinstance(t, str)
+            }
+            for name in sorted(drug.names):
+                source = mk_file if name in own_names else vs_file
+                first = named.get(name)
+                if first is not None and first[0] != i and name not in combination_names:
+                    raise KnowledgeConflict(
+                        source.where,
+                        "code.text, synonym" if source is mk_file else "compose.include.concept",
+                        f"the name {name!r} is a name of {self.drugs[first[0]].name} and of "
+                        f"{drug.name}: an order naming it would be judged by both",
+                        first[1].where,
+                    )
+                named.setdefault(name, (i, source))
                 self._by_name.setdefault(name, set()).add(i)
         for key, drugs in combinations.items():
             if key[0] == NDC_SYSTEM and key[1].count("-") == 1 and key[1] == ndc_product(key[1]):
@@ -459,15 +509,32 @@ class Knowledge:
                 self._by_code.setdefault(key, set()).update(drugs)
         self._longest_name = max((n.count(" ") + 1 for n in self._by_name), default=0)
 
-    def _combinations(self) -> dict[tuple[str, str], set[int]]:
+    def _knowledge_file(self, drug: Drug) -> SourceFile:
+        return self.by_key[f"MedicationKnowledge/{drug.id}"]
+
+    def _combinations(self) -> tuple[dict[tuple[str, str], set[int]], frozenset[str]]:
         """(system, code) -> the drugs a MedicationKnowledge of that code lists as
         ingredients (itemCodeableConcept coded with each drug's substance code), where it
-        lists two or more: a combination product; NDC codes also by their product code."""
-        substances: dict[tuple[str, str], set[int]] = {}
+        lists two different drugs or more: a combination product; NDC codes also by their
+        product code. And the names of those combination products (their code's text and
+        displays, and the displays the drugs' medication ValueSets give their codes), which
+        the drugs may share. A substance code two drugs claim is refused: each ingredient
+        coding names one drug."""
+        substances: dict[tuple[str, str], int] = {}
         for i, drug in enumerate(self.drugs):
-            for key in drug.substance:
-                substances.setdefault(key, set()).add(i)
+            for key in sorted(drug.substance):
+                first = substances.get(key)
+                if first is not None and first != i:
+                    raise KnowledgeConflict(
+                        self._knowledge_file(drug).where,
+                        "code.coding",
+                        f"{key[0]}|{key[1]} is the substance of {self.drugs[first].name} and "
+                        f"of {drug.name}: each substance code names one drug",
+                        self._knowledge_file(self.drugs[first]).where,
+                    )
+                substances[key] = i
         found: dict[tuple[str, str], set[int]] = {}
+        names: set[str] = set()
         for f in self.files:
             res = f.resource
             if res["resourceType"] != "MedicationKnowledge":
@@ -475,21 +542,29 @@ class Knowledge:
             drugs: set[int] = set()
             for item in res.get("ingredient") or []:
                 for c in codings(item.get("itemCodeableConcept")):
-                    drugs |= substances.get((str(c.get("system")), str(c.get("code"))), set())
+                    found_drug = substances.get((str(c.get("system")), str(c.get("code"))))
+                    if found_drug is not None:
+                        drugs.add(found_drug)
             if len(drugs) < 2:
                 continue
-            for c in codings(res.get("code")):
+            code = res.get("code") or {}
+            texts = [code.get("text")] + [c.get("display") for c in codings(code)]
+            for c in codings(code):
                 key = (str(c.get("system")), str(c.get("code")))
                 found.setdefault(key, set()).update(drugs)
                 ndc = ndc_product(key[1]) if key[0] == NDC_SYSTEM else None
                 if ndc is not None:
                     found.setdefault((NDC_SYSTEM, ndc), set()).update(drugs)
-        return found
+                texts += [self.drugs[d].value_set.display_of(*key) for d in drugs]
+            names.update(normalise_text(t) for t in texts if isinstance(t, str))
+        names.discard("")
+        return found, frozenset(names)
 
     # ----- building
     def _routes(self, plan: SourceFile) -> Terms:
         """The route categories a PlanDefinition names (relatedArtifact labelled 'route',
-        resource a route-<category> ValueSet), read into the drug's own Terms."""
+        resource a route-<category> ValueSet) and the dose forms implying one of them
+        (labelled 'form', a form-<category> ValueSet), read into the drug's own Terms."""
         chosen: dict[str, ValueSetIndex] = {}
         files: dict[str, SourceFile] = {}
         for k, artifact in enumerate(plan.resource.get("relatedArtifact") or []):
@@ -524,7 +599,27 @@ class Knowledge:
                 f"names no route ValueSet: a relatedArtifact labelled '{ROUTE_LABEL}' with the "
                 f"canonical of each {ROUTE_PREFIX}<category> ValueSet its orders are read with",
             )
-        return self._terms(chosen)
+        forms: dict[tuple[str, str], set[str]] = {}
+        for k, artifact in enumerate(plan.resource.get("relatedArtifact") or []):
+            if artifact.get("label") != FORM_LABEL:
+                continue
+            where = f"relatedArtifact[{k}].resource"
+            url = str(artifact.get("resource", "")).split("|")[0]
+            found = self.by_url.get(url)
+            if found is None or found.resource["resourceType"] != "ValueSet":
+                raise KnowledgeError(plan.name, where, f"{url} is not a ValueSet of the module")
+            rid = str(found.resource["id"])
+            category = rid[len(FORM_PREFIX) :]
+            if not rid.startswith(FORM_PREFIX) or category not in chosen:
+                raise KnowledgeError(
+                    plan.name,
+                    where,
+                    f"{url} is not a dose form ValueSet ({FORM_PREFIX}<category>) of one of "
+                    f"its route categories ({', '.join(sorted(chosen))})",
+                )
+            for system, code in self.value_sets[url].codes:
+                forms.setdefault((str(system), str(code)), set()).add(category)
+        return self._terms(chosen, forms)
 
     def _drug(self, plan: SourceFile) -> Drug:
         res = plan.resource
@@ -724,8 +819,7 @@ class Knowledge:
                 if ndc is not None:
                     self._ndc_files[ndc] = (item, product)
             for c in codings(res.get("doseForm")):
-                implied = self._forms.get((str(c.get("system")), str(c.get("code"))), {route})
-                implied = (implied & set(terms.route_sets)) or {route}
+                implied = terms.forms.get((str(c.get("system")), str(c.get("code"))), {route})
                 if route not in implied:
                     raise KnowledgeError(
                         product.name,

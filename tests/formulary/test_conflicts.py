@@ -129,12 +129,19 @@ def _buccal(folder: Path, code_from: str = "ValueSet-route-oral.json") -> Path:
 
 
 def _routes(derived: Derived, *urls: str) -> None:
-    """The derived PlanDefinition names exactly these route ValueSets."""
+    """The derived PlanDefinition names exactly these route ValueSets (and the dose forms
+    of those of its categories it keeps)."""
+    categories = {url.split("|")[0].rsplit("/route-", 1)[-1] for url in urls}
+
+    def kept(artifact: dict[str, Any]) -> bool:
+        if artifact.get("label") == "form":
+            return artifact["resource"].split("|")[0].rsplit("/form-", 1)[-1] in categories
+        return artifact.get("label") != "route"
 
     def change(plan: dict[str, Any]) -> None:
-        plan["relatedArtifact"] = [
-            a for a in plan["relatedArtifact"] if a.get("label") != "route"
-        ] + [{"type": "depends-on", "label": "route", "resource": url} for url in urls]
+        plan["relatedArtifact"] = [a for a in plan["relatedArtifact"] if kept(a)] + [
+            {"type": "depends-on", "label": "route", "resource": url} for url in urls
+        ]
 
     derived.edit(derived.file("PlanDefinition", "-order-safety"), change)
 
