@@ -80,6 +80,11 @@ class Compiled:
         return result
 
     @property
+    def tree(self) -> Mapping[str, Any]:
+        """The parse tree fhirpathpy runs (not to be changed)."""
+        return self._tree
+
+    @property
     def fast(self) -> bool:
         """Whether the fast evaluator handles this expression."""
         return self._fast is not None
