@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -77,17 +78,7 @@ def shared_strings(node: Any, objects: dict[int, dict[str, Any]] | None = None) 
         out = {sys.intern(k): shared_strings(v, objects) for k, v in node.items()}
         if objects is None or not out:
             return out
-        plain = tuple((k, type(v), v) for k, v in out.items())
-        if any(t is dict or t is list for _, t, _ in plain):
-            return out
-        key = hash(plain)
-        same = objects.get(key)
-        if same is None:
-            objects[key] = out
-            return out
-        if tuple((k, type(v), v) for k, v in same.items()) == plain:
-            return same
-        return out  # another object of that hash: kept as read
+        return _shared(out, objects)
     if isinstance(node, list):
         return [shared_strings(v, objects) for v in node]
     if isinstance(node, str):
@@ -95,11 +86,57 @@ def shared_strings(node: Any, objects: dict[int, dict[str, Any]] | None = None) 
     return node
 
 
+#: a file that holds a profile (see _UNSHARED_TYPES) anywhere
+_HOLDS_UNSHARED = re.compile(
+    r'"resourceType"\s*:\s*"(?:' + "|".join(sorted(_UNSHARED_TYPES)) + ')"'
+)
+
+
+def _object_reader(objects: dict[int, dict[str, Any]] | None) -> Callable[..., Any]:
+    """The object hook of json.loads that makes each object as shared_strings would."""
+    intern = sys.intern
+
+    def make(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = {}
+        for k, v in pairs:
+            kind = type(v)
+            if kind is str:
+                v = intern(v)
+            elif kind is list:
+                v = [intern(x) if type(x) is str else x for x in v]
+            out[intern(k)] = v
+        if objects is None or not out:
+            return out
+        return _shared(out, objects)
+
+    return make
+
+
+def _shared(out: dict[str, Any], objects: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The object of plain values equal to `out` met before, key order and value types
+    alike, or `out` (then remembered); an object holding objects or lists is kept."""
+    plain = tuple((k, type(v), v) for k, v in out.items())
+    if any(t is dict or t is list for _, t, _ in plain):
+        return out
+    key = hash(plain)
+    same = objects.get(key)
+    if same is None:
+        objects[key] = out
+        return out
+    if tuple((k, type(v), v) for k, v in same.items()) == plain:
+        return same
+    return out  # another object of that hash: kept as read
+
+
 def read_json(path: Path, objects: dict[int, dict[str, Any]] | None = None) -> Any:
     """Parsed JSON of a file, or a KnowledgeError naming the file; `objects`: see
-    shared_strings."""
+    shared_strings (the same JSON, read in one pass)."""
     try:
-        return shared_strings(json.loads(path.read_text(encoding="utf-8")), objects)
+        text = path.read_text(encoding="utf-8")
+        if objects is not None and _HOLDS_UNSHARED.search(text):
+            objects = None
+        found = json.loads(text, object_pairs_hook=_object_reader(objects))
+        return shared_strings(found) if isinstance(found, list | str) else found
     except OSError as exc:
         raise KnowledgeError(path.name, "$", f"cannot be read ({exc.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -70,3 +70,29 @@ def test_the_files_of_a_load_share_their_plain_objects() -> None:
         json.loads(p.read_text()) for p in sorted(TIZANIDINE.glob("*.json"))
     ]
     assert len(load_knowledge(TIZANIDINE).drugs) == 2
+
+
+def test_profiles_read_with_other_files_keep_their_own_objects() -> None:
+    profiles = sorted((Path(__file__).resolve().parents[2] / "profiles").glob("*.json"))
+    files = read_resources([*profiles, *sorted(TIZANIDINE.glob("*.json"))])
+    ids: dict[int, int] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ids[id(node)] = ids.get(id(node), 0) + 1
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    definitions = [f.resource for f in files if f.resource["resourceType"] == "StructureDefinition"]
+    assert len(definitions) >= 5
+    for f in files:
+        walk(f.resource)
+    for definition in definitions:
+        for element in definition["differential"]["element"]:
+            assert ids[id(element)] == 1
+    assert [f.resource for f in files] == [
+        json.loads(p.read_text()) for p in [*profiles, *sorted(TIZANIDINE.glob("*.json"))]
+    ]
