@@ -80,6 +80,11 @@ class Compiled:
         return result
 
     @property
+    def tree(self) -> Mapping[str, Any]:
+        """The parse tree fhirpathpy runs (not to be changed)."""
+        return self._tree
+
+    @property
     def fast(self) -> bool:
         """Whether the fast evaluator handles this expression."""
         return self._fast is not None
@@ -278,15 +283,39 @@ def _dry_run(expression: str, variables: frozenset[str]) -> None:
         raise FhirPathError(str(exc)) from None
 
 
+#: (shape, variables) of the expressions whose dry run the fast evaluator completed: the
+#: fast evaluator reads a string literal only as some text, so another expression of that
+#: shape (the same but for its literals) completes it as well
+_FAST_SHAPES: dict[tuple[str, frozenset[str]], None] = {}
+
+
 def check_expression(expression: str, variables: Iterable[str]) -> None:
     """The checks of compile_expression, for an expression that is not kept (a text for
     other engines): nothing of it stays cached but the tree of its shape, which texts
-    alike but for their literals share."""
+    alike but for their literals share, and whether the fast evaluator dry-ran that shape
+    (then a text of the shape is neither compiled nor run again)."""
+    names = frozenset(variables)
+    shaped = _shape(expression) if isinstance(expression, str) else None
+    key = None if shaped is None else (shaped[0], names)
+    if key is not None and key in _FAST_SHAPES:
+        return
     found = Compiled(expression, _parse(expression))
+    env: dict[str, Any] = {name: [] for name in names}
     try:
-        found({}, {name: [] for name in variables})
+        if found._fast is None:
+            found.slow(env, {})
+            return
+        try:
+            found._fast(env)
+        except Fallback:
+            found.slow(env, {})
+            return
     except Exception as exc:  # fhirpathpy raises bare Exception for unknown functions
         raise FhirPathError(str(exc)) from None
+    if key is not None:
+        if len(_FAST_SHAPES) >= CACHED_EXPRESSIONS:
+            _FAST_SHAPES.pop(next(iter(_FAST_SHAPES)))  # the oldest shape
+        _FAST_SHAPES[key] = None
 
 
 def compile_expression(expression: str, variables: Iterable[str]) -> Compiled:

@@ -5,7 +5,7 @@ overhead was most of the engine's time. Conditions like
 ``%route = 'oral' and %dose.computed and %dailyDose > %guideline.maximum.maxDaily``
 need only variables, member access, literals, comparison, arithmetic, boolean
 logic and exists()/empty()/not(); card texts add iif(), select() with $this,
-join() and toString(). This module turns such a tree into Python closures once,
+join(), toString() and `&`. This module turns such a tree into Python closures once,
 at load. Anything outside that subset, at compile time or on
 values it does not handle (a comparison of a list, a non-boolean in `and`), is
 left to fhirpathpy: `Fallback` is raised and the caller runs the expression there.
@@ -20,7 +20,12 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from fhirpathpy.engine.evaluators import string_literal
+
 from ..errors import FhirModuleError
+
+# fhirpathpy ships no type hints: its evaluator of a string literal's text
+_string_literal: Callable[[Any, Any, Mapping[str, Any]], list[Any]] = string_literal
 
 Run = Callable[[Mapping[str, Any]], list[Any]]
 Node = Mapping[str, Any]
@@ -93,7 +98,9 @@ def _compile(node: Node) -> Run:
         if term.get("type") == "ThisInvocation":
             return _this
         if term.get("type") == "FunctionInvocation":
-            return _invocation(_no_input, term)  # iif(...): a function called with no input
+            # iif(...) ignores its input; any other function called bare, as in
+            # `select(toString())`, reads the focus, $this
+            return _invocation(_no_input if _function_name(term) == "iif" else _this, term)
         raise Fallback
     if kind == "InvocationExpression" and len(children) == 2:
         return _invocation(_compile(children[0]), children[1])
@@ -144,9 +151,13 @@ def _no_input(env: Mapping[str, Any]) -> list[Any]:
 
 
 def _string(text: str) -> Run:
-    if len(text) < 2 or text[0] != "'" or text[-1] != "'" or "\\" in text:
+    if len(text) < 2 or text[0] != "'" or text[-1] != "'":
         raise Fallback
-    value = text[1:-1]
+    # fhirpathpy's own reading of the literal (its escapes), once, at compile time
+    found = _string_literal(None, None, {"text": text})
+    if len(found) != 1 or type(found[0]) is not str:
+        raise Fallback
+    value = found[0]
     return lambda env: [value]
 
 
@@ -180,6 +191,12 @@ def _invocation(base: Run, call: Node) -> Run:
             if len(functn) == 2 and functn[1].get("type") == "ParamList":
                 return _function(name, base, [_compile(p) for p in _children(functn[1])])
     raise Fallback
+
+
+def _function_name(call: Node) -> str:
+    """The name of the function a FunctionInvocation calls ('' when it is not plain)."""
+    functn = _children(_children(call)[0]) if _children(call) else []
+    return str(functn[0].get("text")) if functn and functn[0].get("type") == "Identifier" else ""
 
 
 def _function(name: str, base: Run, params: list[Run]) -> Run:
@@ -298,7 +315,22 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _concatenate(left: Run, right: Run) -> Run:
+    """`&`: strings joined, an empty operand read as the empty string."""
+
+    def text(items: list[Any]) -> str:
+        if not items:
+            return ""
+        if len(items) != 1 or type(items[0]) is not str:
+            raise Fallback  # fhirpathpy refuses a list or a non-string
+        return str(items[0])
+
+    return lambda env: [text(left(env)) + text(right(env))]
+
+
 def _binary(op: str, left: Run, right: Run) -> Run:
+    if op == "&":
+        return _concatenate(left, right)
     if op not in _COMPARE and op not in ("+", "-"):
         raise Fallback
 

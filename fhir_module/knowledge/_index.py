@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import KnowledgeConflict, KnowledgeError
 from ._declarations import Declaration, read_declarations
 from ._guidelines import Entry, mass_mg, read_guidelines
-from ._load import SourceFile, default_files, expand, read_resource
+from ._load import SourceFile, default_files, expand, read_resources
 from ._medication import Named
 from ._package import is_package, merge, read_package
 from ._plan import Rule, compile_action
@@ -906,7 +906,7 @@ def load_knowledge(
     paths = default_files() if builtin else []
     packages = [Path(p) for p in extra if is_package(Path(p))]
     paths += expand(Path(p) for p in extra if not is_package(Path(p)))
-    loaded = [read_resource(p) for p in paths]
+    loaded = read_resources(paths)
     for package in packages:
         loaded = merge(loaded, read_package(package))
     if not include_default:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -60,22 +61,82 @@ def expand(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def shared_strings(node: Any) -> Any:
+#: the resource types whose plain objects are not shared: a profile's elements are told
+#: apart by identity (the slices of one element)
+_UNSHARED_TYPES = frozenset({"StructureDefinition"})
+
+
+def shared_strings(node: Any, objects: dict[int, dict[str, Any]] | None = None) -> Any:
     """The JSON with its keys and strings interned: the systems, units, codes and texts many
-    modules repeat are then held once in the process."""
+    modules repeat are then held once in the process. Given `objects` (a table shared by
+    the files of one load), an object of plain values only (a Coding, a Quantity) that
+    equals one read before, key order and value types alike, is that one: the codings and
+    doses of many modules are held once too. The knowledge is never changed once read."""
     if isinstance(node, dict):
-        return {sys.intern(k): shared_strings(v) for k, v in node.items()}
+        if objects is not None and node.get("resourceType") in _UNSHARED_TYPES:
+            objects = None
+        out = {sys.intern(k): shared_strings(v, objects) for k, v in node.items()}
+        if objects is None or not out:
+            return out
+        return _shared(out, objects)
     if isinstance(node, list):
-        return [shared_strings(v) for v in node]
+        return [shared_strings(v, objects) for v in node]
     if isinstance(node, str):
         return sys.intern(node)
     return node
 
 
-def read_json(path: Path) -> Any:
-    """Parsed JSON of a file, or a KnowledgeError naming the file."""
+#: a file that holds a profile (see _UNSHARED_TYPES) anywhere
+_HOLDS_UNSHARED = re.compile(
+    r'"resourceType"\s*:\s*"(?:' + "|".join(sorted(_UNSHARED_TYPES)) + ')"'
+)
+
+
+def _object_reader(objects: dict[int, dict[str, Any]] | None) -> Callable[..., Any]:
+    """The object hook of json.loads that makes each object as shared_strings would."""
+    intern = sys.intern
+
+    def make(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = {}
+        for k, v in pairs:
+            kind = type(v)
+            if kind is str:
+                v = intern(v)
+            elif kind is list:
+                v = [intern(x) if type(x) is str else x for x in v]
+            out[intern(k)] = v
+        if objects is None or not out:
+            return out
+        return _shared(out, objects)
+
+    return make
+
+
+def _shared(out: dict[str, Any], objects: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The object of plain values equal to `out` met before, key order and value types
+    alike, or `out` (then remembered); an object holding objects or lists is kept."""
+    plain = tuple((k, type(v), v) for k, v in out.items())
+    if any(t is dict or t is list for _, t, _ in plain):
+        return out
+    key = hash(plain)
+    same = objects.get(key)
+    if same is None:
+        objects[key] = out
+        return out
+    if tuple((k, type(v), v) for k, v in same.items()) == plain:
+        return same
+    return out  # another object of that hash: kept as read
+
+
+def read_json(path: Path, objects: dict[int, dict[str, Any]] | None = None) -> Any:
+    """Parsed JSON of a file, or a KnowledgeError naming the file; `objects`: see
+    shared_strings (the same JSON, read in one pass)."""
     try:
-        return shared_strings(json.loads(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        if objects is not None and _HOLDS_UNSHARED.search(text):
+            objects = None
+        found = json.loads(text, object_pairs_hook=_object_reader(objects))
+        return shared_strings(found) if isinstance(found, list | str) else found
     except OSError as exc:
         raise KnowledgeError(path.name, "$", f"cannot be read ({exc.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -107,9 +168,17 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return text or "$"
 
 
-def read_resource(path: Path) -> SourceFile:
-    """A knowledge file, parsed and checked against FHIR R4 structure."""
-    return checked_source(path.name, read_json(path), str(path))
+def read_resource(path: Path, objects: dict[int, dict[str, Any]] | None = None) -> SourceFile:
+    """A knowledge file, parsed and checked against FHIR R4 structure; `objects`: see
+    shared_strings."""
+    return checked_source(path.name, read_json(path, objects), str(path))
+
+
+def read_resources(paths: Iterable[Path]) -> list[SourceFile]:
+    """Knowledge files, read as read_resource reads each, the equal plain objects of all of
+    them held once."""
+    objects: dict[int, dict[str, Any]] = {}
+    return [read_resource(p, objects) for p in paths]
 
 
 def checked_source(name: str, resource: Any, origin: str = "") -> SourceFile:

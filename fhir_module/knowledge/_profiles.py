@@ -9,7 +9,10 @@ StructureDefinition are checked against that definition wherever they occur.
 An invariant holds on a resource when its constraint holds on each element it applies to.
 Each constraint is evaluated once per (constraint, element type, element value): the
 value is keyed by a digest of its canonical JSON, so the same element in many resources
-(an extension every product carries, a dose of every module) is checked once. A
+(an extension every product carries, a dose of every module) is checked once. Of that
+value, the key holds only what the constraint can read (see `reads`): the values of
+members it never names are left out (their names stay), so the doses and actions of many
+modules that differ only in their texts and ids share one evaluation. A
 constraint that may look beyond its element (`%resource`, `%context`, `$index`,
 `resolve()`) is evaluated from the resource root, as the invariant's whole expression.
 Problems name the same files and elements whether the answer was known or not.
@@ -21,6 +24,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from fhirpathpy.engine.nodes import ResourceNode
@@ -181,9 +185,12 @@ class ProfileChecker:
         )
 
     def _known_or(self, text: str, base: str, value: Any, evaluate: Callable[[], bool]) -> bool:
-        """Whether the constraint holds on the value, evaluated once per canonical JSON."""
+        """Whether the constraint holds on the value, evaluated once per canonical JSON of
+        what of the value it reads."""
+        names = reads(text)
+        keyed = value if names is None else read_part(value, names)
         try:
-            canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            canonical = json.dumps(keyed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError):  # not JSON: nothing to key it by
             return evaluate()
         key = (text, base, hashlib.blake2b(canonical.encode(), digest_size=16).digest())
@@ -314,6 +321,130 @@ class Invariant:
     constraint: str = ""
     #: for an extension's invariant, its URL: it applies to every extension of that URL
     extension: str = ""
+
+
+#: the parse tree's nodes through which an expression reads only the members it names: paths,
+#: function calls, literals, logic; comparisons only against a string or boolean literal
+_READING_NODES = frozenset(
+    {
+        None,
+        "TermExpression",
+        "InvocationExpression",
+        "InvocationTerm",
+        "MemberInvocation",
+        "FunctionInvocation",
+        "Functn",
+        "ParamList",
+        "Identifier",
+        "LiteralTerm",
+        "StringLiteral",
+        "BooleanLiteral",
+        "NumberLiteral",
+        "ParenthesizedTerm",
+        "AndExpression",
+        "OrExpression",
+        "ImpliesExpression",
+        "XorExpression",
+        "TypeExpression",
+        "TypeSpecifier",
+        "QualifiedIdentifier",
+        "ThisInvocation",
+    }
+)
+_COMPARISONS = frozenset({"EqualityExpression", "InequalityExpression"})
+#: functions whose result depends only on the members their input and arguments name
+_READING_FUNCTIONS = frozenset(
+    {
+        "where",
+        "select",
+        "exists",
+        "empty",
+        "not",
+        "all",
+        "allTrue",
+        "anyTrue",
+        "allFalse",
+        "anyFalse",
+        "ofType",
+        "is",
+        "as",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "contains",
+        "count",
+        "first",
+        "last",
+        "single",
+        "length",
+        "iif",
+        "hasValue",
+        "extension",
+    }
+)
+
+
+@lru_cache(maxsize=1024)
+def reads(text: str) -> frozenset[str] | None:
+    """The member names an expression can read, or None when it may read more than the
+    members it names (another function, a comparison of two elements, a %variable): then
+    every part of a value counts."""
+    if any(t in text for t in _BEYOND_ELEMENT):
+        return None
+    try:
+        tree = compiled(text).tree
+    except FhirPathError:
+        return None
+    names: set[str] = {"resourceType"}  # a resource's type is read from it
+    pending: list[Mapping[str, Any]] = [tree]
+    while pending:
+        node = pending.pop()
+        kind = node.get("type")
+        children = list(node.get("children") or [])
+        if kind in _COMPARISONS:
+            if not any(_is_literal(c) for c in children):
+                return None
+        elif kind not in _READING_NODES:
+            return None
+        if kind == "Functn":
+            name = children[0].get("text") if children else None
+            if name not in _READING_FUNCTIONS:
+                return None
+            if name == "extension":
+                names.add("url")  # extension('...') reads each extension's url
+        if kind == "Identifier":
+            names.add(str(node.get("text")).strip("`"))
+        pending += children
+    return frozenset(names)
+
+
+def _is_literal(node: Mapping[str, Any]) -> bool:
+    """A string or boolean literal, as an operand of a comparison."""
+    while node.get("type") in ("TermExpression", "LiteralTerm", "ParenthesizedTerm"):
+        children = list(node.get("children") or [])
+        if len(children) != 1:
+            return False
+        node = children[0]
+    return node.get("type") in ("StringLiteral", "BooleanLiteral")
+
+
+def read_part(value: Any, names: frozenset[str]) -> Any:
+    """The value with each member the names do not cover set to 0 (its name kept): what an
+    expression reading only those names can tell apart. A member is covered by its name,
+    by a name of which it is a choice type (`value` covers `valueRange`), and so is the
+    `_name` of its primitive's extensions."""
+    if isinstance(value, list):
+        return [read_part(v, names) for v in value]
+    if not isinstance(value, Mapping):
+        return value
+    return {k: read_part(v, names) if _covered(k, names) else 0 for k, v in value.items()}
+
+
+def _covered(key: str, names: frozenset[str]) -> bool:
+    plain = key[1:] if key.startswith("_") else key
+    if plain in names:
+        return True
+    return any(plain[i].isupper() and plain[:i] in names for i in range(1, len(plain)))
 
 
 def _scope(url: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fhir_module import KnowledgeError, load_knowledge
-from fhir_module.fhirpath import FhirPathError, compile_expression, compiled
+from fhir_module.fhirpath import FhirPathError, check_expression, compile_expression, compiled
 from fhir_module.fhirpath._compile import _grammar_tree, _parse
 from fhir_module.knowledge._cpg import check_text_values
 
@@ -239,3 +239,31 @@ def test_a_profile_with_an_invariant_that_does_not_compile_is_named_at_load(
     assert caught.value.file == "StructureDefinition-site-age-range.json"
     assert f"constraint {constraint['key']}" in caught.value.element
     assert "does not compile" in str(caught.value)
+
+
+def test_a_text_for_other_engines_of_a_shape_dry_run_before_is_not_run_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fhir_module.fhirpath import _compile
+
+    first = "'Dose of drugA: ' & (%doseText).select(toString()).join(', ') & ' a day'"
+    check_expression(first, ["doseText"])
+    made: list[str] = []
+    original = _compile.Compiled.__init__
+
+    def record(self: Any, text: str, tree: Any = None) -> None:
+        made.append(text)
+        original(self, text, tree)
+
+    monkeypatch.setattr(_compile.Compiled, "__init__", record)
+    check_expression(first.replace("drugA", "drugB"), ["doseText"])  # only its literals differ
+    assert made == []
+    # another variable set, another shape, or a broken one: checked in full, errors raised
+    check_expression(first, ["doseText", "unit"])
+    with pytest.raises(FhirPathError):
+        check_expression(first.replace("%doseText", "%unit"), ["doseText"])
+    with pytest.raises(FhirPathError):
+        check_expression(first.replace("join(', ')", "jion(', ')"), ["doseText"])
+    with pytest.raises(FhirPathError):
+        check_expression(first + " & (", ["doseText"])
+    assert len(made) == 3  # the broken syntax stops before a compile
