@@ -909,7 +909,7 @@ def load_knowledge(
     loaded = read_resources(paths)
     for package in packages:
         loaded = merge(loaded, read_package(package))
-    if not include_default:
+    if not builtin:
         loaded = _base(loaded) + loaded
     return Knowledge(loaded)
 
@@ -928,7 +928,7 @@ def _base(given: list[SourceFile]) -> list[SourceFile]:
     given_urls = {f.resource.get("url") for f in given} - {None}
     builtin = [
         f
-        for f in (read_resource(p) for p in default_files())
+        for f in read_resources(default_files())
         if f"{f.resource['resourceType']}/{f.resource['id']}" not in given_keys
         and f.resource.get("url") not in given_urls
     ]
