@@ -323,128 +323,189 @@ class Invariant:
     extension: str = ""
 
 
-#: the parse tree's nodes through which an expression reads only the members it names: paths,
-#: function calls, literals, logic; comparisons only against a string or boolean literal
-_READING_NODES = frozenset(
+class Reads:
+    """What an expression reads of a value: the members it navigates to, by name, each with
+    what it reads of them; `whole` when it reads the value itself (compares it, tests a
+    string), not only whether it is there."""
+
+    __slots__ = ("members", "whole")
+
+    def __init__(self) -> None:
+        self.members: dict[str, Reads] = {}
+        self.whole = False
+
+    def member(self, name: str) -> Reads:
+        found = self.members.get(name)
+        if found is None:
+            found = self.members[name] = Reads()
+        return found
+
+    def covering(self, key: str) -> Reads | None:
+        """What is read of the member `key` of a JSON object: by its name, by a name of
+        which it is a choice type (`value` covers `valueRange`), and the same of `_name`,
+        the extensions of its primitive; None when it is not read."""
+        plain = key[1:] if key.startswith("_") else key
+        found = self.members.get(plain)
+        if found is not None:
+            return found
+        for i in range(1, len(plain)):
+            if plain[i].isupper() and plain[:i] in self.members:
+                return self.members[plain[:i]]
+        return None
+
+
+class _Unread(Exception):
+    """The expression may read more than the members it names."""
+
+
+#: functions whose input is their result, the criterion (if any) read on each item
+_FILTERS = frozenset({"where", "first", "last", "single", "tail", "ofType", "as"})
+#: functions that read only whether their input has items (and a criterion on each)
+_PRESENCE = frozenset({"exists", "empty", "count", "hasValue", "all"})
+#: functions that read their input's values
+_VALUE_READERS = frozenset(
     {
-        None,
-        "TermExpression",
-        "InvocationExpression",
-        "InvocationTerm",
-        "MemberInvocation",
-        "FunctionInvocation",
-        "Functn",
-        "ParamList",
-        "Identifier",
-        "LiteralTerm",
-        "StringLiteral",
-        "BooleanLiteral",
-        "NumberLiteral",
-        "ParenthesizedTerm",
-        "AndExpression",
-        "OrExpression",
-        "ImpliesExpression",
-        "XorExpression",
-        "TypeExpression",
-        "TypeSpecifier",
-        "QualifiedIdentifier",
-        "ThisInvocation",
-    }
-)
-_COMPARISONS = frozenset({"EqualityExpression", "InequalityExpression"})
-#: functions whose result depends only on the members their input and arguments name
-_READING_FUNCTIONS = frozenset(
-    {
-        "where",
-        "select",
-        "exists",
-        "empty",
         "not",
-        "all",
         "allTrue",
         "anyTrue",
         "allFalse",
         "anyFalse",
-        "ofType",
-        "is",
-        "as",
         "startsWith",
         "endsWith",
         "matches",
         "contains",
-        "count",
-        "first",
-        "last",
-        "single",
         "length",
-        "iif",
-        "hasValue",
-        "extension",
+        "is",
     }
 )
+_LOGIC = frozenset({"AndExpression", "OrExpression", "ImpliesExpression", "XorExpression"})
+_COMPARISONS = frozenset({"EqualityExpression", "InequalityExpression"})
 
 
-@lru_cache(maxsize=1024)
-def reads(text: str) -> frozenset[str] | None:
-    """The member names an expression can read, or None when it may read more than the
-    members it names (another function, a comparison of two elements, a %variable): then
-    every part of a value counts."""
-    if any(t in text for t in _BEYOND_ELEMENT):
-        return None
-    try:
-        tree = compiled(text).tree
-    except FhirPathError:
-        return None
-    names: set[str] = {"resourceType"}  # a resource's type is read from it
-    pending: list[Mapping[str, Any]] = [tree]
-    while pending:
-        node = pending.pop()
-        kind = node.get("type")
-        children = list(node.get("children") or [])
-        if kind in _COMPARISONS:
-            if not any(_is_literal(c) for c in children):
-                return None
-        elif kind not in _READING_NODES:
-            return None
-        if kind == "Functn":
-            name = children[0].get("text") if children else None
-            if name not in _READING_FUNCTIONS:
-                return None
-            if name == "extension":
-                names.add("url")  # extension('...') reads each extension's url
-        if kind == "Identifier":
-            names.add(str(node.get("text")).strip("`"))
-        pending += children
-    return frozenset(names)
+def _kids(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return list(node.get("children") or [])
 
 
 def _is_literal(node: Mapping[str, Any]) -> bool:
     """A string or boolean literal, as an operand of a comparison."""
     while node.get("type") in ("TermExpression", "LiteralTerm", "ParenthesizedTerm"):
-        children = list(node.get("children") or [])
+        children = _kids(node)
         if len(children) != 1:
             return False
         node = children[0]
     return node.get("type") in ("StringLiteral", "BooleanLiteral")
 
 
-def read_part(value: Any, names: frozenset[str]) -> Any:
-    """The value with each member the names do not cover set to 0 (its name kept): what an
-    expression reading only those names can tell apart. A member is covered by its name,
-    by a name of which it is a choice type (`value` covers `valueRange`), and so is the
-    `_name` of its primitive's extensions."""
+def _read_all(found: list[Reads]) -> list[Reads]:
+    for r in found:
+        r.whole = True
+    return []
+
+
+def _walk(node: Mapping[str, Any], focus: list[Reads]) -> list[Reads]:
+    """What the items of the node's result are, of the value, given what its focus is."""
+    kind = node.get("type")
+    children = _kids(node)
+    if (
+        kind in (None, "TermExpression", "ParenthesizedTerm", "InvocationTerm")
+        and len(children) == 1
+    ):
+        return _walk(children[0], focus)
+    if kind == "LiteralTerm":
+        return []
+    if kind == "ThisInvocation":
+        return focus
+    if kind == "MemberInvocation" and len(children) == 1:
+        name = str(children[0].get("text"))
+        if name.startswith("`"):
+            raise _Unread
+        return [r.member(name) for r in focus]
+    if kind == "FunctionInvocation" and len(children) == 1:
+        return _call(children[0], focus, focus)
+    if kind == "InvocationExpression" and len(children) == 2:
+        base = _walk(children[0], focus)
+        call = children[1]
+        if call.get("type") == "FunctionInvocation" and len(_kids(call)) == 1:
+            return _call(_kids(call)[0], base, focus)
+        return _walk(call, base)
+    if kind in _LOGIC and len(children) == 2:
+        for child in children:
+            _read_all(_walk(child, focus))
+        return []
+    if kind in _COMPARISONS and len(children) == 2 and any(_is_literal(c) for c in children):
+        for child in children:
+            _read_all(_walk(child, focus))
+        return []
+    raise _Unread
+
+
+def _call(functn: Mapping[str, Any], base: list[Reads], focus: list[Reads]) -> list[Reads]:
+    """A function called on `base`, its arguments in the context `focus`."""
+    parts = _kids(functn)
+    if not parts or parts[0].get("type") != "Identifier":
+        raise _Unread
+    name = str(parts[0].get("text"))
+    params = _kids(parts[1]) if len(parts) == 2 else []
+    if name in ("ofType", "as", "is"):
+        # a type name, not a path: the type of each item is known from where it is
+        if name == "is":
+            return _read_all(base)
+        return base
+    if name == "extension":
+        found = [r.member("extension") for r in base]
+        for r in found:
+            r.member("url").whole = True
+        for p in params:
+            if not _is_literal(p):
+                raise _Unread
+        return found
+    if name == "select" and len(params) == 1:
+        return _walk(params[0], base)
+    if name == "iif" and len(params) in (2, 3) and base is focus:
+        _read_all(_walk(params[0], focus))
+        return [r for p in params[1:] for r in _walk(p, focus)]
+    if name in _FILTERS or name in _PRESENCE:
+        for p in params:  # a criterion, on each item
+            _read_all(_walk(p, base))
+        return base if name in _FILTERS else []
+    if name in _VALUE_READERS:
+        for p in params:  # read from the input (as fhirpathpy does) or the context
+            _read_all(_walk(p, base + focus))
+        return _read_all(base)
+    raise _Unread
+
+
+@lru_cache(maxsize=1024)
+def reads(text: str) -> Reads | None:
+    """What an expression can read of the value it runs on, or None when it may read more
+    than the members it names (a function other than the common ones, a comparison of two
+    elements, a %variable, `$index`): then every part of a value counts."""
+    if any(t in text for t in _BEYOND_ELEMENT):
+        return None
+    try:
+        tree = compiled(text).tree
+        root = Reads()
+        _read_all(_walk(tree, [root]))
+    except (FhirPathError, _Unread):
+        return None
+    return root
+
+
+def read_part(value: Any, read: Reads) -> Any:
+    """The value with each member it does not read set to 0 (its name kept, and the items of
+    a list counted): what an expression reading so can tell apart. A resource's type is
+    kept everywhere."""
+    if read.whole:
+        return value
     if isinstance(value, list):
-        return [read_part(v, names) for v in value]
+        return [read_part(v, read) for v in value]
     if not isinstance(value, Mapping):
         return value
-    return {k: read_part(v, names) if _covered(k, names) else 0 for k, v in value.items()}
-
-
-def _covered(key: str, names: frozenset[str]) -> bool:
-    plain = key[1:] if key.startswith("_") else key
-    if plain in names:
-        return True
-    return any(plain[i].isupper() and plain[:i] in names for i in range(1, len(plain)))
+    out = {}
+    for k, v in value.items():
+        member = read.covering(k)
+        out[k] = v if k == "resourceType" else 0 if member is None else read_part(v, member)
+    return out
 
 
 def _scope(url: str) -> str:

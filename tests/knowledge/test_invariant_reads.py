@@ -162,7 +162,20 @@ def test_what_an_expression_reads() -> None:
         "sequence": 0,
     }
     extension = reads("extension('variable').exists()")
-    assert extension is not None and "url" in extension
+    assert extension is not None and extension.members["extension"].members["url"].whole
+    # a name is read where the expression navigates to it, not wherever it occurs
+    rule = reads("code.coding.where(system.endsWith('rules')).exists()")
+    assert rule is not None
+    action = {
+        "title": "Drug A above the maximum",
+        "code": [{"coding": [{"system": "http://x/rules", "code": "a-max"}]}],
+        "action": [{"code": [{"coding": [{"system": "http://x/rules"}]}]}],
+    }
+    assert read_part(action, rule) == {
+        "title": 0,
+        "code": [{"coding": [{"system": "http://x/rules", "code": 0}]}],
+        "action": 0,
+    }
 
 
 def test_doses_that_differ_in_their_text_share_one_evaluation(shipped: Knowledge) -> None:
