@@ -34,7 +34,8 @@ def parse_date(value: Any) -> tuple[int, int | None, int | None] | None:
         return None
     year, month, day = (int(g) if g else None for g in match.groups())
     try:
-        date(year or 1, month or 1, day or 1)
+        # year 0000, month 00 and day 00 are no date (FHIR's date type has none of them)
+        date(year, 1 if month is None else month, 1 if day is None else day)  # type: ignore[arg-type]
     except ValueError:
         return None
     return year, month, day  # type: ignore[return-value]
