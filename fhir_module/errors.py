@@ -26,6 +26,7 @@
     ├── UnreadableDose                inside dosing: an order cannot be read, and why
     ├── FhirPathError (ValueError)    an expression is not in the FHIRPath this module runs
     ├── Fallback                      inside fhirpath: the fast subset hands over to fhirpathpy
+    ├── _Unread                       inside knowledge: an invariant may read more than it names
     ├── UrlError (ValueError)         a base URL is not one the service may read from
     ├── PackageError (ValueError)     an NPM package cannot be built
     ├── SnapshotError (ValueError)    a profile's snapshot cannot be generated

@@ -30,6 +30,7 @@ from typing import Any
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
+from ..errors import FhirModuleError
 from ..fhirpath import FhirPathError, compiled
 
 R4 = models["r4"]
@@ -354,7 +355,7 @@ class Reads:
         return None
 
 
-class _Unread(Exception):
+class _Unread(FhirModuleError):
     """The expression may read more than the members it names."""
 
 
