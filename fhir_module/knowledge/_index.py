@@ -431,6 +431,29 @@ class Knowledge:
                 start += 1
         return found
 
+    def _claim(
+        self,
+        claimed: dict[Any, tuple[int, SourceFile]],
+        key: tuple[str, str] | str,
+        claim: tuple[int, SourceFile],
+        allowed: set[int],
+    ) -> None:
+        """Record that drug `claim[0]` (its ValueSet file `claim[1]`) claims a medication code
+        (or NDC product); KnowledgeConflict when another drug claimed it first and no
+        MedicationKnowledge declares the pair a combination (`allowed`)."""
+        first = claimed.get(key)
+        if first is not None and first[0] != claim[0] and not {claim[0], first[0]} <= allowed:
+            shown = f"{key[0]}|{key[1]}" if isinstance(key, tuple) else f"the NDC product {key}"
+            raise KnowledgeConflict(
+                claim[1].where,
+                "compose.include.concept",
+                f"{shown} is a medication of {self.drugs[first[0]].name} and of "
+                f"{self.drugs[claim[0]].name}, and no MedicationKnowledge with that code lists "
+                "both as ingredients (a combination)",
+                first[1].where,
+            )
+        claimed.setdefault(key, claim)
+
     # ----- the routing index, built once
     def _route_index(self) -> None:
         """(system, code) -> drugs and name phrase -> drugs; a code two drugs claim is
@@ -455,34 +478,11 @@ class Knowledge:
                     )
             own = set(drug.value_set.codes) | set(drug.terms.products)
             for key in sorted(own):
-                first = claimed.get(key)
-                if first is not None and first[0] != i:
-                    allowed = combinations.get(key, set())
-                    if not {i, first[0]} <= allowed:
-                        raise KnowledgeConflict(
-                            vs_file.where,
-                            "compose.include.concept",
-                            f"{key[0]}|{key[1]} is a medication of {self.drugs[first[0]].name} "
-                            f"and of {drug.name}, and no MedicationKnowledge with that code "
-                            "lists both as ingredients (a combination)",
-                            first[1].where,
-                        )
-                claimed.setdefault(key, (i, vs_file))
+                self._claim(claimed, key, (i, vs_file), combinations.get(key, set()))
                 self._by_code.setdefault(key, set()).add(i)
             for ndc in sorted(drug.value_set.ndc_products):
-                first = ndc_claimed.get(ndc)
-                if first is not None and first[0] != i:
-                    allowed = combinations.get((NDC_SYSTEM, ndc), set())
-                    if not {i, first[0]} <= allowed:
-                        raise KnowledgeConflict(
-                            vs_file.where,
-                            "compose.include.concept",
-                            f"the NDC product {ndc} is a medication of "
-                            f"{self.drugs[first[0]].name} and of {drug.name}, and no "
-                            "MedicationKnowledge with that code lists both as ingredients",
-                            first[1].where,
-                        )
-                ndc_claimed.setdefault(ndc, (i, vs_file))
+                allowed = combinations.get((NDC_SYSTEM, ndc), set())
+                self._claim(ndc_claimed, ndc, (i, vs_file), allowed)
                 self._by_ndc.setdefault(ndc, set()).add(i)
             self._filters += [(s, p, i) for s, p in drug.value_set.filters]
             mk_file = self._knowledge_file(drug)
