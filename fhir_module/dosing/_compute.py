@@ -95,10 +95,10 @@ def _daily_dose(
             )
         return DailyDose(
             route,
-            tidy(part.mg),
+            part.mg,  # tidy, as every Part's
             part.words,
             tuple(notes) if len(notes) < 2 else tuple(dict.fromkeys(notes)),
-            None if part.single is None else tidy(part.single),
+            part.single,
             part.per_day,
         )
     sequenced: dict[Any, list[Part]] = {}

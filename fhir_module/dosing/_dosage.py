@@ -24,6 +24,7 @@ from ..ucum import (
     quantity_unit_texts,
     rate_unit,
     show_value,
+    tidy,
     time_seconds,
     unit_named,
 )
@@ -38,7 +39,12 @@ AS_NEEDED = "as needed: the most the order allows"
 
 @dataclass(slots=True)
 class Part:
-    """A daily amount in mg, the mass unit to show it in, its arithmetic, what was assumed."""
+    """A daily amount in mg, the mass unit to show it in, its arithmetic, what was assumed.
+
+    ``mg`` and ``single`` are tidy (``ucum.tidy``: no trailing zeros, no exponent for a
+    whole number) wherever a Part is made, so that an order of one instruction gives its
+    figures as they are, with nothing more to do.
+    """
 
     mg: Decimal
     unit: str
@@ -198,7 +204,7 @@ def _daily_words(
     mass_unit = _shown_unit(unit, strength)
     times = "" if per_day == 1 else f" x {fmt(per_day)} a day"
     words = _unit_words(unit, strength, ONE if value == 1 else _TWO)  # 'tablet', 'tablets'
-    return mg, mass_unit, f"{fmt(value)}{words}{times} = {shown(mg, mass_unit)}", single
+    return tidy(mg), mass_unit, f"{fmt(value)}{words}{times} = {shown(mg, mass_unit)}", tidy(single)
 
 
 _TWO = Decimal(2)
@@ -369,9 +375,11 @@ def _per_time(base: Decimal, unit: Unit, label: str, seconds: Decimal, ctx: Orde
     words = label if seconds == DAY_SECONDS else f"{label} over 24 h"
     strength = _dose_strength(unit, ctx)
     if strength is None:
-        return Part(per_day, unit.ucum, f"{words} = {shown(per_day, unit.ucum)}", [])
+        return Part(tidy(per_day), unit.ucum, f"{words} = {shown(per_day, unit.ucum)}", [])
     mg = per_day * strength.mg_per_unit
-    return Part(mg, strength.unit, f"{words} x {strength.shown} = {shown(mg, strength.unit)}", [])
+    return Part(
+        tidy(mg), strength.unit, f"{words} x {strength.shown} = {shown(mg, strength.unit)}", []
+    )
 
 
 def _cap(dosage: dict[str, Any], ctx: OrderContext, notes: list[str]) -> Part | None:
@@ -398,7 +406,7 @@ def _one_cap(ratio: Any, ctx: OrderContext) -> Part:
     mg = amount.mg * windows
     times = "" if windows == 1 else f" x {fmt(windows)}"
     return Part(
-        mg,
+        tidy(mg),
         amount.unit,
         f"the order's maximum {amount.words} per {per}{times} = {shown(mg, amount.unit)}",
         [],
