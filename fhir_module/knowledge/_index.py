@@ -246,8 +246,9 @@ class Knowledge:
         for f in files:
             key = f"{f.resource['resourceType']}/{f.resource['id']}"
             if key in self.by_key:
+                first = self.by_key[key]
                 raise KnowledgeConflict(
-                    f.where, "id", f"{key} is defined twice", self.by_key[key].where
+                    f.where, "id", f"{key} is defined twice{_builtin_hint(first, f)}", first.where
                 )
             self.by_key[key] = f
             url = f.resource.get("url")
@@ -265,7 +266,12 @@ class Knowledge:
                         else f"{url} (versions {versions[0] or 'none'} and "
                         f"{versions[1] or 'none'}: load one version of a module)"
                     )
-                    raise KnowledgeConflict(f.where, "url", f"{shown} is defined twice", same.where)
+                    raise KnowledgeConflict(
+                        f.where,
+                        "url",
+                        f"{shown} is defined twice{_builtin_hint(same, f)}",
+                        same.where,
+                    )
                 self.by_url[url] = f
         self._check_profiles()
         self._check_canonicals()
@@ -940,6 +946,20 @@ class Knowledge:
                     raise KnowledgeError(f.name, element, f"{url} does not resolve in the module")
 
 
+def _builtin_hint(*files: SourceFile) -> str:
+    """What to say when one of two files defining the same resource is the module's built-in
+    knowledge (an edited copy of the baclofen module, or a package an older version wrote,
+    loaded beside it): how to load the given copy in its place; '' otherwise."""
+    builtin = {str(p.resolve()) for p in default_files()}
+    if not any(f.origin and str(Path(f.origin).resolve()) in builtin for f in files):
+        return ""
+    return (
+        ", once in the built-in knowledge: to load this copy in its place, leave the built-in "
+        "knowledge out with --no-builtin-knowledge (FHIR_MODULE_NO_BUILTIN_KNOWLEDGE=1, "
+        "load_knowledge(builtin=False))"
+    )
+
+
 def _canonicals(node: Any, path: str = "") -> Iterable[tuple[str, str]]:
     """Every URL-valued element (url, system, profile, valueSet, resource, ...) but own url."""
     if isinstance(node, Mapping):
@@ -973,10 +993,13 @@ def load_knowledge(
     """
     if include_default is not None:
         builtin = include_default
-    paths = default_files() if builtin else []
-    packages = [Path(p) for p in extra if is_package(Path(p))]
-    paths += expand(Path(p) for p in extra if not is_package(Path(p)))
-    loaded = read_resources(paths)
+    given = [Path(p) for p in extra]
+    packages = expand(p for p in given if is_package(p))  # each package file once
+    named = [p for p in given if not is_package(p)]
+    # Each file once, however often it is named (see expand): the built-in ones too.
+    paths = expand([*(default_files() if builtin else []), *named])
+    in_folders = set(paths) - {p for p in named if not p.is_dir()}
+    loaded = read_resources(paths, in_folders)
     for package in packages:
         loaded = merge(loaded, read_package(package))
     if not builtin:
