@@ -85,7 +85,7 @@ def load_chosen_knowledge(paths: tuple[Path, ...], builtin: bool) -> Knowledge:
     (naming the file) when a file is broken. Nothing is half-loaded: it all loads or the
     error is raised.
     """
-    from ..knowledge import load_knowledge
+    from ..knowledge import folder_files, load_knowledge
 
     if not builtin and not paths:
         raise ConfigError(
@@ -97,9 +97,9 @@ def load_chosen_knowledge(paths: tuple[Path, ...], builtin: bool) -> Knowledge:
     for path in paths:
         if not path.exists():
             raise ConfigError(f"knowledge: no such file or folder: {path}", "knowledge_paths")
-        if path.is_dir() and not any(path.glob("*.json")):
+        if path.is_dir() and not folder_files(path):
             raise ConfigError(
-                f"knowledge: no FHIR JSON resources (*.json) in the folder {path}",
+                f"knowledge: no FHIR JSON resources (*.json) in or below the folder {path}",
                 "knowledge_paths",
             )
     return load_knowledge(*paths, builtin=builtin)

@@ -3,7 +3,7 @@
 from ._declarations import KINDS, Declaration, Kind
 from ._guidelines import Entry
 from ._index import Drug, Knowledge, Matches, Product, Terms, load_knowledge
-from ._load import default_files, read_json, structure_problems
+from ._load import default_files, folder_files, read_json, structure_problems
 from ._medication import EMPTY, Named, Pool, named_medication
 from ._plan import SUGGESTION_PATHS, Rule, Template, render_value
 from ._profiles import ProfileChecker
@@ -32,6 +32,7 @@ __all__ = [
     "ValueSetIndex",
     "codings",
     "default_files",
+    "folder_files",
     "load_knowledge",
     "named_medication",
     "normalise_text",

@@ -19,9 +19,11 @@ from ._package import is_package, merge, read_package
 from ._plan import Rule, compile_action
 from ._profiles import ProfileChecker
 from ._terminology import (
+    ATC_SYSTEM,
     IS_A,
     NDC_SYSTEM,
     ValueSetIndex,
+    atc_is_a,
     build_value_set,
     codings,
     name_words,
@@ -87,6 +89,11 @@ class Terms:
         self.products: dict[tuple[str, str], Product] = {}
         #: products by their NDC product code in 5-4 digits, whatever form the knowledge used
         self._ndc_products: dict[str, Product] = {}
+
+    @property
+    def ndc_products(self) -> Mapping[str, Product]:
+        """The products by their NDC product code (as ndc_product gives it)."""
+        return self._ndc_products
 
     def add_product(self, key: tuple[str, str], ndc: str | None, product: Product) -> None:
         self.products[key] = product
@@ -239,8 +246,9 @@ class Knowledge:
         for f in files:
             key = f"{f.resource['resourceType']}/{f.resource['id']}"
             if key in self.by_key:
+                first = self.by_key[key]
                 raise KnowledgeConflict(
-                    f.where, "id", f"{key} is defined twice", self.by_key[key].where
+                    f.where, "id", f"{key} is defined twice{_builtin_hint(first, f)}", first.where
                 )
             self.by_key[key] = f
             url = f.resource.get("url")
@@ -258,7 +266,12 @@ class Knowledge:
                         else f"{url} (versions {versions[0] or 'none'} and "
                         f"{versions[1] or 'none'}: load one version of a module)"
                     )
-                    raise KnowledgeConflict(f.where, "url", f"{shown} is defined twice", same.where)
+                    raise KnowledgeConflict(
+                        f.where,
+                        "url",
+                        f"{shown} is defined twice{_builtin_hint(same, f)}",
+                        same.where,
+                    )
                 self.by_url[url] = f
         self._check_profiles()
         self._check_canonicals()
@@ -434,15 +447,18 @@ class Knowledge:
         claim: tuple[int, SourceFile],
         allowed: set[int],
     ) -> None:
-        """Record that drug `claim[0]` (its ValueSet file `claim[1]`) claims a medication code
-        (or NDC product); KnowledgeConflict when another drug claimed it first and no
-        MedicationKnowledge declares the pair a combination (`allowed`)."""
+        """Record that drug `claim[0]` claims a medication code (or NDC product) from the file
+        `claim[1]` (its medication ValueSet, or the product holding the code);
+        KnowledgeConflict when another drug claimed it first and no MedicationKnowledge
+        declares the pair a combination (`allowed`)."""
         first = claimed.get(key)
         if first is not None and first[0] != claim[0] and not {claim[0], first[0]} <= allowed:
             shown = f"{key[0]}|{key[1]}" if isinstance(key, tuple) else f"the NDC product {key}"
             raise KnowledgeConflict(
                 claim[1].where,
-                "compose.include.concept",
+                "code.coding"
+                if claim[1].resource["resourceType"] == "MedicationKnowledge"
+                else "compose.include.concept",
                 f"{shown} is a medication of {self.drugs[first[0]].name} and of "
                 f"{self.drugs[claim[0]].name}, and no MedicationKnowledge with that code lists "
                 "both as ingredients (a combination)",
@@ -472,14 +488,20 @@ class Knowledge:
                         f"the medication ValueSet {drug.value_set.url} is also {other.name}'s",
                         self.by_url[other.plan_url].where,
                     )
-            own = set(drug.value_set.codes) | set(drug.terms.products)
+            # Each code with the file it came from: a product's, or the ValueSet's.
+            own = {key: self._product_files[key] for key in drug.terms.products}
+            own.update(dict.fromkeys(drug.value_set.codes, vs_file))
             for key in sorted(own):
-                self._claim(claimed, key, (i, vs_file), combinations.get(key, set()))
+                self._claim(claimed, key, (i, own[key]), combinations.get(key, set()))
                 self._by_code.setdefault(key, set()).add(i)
-            for ndc in sorted(drug.value_set.ndc_products):
+            # NDCs by their product code, whatever form the ValueSet or the product wrote.
+            ndcs = {ndc: self._ndc_files[ndc][1] for ndc in drug.terms.ndc_products}
+            ndcs.update(dict.fromkeys(drug.value_set.ndc_products, vs_file))
+            for ndc in sorted(ndcs):
                 allowed = combinations.get((NDC_SYSTEM, ndc), set())
-                self._claim(ndc_claimed, ndc, (i, vs_file), allowed)
+                self._claim(ndc_claimed, ndc, (i, ndcs[ndc]), allowed)
                 self._by_ndc.setdefault(ndc, set()).add(i)
+            self._check_filters(i, combinations)
             self._filters += [(s, p, i) for s, p in drug.value_set.filters]
             mk_file = self._knowledge_file(drug)
             own_names = {normalise_text(drug.knowledge["code"].get("text", ""))} | {
@@ -504,6 +526,60 @@ class Knowledge:
             else:
                 self._by_code.setdefault(key, set()).update(drugs)
         self._longest_name = max((n.count(" ") + 1 for n in self._by_name), default=0)
+
+    def _check_filters(self, i: int, combinations: Mapping[tuple[str, str], set[int]]) -> None:
+        """KnowledgeConflict when an ATC is-a filter of drug `i` covers an ATC code or is-a
+        filter of a drug loaded before it, or one of theirs covers one of its own: an order
+        of a code under both would be judged by both drugs. Allowed, as for a code, when a
+        MedicationKnowledge with the covered code declares the two drugs a combination."""
+        drug = self.drugs[i]
+
+        def atc(d: Drug) -> tuple[list[str], list[str]]:
+            """A drug's explicit ATC codes and ATC is-a filter prefixes."""
+            codes = sorted(c for s, c in d.value_set.codes if s == ATC_SYSTEM)
+            return codes, [p for s, p in d.value_set.filters if s == ATC_SYSTEM]
+
+        codes, filters = atc(drug)
+        for j, other in enumerate(self.drugs[:i]):
+            other_codes, other_filters = atc(other)
+            # (the drug whose filter covers, its prefix, the drug covered, what is covered,
+            # the element of drug i's ValueSet at fault)
+            cases = [
+                *(
+                    (drug, p, other, "is-a filter", q, "compose.include.filter")
+                    for p in filters
+                    for q in other_filters
+                ),
+                *(
+                    (drug, p, other, "code", c, "compose.include.filter")
+                    for p in filters
+                    for c in other_codes
+                ),
+                *(
+                    (other, q, drug, "is-a filter", p, "compose.include.filter")
+                    for q in other_filters
+                    for p in filters
+                ),
+                *(
+                    (other, q, drug, "code", c, "compose.include.concept")
+                    for q in other_filters
+                    for c in codes
+                ),
+            ]
+            for wide, prefix, narrow, kind, code, element in cases:
+                if not atc_is_a(code, prefix):
+                    continue
+                if {i, j} <= combinations.get((ATC_SYSTEM, code), set()):
+                    continue
+                raise KnowledgeConflict(
+                    self.by_url[drug.value_set.url].where,
+                    element,
+                    f"the ATC is-a filter {prefix} of {wide.name} covers the {kind} {code} of "
+                    f"{narrow.name}: an order coded under {code} would be judged by both, and "
+                    "no MedicationKnowledge with that code lists both as ingredients "
+                    "(a combination)",
+                    self.by_url[other.value_set.url].where,
+                )
 
     def _knowledge_file(self, drug: Drug) -> SourceFile:
         return self.by_key[f"MedicationKnowledge/{drug.id}"]
@@ -866,6 +942,20 @@ class Knowledge:
                     raise KnowledgeError(f.name, element, f"{url} does not resolve in the module")
 
 
+def _builtin_hint(*files: SourceFile) -> str:
+    """What to say when one of two files defining the same resource is the module's built-in
+    knowledge (an edited copy of the baclofen module, or a package an older version wrote,
+    loaded beside it): how to load the given copy in its place; '' otherwise."""
+    builtin = {str(p.resolve()) for p in default_files()}
+    if not any(f.origin and str(Path(f.origin).resolve()) in builtin for f in files):
+        return ""
+    return (
+        ", once in the built-in knowledge: to load this copy in its place, leave the built-in "
+        "knowledge out with --no-builtin-knowledge (FHIR_MODULE_NO_BUILTIN_KNOWLEDGE=1, "
+        "load_knowledge(builtin=False))"
+    )
+
+
 def _canonicals(node: Any, path: str = "") -> Iterable[tuple[str, str]]:
     """Every URL-valued element (url, system, profile, valueSet, resource, ...) but own url."""
     if isinstance(node, Mapping):
@@ -899,10 +989,13 @@ def load_knowledge(
     """
     if include_default is not None:
         builtin = include_default
-    paths = default_files() if builtin else []
-    packages = [Path(p) for p in extra if is_package(Path(p))]
-    paths += expand(Path(p) for p in extra if not is_package(Path(p)))
-    loaded = read_resources(paths)
+    given = [Path(p) for p in extra]
+    packages = expand(p for p in given if is_package(p))  # each package file once
+    named = [p for p in given if not is_package(p)]
+    # Each file once, however often it is named (see expand): the built-in ones too.
+    paths = expand([*(default_files() if builtin else []), *named])
+    in_folders = set(paths) - {p for p in named if not p.is_dir()}
+    loaded = read_resources(paths, in_folders)
     for package in packages:
         loaded = merge(loaded, read_package(package))
     if not builtin:

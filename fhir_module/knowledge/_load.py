@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -53,11 +53,53 @@ def default_files() -> list[Path]:
     return found
 
 
-def expand(paths: Iterable[Path]) -> list[Path]:
-    """Files named directly, and the *.json files of folders named."""
+#: the npm manifest of a FHIR package (package/package.json): describes it, not knowledge
+PACKAGE_MANIFEST = "package.json"
+#: the resource types that describe a package, not knowledge: skipped in a package or folder
+NOT_KNOWLEDGE = frozenset({"ImplementationGuide"})
+
+
+def folder_files(folder: Path) -> list[Path]:
+    """The *.json files in a folder and in every folder below it (a symbolic link to a
+    folder followed, each folder read once), each folder's files and folders in name order; hidden
+    files and folders (a name starting with '.': .index.json, .git) and npm manifests
+    (package.json) are not knowledge and are left out."""
     out: list[Path] = []
+    seen: set[Path] = set()
+
+    def walk(here: Path) -> None:
+        real = here.resolve()
+        if real in seen:
+            return
+        seen.add(real)
+        try:
+            children = sorted(here.iterdir(), key=lambda p: p.name)
+        except OSError as exc:
+            raise KnowledgeError(str(here), "$", f"cannot be read ({exc.strerror})") from None
+        for child in children:
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():
+                walk(child)
+            elif child.name.endswith(".json") and child.name != PACKAGE_MANIFEST:
+                out.append(child)
+
+    walk(folder)
+    return out
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files named directly, and the *.json files in and below folders named (see
+    folder_files), each file once however often it is named (twice, as a file and within
+    its folder, or by a symbolic link): the first naming is kept."""
+    out: list[Path] = []
+    seen: set[Path] = set()
     for path in paths:
-        out += sorted(path.glob("*.json")) if path.is_dir() else [path]
+        for found in folder_files(path) if path.is_dir() else [path]:
+            real = found.resolve()
+            if real not in seen:
+                seen.add(real)
+                out.append(found)
     return out
 
 
@@ -174,11 +216,23 @@ def read_resource(path: Path, objects: dict[int, dict[str, Any]] | None = None) 
     return checked_source(path.name, read_json(path, objects), str(path))
 
 
-def read_resources(paths: Iterable[Path]) -> list[SourceFile]:
+def read_resources(
+    paths: Iterable[Path], descriptions: Container[Path] = frozenset()
+) -> list[SourceFile]:
     """Knowledge files, read as read_resource reads each, the equal plain objects of all of
-    them held once."""
+    them held once. A file of `descriptions` (one found in a folder) that describes a
+    package (an ImplementationGuide, NOT_KNOWLEDGE) is left out, as a package's is."""
     objects: dict[int, dict[str, Any]] = {}
-    return [read_resource(p, objects) for p in paths]
+    out = []
+    for path in paths:
+        if path in descriptions:
+            found = read_json(path, objects)
+            if isinstance(found, dict) and found.get("resourceType") in NOT_KNOWLEDGE:
+                continue
+            out.append(checked_source(path.name, found, str(path)))
+        else:
+            out.append(read_resource(path, objects))
+    return out
 
 
 def checked_source(name: str, resource: Any, origin: str = "") -> SourceFile:

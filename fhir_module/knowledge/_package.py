@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KnowledgeError
-from ._load import SourceFile, checked_source
+from ._load import NOT_KNOWLEDGE, PACKAGE_MANIFEST, SourceFile, checked_source
 
 PACKAGE_SUFFIXES = (".tgz", ".tar.gz")
 MAX_MEMBER_BYTES = 20 * 1024 * 1024
-_NOT_KNOWLEDGE = ("ImplementationGuide",)
 
 
 def is_package(path: Path) -> bool:
@@ -39,7 +38,7 @@ def read_package(path: Path) -> list[SourceFile]:
                     or "/" in name
                     or not name.endswith(".json")
                     or name.startswith(".")
-                    or name == "package.json"
+                    or name == PACKAGE_MANIFEST
                     or not member.isfile()
                 ):
                     continue
@@ -48,7 +47,7 @@ def read_package(path: Path) -> list[SourceFile]:
                     raise KnowledgeError(where, "$", "is too large for a knowledge resource")
                 handle = tar.extractfile(member)
                 resource = _json(handle.read() if handle else b"", where)
-                if isinstance(resource, Mapping) and resource.get("resourceType") in _NOT_KNOWLEDGE:
+                if isinstance(resource, Mapping) and resource.get("resourceType") in NOT_KNOWLEDGE:
                     continue
                 found.append(checked_source(where, resource, f"{path}:{name}"))
     except (OSError, tarfile.TarError, EOFError) as exc:
