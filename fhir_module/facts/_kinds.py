@@ -9,13 +9,14 @@ entered-in-error records count for nothing, dateFilter windows before the order'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ..dosing import DailyDose, daily_dose
+from ..dosing import DailyDose, DoseUnknown, daily_dose
 from ..knowledge import KINDS, Declaration, Drug, Knowledge, Named, codings, render_value
 from ..knowledge import normalise_text as _normalise
 from ._facts import AgeRange, parse_date
@@ -29,6 +30,10 @@ CONFIRMED = frozenset({"confirmed"})
 #: the statuses and intents of an order on record that another order interacts with
 LIVE_STATUS = frozenset({"active", "on-hold"})
 LIVE_INTENT = frozenset({"order", "original-order", "instance-order", "plan"})
+#: the intents of a real order (current-orders): not a proposal or a plan, which are not given
+ORDER_INTENT = frozenset(
+    {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
+)
 #: the statuses of an order that was never given (route-history)
 NEVER_GIVEN = frozenset({"entered-in-error", "cancelled", "draft"})
 NOT_COMPUTED = "cannot be computed"
@@ -62,6 +67,8 @@ class Sources:
     requested: Sequence[RecordOrder]
     #: the references of the drafts of the request: never "on record" as well
     draft_ids: frozenset[str]
+    #: the orders on record the drafts replace (their `priorPrescription`): not added to them
+    replaced: frozenset[str] = frozenset()
     #: per-call results, keyed by the declaration (identity) and what else they depend on
     cache: dict[Any, Any] = field(default_factory=dict)
     #: the call's one table of daily doses, the engine's too (see `call_dose`)
@@ -418,8 +425,10 @@ def route_history(declaration: Declaration, sources: Sources, judged: Judged) ->
 
 
 def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
-    """The active orders of the ValueSet by the judged order's route, their doses, and the
-    drafts plus them against the guideline's maximum."""
+    """The active orders (real orders, not proposals or plans) of the ValueSet by the judged
+    order's route, their doses, and the drafts plus those the drafts do not replace against
+    the guideline's maximum; an active order whose daily dose cannot be computed is named
+    (`uncomputed`), never left out of the sum unsaid."""
     key = ("current-orders", id(declaration), judged.route, judged.on)
     found = sources.cache.get(key)
     if found is None:
@@ -427,6 +436,7 @@ def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -
             item
             for item in _own_orders(declaration, sources, judged)
             if str(item.order.get("status")) == "active"
+            and str(item.order.get("intent")) in ORDER_INTENT
             and sources.dose(item, judged.drug).route == judged.route
         ]
     orders: list[RecordOrder] = found
@@ -443,25 +453,69 @@ def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -
     singles = [d.single_mg for d in computed if d.single_mg is not None]
     if singles and len(singles) == len(doses):
         values["singleDose"] = in_unit(max(singles), judged.unit)
+    # What the drafts are added to: the active orders they do not replace.
+    kept = [
+        (item, d) for item, d in zip(orders, doses, strict=True) if not _replaced(item, sources)
+    ]
+    unknown = [_uncomputed(item, d) for item, d in kept if not isinstance(d, DailyDose)]
+    if unknown:
+        values["uncomputed"] = clip("; ".join(unknown), PIECE_LIMIT)
     if len(computed) < len(doses):
         values["text"] = "an order whose daily dose cannot be computed"
         values["dailyDoseText"] = "unknown dose"
         values["combinedText"] = NOT_COMPUTED
-        return values
-    current_mg = sum((d.mg_per_day for d in computed), Decimal(0))
-    values["dailyDose"] = in_unit(current_mg, judged.unit)
-    values["dailyDoseText"] = show(current_mg, judged.unit)
-    arithmetic = "; ".join(clip(d.arithmetic, PIECE_LIMIT) for d in computed)
-    values["text"] = f"{show(current_mg, judged.unit)} ({arithmetic})"
-    if not dose_variable(judged.dose, judged.route_words)["computed"]:
-        # This order's dose is unknown: no combined figure, and no word on the maximum.
+    else:
+        current_mg = sum((d.mg_per_day for d in computed), Decimal(0))
+        values["dailyDose"] = in_unit(current_mg, judged.unit)
+        values["dailyDoseText"] = show(current_mg, judged.unit)
+        arithmetic = "; ".join(clip(d.arithmetic, PIECE_LIMIT) for d in computed)
+        values["text"] = f"{show(current_mg, judged.unit)} ({arithmetic})"
+    if unknown or not dose_variable(judged.dose, judged.route_words)["computed"]:
+        # A dose unknown (this order's, or an order's it adds to): no combined figure, and
+        # no word on the maximum.
         values["combinedText"] = NOT_COMPUTED
         return values
-    values["combinedText"] = show(judged.total + current_mg, judged.unit)
+    if not kept:
+        return values  # the drafts replace every active order: nothing is added to them
+    added = sum((d.mg_per_day for _, d in kept if isinstance(d, DailyDose)), Decimal(0))
+    values["combinedText"] = show(judged.total + added, judged.unit)
     maximum = (judged.guideline.get("maximum") or {}).get("maxDaily")
     if maximum is not None:
-        values["combinedExceedsMaximum"] = in_unit(judged.total + current_mg, judged.unit) > maximum
+        values["combinedExceedsMaximum"] = in_unit(judged.total + added, judged.unit) > maximum
     return values
+
+
+#: a reference to a MedicationRequest, relative or absolute, perhaps of a version
+_ORDER_REFERENCE = re.compile(
+    r"(?:.*/)?(MedicationRequest/[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?"
+)
+
+
+def prior_prescriptions(drafts: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """`MedicationRequest/{id}` of every order the drafts replace (`priorPrescription`)."""
+    for draft in drafts:
+        prior = draft.get("priorPrescription") if isinstance(draft, Mapping) else None
+        reference = prior.get("reference") if isinstance(prior, Mapping) else None
+        match = _ORDER_REFERENCE.fullmatch(reference) if isinstance(reference, str) else None
+        if match:
+            yield match.group(1)
+
+
+def _replaced(item: RecordOrder, sources: Sources) -> bool:
+    """Whether a draft of the request replaces this order on record (its priorPrescription)."""
+    return item.reference is not None and item.reference in sources.replaced
+
+
+def _uncomputed(item: RecordOrder, dose: Dose) -> str:
+    """An active order whose daily dose cannot be computed, in words, with why."""
+    names = item.named.names()
+    shown = clip(names[0], 80) if names else "a medication"
+    if item.reference:
+        shown += f", {item.reference}"
+    authored = item.order.get("authoredOn")
+    when = f" of {authored[:10]}" if isinstance(authored, str) and authored else ""
+    reason = dose.reason if isinstance(dose, DoseUnknown) else "its route is not known"
+    return clip(f"{shown} (active order{when}): {reason}", PIECE_LIMIT)
 
 
 def order_dose(declaration: Declaration, sources: Sources, judged: Judged) -> Values:

@@ -59,6 +59,7 @@ KINDS: dict[str, Kind] = {
             "days",
             "combinedText",
             "combinedExceedsMaximum",
+            "uncomputed",
         ),
         False,
         "medication",
