@@ -234,26 +234,33 @@ BOOLEAN_KINDS: dict[str, Callable[[Declaration, Sources, Judged], Decision]] = {
 
 # ----- the other kinds: output name -> value
 def observation_quantity(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
-    """The latest final Observation with a value in an accepted unit."""
-    chosen: tuple[tuple[date, str], Mapping[str, Any], Mapping[str, Any]] | None = None
+    """The latest final Observation with a value in an accepted unit; of several of the
+    latest date, the first in the declaration's `sort` on value (the least safe for the
+    rule's comparison). A result of that date or later that cannot be read makes the fact
+    unreadable: it is named in `unreadable`, and the variable is empty when one shares the
+    chosen result's date."""
+    readable: list[tuple[tuple[date, str], Decimal, Mapping[str, Any], Mapping[str, Any]]] = []
     skipped: list[tuple[tuple[date, str], str]] = []
     for when, obs in _final_observations(declaration, sources, judged.on):
         quantity = obs.get("valueQuantity")
         key = _sort_key(when)
         value = quantity.get("value") if isinstance(quantity, Mapping) else None
         unit = _accepted_unit(quantity, declaration.units)
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or not unit:
+        number = _number(value)
+        if number is None or not unit:
             skipped.append((key, _unreadable(obs, quantity)))
             continue
-        if chosen is None or key > chosen[0]:
-            chosen = (key, obs, quantity)  # type: ignore[assignment]
+        readable.append((key, number, obs, quantity))  # type: ignore[arg-type]
+    latest = max((key for key, *_ in readable), default=None)
     values: Values = {"": [], "unreadable": []}
-    later = [text for key, text in skipped if chosen is None or key > chosen[0]]
+    later = [text for key, text in skipped if latest is None or key >= latest]
     if later:
         values["unreadable"] = clip("; ".join(later), PIECE_LIMIT)
-    if chosen is None:
+    if latest is None or any(key == latest for key, _ in skipped):
         return values
-    _, obs, quantity = chosen
+    same_day = [item for item in readable if item[0] == latest]
+    pick = max if declaration.value_order == "descending" else min
+    _, _, obs, quantity = pick(same_day, key=lambda item: item[1])
     unit = _accepted_unit(quantity, declaration.units)
     amount = quantity["value"]
     text = f"{label(obs.get('code'))} {render_value([amount])} {unit}"
@@ -264,6 +271,14 @@ def observation_quantity(declaration: Declaration, sources: Sources, judged: Jud
         "text": clip(text, PIECE_LIMIT),
     }
     return values
+
+
+def _number(value: Any) -> Decimal | None:
+    """A JSON number as a Decimal (None for anything else, or one not finite)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = Decimal(str(value))
+    return number if number.is_finite() else None
 
 
 #: what a unit text may differ in from the UCUM code it spells: case, spaces, and the
