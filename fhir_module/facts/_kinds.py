@@ -317,20 +317,20 @@ def _unreadable(obs: Mapping[str, Any], quantity: Any) -> str:
 
 def _medication_match(item: RecordOrder, declaration: Declaration) -> tuple[str, str] | None:
     """(name, 'system|code') of the medication when it is in a codeFilter ValueSet: by a code
-    of the order's, its Medication's or an ingredient's concept (named by its text, else the
-    coding's display, else the ValueSet concept's display, else the code), or (code '') by a
-    whole-word match of a ValueSet's displays and designations; the drug recognised as the
+    of the order's, its Medication's or an ingredient's concept (named as the order names
+    it: `_order_name`, else the ValueSet concept's display, else the code), or (code '') by
+    a whole-word match of a ValueSet's displays and designations; the drug recognised as the
     module whose medications ValueSet it is, counts too."""
     concepts = item.named.concepts()
-    text = next((c["text"] for c in concepts if isinstance(c.get("text"), str) and c["text"]), None)
+    text = next((c["text"] for c in concepts if _words(c.get("text"))), None)
     for concept in concepts:
         for c in codings(concept):
             system, code = c.get("system"), c.get("code")
             found = [vs for vs in declaration.filters if vs.has_coding(system, code)]
             if found:
-                display = c.get("display") if isinstance(c.get("display"), str) else None
+                named = _order_name(item.named, c)
                 listed = next((d for vs in found if (d := vs.display_of(system, code))), None)
-                return (text or display or listed or str(code), f"{system}|{code}")
+                return (named or listed or str(code), f"{system}|{code}")
     names = item.named.names()
     for vs in declaration.filters:
         for name in names:
@@ -339,6 +339,37 @@ def _medication_match(item: RecordOrder, declaration: Declaration) -> tuple[str,
     for drug in item.drugs or ((item.drug,) if item.drug is not None else ()):
         if drug.value_set.url in declaration.filter_urls:
             return (text or drug.name, "")
+    return None
+
+
+def _words(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _order_name(named: Named, matched: Mapping[str, Any]) -> str | None:
+    """How the order names its medication: the text of its medicationCodeableConcept or of
+    its Medication's code, else a display of their codings (the one that matched first), else
+    the reference's display, else an ingredient's text or display; None when it names it by
+    codes alone (then a code matched by an ATC is-a filter, or listed in the ValueSet without
+    a display, is named by the ValueSet's display or the code)."""
+    concepts = named.concepts()
+    own = concepts[: len(concepts) - len(named.ingredients)]
+    return (
+        _named_by(own, matched)
+        or (named.display.strip() if named.display and named.display.strip() else None)
+        or _named_by(list(named.ingredients), matched)
+    )
+
+
+def _named_by(concepts: list[dict[str, Any]], matched: Mapping[str, Any]) -> str | None:
+    """The first text of the concepts, else a display of their codings, `matched`'s first."""
+    for concept in concepts:
+        if _words(concept.get("text")):
+            return str(concept["text"]).strip()
+    found = [c for concept in concepts for c in codings(concept)]
+    for c in sorted(found, key=lambda c: c is not matched):
+        if _words(c.get("display")):
+            return str(c["display"]).strip()
     return None
 
 
