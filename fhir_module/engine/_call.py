@@ -15,6 +15,7 @@ from ..facts import (
     call_dose,
     dose_summary,
     guideline_view,
+    prior_prescriptions,
 )
 from ..knowledge import Drug, Knowledge, Matches, Pool, named_medication
 from ._findings import Action
@@ -58,6 +59,7 @@ class Call:
             [_resolved(matches, r, on_record) for r in history],
             request_orders,
             frozenset(o.reference for o in request_orders if o.reference),
+            replaced=frozenset(prior_prescriptions(drafted)),
             doses=self.doses,
         )
         patient = record.patient if isinstance(record.patient, Mapping) else None

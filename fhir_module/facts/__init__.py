@@ -11,6 +11,7 @@ from ._kinds import (
     Sources,
     call_dose,
     fact_values,
+    prior_prescriptions,
 )
 from ._record import PatientRecord
 from ._registry import REGISTRY, Inputs, Registry, Unit, Variable
@@ -55,6 +56,7 @@ __all__ = [
     "order_date",
     "parse_date",
     "prefetch_templates",
+    "prior_prescriptions",
     "templates_for",
     "route_text",
     "route_unit",

@@ -9,13 +9,14 @@ entered-in-error records count for nothing, dateFilter windows before the order'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ..dosing import DailyDose, daily_dose
+from ..dosing import DailyDose, DoseUnknown, daily_dose
 from ..knowledge import KINDS, Declaration, Drug, Knowledge, Named, codings, render_value
 from ..knowledge import normalise_text as _normalise
 from ._facts import AgeRange, parse_date
@@ -29,6 +30,10 @@ CONFIRMED = frozenset({"confirmed"})
 #: the statuses and intents of an order on record that another order interacts with
 LIVE_STATUS = frozenset({"active", "on-hold"})
 LIVE_INTENT = frozenset({"order", "original-order", "instance-order", "plan"})
+#: the intents of a real order (current-orders): not a proposal or a plan, which are not given
+ORDER_INTENT = frozenset(
+    {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
+)
 #: the statuses of an order that was never given (route-history)
 NEVER_GIVEN = frozenset({"entered-in-error", "cancelled", "draft"})
 NOT_COMPUTED = "cannot be computed"
@@ -62,6 +67,8 @@ class Sources:
     requested: Sequence[RecordOrder]
     #: the references of the drafts of the request: never "on record" as well
     draft_ids: frozenset[str]
+    #: the orders on record the drafts replace (their `priorPrescription`): not added to them
+    replaced: frozenset[str] = frozenset()
     #: per-call results, keyed by the declaration (identity) and what else they depend on
     cache: dict[Any, Any] = field(default_factory=dict)
     #: the call's one table of daily doses, the engine's too (see `call_dose`)
@@ -227,26 +234,33 @@ BOOLEAN_KINDS: dict[str, Callable[[Declaration, Sources, Judged], Decision]] = {
 
 # ----- the other kinds: output name -> value
 def observation_quantity(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
-    """The latest final Observation with a value in an accepted unit."""
-    chosen: tuple[tuple[date, str], Mapping[str, Any], Mapping[str, Any]] | None = None
+    """The latest final Observation with a value in an accepted unit; of several of the
+    latest date, the first in the declaration's `sort` on value (the least safe for the
+    rule's comparison). A result of that date or later that cannot be read makes the fact
+    unreadable: it is named in `unreadable`, and the variable is empty when one shares the
+    chosen result's date."""
+    readable: list[tuple[tuple[date, str], Decimal, Mapping[str, Any], Mapping[str, Any]]] = []
     skipped: list[tuple[tuple[date, str], str]] = []
     for when, obs in _final_observations(declaration, sources, judged.on):
         quantity = obs.get("valueQuantity")
         key = _sort_key(when)
         value = quantity.get("value") if isinstance(quantity, Mapping) else None
         unit = _accepted_unit(quantity, declaration.units)
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or not unit:
+        number = _number(value)
+        if number is None or not unit:
             skipped.append((key, _unreadable(obs, quantity)))
             continue
-        if chosen is None or key > chosen[0]:
-            chosen = (key, obs, quantity)  # type: ignore[assignment]
+        readable.append((key, number, obs, quantity))  # type: ignore[arg-type]
+    latest = max((key for key, *_ in readable), default=None)
     values: Values = {"": [], "unreadable": []}
-    later = [text for key, text in skipped if chosen is None or key > chosen[0]]
+    later = [text for key, text in skipped if latest is None or key >= latest]
     if later:
         values["unreadable"] = clip("; ".join(later), PIECE_LIMIT)
-    if chosen is None:
+    if latest is None or any(key == latest for key, _ in skipped):
         return values
-    _, obs, quantity = chosen
+    same_day = [item for item in readable if item[0] == latest]
+    pick = max if declaration.value_order == "descending" else min
+    _, _, obs, quantity = pick(same_day, key=lambda item: item[1])
     unit = _accepted_unit(quantity, declaration.units)
     amount = quantity["value"]
     text = f"{label(obs.get('code'))} {render_value([amount])} {unit}"
@@ -257,6 +271,14 @@ def observation_quantity(declaration: Declaration, sources: Sources, judged: Jud
         "text": clip(text, PIECE_LIMIT),
     }
     return values
+
+
+def _number(value: Any) -> Decimal | None:
+    """A JSON number as a Decimal (None for anything else, or one not finite)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = Decimal(str(value))
+    return number if number.is_finite() else None
 
 
 #: what a unit text may differ in from the UCUM code it spells: case, spaces, and the
@@ -295,20 +317,20 @@ def _unreadable(obs: Mapping[str, Any], quantity: Any) -> str:
 
 def _medication_match(item: RecordOrder, declaration: Declaration) -> tuple[str, str] | None:
     """(name, 'system|code') of the medication when it is in a codeFilter ValueSet: by a code
-    of the order's, its Medication's or an ingredient's concept (named by its text, else the
-    coding's display, else the ValueSet concept's display, else the code), or (code '') by a
-    whole-word match of a ValueSet's displays and designations; the drug recognised as the
+    of the order's, its Medication's or an ingredient's concept (named as the order names
+    it: `_order_name`, else the ValueSet concept's display, else the code), or (code '') by
+    a whole-word match of a ValueSet's displays and designations; the drug recognised as the
     module whose medications ValueSet it is, counts too."""
     concepts = item.named.concepts()
-    text = next((c["text"] for c in concepts if isinstance(c.get("text"), str) and c["text"]), None)
+    text = next((c["text"] for c in concepts if _words(c.get("text"))), None)
     for concept in concepts:
         for c in codings(concept):
             system, code = c.get("system"), c.get("code")
             found = [vs for vs in declaration.filters if vs.has_coding(system, code)]
             if found:
-                display = c.get("display") if isinstance(c.get("display"), str) else None
+                named = _order_name(item.named, c)
                 listed = next((d for vs in found if (d := vs.display_of(system, code))), None)
-                return (text or display or listed or str(code), f"{system}|{code}")
+                return (named or listed or str(code), f"{system}|{code}")
     names = item.named.names()
     for vs in declaration.filters:
         for name in names:
@@ -317,6 +339,37 @@ def _medication_match(item: RecordOrder, declaration: Declaration) -> tuple[str,
     for drug in item.drugs or ((item.drug,) if item.drug is not None else ()):
         if drug.value_set.url in declaration.filter_urls:
             return (text or drug.name, "")
+    return None
+
+
+def _words(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _order_name(named: Named, matched: Mapping[str, Any]) -> str | None:
+    """How the order names its medication: the text of its medicationCodeableConcept or of
+    its Medication's code, else a display of their codings (the one that matched first), else
+    the reference's display, else an ingredient's text or display; None when it names it by
+    codes alone (then a code matched by an ATC is-a filter, or listed in the ValueSet without
+    a display, is named by the ValueSet's display or the code)."""
+    concepts = named.concepts()
+    own = concepts[: len(concepts) - len(named.ingredients)]
+    return (
+        _named_by(own, matched)
+        or (named.display.strip() if named.display and named.display.strip() else None)
+        or _named_by(list(named.ingredients), matched)
+    )
+
+
+def _named_by(concepts: list[dict[str, Any]], matched: Mapping[str, Any]) -> str | None:
+    """The first text of the concepts, else a display of their codings, `matched`'s first."""
+    for concept in concepts:
+        if _words(concept.get("text")):
+            return str(concept["text"]).strip()
+    found = [c for concept in concepts for c in codings(concept)]
+    for c in sorted(found, key=lambda c: c is not matched):
+        if _words(c.get("display")):
+            return str(c["display"]).strip()
     return None
 
 
@@ -418,8 +471,10 @@ def route_history(declaration: Declaration, sources: Sources, judged: Judged) ->
 
 
 def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
-    """The active orders of the ValueSet by the judged order's route, their doses, and the
-    drafts plus them against the guideline's maximum."""
+    """The active orders (real orders, not proposals or plans) of the ValueSet by the judged
+    order's route, their doses, and the drafts plus those the drafts do not replace against
+    the guideline's maximum; an active order whose daily dose cannot be computed is named
+    (`uncomputed`), never left out of the sum unsaid."""
     key = ("current-orders", id(declaration), judged.route, judged.on)
     found = sources.cache.get(key)
     if found is None:
@@ -427,6 +482,7 @@ def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -
             item
             for item in _own_orders(declaration, sources, judged)
             if str(item.order.get("status")) == "active"
+            and str(item.order.get("intent")) in ORDER_INTENT
             and sources.dose(item, judged.drug).route == judged.route
         ]
     orders: list[RecordOrder] = found
@@ -443,25 +499,69 @@ def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -
     singles = [d.single_mg for d in computed if d.single_mg is not None]
     if singles and len(singles) == len(doses):
         values["singleDose"] = in_unit(max(singles), judged.unit)
+    # What the drafts are added to: the active orders they do not replace.
+    kept = [
+        (item, d) for item, d in zip(orders, doses, strict=True) if not _replaced(item, sources)
+    ]
+    unknown = [_uncomputed(item, d) for item, d in kept if not isinstance(d, DailyDose)]
+    if unknown:
+        values["uncomputed"] = clip("; ".join(unknown), PIECE_LIMIT)
     if len(computed) < len(doses):
         values["text"] = "an order whose daily dose cannot be computed"
         values["dailyDoseText"] = "unknown dose"
         values["combinedText"] = NOT_COMPUTED
-        return values
-    current_mg = sum((d.mg_per_day for d in computed), Decimal(0))
-    values["dailyDose"] = in_unit(current_mg, judged.unit)
-    values["dailyDoseText"] = show(current_mg, judged.unit)
-    arithmetic = "; ".join(clip(d.arithmetic, PIECE_LIMIT) for d in computed)
-    values["text"] = f"{show(current_mg, judged.unit)} ({arithmetic})"
-    if not dose_variable(judged.dose, judged.route_words)["computed"]:
-        # This order's dose is unknown: no combined figure, and no word on the maximum.
+    else:
+        current_mg = sum((d.mg_per_day for d in computed), Decimal(0))
+        values["dailyDose"] = in_unit(current_mg, judged.unit)
+        values["dailyDoseText"] = show(current_mg, judged.unit)
+        arithmetic = "; ".join(clip(d.arithmetic, PIECE_LIMIT) for d in computed)
+        values["text"] = f"{show(current_mg, judged.unit)} ({arithmetic})"
+    if unknown or not dose_variable(judged.dose, judged.route_words)["computed"]:
+        # A dose unknown (this order's, or an order's it adds to): no combined figure, and
+        # no word on the maximum.
         values["combinedText"] = NOT_COMPUTED
         return values
-    values["combinedText"] = show(judged.total + current_mg, judged.unit)
+    if not kept:
+        return values  # the drafts replace every active order: nothing is added to them
+    added = sum((d.mg_per_day for _, d in kept if isinstance(d, DailyDose)), Decimal(0))
+    values["combinedText"] = show(judged.total + added, judged.unit)
     maximum = (judged.guideline.get("maximum") or {}).get("maxDaily")
     if maximum is not None:
-        values["combinedExceedsMaximum"] = in_unit(judged.total + current_mg, judged.unit) > maximum
+        values["combinedExceedsMaximum"] = in_unit(judged.total + added, judged.unit) > maximum
     return values
+
+
+#: a reference to a MedicationRequest, relative or absolute, perhaps of a version
+_ORDER_REFERENCE = re.compile(
+    r"(?:.*/)?(MedicationRequest/[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?"
+)
+
+
+def prior_prescriptions(drafts: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """`MedicationRequest/{id}` of every order the drafts replace (`priorPrescription`)."""
+    for draft in drafts:
+        prior = draft.get("priorPrescription") if isinstance(draft, Mapping) else None
+        reference = prior.get("reference") if isinstance(prior, Mapping) else None
+        match = _ORDER_REFERENCE.fullmatch(reference) if isinstance(reference, str) else None
+        if match:
+            yield match.group(1)
+
+
+def _replaced(item: RecordOrder, sources: Sources) -> bool:
+    """Whether a draft of the request replaces this order on record (its priorPrescription)."""
+    return item.reference is not None and item.reference in sources.replaced
+
+
+def _uncomputed(item: RecordOrder, dose: Dose) -> str:
+    """An active order whose daily dose cannot be computed, in words, with why."""
+    names = item.named.names()
+    shown = clip(names[0], 80) if names else "a medication"
+    if item.reference:
+        shown += f", {item.reference}"
+    authored = item.order.get("authoredOn")
+    when = f" of {authored[:10]}" if isinstance(authored, str) and authored else ""
+    reason = dose.reason if isinstance(dose, DoseUnknown) else "its route is not known"
+    return clip(f"{shown} (active order{when}): {reason}", PIECE_LIMIT)
 
 
 def order_dose(declaration: Declaration, sources: Sources, judged: Judged) -> Values:

@@ -59,6 +59,7 @@ KINDS: dict[str, Kind] = {
             "days",
             "combinedText",
             "combinedExceedsMaximum",
+            "uncomputed",
         ),
         False,
         "medication",
@@ -94,6 +95,9 @@ class Declaration:
     route: str | None = None
     #: the dateFilter window in days (None: any age counts)
     within_days: Decimal | None = None
+    #: `sort` on value (observation-quantity): which of the results of the latest date
+    #: counts, 'ascending' (the lowest) or 'descending' (the highest)
+    value_order: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -254,7 +258,34 @@ def _declaration(
         units,
         route,
         _window(requirement, kind, where),
+        _value_order(requirement, kind_code, where),
     )
+
+
+#: the kinds that take a `sort` on the value: which of the latest date's results counts
+_SORTED_KINDS = frozenset({"observation-quantity"})
+
+
+def _value_order(requirement: Mapping[str, Any], kind_code: str, where: str) -> str | None:
+    """The `sort` direction on `value` of a quantity fact: of the results of the latest
+    date, the first in that order counts (the least safe one for the rule's comparison)."""
+    sorts = requirement.get("sort") or []
+    if kind_code not in _SORTED_KINDS:
+        if sorts:
+            raise ValueError(f"{where}.sort: the kind {kind_code} takes no sort")
+        return None
+    if len(sorts) != 1 or not isinstance(sorts[0], Mapping) or sorts[0].get("path") != "value":
+        raise ValueError(
+            f"{where}.sort: the kind {kind_code} needs one sort on 'value', saying which of "
+            "the results of the latest date counts (ascending: the lowest; descending: the "
+            "highest), the least safe for the rule's comparison"
+        )
+    direction = sorts[0].get("direction")
+    if direction not in ("ascending", "descending"):
+        raise ValueError(
+            f"{where}.sort.direction: must be 'ascending' or 'descending', not {direction!r}"
+        )
+    return str(direction)
 
 
 def _window(requirement: Mapping[str, Any], kind: Kind, where: str) -> Decimal | None:

@@ -94,6 +94,7 @@ def requirement(
     *more: dict[str, Any],
     path: str = "code",
     date_filter: dict[str, Any] | None = None,
+    sort: str | None = None,
 ) -> dict[str, Any]:
     found: dict[str, Any] = {
         "extension": [ext("fact-variable", variable), ext("fact-kind", kind, "valueCode"), *more],
@@ -103,6 +104,8 @@ def requirement(
         found["codeFilter"] = [{"path": path, "valueSet": value_set}]
     if date_filter:
         found["dateFilter"] = [date_filter]
+    if sort:
+        found["sort"] = [{"path": "value", "direction": sort}]
     return found
 
 
@@ -322,6 +325,7 @@ def egfr(value: Any, code: str | None, when: str, *, unit: str | None = None) ->
 
 
 def renal(knowledge: Knowledge, **more: Any) -> tuple[Declaration, ...]:
+    more.setdefault("sort", "ascending")
     return declare(
         knowledge,
         requirement(
@@ -642,3 +646,46 @@ def test_a_code_that_is_no_accepted_unit_is_not_rescued_by_its_unit_text(
     quantity = egfr(21, "mL/s", "2026-11-20", unit="mL/min")
     env = run(knowledge, renal(knowledge), PatientRecord(observations=(quantity,)))
     assert (env["renalFunction"], env["renalUnreadable"]) == ([], "eGFR in mL/s")
+
+
+def test_of_results_of_the_latest_date_the_declared_sort_on_value_chooses(
+    knowledge: Knowledge,
+) -> None:
+    """A same-day pair (a point-of-care and a lab result) listed either way round."""
+    pair = (egfr(40, "mL/min", "2026-11-20"), egfr(24, "mL/min", "2026-11-20"))
+    for observations in (pair, pair[::-1]):
+        record = PatientRecord(observations=(egfr(10, "mL/min", "2026-11-01"), *observations))
+        low = run(knowledge, renal(knowledge), record)["renalFunction"]
+        high = run(knowledge, renal(knowledge, sort="descending"), record)["renalFunction"]
+        assert (low["value"], high["value"]) == (24, 40)
+
+
+def test_an_unreadable_result_of_the_latest_date_makes_the_fact_unreadable(
+    knowledge: Knowledge,
+) -> None:
+    record = PatientRecord(
+        observations=(egfr(24, "mL/min", "2026-11-20"), egfr(0.4, "mL/s", "2026-11-20"))
+    )
+    env = run(knowledge, renal(knowledge), record)
+    assert env == {"renalFunction": [], "renalUnreadable": "eGFR in mL/s"}
+
+
+@pytest.mark.parametrize(
+    ("sort", "problem"),
+    [
+        (None, "needs one sort on 'value'"),
+        ([{"path": "effective", "direction": "ascending"}], "needs one sort on 'value'"),
+        ([{"path": "value", "direction": "lowest"}], "must be 'ascending' or 'descending'"),
+    ],
+)
+def test_a_quantity_fact_must_say_which_result_of_a_date_counts(
+    knowledge: Knowledge, sort: Any, problem: str
+) -> None:
+    found = requirement(
+        "renalFunction", "observation-quantity", "Observation", VS + "renal-function-test",
+        ext("fact-unit", "mL/min", "valueCode"),
+    )  # fmt: skip
+    if sort is not None:
+        found["sort"] = sort
+    with pytest.raises(ValueError, match=problem):
+        declare(knowledge, found)
