@@ -66,8 +66,9 @@ class KnowledgeError(FhirModuleError):
 
 class KnowledgeConflict(KnowledgeError):
     """Two knowledge files claim the same thing: one canonical URL and version, one medication
-    code for two drugs, one product code for two products, one route code for two route
-    categories of a module. The message names both files; the CLI exits 2 with it."""
+    code for two drugs, one product code for two products, an ATC is-a filter covering another
+    drug's ATC code or filter, one route code for two route categories of a module. The
+    message names both files; the CLI exits 2 with it."""
 
     def __init__(self, file: str, element: str, problem: str, other: str) -> None:
         self.other = other
