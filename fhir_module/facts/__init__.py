@@ -11,6 +11,7 @@ from ._kinds import (
     Sources,
     call_dose,
     fact_values,
+    is_live,
     prior_prescriptions,
 )
 from ._record import PatientRecord
@@ -53,6 +54,7 @@ __all__ = [
     "fact_values",
     "guideline_view",
     "in_unit",
+    "is_live",
     "order_date",
     "parse_date",
     "prefetch_templates",

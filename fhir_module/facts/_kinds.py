@@ -39,6 +39,15 @@ NEVER_GIVEN = frozenset({"entered-in-error", "cancelled", "draft"})
 NOT_COMPUTED = "cannot be computed"
 
 
+def is_live(order: Any) -> bool:
+    """Whether a MedicationRequest on record is a live order (status active or on-hold, an
+    intent that is an order or plan): one another order interacts with."""
+    if not isinstance(order, Mapping):
+        return False
+    status, intent = order.get("status"), order.get("intent")
+    return str(status) in LIVE_STATUS and str(intent) in LIVE_INTENT
+
+
 @dataclass(frozen=True)
 class RecordOrder:
     """A MedicationRequest (on record or a draft of the request), its medication resolved."""
@@ -419,9 +428,9 @@ def _live_orders(
     for item in sources.history:
         if item.reference in sources.draft_ids:
             continue
-        status, intent = str(item.order.get("status")), str(item.order.get("intent"))
-        if status not in LIVE_STATUS or intent not in LIVE_INTENT:
+        if not is_live(item.order):
             continue
+        status = str(item.order.get("status"))
         authored = item.order.get("authoredOn")
         if not within(declaration, authored, on):
             continue

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import requests
 
 from ..errors import FhirModuleError
-from ..facts import KEYS, PatientRecord, prefetch_templates
+from ..facts import KEYS, PatientRecord, is_live, prefetch_templates
 from ..knowledge import Knowledge
 from ._fhir import FhirClient, bundle_resources, next_link
 from ._limits import HookLimits
@@ -199,12 +199,15 @@ _MEDICATION_ID = re.compile(r"Medication/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Z
 
 
 def _unresolved(orders: Iterable[Any], medications: Iterable[Any]) -> list[str]:
-    """`Medication/{id}` references of the orders that no Medication at hand is; each once."""
+    """`Medication/{id}` references of the orders that no Medication at hand is; each once.
+    Those of live (active, on-hold) orders come first, so that a bounded number of reads is
+    spent on the orders an interaction is judged with before completed or stopped ones;
+    otherwise in the orders' order."""
     have = {
         m.get("id") for m in medications if isinstance(m, Mapping) and isinstance(m.get("id"), str)
     }
     found: dict[str, None] = {}
-    for order in orders:
+    for order in sorted(orders, key=lambda order: not is_live(order)):
         ref = order.get("medicationReference") if isinstance(order, Mapping) else None
         reference = ref.get("reference") if isinstance(ref, Mapping) else None
         match = _MEDICATION_ID.fullmatch(reference) if isinstance(reference, str) else None

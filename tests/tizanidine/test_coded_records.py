@@ -10,7 +10,7 @@ import pytest
 import responses
 
 from fhir_module.facts import PatientRecord
-from fhir_module.hooks import evaluate_hook, handle_hook
+from fhir_module.hooks import Limits, evaluate_hook, handle_hook
 from fhir_module.knowledge import Knowledge
 
 from ..engine.builders import ORAL, context, order, patient
@@ -207,3 +207,35 @@ def test_an_order_on_record_that_cannot_be_identified_says_the_check_is_incomple
     [card] = answer["cards"]
     assert card["source"]["topic"]["code"] == "interaction-unchecked"
     assert "Medication/med-4471 (active order of 2026-11-18)" in card["detail"]
+
+
+def test_the_medication_of_a_live_order_is_read_before_those_of_finished_ones(
+    terms: Knowledge,
+) -> None:
+    # Five completed or stopped orders on record, listed first, each naming a Medication the
+    # call does not carry, then the active ciprofloxacin order: with three reads allowed, the
+    # active order's Medication is read and judged; what is left unread is not live.
+    request = _request_with_referenced_order_on_record()
+    active = request["prefetch"]["medications"]["entry"][0]["resource"]
+    finished = []
+    for i in range(5):
+        old = order(f"mr-old-{i}", 500, 2, status=("completed", "stopped")[i % 2])
+        old["authoredOn"] = "2025-03-01"
+        del old["medicationCodeableConcept"]
+        old["medicationReference"] = {"reference": f"Medication/old-{i}"}
+        finished.append({"resource": old})
+    request["prefetch"]["medications"]["entry"] = [*finished, {"resource": active}]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(f"{SERVER}/Medication/med-4471", json=CIPRO_TABLET)
+        for i in range(5):
+            rsps.get(f"{SERVER}/Medication/old-{i}", status=404)
+        answer = handle_hook(terms, None, request, settings=Limits(max_pages=3), today=TODAY)
+        urls = [c.request.url for c in rsps.calls]
+    assert urls == [
+        f"{SERVER}/Medication/med-4471",
+        f"{SERVER}/Medication/old-0",
+        f"{SERVER}/Medication/old-1",
+    ]
+    assert [c["summary"] for c in answer["cards"]] == [
+        "Tizanidine with Ciprofloxacin 500 mg tablet: contraindicated (potent CYP1A2 inhibitor)"
+    ]
