@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..dosing import DailyDose, DoseUnknown, daily_dose
 from ..knowledge import KINDS, Declaration, Drug, Knowledge, Named, codings, render_value
@@ -24,9 +24,29 @@ from ._record import PatientRecord
 from ._variables import PIECE_LIMIT, Dose, clip, dose_variable, in_unit, show
 
 FINAL = frozenset({"final", "amended", "corrected"})
-ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
-VOID_VERIFICATION = frozenset({"refuted", "entered-in-error"})
-CONFIRMED = frozenset({"confirmed"})
+HL7_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+HL7_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+SNOMED = "http://snomed.info/sct"
+#: what a Condition's clinicalStatus says: active (True) or not (False). FHIR's own codes
+#: (condition-clinical; a coding without a system is read as that, its binding being
+#: required), and the SNOMED CT problem statuses that C-CDA-derived feeds send instead.
+CLINICAL_STATUS: dict[tuple[str, str], bool] = {
+    **{(HL7_CLINICAL, c): True for c in ("active", "recurrence", "relapse")},
+    **{(HL7_CLINICAL, c): False for c in ("inactive", "remission", "resolved")},
+    (SNOMED, "55561003"): True,  # Active (qualifier value)
+    (SNOMED, "73425007"): False,  # Inactive (qualifier value)
+    (SNOMED, "413322009"): False,  # Problem resolved (finding)
+}
+#: what a verificationStatus says: counts, doubt (decides nothing) or void (never counts)
+VERIFICATION_STATUS: dict[tuple[str, str], str] = {
+    (HL7_VERIFICATION, "confirmed"): "counts",
+    **{(HL7_VERIFICATION, c): "doubt" for c in ("unconfirmed", "provisional", "differential")},
+    **{(HL7_VERIFICATION, c): "void" for c in ("refuted", "entered-in-error")},
+    (SNOMED, "410605003"): "counts",  # Confirmed present (qualifier value)
+    (SNOMED, "415684004"): "doubt",  # Suspected (qualifier value)
+    (SNOMED, "410516002"): "void",  # Known absent (qualifier value)
+    (SNOMED, "723510000"): "void",  # Entered in error (qualifier value)
+}
 #: the statuses and intents of an order on record that another order interacts with
 LIVE_STATUS = frozenset({"active", "on-hold"})
 LIVE_INTENT = frozenset({"order", "original-order", "instance-order", "plan"})
@@ -175,8 +195,15 @@ def label(concept: Any) -> str:
     return "coded finding"
 
 
-# ----- observation-status, condition-active: (decided, value, evidence)
-Decision = tuple[bool, bool, str]
+# ----- observation-status, condition-active
+class Decision(NamedTuple):
+    """What one declaration of a Boolean kind says: whether it decides, the value it says,
+    the deciding records in words, and the records it could not read, in words."""
+
+    decides: bool
+    value: bool
+    evidence: str
+    unreadable: str = ""
 
 
 def _final_observations(
@@ -198,7 +225,7 @@ def observation_status(declaration: Declaration, sources: Sources, judged: Judge
     """The latest final Observation decides, by its value; when the latest disagree, true."""
     found = _final_observations(declaration, sources, judged.on)
     if not found:
-        return (False, False, "")
+        return Decision(False, False, "")
     latest = max(_sort_key(w) for w, _ in found)
     yes, no = [], []
     for when, obs in found:
@@ -212,27 +239,80 @@ def observation_status(declaration: Declaration, sources: Sources, judged: Judge
         elif declaration.absent is not None and declaration.absent.has_concept(value):
             no.append(shown)
     if yes:
-        return (True, True, "; ".join(yes + no))
+        return Decision(True, True, "; ".join(yes + no))
     if no:
-        return (True, False, "; ".join(no))
-    return (False, False, "")
+        return Decision(True, False, "; ".join(no))
+    return Decision(False, False, "")
+
+
+#: the DSTU2/STU3 URLs of the two status systems, read as their R4 ones
+_STATUS_SYSTEMS = {
+    "http://hl7.org/fhir/condition-clinical": HL7_CLINICAL,
+    "http://hl7.org/fhir/condition-ver-status": HL7_VERIFICATION,
+}
+
+
+def _status(concept: Any, system: str, table: Mapping[tuple[str, str], Any]) -> list[Any]:
+    """What the codings of a status CodeableConcept say, by `table`. A coding without a
+    system is read as of `system` (the element's binding is required), as is a bare code
+    (the STU3 shape of the element)."""
+    found = [{"code": concept}] if isinstance(concept, str) else codings(concept)
+    said = []
+    for c in found:
+        given = str(c.get("system") or system)
+        key = (_STATUS_SYSTEMS.get(given, given), str(c.get("code")))
+        if key in table:
+            said.append(table[key])
+    return said
+
+
+def _unread_status(cond: Mapping[str, Any], element: str, what: str) -> str:
+    """A Condition whose `element` says nothing this kind reads, in words."""
+    status = cond.get(element)
+    found = [{"code": status}] if isinstance(status, str) else codings(status)
+    if status is None:
+        said = f"no {what}"
+    elif found:
+        codes = ", ".join(f"{c.get('system') or 'no system'}|{c.get('code')}" for c in found)
+        text = status.get("text") if isinstance(status, Mapping) else None
+        said = f"{what} in codes not read: {codes}" + (f" ('{text}')" if text else "")
+    else:
+        text = status.get("text") if isinstance(status, Mapping) else None
+        said = f"{what} given as text only: '{text}'" if text else f"{what} empty"
+    return f"{label(cond.get('code'))} ({said})"
 
 
 def condition_active(declaration: Declaration, sources: Sources, judged: Judged) -> Decision:
     """Any active Condition, confirmed or without a verificationStatus (many feeds send
-    none); unconfirmed, provisional and differential ones do not count, refuted and
-    entered-in-error ones never."""
-    shown = []
+    none); unconfirmed, provisional, differential and suspected ones do not count, refuted,
+    known-absent and entered-in-error ones never. A Condition whose status cannot be read (no
+    clinicalStatus and no abatement, or a status in text or codes of no known meaning) counts
+    for nothing and is named in the output `unreadable`."""
+    shown, unread = [], []
     for cond in sources.record.conditions:
         if not isinstance(cond, Mapping) or not declaration.matches(cond.get("code")):
             continue
-        clinical = {str(c.get("code")) for c in codings(cond.get("clinicalStatus"))}
-        verification = {str(c.get("code")) for c in codings(cond.get("verificationStatus"))}
-        if verification & VOID_VERIFICATION or not clinical & ACTIVE_CLINICAL:
+        clinical_status, verification_status = (
+            cond.get("clinicalStatus"),
+            cond.get("verificationStatus"),
+        )
+        verification = _status(verification_status, HL7_VERIFICATION, VERIFICATION_STATUS)
+        if "void" in verification:
             continue
-        if not verification or verification & CONFIRMED:
+        clinical = _status(clinical_status, HL7_CLINICAL, CLINICAL_STATUS)
+        if clinical_status is None and any(k.startswith("abatement") for k in cond):
+            continue
+        if not clinical:
+            unread.append(_unread_status(cond, "clinicalStatus", "clinical status"))
+            continue
+        if True not in clinical:
+            continue
+        if verification_status is not None and not verification:
+            unread.append(_unread_status(cond, "verificationStatus", "verification status"))
+            continue
+        if not verification or "counts" in verification:
             shown.append(f"Condition: {label(cond.get('code'))}")
-    return (bool(shown), bool(shown), "; ".join(shown))
+    return Decision(bool(shown), bool(shown), "; ".join(shown), "; ".join(unread))
 
 
 BOOLEAN_KINDS: dict[str, Callable[[Declaration, Sources, Judged], Decision]] = {
@@ -649,15 +729,19 @@ def fact_values(
         for name, output in declaration.outputs:
             env[output] = values[name]
     for variable, decisions in said.items():
-        votes = {value for _, (decides, value, _) in decisions if decides}
+        votes = {d.value for _, d in decisions if d.decides}
         value = True if True in votes else False if False in votes else None
         env[variable] = [] if value is None else value
         evidence: dict[str, list[str]] = {}
-        for declaration, (decides, says, text) in decisions:
-            for _, output in declaration.outputs:
+        for declaration, decision in decisions:
+            for name, output in declaration.outputs:
+                if name == "unreadable":
+                    text = decision.unreadable
+                    env[output] = clip(text, PIECE_LIMIT) if text else []
+                    continue
                 found = evidence.setdefault(output, [])
-                if decides and says is value and text:
-                    found.append(text)
+                if decision.decides and decision.value is value and decision.evidence:
+                    found.append(decision.evidence)
         for output, texts in evidence.items():
             env[output] = clip("; ".join(texts), PIECE_LIMIT)
     return env

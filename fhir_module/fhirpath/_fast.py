@@ -106,6 +106,8 @@ def _compile(node: Node) -> Run:
         return _invocation(_compile(children[0]), children[1])
     if kind in ("AndExpression", "OrExpression") and len(children) == 2:
         return _logic(kind, _compile(children[0]), _compile(children[1]))
+    if kind == "UnionExpression" and len(children) == 2:
+        return _union(_compile(children[0]), _compile(children[1]))
     if (
         kind in ("EqualityExpression", "InequalityExpression", "AdditiveExpression")
         and len(children) == 2
@@ -313,6 +315,21 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le,
     ">=": operator.ge,
 }
+
+
+def _union(left: Run, right: Run) -> Run:
+    """`|`: both collections, in order, each string once (other items leave the subset)."""
+
+    def run(env: Mapping[str, Any]) -> list[Any]:
+        found: list[Any] = []
+        for item in left(env) + right(env):
+            if type(item) is not str:
+                raise Fallback
+            if item not in found:
+                found.append(item)
+        return found
+
+    return run
 
 
 def _concatenate(left: Run, right: Run) -> Run:

@@ -126,6 +126,8 @@ EXPRESSIONS = [
     "'The patient\\'s dose (' & (%l).select(toString()).join(', ') & ')\\n\\nSource: \"' & %a",
     "(%l).select(toString()).join(', ') & (%o.x.y).select(toString()).join(', ')",
     "%l.select(toString() & '!').join('\\t')",
+    "(%a | %b | %l).select(toString()).join(', ')",
+    "(%l | %l).join('; ')",
 ]
 
 
