@@ -178,8 +178,33 @@ def _wrong_output(library: dict[str, Any]) -> None:
     output["extension"].append({"url": "unit", "valueString": "mg"})
 
 
+def _no_sort(library: dict[str, Any]) -> None:
+    del _by_variable(library, "renalFunction")["sort"]
+
+
+def _two_sorts(library: dict[str, Any]) -> None:
+    dr = _by_variable(library, "renalFunction")
+    dr["sort"] = [*dr["sort"], {"path": "value", "direction": "descending"}]
+
+
+def _sort_on_date(library: dict[str, Any]) -> None:
+    _by_variable(library, "renalFunction")["sort"] = [
+        {"path": "effective", "direction": "descending"}
+    ]
+
+
+def _sorted_condition(library: dict[str, Any]) -> None:
+    _by_variable(library, "hepaticImpairment")["sort"] = [
+        {"path": "value", "direction": "ascending"}
+    ]
+
+
 FAULTS = [
     (_drop("renalFunction", "fact-unit"), "fl-2"),
+    (_no_sort, "fl-9"),
+    (_two_sorts, "fl-9"),
+    (_sort_on_date, "fl-9"),
+    (_sorted_condition, "fl-10"),
     (_drop("renalFunction", "fact-kind"), "extension:kind: at least 1 required"),
     (_drop("age", "fact-variable"), "extension:variable: at least 1 required"),
     (_rename, "fv-1"),
@@ -189,7 +214,7 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(("fault", "problem"), FAULTS, ids=[p for _, p in FAULTS])
+@pytest.mark.parametrize(("fault", "problem"), FAULTS, ids=[f"{f.__name__}-{p}" for f, p in FAULTS])
 def test_faulty_declarations_are_refused(
     fault: Callable[[dict[str, Any]], None],
     problem: str,
