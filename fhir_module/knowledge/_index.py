@@ -570,8 +570,16 @@ class Knowledge:
         """KnowledgeConflict when an ATC is-a filter of drug `i` covers an ATC code or is-a
         filter of a drug loaded before it, or one of theirs covers one of its own: an order
         of a code under both would be judged by both drugs. Allowed, as for a code, when a
-        MedicationKnowledge with the covered code declares the two drugs a combination."""
+        MedicationKnowledge declares the two drugs a combination with an ATC code that holds
+        all the overlap: the covered code or filter, the covering filter's code, or any
+        level between them; whichever drug was loaded first."""
         drug = self.drugs[i]
+        # the ATC codes of the combination MedicationKnowledges, with the drugs each lists
+        declared = [
+            (code, drugs)
+            for (system, code), drugs in combinations.items()
+            if system == ATC_SYSTEM and atc_is_a(code, code)  # a well-formed ATC code
+        ]
 
         def atc(d: Drug) -> tuple[list[str], list[str]]:
             """A drug's explicit ATC codes and ATC is-a filter prefixes."""
@@ -608,15 +616,18 @@ class Knowledge:
             for wide, prefix, narrow, kind, code, element in cases:
                 if not atc_is_a(code, prefix):
                     continue
-                if {i, j} <= combinations.get((ATC_SYSTEM, code), set()):
+                if any(
+                    {i, j} <= drugs and atc_is_a(code, k) and atc_is_a(k, prefix)
+                    for k, drugs in declared
+                ):
                     continue
                 raise KnowledgeConflict(
                     self.by_url[drug.value_set.url].where,
                     element,
                     f"the ATC is-a filter {prefix} of {wide.name} covers the {kind} {code} of "
                     f"{narrow.name}: an order coded under {code} would be judged by both, and "
-                    "no MedicationKnowledge with that code lists both as ingredients "
-                    "(a combination)",
+                    f"no MedicationKnowledge coded {code}, {prefix} or a level between lists "
+                    "both as ingredients (a combination)",
                     self.by_url[other.value_set.url].where,
                 )
 
