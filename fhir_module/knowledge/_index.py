@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import KnowledgeConflict, KnowledgeError
 from ._declarations import Declaration, read_declarations
 from ._guidelines import Entry, mass_mg, read_guidelines
-from ._load import SourceFile, default_files, expand, read_resources
+from ._load import SourceFile, default_files, expand, knowledge_paths, read_resources
 from ._medication import Named
 from ._package import is_package, merge, read_package
 from ._plan import Rule, compile_action
@@ -1045,8 +1045,7 @@ def load_knowledge(
     packages = expand(p for p in given if is_package(p))  # each package file once
     named = [p for p in given if not is_package(p)]
     # Each file once, however often it is named (see expand): the built-in ones too.
-    paths = expand([*(default_files() if builtin else []), *named])
-    in_folders = set(paths) - {p for p in named if not p.is_dir()}
+    paths, in_folders = knowledge_paths([*(default_files() if builtin else []), *named])
     loaded = read_resources(paths, in_folders)
     for package in packages:
         loaded = merge(loaded, read_package(package))
