@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import KnowledgeError
-from .knowledge import ProfileChecker, default_files, read_json, structure_problems
+from .knowledge import (
+    ProfileChecker,
+    default_files,
+    is_description,
+    is_package,
+    knowledge_paths,
+    package_members,
+    read_json,
+    structure_problems,
+)
 
 
 def _resources(document: Any) -> Iterable[tuple[str, Any]]:
@@ -18,22 +27,47 @@ def _resources(document: Any) -> Iterable[tuple[str, Any]]:
                 yield f"entry[{i}].resource.", entry["resource"]
 
 
-def validate_files(paths: list[Path]) -> tuple[int, list[str]]:
-    """(resources checked, 'file: element: problem' lines) for the files (default: the module's)."""
-    files = paths or default_files()
+def _documents(paths: list[Path]) -> tuple[list[tuple[str, Any]], list[str]]:
+    """(name, parsed JSON) of each document the paths name, read as the knowledge loader
+    reads them: a folder's *.json files and those of its subfolders (not hidden entries,
+    npm manifests or ImplementationGuides), a FHIR package's resources, each file once;
+    and the problems of those that cannot be read."""
     documents: list[tuple[str, Any]] = []
     problems: list[str] = []
+    files, in_folders = knowledge_paths(p for p in paths if not is_package(p))
     for path in files:
         try:
-            documents.append((path.name, read_json(path)))
+            found = read_json(path)
         except KnowledgeError as exc:
             problems.append(str(exc))
+            continue
+        if path in in_folders:
+            if not is_description(found):  # a file found in a folder: named by its path
+                documents.append((str(path), found))
+        else:
+            documents.append((path.name, found))
+    for package in dict.fromkeys(p for p in paths if is_package(p)):
+        try:
+            documents += [(name, found) for name, _, found in package_members(package)]
+        except KnowledgeError as exc:
+            problems.append(str(exc))
+    return documents, problems
+
+
+def validate_files(paths: list[Path]) -> tuple[int, list[str]]:
+    """(resources checked, 'file: element: problem' lines) for the files, folders (read as
+    the knowledge loader reads them) and FHIR packages (.tgz) given (default: the module's
+    own knowledge)."""
+    documents, problems = _documents(paths or default_files())
     definitions = {}
-    for path in default_files() + files:
+    for path in default_files():
         try:
             res = read_json(path)
         except KnowledgeError:
             continue
+        if isinstance(res, Mapping) and res.get("resourceType") == "StructureDefinition":
+            definitions[str(res.get("url"))] = res
+    for _, res in documents:
         if isinstance(res, Mapping) and res.get("resourceType") == "StructureDefinition":
             definitions[str(res.get("url"))] = res
     checker = ProfileChecker(definitions)

@@ -18,18 +18,22 @@ def add(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "files",
         nargs="*",
         type=Path,
-        metavar="FILE",
-        help="resources or Bundles (default: the module's own knowledge)",
+        metavar="PATH",
+        help="resources or Bundles, folders of them (read with their subfolders, as "
+        "--knowledge reads them) or FHIR packages (.tgz) (default: the module's own knowledge)",
     )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import validate_files
+    from ..knowledge import folder_files
 
-    missing = [str(p) for p in args.files if not p.is_file()]
-    if missing:
-        return fail(f"no such file: {missing[0]}")
+    for path in args.files:
+        if not path.exists():
+            return fail(f"no such file or folder: {path}")
+        if path.is_dir() and not folder_files(path):
+            return fail(f"no FHIR JSON resources (*.json) in or below the folder {path}")
     count, problems = validate_files(list(args.files))
     for line in problems:
         print(line)

@@ -71,6 +71,17 @@ class OrderContext:
         product_found: Product | None = self._product
         return product_found
 
+    def product_doubt(self) -> str | None:
+        """Why the order's code (or its Medication's) may be several products, if it may."""
+        doubt = None
+        if self.concept is not None:
+            doubt = self.knowledge.product_doubt(self.concept)
+        if doubt is None and self.medication is not None:
+            code = self.medication.get("code")
+            if type(code) is dict and code is not self.concept:
+                doubt = self.knowledge.product_doubt(code)
+        return doubt
+
     def names(self) -> list[str]:
         """Every human-readable name of the medication: texts, displays, the reference's
         display, the ingredients'."""

@@ -45,6 +45,11 @@ class DoseKnowledge(Protocol):
         """The product a medication CodeableConcept names by any of its codings, else None."""
         ...
 
+    def product_doubt(self, concept: Mapping[str, Any] | None) -> str | None:
+        """Why the codes of a concept for which product_for found none may be several
+        products (words for the card), or None."""
+        ...
+
     def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
         """'oral' | 'intrathecal' | 'other-injection' | 'other' for a route concept, else None."""
         ...

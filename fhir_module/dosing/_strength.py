@@ -69,6 +69,9 @@ def strength_for(per: str, ctx: OrderContext) -> Strength:
         if found is not None:
             return found
         mismatch = f"; the product {label} is per {product_per}"
+    else:
+        doubt = ctx.product_doubt()
+        mismatch = f"; {doubt}" if doubt else ""
     found = _from_ingredients(per, ctx.medication, ctx.knowledge.tablet_unit_codes)
     if found is not None:
         return found

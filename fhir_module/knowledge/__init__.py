@@ -3,8 +3,16 @@
 from ._declarations import KINDS, Declaration, Kind
 from ._guidelines import Entry
 from ._index import Drug, Knowledge, Matches, Product, Terms, load_knowledge
-from ._load import default_files, folder_files, read_json, structure_problems
+from ._load import (
+    default_files,
+    folder_files,
+    is_description,
+    knowledge_paths,
+    read_json,
+    structure_problems,
+)
 from ._medication import EMPTY, Named, Pool, named_medication
+from ._package import is_package, package_members
 from ._plan import SUGGESTION_PATHS, Rule, Template, render_value
 from ._profiles import ProfileChecker
 from ._terminology import ValueSetIndex, codings, normalise_text
@@ -33,9 +41,13 @@ __all__ = [
     "codings",
     "default_files",
     "folder_files",
+    "is_description",
+    "is_package",
+    "knowledge_paths",
     "load_knowledge",
     "named_medication",
     "normalise_text",
+    "package_members",
     "read_json",
     "render_value",
     "structure_problems",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import KnowledgeConflict, KnowledgeError
 from ._declarations import Declaration, read_declarations
 from ._guidelines import Entry, mass_mg, read_guidelines
-from ._load import SourceFile, default_files, expand, read_resources
+from ._load import SourceFile, default_files, expand, knowledge_paths, read_resources
 from ._medication import Named
 from ._package import is_package, merge, read_package
 from ._plan import Rule, compile_action
@@ -27,6 +27,8 @@ from ._terminology import (
     build_value_set,
     codings,
     name_words,
+    ndc_candidates,
+    ndc_problem,
     ndc_product,
     normalise_text,
 )
@@ -65,8 +67,12 @@ class Terms:
         forms: Mapping[tuple[str, str], set[str]],
         tablet_unit_codes: frozenset[tuple[str, str]],
         tablet_words: Sequence[str],
+        known_ndcs: Set[str] = frozenset(),
     ) -> None:
         self.route_sets = dict(route_sets)
+        #: every NDC product the knowledge names (products, ValueSets, combinations), shared
+        #: by every Terms of one Knowledge: what an NDC without hyphens may be (ndc_products_of)
+        self.known_ndcs = known_ndcs
         categories = set(route_sets)
         # Routes are looked up on every order: flat dictionaries, built once.
         self._route_codes: dict[tuple[Any, Any], str] = {}
@@ -100,6 +106,15 @@ class Terms:
         if ndc is not None:
             self._ndc_products[ndc] = product
 
+    def ndc_products_of(self, code: Any) -> tuple[str, ...]:
+        """The NDC products an order's NDC names: the one its form says; for an NDC without
+        hyphens that several layouts fit (ndc_candidates), those of its layouts that the
+        knowledge names, however many: one is that product, several are all possible."""
+        found = ndc_candidates(code)
+        if len(found) > 1:
+            found = tuple(p for p in found if p in self.known_ndcs)
+        return found
+
     def product_for(self, concept: Mapping[str, Any] | None) -> Product | None:
         found_codings = concept.get("coding") if type(concept) is dict else None
         if type(found_codings) is not list:
@@ -115,12 +130,28 @@ class Terms:
             if found:
                 return found
         if self._ndc_products:
-            # An NDC may come as a package code or in another configuration of its digits.
+            # An NDC may come as a package code or in another configuration of its digits;
+            # one without hyphens that may be several products is none of them.
             for c in found_codings:
                 if type(c) is dict and c.get("system") == NDC_SYSTEM:
-                    found = self._ndc_products.get(ndc_product(c.get("code")) or "")
-                    if found:
+                    ndcs = self.ndc_products_of(c.get("code"))
+                    found = self._ndc_products.get(ndcs[0]) if ndcs else None
+                    if found and all(self._ndc_products.get(p) is found for p in ndcs):
                         return found
+        return None
+
+    def product_doubt(self, concept: Mapping[str, Any] | None) -> str | None:
+        """Why a medication concept's NDC names no one product, when it is written without
+        hyphens and the products of several of its layouts are the knowledge's; else None."""
+        for c in codings(concept):
+            code = c.get("code")
+            if c.get("system") == NDC_SYSTEM and isinstance(code, str):
+                ndcs = self.ndc_products_of(code)
+                if len(ndcs) > 1:
+                    return (
+                        f"the NDC {code.strip()} is written without hyphens and may be the "
+                        f"product {' or '.join(ndcs)}, so which product it is cannot be told"
+                    )
         return None
 
     def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
@@ -295,6 +326,9 @@ class Knowledge:
             if f.resource["resourceType"] == "ValueSet"
             and f.resource["id"].startswith(ROUTE_PREFIX)
         }
+        #: every NDC product named anywhere in the knowledge, filled as products are indexed
+        #: and by _route_index; shared by every Terms (Terms.ndc_products_of)
+        self._known_ndcs: set[str] = {p for v in self.value_sets.values() for p in v.ndc_products}
         self._vocabulary(files)
         self._forms: dict[tuple[str, str], set[str]] = {}
         for f in files:
@@ -329,6 +363,7 @@ class Knowledge:
         # Terms' own methods, bound, so that a daily dose read through the Knowledge costs
         # no extra call per look-up (benchmarks/bench_dose.py).
         self.product_for = self.terms.product_for
+        self.product_doubt = self.terms.product_doubt
         self.route_for = self.terms.route_for
         self.route_for_form = self.terms.route_for_form
         self.tablet_word = self.terms.tablet_word
@@ -378,6 +413,7 @@ class Knowledge:
             self._forms if forms is None else forms,
             self.tablet_unit_codes,
             self._tablet_words,
+            self._known_ndcs,
         )
 
     # ----- look-ups for the engine and the service
@@ -405,7 +441,10 @@ class Knowledge:
                     continue
                 found.update(by_code.get((system, code), ()))
                 if system == NDC_SYSTEM and by_ndc:
-                    found.update(by_ndc.get(ndc_product(code) or "", ()))
+                    # an NDC without hyphens that may be the products of several drugs is an
+                    # order of each of them (each judges it; none finds its product in it)
+                    for ndc in self.terms.ndc_products_of(code):
+                        found.update(by_ndc.get(ndc, ()))
                 for s, parent, drug in filters:
                     if s == system and IS_A[s](code, parent):
                         found.add(drug)
@@ -531,8 +570,16 @@ class Knowledge:
         """KnowledgeConflict when an ATC is-a filter of drug `i` covers an ATC code or is-a
         filter of a drug loaded before it, or one of theirs covers one of its own: an order
         of a code under both would be judged by both drugs. Allowed, as for a code, when a
-        MedicationKnowledge with the covered code declares the two drugs a combination."""
+        MedicationKnowledge declares the two drugs a combination with an ATC code that holds
+        all the overlap: the covered code or filter, the covering filter's code, or any
+        level between them; whichever drug was loaded first."""
         drug = self.drugs[i]
+        # the ATC codes of the combination MedicationKnowledges, with the drugs each lists
+        declared = [
+            (code, drugs)
+            for (system, code), drugs in combinations.items()
+            if system == ATC_SYSTEM and atc_is_a(code, code)  # a well-formed ATC code
+        ]
 
         def atc(d: Drug) -> tuple[list[str], list[str]]:
             """A drug's explicit ATC codes and ATC is-a filter prefixes."""
@@ -569,15 +616,18 @@ class Knowledge:
             for wide, prefix, narrow, kind, code, element in cases:
                 if not atc_is_a(code, prefix):
                     continue
-                if {i, j} <= combinations.get((ATC_SYSTEM, code), set()):
+                if any(
+                    {i, j} <= drugs and atc_is_a(code, k) and atc_is_a(k, prefix)
+                    for k, drugs in declared
+                ):
                     continue
                 raise KnowledgeConflict(
                     self.by_url[drug.value_set.url].where,
                     element,
                     f"the ATC is-a filter {prefix} of {wide.name} covers the {kind} {code} of "
                     f"{narrow.name}: an order coded under {code} would be judged by both, and "
-                    "no MedicationKnowledge with that code lists both as ingredients "
-                    "(a combination)",
+                    f"no MedicationKnowledge coded {code}, {prefix} or a level between lists "
+                    "both as ingredients (a combination)",
                     self.by_url[other.value_set.url].where,
                 )
 
@@ -621,12 +671,15 @@ class Knowledge:
                 continue
             code = res.get("code") or {}
             texts = [code.get("text")] + [c.get("display") for c in codings(code)]
-            for c in codings(code):
+            for k, c in enumerate(codings(code)):
                 key = (str(c.get("system")), str(c.get("code")))
                 found.setdefault(key, set()).update(drugs)
                 ndc = ndc_product(key[1]) if key[0] == NDC_SYSTEM else None
                 if ndc is not None:
                     found.setdefault((NDC_SYSTEM, ndc), set()).update(drugs)
+                    self._known_ndcs.add(ndc)
+                elif key[0] == NDC_SYSTEM and len(ndc_candidates(key[1])) > 1:
+                    raise KnowledgeError(f.name, f"code.coding[{k}].code", ndc_problem(key[1]))
                 texts += [self.drugs[d].value_set.display_of(*key) for d in drugs]
             names.update(normalise_text(t) for t in texts if isinstance(t, str))
         names.discard("")
@@ -865,9 +918,7 @@ class Knowledge:
                     ndc = ndc_product(c.get("code"))
                     if ndc is None:
                         raise KnowledgeError(
-                            product.name,
-                            f"code.coding[{k}].code",
-                            f"{c.get('code')!r} is not an NDC product or package code",
+                            product.name, f"code.coding[{k}].code", ndc_problem(c.get("code"))
                         )
                 earlier = self._product_files.get(key)
                 if earlier is not None and earlier.resource["id"] != res["id"]:
@@ -890,6 +941,7 @@ class Knowledge:
                 terms.add_product(key, ndc, item)
                 if ndc is not None:
                     self._ndc_files[ndc] = (item, product)
+                    self._known_ndcs.add(ndc)
             for c in codings(res.get("doseForm")):
                 implied = terms.forms.get((str(c.get("system")), str(c.get("code"))), {route})
                 if route not in implied:
@@ -993,8 +1045,7 @@ def load_knowledge(
     packages = expand(p for p in given if is_package(p))  # each package file once
     named = [p for p in given if not is_package(p)]
     # Each file once, however often it is named (see expand): the built-in ones too.
-    paths = expand([*(default_files() if builtin else []), *named])
-    in_folders = set(paths) - {p for p in named if not p.is_dir()}
+    paths, in_folders = knowledge_paths([*(default_files() if builtin else []), *named])
     loaded = read_resources(paths, in_folders)
     for package in packages:
         loaded = merge(loaded, read_package(package))

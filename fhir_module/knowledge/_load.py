@@ -103,6 +103,20 @@ def expand(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def knowledge_paths(paths: Iterable[Path]) -> tuple[list[Path], set[Path]]:
+    """The files the paths name, as the loader reads them (expand: folders read with their
+    subfolders, each file once), and which of them were found in a folder rather than named:
+    one of those that describes a package (is_description) is not knowledge."""
+    named = list(paths)
+    files = expand(named)
+    return files, set(files) - {p for p in named if not p.is_dir()}
+
+
+def is_description(resource: Any) -> bool:
+    """Whether a resource describes a package (an ImplementationGuide), not knowledge."""
+    return isinstance(resource, dict) and resource.get("resourceType") in NOT_KNOWLEDGE
+
+
 #: the resource types whose plain objects are not shared: a profile's elements are told
 #: apart by identity (the slices of one element)
 _UNSHARED_TYPES = frozenset({"StructureDefinition"})
@@ -227,7 +241,7 @@ def read_resources(
     for path in paths:
         if path in descriptions:
             found = read_json(path, objects)
-            if isinstance(found, dict) and found.get("resourceType") in NOT_KNOWLEDGE:
+            if is_description(found):
                 continue
             out.append(checked_source(path.name, found, str(path)))
         else:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KnowledgeError
-from ._load import NOT_KNOWLEDGE, PACKAGE_MANIFEST, SourceFile, checked_source
+from ._load import PACKAGE_MANIFEST, SourceFile, checked_source, is_description
 
 PACKAGE_SUFFIXES = (".tgz", ".tar.gz")
 MAX_MEMBER_BYTES = 20 * 1024 * 1024
@@ -27,8 +27,16 @@ def is_package(path: Path) -> bool:
 
 def read_package(path: Path) -> list[SourceFile]:
     """The knowledge resources of a package file, checked like knowledge files."""
+    return [checked_source(where, res, origin) for where, origin, res in package_members(path)]
+
+
+def package_members(path: Path) -> list[tuple[str, str, Any]]:
+    """(name, origin, parsed JSON) of each knowledge resource of a package file, unchecked:
+    the JSON files under package/, but the manifest, the index, hidden files and the
+    ImplementationGuide. KnowledgeError for an unreadable package, a member too large or
+    not JSON, or a package holding none."""
     label = path.name
-    found: list[SourceFile] = []
+    found: list[tuple[str, str, Any]] = []
     try:
         with tarfile.open(path, "r:gz") as tar:
             for member in sorted(tar.getmembers(), key=lambda m: m.name):
@@ -47,9 +55,9 @@ def read_package(path: Path) -> list[SourceFile]:
                     raise KnowledgeError(where, "$", "is too large for a knowledge resource")
                 handle = tar.extractfile(member)
                 resource = _json(handle.read() if handle else b"", where)
-                if isinstance(resource, Mapping) and resource.get("resourceType") in NOT_KNOWLEDGE:
+                if is_description(resource):
                     continue
-                found.append(checked_source(where, resource, f"{path}:{name}"))
+                found.append((where, f"{path}:{name}", resource))
     except (OSError, tarfile.TarError, EOFError) as exc:
         raise KnowledgeError(label, "$", f"is not a readable FHIR package ({exc})") from None
     if not found:

@@ -7,7 +7,8 @@ whose hierarchy is readable from the codes themselves: ICD-10 and ICD-10-CM
 the WHO ATC classification, which is positional (G03AA07 is-a G03AA, G03A, G03
 and G). Any other filter cannot be evaluated here, so the loader refuses it
 rather than guess. An NDC package code (labeler-product-package) is a member
-when its product code (labeler-product) is.
+when its product code (labeler-product) is; an NDC of 10 digits without hyphens, which
+does not say where its labeler and product end, when the product of one of its layouts is.
 """
 
 from __future__ import annotations
@@ -51,13 +52,16 @@ def icd10_is_a(code: str, parent: str) -> bool:
 
 NDC_SYSTEM = "http://hl7.org/fhir/sid/ndc"
 _NDC_PARTS = {(4, 4), (5, 3), (5, 4)}  # labeler and product lengths; package 1 or 2 digits
+#: the labeler and product lengths of the 10-digit layouts 4-4-2, 5-3-2 and 5-4-1: a 10-digit
+#: NDC without hyphens may be any of them, and an 8-digit product code 4-4 or 5-3
+_NDC_LAYOUTS = {10: ((4, 4), (5, 3), (5, 4)), 8: ((4, 4), (5, 3))}
 
 
 def ndc_product(code: Any) -> str | None:
     """The product of an NDC as 5-4 digits ('57664-0502'), from a product code
     ('57664-502'), a package code in any 10-digit configuration ('57664-502-88',
     '0093-0058-01') or the 11-digit form without hyphens ('57664050288'); None for
-    anything else (a 10-digit code without hyphens cannot be split)."""
+    anything else (a 10-digit code without hyphens cannot be split: see ndc_candidates)."""
     if not isinstance(code, str):
         return None
     text = code.strip()
@@ -74,6 +78,39 @@ def ndc_product(code: Any) -> str | None:
     if (len(labeler), len(product)) not in _NDC_PARTS:
         return None
     return f"{labeler.zfill(5)}-{product.zfill(4)}"
+
+
+def ndc_candidates(code: Any) -> tuple[str, ...]:
+    """The products (as ndc_product gives them) an NDC may be: ndc_product's one; for a
+    10-digit package code without hyphens ('5766405030') the product of each layout it may
+    be written in (4-4-2 '05766-4050', 5-3-2 '57664-0050', 5-4-1 '57664-0503'), and for an
+    8-digit product code without hyphens that of 4-4 and of 5-3; () for anything else."""
+    product = ndc_product(code)
+    if product is not None:
+        return (product,)
+    if not isinstance(code, str):
+        return ()
+    text = code.strip()
+    layouts = _NDC_LAYOUTS.get(len(text), ()) if text.isascii() and text.isdigit() else ()
+    found = (f"{text[:a].zfill(5)}-{text[a : a + b].zfill(4)}" for a, b in layouts)
+    return tuple(dict.fromkeys(found))
+
+
+def ndc_problem(code: Any) -> str:
+    """Why an NDC in the knowledge is refused (ndc_product found no product in it)."""
+    if len(ndc_candidates(code)) > 1 and len(code.strip()) == 10:
+        return (
+            f"{code!r} is an NDC of 10 digits without hyphens, which may be written 4-4-2, "
+            "5-3-2 or 5-4-1, so its product cannot be told: write it with its hyphens, or as "
+            "the 11-digit code"
+        )
+    if len(ndc_candidates(code)) > 1:
+        return (
+            f"{code!r} is an NDC product code of 8 digits without a hyphen, which may be "
+            "written 4-4 or 5-3, so its product cannot be told: write it with its hyphen, or "
+            "as the 9-digit code"
+        )
+    return f"{code!r} is not an NDC product or package code"
 
 
 def atc_is_a(code: str, parent: str) -> bool:
@@ -118,7 +155,9 @@ class ValueSetIndex:
         if (system, code) in self.codes:
             return True
         if system == NDC_SYSTEM and self.ndc_products:
-            return ndc_product(code) in self.ndc_products
+            # any of the products an NDC without hyphens may be: membership says "may be one
+            # of these", the safe reading for the medications a fact looks for
+            return any(p in self.ndc_products for p in ndc_candidates(code))
         return any(system == s and IS_A[s](code, p) for s, p in self.filters)
 
     def display_of(self, system: Any, code: Any) -> str | None:
@@ -127,15 +166,14 @@ class ValueSetIndex:
             return None
         found = self.displays.get((system, code))
         if found is None and system == NDC_SYSTEM:
-            product = ndc_product(code)
-            found = next(
-                (
-                    d
-                    for (s, c), d in self.displays.items()
-                    if s == system and ndc_product(c) == product
-                ),
-                None,
-            )
+            # an NDC without hyphens that fits the products of several listed concepts has
+            # none of their displays
+            products = set(ndc_candidates(code))
+            shown: dict[str | None, str] = {}
+            for (s, c), d in self.displays.items():
+                if s == system and ndc_product(c) in products:
+                    shown.setdefault(ndc_product(c), d)
+            found = next(iter(shown.values())) if len(shown) == 1 else None
         return found
 
     def has_concept(self, concept: Any) -> bool:
@@ -197,8 +235,7 @@ def build_value_set(
         for k, concept in enumerate(inc.get("concept") or []):
             if system == NDC_SYSTEM and ndc_product(concept["code"]) is None:
                 problems.append(
-                    f"compose.include[{i}].concept[{k}].code: {concept['code']!r} is not an "
-                    "NDC product or package code"
+                    f"compose.include[{i}].concept[{k}].code: {ndc_problem(concept['code'])}"
                 )
             codes.add((system, concept["code"]))
             if isinstance(concept.get("display"), str) and concept["display"]:

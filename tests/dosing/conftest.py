@@ -81,6 +81,9 @@ class FakeKnowledge:
                 return PRODUCTS[key]
         return None
 
+    def product_doubt(self, concept: Mapping[str, Any] | None) -> str | None:
+        return None
+
     def route_for(self, concept: Mapping[str, Any] | None) -> str | None:
         for key in _codings(concept):
             if key in ROUTE_CODES:

@@ -261,3 +261,85 @@ def test_a_declared_combination_under_an_atc_filter_loads(tmp_path: Path) -> Non
     assert [d.id for d in knowledge.drugs] == ["baclofen", "zoraaine", "zorabine"]
     # without the declaration, refused
     _refused(zoraaine.folder, zorabine.folder)
+
+
+def _declare_combination(folder: Path, atc: str, *drugs: Derived) -> Path:
+    """A MedicationKnowledge coded `atc` that lists the drugs as its ingredients."""
+    return write(
+        folder,
+        {
+            "resourceType": "MedicationKnowledge",
+            "id": "combination",
+            "code": {"coding": [{"system": ATC, "code": atc}], "text": "combination product"},
+            "status": "active",
+            "ingredient": [
+                {
+                    "itemCodeableConcept": {
+                        "coding": [{"system": RXNORM, "code": d.code(RXNORM, "1292")}]
+                    }
+                }
+                for d in drugs
+            ],
+        },
+    )
+
+
+@pytest.mark.parametrize("wide_first", [True, False], ids=["filter-first", "covered-first"])
+@pytest.mark.parametrize(
+    ("covered", "declared"),
+    [
+        (("code", "V99AB52"), "V99AB52"),  # the covered code
+        (("code", "V99AB52"), "V99A"),  # the covering filter's code
+        (("code", "V99AB52"), "V99AB"),  # a level between them
+        (("filter", "V99AB"), "V99AB"),  # the covered filter's code
+        (("filter", "V99AB"), "V99A"),  # the covering filter's code
+    ],
+)
+def test_a_combination_declared_with_any_code_holding_the_overlap_loads_in_either_order(
+    tmp_path: Path, wide_first: bool, covered: tuple[str, str], declared: str
+) -> None:
+    zoraaine = derive(tmp_path / "zoraaine", "zoraaine", 13)
+    zorabine = derive(tmp_path / "zorabine", "zorabine", 14)
+    _atc(zoraaine, filters=("V99A",))
+    kind, code = covered
+    _atc(zorabine, **({"codes": (code,)} if kind == "code" else {"filters": (code,)}))
+    modules = (
+        [zoraaine.folder, zorabine.folder] if wide_first else [zorabine.folder, zoraaine.folder]
+    )
+    _refused(*modules)  # nothing declared
+    _declare_combination(tmp_path / "combinations", declared, zoraaine, zorabine)
+    knowledge = load_knowledge(*modules, tmp_path / "combinations")
+    # an order under the overlap is an order of both drugs, each judging it
+    concept = {"coding": [{"system": ATC, "code": "V99AB52"}], "text": "10 mg tablet"}
+    response = evaluate(request(order("mr-1", concept, tablets=20)), knowledge=knowledge)
+    labels = {c["source"]["label"].split()[0] for c in response["cards"]}
+    assert labels == {"Zoraaine", "Zorabine"}, labels
+
+
+@pytest.mark.parametrize("wide_first", [True, False], ids=["filter-first", "covered-first"])
+@pytest.mark.parametrize(
+    ("covered", "declared"),
+    [
+        (("code", "V99AB52"), "V99"),  # above the covering filter: more than the overlap
+        (("code", "V99AB52"), "V99AC"),  # beside it
+        (("filter", "V99AB"), "V99AB52"),  # one code of an overlap that is a whole class
+    ],
+)
+def test_a_combination_declared_with_a_code_not_holding_just_the_overlap_is_refused(
+    tmp_path: Path, wide_first: bool, covered: tuple[str, str], declared: str
+) -> None:
+    zoraaine = derive(tmp_path / "zoraaine", "zoraaine", 15)
+    zorabine = derive(tmp_path / "zorabine", "zorabine", 16)
+    _atc(zoraaine, filters=("V99A",))
+    kind, code = covered
+    _atc(zorabine, **({"codes": (code,)} if kind == "code" else {"filters": (code,)}))
+    modules = (
+        [zoraaine.folder, zorabine.folder] if wide_first else [zorabine.folder, zoraaine.folder]
+    )
+    _declare_combination(tmp_path / "combinations", declared, zoraaine, zorabine)
+    exc = _refused(*modules, tmp_path / "combinations")
+    shown = "is-a filter" if kind == "filter" else "code"
+    assert f"the ATC is-a filter V99A of zoraaine covers the {shown} {code} of zorabine" in (
+        str(exc)
+    )
+    assert f"no MedicationKnowledge coded {code}, V99A or a level between lists both" in str(exc)

@@ -166,7 +166,10 @@ def test_ndc_capsules(terms: Knowledge) -> None:
         "72189-678-30": ("tizanidine-6mg-capsule", 6),
     }
     assert terms.product_for(_ndc("00000-0000-00")) is None
-    assert terms.product_for(_ndc("5766450313")) is None
+    assert terms.product_for(_ndc("0000000000")) is None  # no layout is a known product
+    # 10 digits without hyphens: only its 5-3-2 layout, 57664-503-13, is a known product
+    found = terms.product_for(_ndc("5766450313"))
+    assert found is not None and found.id == "tizanidine-4mg-tablet"
 
 
 def test_an_ndc_package_order_is_tizanidine_and_counted_in_tablets(terms: Knowledge) -> None:
@@ -206,13 +209,20 @@ def test_ndc_package_codes_are_members_of_their_product(terms: Knowledge) -> Non
     assert not terms.value_set(OTHER).has_coding(NDC, "57664-502-88")
 
 
-def test_a_malformed_ndc_concept_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ("57664502", "is an NDC product code of 8 digits without a hyphen, which may be written"),
+        ("5766405030", "is an NDC of 10 digits without hyphens, which may be written 4-4-2,"),
+        ("57664-502-888", "is not an NDC product or package code"),
+    ],
+)
+def test_a_malformed_ndc_concept_is_refused(code: str, problem: str) -> None:
     resource = {
         "resourceType": "ValueSet",
         "url": "http://example.org/fhir/ValueSet/x",
-        "compose": {"include": [{"system": NDC, "concept": [{"code": "57664502"}]}]},
+        "compose": {"include": [{"system": NDC, "concept": [{"code": code}]}]},
     }
     _, problems = build_value_set(resource, {})
-    assert problems == [
-        "compose.include[0].concept[0].code: '57664502' is not an NDC product or package code"
-    ]
+    assert len(problems) == 1
+    assert problems[0].startswith(f"compose.include[0].concept[0].code: {code!r} {problem}")
