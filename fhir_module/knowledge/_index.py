@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -686,20 +686,28 @@ class Knowledge:
         return found, frozenset(names)
 
     # ----- building
-    def _routes(self, plan: SourceFile) -> Terms:
-        """The route categories a PlanDefinition names (relatedArtifact labelled 'route',
-        resource a route-<category> ValueSet) and the dose forms implying one of them
-        (labelled 'form', a form-<category> ValueSet), read into the drug's own Terms."""
-        chosen: dict[str, ValueSetIndex] = {}
-        files: dict[str, SourceFile] = {}
+    def _labelled_value_sets(
+        self, plan: SourceFile, label: str
+    ) -> Iterator[tuple[str, str, SourceFile]]:
+        """(element, canonical, file) of each ValueSet the PlanDefinition's relatedArtifacts
+        of that label name; a KnowledgeError for one that is not a ValueSet of the module."""
         for k, artifact in enumerate(plan.resource.get("relatedArtifact") or []):
-            if artifact.get("label") != ROUTE_LABEL:
+            if artifact.get("label") != label:
                 continue
             where = f"relatedArtifact[{k}].resource"
             url = str(artifact.get("resource", "")).split("|")[0]
             found = self.by_url.get(url)
             if found is None or found.resource["resourceType"] != "ValueSet":
                 raise KnowledgeError(plan.name, where, f"{url} is not a ValueSet of the module")
+            yield where, url, found
+
+    def _routes(self, plan: SourceFile) -> Terms:
+        """The route categories a PlanDefinition names (relatedArtifact labelled 'route',
+        resource a route-<category> ValueSet) and the dose forms implying one of them
+        (labelled 'form', a form-<category> ValueSet), read into the drug's own Terms."""
+        chosen: dict[str, ValueSetIndex] = {}
+        files: dict[str, SourceFile] = {}
+        for where, url, found in self._labelled_value_sets(plan, ROUTE_LABEL):
             rid = str(found.resource["id"])
             if not rid.startswith(ROUTE_PREFIX):
                 raise KnowledgeError(
@@ -725,14 +733,7 @@ class Knowledge:
                 f"canonical of each {ROUTE_PREFIX}<category> ValueSet its orders are read with",
             )
         forms: dict[tuple[str, str], set[str]] = {}
-        for k, artifact in enumerate(plan.resource.get("relatedArtifact") or []):
-            if artifact.get("label") != FORM_LABEL:
-                continue
-            where = f"relatedArtifact[{k}].resource"
-            url = str(artifact.get("resource", "")).split("|")[0]
-            found = self.by_url.get(url)
-            if found is None or found.resource["resourceType"] != "ValueSet":
-                raise KnowledgeError(plan.name, where, f"{url} is not a ValueSet of the module")
+        for where, url, found in self._labelled_value_sets(plan, FORM_LABEL):
             rid = str(found.resource["id"])
             category = rid[len(FORM_PREFIX) :]
             if not rid.startswith(FORM_PREFIX) or category not in chosen:
