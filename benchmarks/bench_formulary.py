@@ -1,6 +1,6 @@
 """A formulary of N drugs: knowledge load time and memory, and hook calls, as N grows.
 
-Run by hand: ``python benchmarks/bench_formulary.py [--sizes 1,100,1000] [--runs 200]``.
+Run by hand: ``python benchmarks/bench_formulary.py [--sizes 1,10,100,1000] [--runs 200]``.
 Prints figures, asserts nothing. For each N, a fresh Python process writes N synthetic drug
 modules made from the shipped baclofen module (benchmarks/_formulary.py: new ids, URLs,
 codes of a local code system, names drug0001...) into a temporary folder, loads them beside
@@ -12,7 +12,8 @@ the built-in knowledge with ``load_knowledge`` and prints:
   example order above the oral maximum, made an order of: the first-loaded drug, the
   last-loaded drug, ten different drugs (ten drafts), and no loaded drug; with the cards
   each answer holds, so that a broken generator shows;
-- the ratio of each p50 to N = 1's.
+- the ratio of each p50 to the smallest N's; for the ten drugs, to the smallest N of ten
+  drugs or more (below ten the ten drafts repeat drugs: fewer cards, less work).
 
 Then the start-up to the first answered hook call with the built-in knowledge: a fresh
 ``python -c`` that imports fhir_module, loads the knowledge and answers one request.
@@ -138,7 +139,9 @@ def startup() -> tuple[float, float, float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--sizes", default="1,100,1000", help="formulary sizes, comma-separated (1,100,1000)"
+        "--sizes",
+        default="1,10,100,1000",
+        help="formulary sizes, comma-separated (1,10,100,1000)",
     )
     parser.add_argument("--runs", type=int, default=200, help="calls per request (default 200)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process's size
@@ -182,12 +185,22 @@ def main() -> None:
             f"{1000 * (result['seconds'] - base['seconds']) / extra:.2f} ms, "
             f"{(result['rss_kib'] - base['rss_kib']) / extra:.1f} KiB"
         )
-    print(f"p50 ratio to N = {base['size']}:")
+    tens = [r for r in results if r["size"] >= 10]
+    ten_base = tens[0] if tens else None
+    print(
+        f"p50 ratio to N = {base['size']}"
+        + (f" (ten drugs: to N = {ten_base['size']})" if ten_base is not None else "")
+        + ":"
+    )
     for result in results[1:]:
-        ratios = "  ".join(
-            f"{name} {result['calls'][name][0] / base['calls'][name][0]:6.2f}x" for name in CASES
-        )
-        print(f"    N = {result['size']:5d}: {ratios}")
+        ratios = []
+        for name in CASES:
+            against = ten_base if name == "ten drugs" else base
+            if against is None or result["size"] <= against["size"]:
+                ratios.append(f"{name}      -")
+                continue
+            ratios.append(f"{name} {result['calls'][name][0] / against['calls'][name][0]:6.2f}x")
+        print(f"    N = {result['size']:5d}: {'  '.join(ratios)}")
     imported, answered, wall, cards = startup()
     print(
         f"start-up, built-in knowledge: import {imported:.2f} s, first answered hook call "
