@@ -222,12 +222,14 @@ def _final_observations(
 
 
 def observation_status(declaration: Declaration, sources: Sources, judged: Judged) -> Decision:
-    """The latest final Observation decides, by its value; when the latest disagree, true."""
+    """The latest final Observation decides, by its value; when the latest disagree, true.
+    A latest one whose value is in neither ValueSet (none, text only, a code of neither)
+    decides nothing and, unless another of that time says true, is named in `unreadable`."""
     found = _final_observations(declaration, sources, judged.on)
     if not found:
         return Decision(False, False, "")
     latest = max(_sort_key(w) for w, _ in found)
-    yes, no = [], []
+    yes, no, unread = [], [], []
     for when, obs in found:
         if _sort_key(when) != latest:
             continue
@@ -238,11 +240,31 @@ def observation_status(declaration: Declaration, sources: Sources, judged: Judge
             yes.append(shown)
         elif declaration.absent is not None and declaration.absent.has_concept(value):
             no.append(shown)
+        else:
+            unread.append(f"{label(obs.get('code'))}{on} ({_unread_value(obs)})")
     if yes:
         return Decision(True, True, "; ".join(yes + no))
     if no:
-        return Decision(True, False, "; ".join(no))
-    return Decision(False, False, "")
+        return Decision(True, False, "; ".join(no), "; ".join(unread))
+    return Decision(False, False, "", "; ".join(unread))
+
+
+def _unread_value(obs: Mapping[str, Any]) -> str:
+    """Why a status Observation's value says neither yes nor no, in words."""
+    value = obs.get("valueCodeableConcept")
+    if value is None:
+        others = sorted(k for k in obs if k.startswith("value"))
+        return f"its value is a {others[0][5:]}" if others else "no value"
+    found = codings(value)
+    text = value.get("text") if isinstance(value, Mapping) else None
+    if not found:
+        return f"value given as text only: '{text}'" if text else "value empty"
+    codes = ", ".join(
+        f"{c.get('system') or 'no system'}|{c.get('code')}"
+        + (f" '{c['display']}'" if isinstance(c.get("display"), str) else "")
+        for c in found
+    )
+    return f"value in neither the present nor the absent ValueSet: {codes}"
 
 
 #: the DSTU2/STU3 URLs of the two status systems, read as their R4 ones

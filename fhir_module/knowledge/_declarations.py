@@ -45,7 +45,9 @@ class Kind:
 
 #: the kinds of CodeSystem fact-kind; facts/_kinds.py implements exactly these
 KINDS: dict[str, Kind] = {
-    "observation-status": Kind("Observation", ("evidence",), True, "code", "effective"),
+    "observation-status": Kind(
+        "Observation", ("evidence", "unreadable"), True, "code", "effective"
+    ),
     "condition-active": Kind("Condition", ("evidence", "unreadable"), True, "code"),
     "observation-quantity": Kind("Observation", ("unreadable",), False, "code", "effective"),
     "other-orders": Kind("MedicationRequest", ("unidentified",), False, "medication", "authoredOn"),

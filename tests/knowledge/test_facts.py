@@ -20,7 +20,7 @@ RULE_IDS = {
     "intrathecal-above-usual": {"info", "warning"},
     "duplicate-therapy": {"warning"},
     "respiratory-disease": {"warning"},
-    "condition-unreadable": {"warning"},
+    "record-unreadable": {"warning"},
     "paediatric-supervision": {"info"},
     "intrathecal-test-dose": {"info"},
     "route-unrecognised": {"warning"},

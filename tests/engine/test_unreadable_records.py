@@ -1,7 +1,9 @@
-"""A Condition's clinical and verification status, however a feed codes it: FHIR's own codes
-(R4 and the older system URLs, with or without a system, or the STU3 bare code), the SNOMED CT
-problem statuses of C-CDA-derived feeds; and a status that cannot be read is never taken for
-"active" or for "not there": the rule `condition-unreadable` names the Condition."""
+"""Records a rule reads but cannot read are named (rule `record-unreadable`), never taken for
+read. A Condition's clinical and verification status, however a feed codes it: FHIR's own
+codes (R4 and the older system URLs, with or without a system, or the STU3 bare code), the
+SNOMED CT problem statuses of C-CDA-derived feeds; a status that cannot be read is never
+taken for "active" or for "not there". A status Observation whose latest value says neither
+yes nor no is named too."""
 
 from __future__ import annotations
 
@@ -140,9 +142,9 @@ def test_a_condition_whose_status_cannot_be_read_is_named_never_taken_as_read(
     knowledge: Knowledge, clinical: Any, verification: Any, said: str
 ) -> None:
     found = cards(knowledge, asthma(clinical, verification))
-    assert set(found) == {"condition-unreadable"}
-    assert f"Asthma, uncomplicated ({said}" in found["condition-unreadable"]
-    assert "did not use them" in found["condition-unreadable"]
+    assert set(found) == {"record-unreadable"}
+    assert f"Asthma, uncomplicated ({said}" in found["record-unreadable"]
+    assert "did not use them" in found["record-unreadable"]
 
 
 def test_a_readable_active_condition_still_fires_beside_an_unreadable_one(
@@ -151,10 +153,10 @@ def test_a_readable_active_condition_still_fires_beside_an_unreadable_one(
     copd = asthma(ACTIVE, CONFIRMED, id="c-copd")
     copd["code"] = coded("http://hl7.org/fhir/sid/icd-10-cm", "J44.9", "COPD")
     found = cards(knowledge, copd, asthma({"text": "active?"}))
-    assert set(found) == {"respiratory-disease", "condition-unreadable"}
+    assert set(found) == {"respiratory-disease", "record-unreadable"}
     assert "COPD" in found["respiratory-disease"]
     assert "Asthma" not in found["respiratory-disease"]
-    assert "Asthma, uncomplicated" in found["condition-unreadable"]
+    assert "Asthma, uncomplicated" in found["record-unreadable"]
 
 
 def test_a_pregnancy_condition_of_unreadable_status_is_named_not_dropped(
@@ -163,10 +165,8 @@ def test_a_pregnancy_condition_of_unreadable_status_is_named_not_dropped(
     pregnancy = asthma({"text": "Current"}, None, id="c-preg")
     pregnancy["code"] = coded(SCT, "77386006", "Pregnancy")
     found = cards(knowledge, pregnancy)
-    assert set(found) == {"condition-unreadable"}
-    assert (
-        "Pregnancy (clinical status given as text only: 'Current')" in found["condition-unreadable"]
-    )
+    assert set(found) == {"record-unreadable"}
+    assert "Pregnancy (clinical status given as text only: 'Current')" in found["record-unreadable"]
 
 
 def test_the_second_module_reads_statuses_the_same_way_with_no_code_of_its_own() -> None:
@@ -183,7 +183,80 @@ def test_the_second_module_reads_statuses_the_same_way_with_no_code_of_its_own()
     assert set(cards(both, cirrhosis, draft=tizanidine)) == {"hepatic-impairment"}
     cirrhosis["clinicalStatus"] = {"text": "Active"}
     found = cards(both, cirrhosis, draft=tizanidine)
-    assert set(found) == {"condition-unreadable"}
-    assert (
-        "Cirrhosis (clinical status given as text only: 'Active')" in found["condition-unreadable"]
+    assert set(found) == {"record-unreadable"}
+    assert "Cirrhosis (clinical status given as text only: 'Active')" in found["record-unreadable"]
+
+
+# ----- status Observations: a latest value that says neither yes nor no
+LOINC = "http://loinc.org"
+
+
+def pregnancy_status(value: Any, when: str = "2026-11-20T09:15:00Z", **more: Any) -> dict[str, Any]:
+    obs: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": f"preg-{when}",
+        "status": "final",
+        "code": coded(LOINC, "82810-3", "Pregnancy status"),
+        "subject": {"reference": "Patient/p"},
+        "effectiveDateTime": when,
+        **more,
+    }
+    if value is not None:
+        obs["valueCodeableConcept"] = value
+    return obs
+
+
+def observation_cards(knowledge: Knowledge, *observations: dict[str, Any]) -> dict[str, str]:
+    answer = evaluate_hook(
+        knowledge,
+        "order-sign",
+        context(order("b", 5, 3, route=ORAL)),
+        PatientRecord(patient("1990-02-01"), observations=observations),
+        today=TODAY,
     )
+    return {c["source"]["topic"]["code"]: c["detail"] for c in answer["cards"]}
+
+
+PREGNANT = coded(LOINC, "LA15173-0", "Pregnant")
+NOT_PREGNANT = coded(LOINC, "LA26683-5", "Not pregnant")
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ({"text": "Pregnant"}, "value given as text only: 'Pregnant'"),
+        (coded(LOINC, "LA4489-6", "Unknown"), f"ValueSet: {LOINC}|LA4489-6 'Unknown'"),
+        (None, "no value"),
+        ({}, "value empty"),
+    ],
+)  # fmt: skip
+def test_a_pregnancy_status_that_says_neither_is_named_never_read_as_not_pregnant(
+    knowledge: Knowledge, value: Any, said: str
+) -> None:
+    found = observation_cards(knowledge, pregnancy_status(value))
+    assert set(found) == {"record-unreadable"}
+    assert "Pregnancy status on 2026-11-20 (" in found["record-unreadable"]
+    assert f"{said})" in found["record-unreadable"]
+
+
+def test_a_status_observation_with_another_kind_of_value_says_so(knowledge: Knowledge) -> None:
+    found = observation_cards(knowledge, pregnancy_status(None, valueString="yes"))
+    assert "Pregnancy status on 2026-11-20 (its value is a String)" in found["record-unreadable"]
+
+
+def test_a_readable_latest_status_decides_and_an_older_unreadable_one_is_not_named(
+    knowledge: Knowledge,
+) -> None:
+    older = pregnancy_status({"text": "?"}, "2026-10-01")
+    assert observation_cards(knowledge, older, pregnancy_status(NOT_PREGNANT)) == {}
+    assert set(observation_cards(knowledge, older, pregnancy_status(PREGNANT))) == {"pregnancy"}
+
+
+def test_an_unreadable_status_beside_a_pregnant_one_of_the_same_time_is_moot(
+    knowledge: Knowledge,
+) -> None:
+    same = [pregnancy_status(PREGNANT), pregnancy_status({"text": "?"})]
+    assert set(observation_cards(knowledge, *same)) == {"pregnancy"}
+    # beside a "not pregnant" of the same time it is named: that one alone does not decide
+    same = [pregnancy_status(NOT_PREGNANT), pregnancy_status({"text": "?"})]
+    assert set(observation_cards(knowledge, *same)) == {"record-unreadable"}
