@@ -13,7 +13,7 @@ The arithmetic of the doses met is remembered in bounded tables (``_memo``);
 from ._compute import daily_dose, order_route
 from ._memo import clear_memo
 from ._protocol import DoseKnowledge, Product
-from ._result import UNRECOGNISED, DailyDose, DoseUnknown
+from ._result import UNKNOWN_ROUTE, UNRECOGNISED, DailyDose, DoseUnknown
 from ._scale import scaled_order
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "DoseKnowledge",
     "DoseUnknown",
     "Product",
+    "UNKNOWN_ROUTE",
     "UNRECOGNISED",
     "clear_memo",
     "daily_dose",

@@ -9,6 +9,8 @@ from ..ucum import MASS_TO_MG, mass_factor
 
 #: the route of an order that states a route the knowledge does not classify
 UNRECOGNISED = "unrecognised"
+#: the route of an order that states none, and whose product, form and name imply none
+UNKNOWN_ROUTE = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

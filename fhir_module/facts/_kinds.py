@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from ..dosing import DailyDose, DoseUnknown, daily_dose
+from ..dosing import UNKNOWN_ROUTE, UNRECOGNISED, DailyDose, DoseUnknown, daily_dose
 from ..knowledge import KINDS, Declaration, Drug, Knowledge, Named, codings, render_value
 from ..knowledge import normalise_text as _normalise
 from ._facts import AgeRange, parse_date
@@ -57,6 +57,9 @@ ORDER_INTENT = frozenset(
 #: the statuses of an order that was never given (route-history)
 NEVER_GIVEN = frozenset({"entered-in-error", "cancelled", "draft"})
 NOT_COMPUTED = "cannot be computed"
+#: the routes of an order that may be any route: none stated or implied, or one stated that
+#: the knowledge does not classify (daily_dose's own words for them)
+UNSURE_ROUTES = (UNKNOWN_ROUTE, UNRECOGNISED)
 
 
 def is_live(order: Any) -> bool:
@@ -594,7 +597,7 @@ def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -
             for item in _own_orders(declaration, sources, judged)
             if str(item.order.get("status")) == "active"
             and str(item.order.get("intent")) in ORDER_INTENT
-            and sources.dose(item, judged.drug).route == judged.route
+            and sources.dose(item, judged.drug).route in (judged.route, *UNSURE_ROUTES)
         ]
     orders: list[RecordOrder] = found
     values: Values = {name: [] for name in KINDS["current-orders"].outputs}
@@ -602,7 +605,9 @@ def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -
     if not orders:
         return values
     doses = [sources.dose(item, judged.drug) for item in orders]
-    computed = [d for d in doses if isinstance(d, DailyDose)]
+    # an order of a route not stated or not classified may be of this route: it is among
+    # the current orders, but its dose is added to nothing (named in `uncomputed`)
+    computed = [d for d in doses if isinstance(d, DailyDose) and d.route == judged.route]
     # A partial authoredOn ("2026-10", "2026") counts as its first day.
     dates = [day for item in orders if (day := _first_day(item.order.get("authoredOn")))]
     if dates:
@@ -614,7 +619,11 @@ def current_orders(declaration: Declaration, sources: Sources, judged: Judged) -
     kept = [
         (item, d) for item, d in zip(orders, doses, strict=True) if not _replaced(item, sources)
     ]
-    unknown = [_uncomputed(item, d) for item, d in kept if not isinstance(d, DailyDose)]
+    unknown = [
+        _uncomputed(item, d)
+        for item, d in kept
+        if not (isinstance(d, DailyDose) and d.route == judged.route)
+    ]
     if unknown:
         values["uncomputed"] = clip("; ".join(unknown), PIECE_LIMIT)
     if len(computed) < len(doses):
@@ -671,7 +680,12 @@ def _uncomputed(item: RecordOrder, dose: Dose) -> str:
         shown += f", {item.reference}"
     authored = item.order.get("authoredOn")
     when = f" of {authored[:10]}" if isinstance(authored, str) and authored else ""
-    reason = dose.reason if isinstance(dose, DoseUnknown) else "its route is not known"
+    if isinstance(dose, DoseUnknown):
+        reason = dose.reason
+    elif dose.route == UNRECOGNISED:
+        reason = "its route is not one the module classifies, so it may be given by this route"
+    else:
+        reason = "its route is not known, so it may be given by this route"
     return clip(f"{shown} (active order{when}): {reason}", PIECE_LIMIT)
 
 

@@ -103,3 +103,57 @@ def test_real_orders_of_every_intent_are_added(terms: Knowledge, intent: str) ->
     request = _request("order-sign-combined-max-daily-dose")
     _on_record(request)["intent"] = intent
     assert _rules(terms, request) == ["combined-max-daily-dose"]
+
+
+def _without_route(order: dict[str, Any], route: Any = None) -> None:
+    """The order coded by the ingredient alone (no form to imply a route), its route removed
+    or replaced by one no route ValueSet classifies."""
+    order["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "57258"}]
+    }
+    for instruction in order["dosageInstruction"]:
+        instruction.pop("route", None)
+        if route is not None:
+            instruction["route"] = route
+
+
+#: a local route code with a text no route ValueSet names
+LOCAL_ROUTE = {
+    "coding": [{"system": "urn:oid:1.2.840.114350.1.13.0", "code": "99"}],
+    "text": "Per protocol",
+}
+
+
+@pytest.mark.parametrize(
+    ("route", "said"),
+    [
+        (None, "its route is not known, so it may be given by this route"),
+        (LOCAL_ROUTE, "it may be given by this route"),
+    ],
+)
+def test_an_active_order_of_no_known_route_may_be_of_this_route_and_is_said(
+    terms: Knowledge, route: Any, said: str
+) -> None:
+    request = _request("order-sign-combined-max-daily-dose")
+    _without_route(_on_record(request), route)
+    answer = evaluate(request, knowledge=terms, today=DAY)
+    [card] = answer["cards"]
+    assert card["source"]["topic"]["code"] == "combined-unchecked"
+    assert "MedicationRequest/mr-t-old (active order of 2026-11-10)" in card["detail"]
+    assert said in card["detail"]
+
+
+def test_a_baclofen_order_on_record_of_no_known_route_is_a_duplicate_not_a_new_start(
+    terms: Knowledge,
+) -> None:
+    request = json.loads(
+        (ROOT / "examples" / "order-sign-duplicate-therapy.request.json").read_text()
+    )
+    on_record = request["prefetch"]["medications"]["entry"][0]["resource"]
+    on_record["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1292"}]
+    }
+    for instruction in on_record["dosageInstruction"]:
+        instruction.pop("route", None)
+    rules = _rules(terms, request)
+    assert "duplicate-therapy" in rules and "starting-dose" not in rules
