@@ -500,20 +500,24 @@ def _holds_phrase(text: str, phrases: Iterable[str]) -> bool:
 
 def other_orders(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
     """Live orders on record and the other drafts of the request, of a medication in the
-    ValueSet."""
+    ValueSet; in `unidentified`, those of either whose Medication is not at hand."""
     key = ("other-orders", id(declaration), judged.on if declaration.within_days else None)
     cached = sources.cache.get(key)
     if cached is None:
         cached = sources.cache[key] = _live_orders(declaration, sources, judged.on)
     on_record, unidentified = cached
     found: list[dict[str, Any]] = [dict(item) for item in on_record]
+    unknown = list(unidentified)
     for item in sources.requested:
         if item.order is judged.order:
             continue
         match = _medication_match(item, declaration)
         if match is not None:
             found.append(_item(match, item.order.get("authoredOn"), "draft order in this request"))
-    return {"": found, "unidentified": clip("; ".join(unidentified), PIECE_LIMIT) or []}
+        elif _unidentified(item):
+            shown = item.named.display or item.named.reference
+            unknown.append(clip(f"{shown} (draft order in this request)", 120))
+    return {"": found, "unidentified": clip("; ".join(unknown), PIECE_LIMIT) or []}
 
 
 def _unidentified(item: RecordOrder) -> bool:

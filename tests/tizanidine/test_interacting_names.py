@@ -4,19 +4,25 @@ the order gives a text or a display; the ValueSet's display, then the code, only
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
+import pytest
+
+from fhir_module import evaluate
 from fhir_module.facts import PatientRecord
 from fhir_module.hooks import evaluate_hook
 from fhir_module.knowledge import Knowledge
 
 from ..engine.builders import context, order, patient
+from .conftest import ROOT
 
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
 NDC = "http://hl7.org/fhir/sid/ndc"
 TODAY = date(2026, 11, 26)
+EXAMPLES = ROOT / "examples" / "tizanidine"
 TABLET = {"coding": [{"system": RX, "code": "313412", "display": "tizanidine 2 MG Oral Tablet"}]}
 
 
@@ -98,3 +104,31 @@ def test_codes_alone_fall_back_to_the_value_set_display_then_the_code(terms: Kno
     )
     assert "Tizanidine with ciprofloxacin: contraindicated (potent CYP1A2 inhibitor)" in titles
     assert any(t.startswith("Tizanidine with G03AA07 (CYP1A2 inhibitor)") for t in titles)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "Medication/med-x",  # no fhirServer to read it from
+        "#med1",  # a contained Medication the draft does not contain
+    ],
+)
+def test_another_draft_whose_medication_is_not_at_hand_leaves_the_check_incomplete(
+    terms: Knowledge, reference: str
+) -> None:
+    request = json.loads((EXAMPLES / "order-sign-max-daily-dose.request.json").read_text())
+    request.pop("fhirServer", None)
+    request.pop("fhirAuthorization", None)
+    other = {
+        "resourceType": "MedicationRequest",
+        "id": "mr-other",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/pat-1"},
+        "medicationReference": {"reference": reference},
+    }
+    request["context"]["draftOrders"]["entry"].append({"resource": other})
+    answer = evaluate(request, knowledge=terms, today=TODAY)
+    cards = {c["source"]["topic"]["code"]: c for c in answer["cards"]}
+    assert "interaction-unchecked" in cards
+    assert f"{reference} (draft order in this request)" in cards["interaction-unchecked"]["detail"]
