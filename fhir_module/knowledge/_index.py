@@ -87,8 +87,6 @@ class Terms:
         self.tablet_unit_codes = tablet_unit_codes
         self.tablet_word = _words_pattern(list(tablet_words))
         by_route = {c: list(w) for c, w in route_words.items() if c in categories}
-        if tablet_words and "oral" in by_route:
-            by_route["oral"] += tablet_words  # a tablet in the name is taken by mouth
         self.route_name_words = tuple(
             (route, _words_pattern(found)) for route, found in sorted(by_route.items()) if found
         )
