@@ -67,6 +67,10 @@ def add_tablet_word(vs: dict[str, Any]) -> None:  # 'Tabl', as Swiss product nam
     )
 
 
+def add_oral_word(vs: dict[str, Any]) -> None:  # the same word, said to imply the oral route
+    _concept(vs, SCT, "26643006")["designation"].append({"use": NAME_WORD, "value": "Tabl"})
+
+
 def add_tablet_unit(vs: dict[str, Any]) -> None:  # SNOMED CT Tablet (unit of presentation)
     vs["compose"]["include"].append(
         {"system": SCT, "concept": [{"code": "732936001", "display": "Tablet"}]}
@@ -85,7 +89,15 @@ CASES = [
         add_tablet_word,
         _order("Baclofen Tabl 10 mg", TABLET),
         ("unknown", None),
-        ("oral", 60),
+        ("unknown", 60),  # per tablet now; the route is what route-oral's words say
+    ),
+    (
+        "oral word",
+        "ValueSet-route-oral.json",
+        add_oral_word,
+        _order("Baclofen Tabl 10 mg", TABLET),
+        ("unknown", None),
+        ("oral", None),  # oral now; the strength is per tablet only by tablet-units' words
     ),
     (
         "tablet unit code",
