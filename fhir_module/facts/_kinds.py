@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -172,9 +172,29 @@ def observation_time(obs: Mapping[str, Any]) -> str:
     return issued if isinstance(issued, str) else ""
 
 
-def _sort_key(when: str) -> tuple[date, str]:
-    """A partial date sorts as its first day, before a precise date of that day."""
-    return (_first_day(when) or date.min, when)
+#: how records are ordered in time: the instant (UTC), and whether it is a precise time
+TimeKey = tuple[datetime, bool]
+_NO_TIME: TimeKey = (datetime.min.replace(tzinfo=UTC), False)
+
+
+def _sort_key(when: str) -> TimeKey:
+    """The instant of a record's time, in UTC, so that one instant written with two offsets
+    is one time and a later one in another offset is later; a time without an offset is read
+    as UTC. A partial date (a year, a month, a day) sorts as its first day's start, before
+    a precise time of that instant; a record without a readable time is older than all."""
+    day = _first_day(when)
+    if day is None:
+        return _NO_TIME
+    if "T" in when:
+        try:
+            moment = datetime.fromisoformat(when)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return (moment.astimezone(UTC), True)
+    return (datetime(day.year, day.month, day.day, tzinfo=UTC), False)
 
 
 def within(declaration: Declaration, when: Any, on: date) -> bool:
@@ -353,15 +373,15 @@ def observation_quantity(declaration: Declaration, sources: Sources, judged: Jud
     rule's comparison). A result of that date or later that cannot be read makes the fact
     unreadable: it is named in `unreadable`, and the variable is empty when one shares the
     chosen result's date."""
-    readable: list[tuple[tuple[date, str], Decimal, Mapping[str, Any], Mapping[str, Any]]] = []
-    skipped: list[tuple[tuple[date, str], str]] = []
+    readable: list[tuple[TimeKey, Decimal, Mapping[str, Any], Mapping[str, Any]]] = []
+    skipped: list[tuple[TimeKey, str]] = []
     for when, obs in _final_observations(declaration, sources, judged.on):
         quantity = obs.get("valueQuantity")
         key = _sort_key(when)
         value = quantity.get("value") if isinstance(quantity, Mapping) else None
         unit = _accepted_unit(quantity, declaration.units)
         number = _number(value)
-        if number is None or not unit:
+        if number is None or not unit or number < 0 or _comparator(quantity):
             skipped.append((key, _unreadable(obs, quantity)))
             continue
         readable.append((key, number, obs, quantity))  # type: ignore[arg-type]
@@ -420,12 +440,27 @@ def _accepted_unit(quantity: Any, units: Sequence[str]) -> str:
     return next((u for u in units if _unit_text(u) == wanted), "")
 
 
+def _comparator(quantity: Any) -> str:
+    """A Quantity's comparator (`<`, `<=`, `>=`, `>`, `ad`): the value is a bound, not the
+    value; '' without one."""
+    found = quantity.get("comparator") if isinstance(quantity, Mapping) else None
+    return found if isinstance(found, str) else ("?" if found is not None else "")
+
+
 def _unreadable(obs: Mapping[str, Any], quantity: Any) -> str:
     """An Observation the quantity fact could not read, in words."""
     value = quantity.get("value") if isinstance(quantity, Mapping) else None
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return clip(f"{label(obs.get('code'))} without a quantity value", 120)
     unit = quantity.get("code") or quantity.get("unit") or "no unit"
+    shown = render_value([value])
+    comparator = _comparator(quantity)
+    if comparator:
+        return clip(
+            f"{label(obs.get('code'))} {comparator}{shown} {unit} (a bound, not a value)", 120
+        )
+    if _number(value) is not None and Decimal(str(value)) < 0:
+        return clip(f"{label(obs.get('code'))} {shown} {unit} (a negative value)", 120)
     return clip(f"{label(obs.get('code'))} in {unit}", 120)
 
 

@@ -98,3 +98,47 @@ def test_an_unreadable_result_of_the_latest_date_leaves_kidney_function_unchecke
     detail = cards["renal-unreadable"]["detail"]
     assert "Creatinine clearance" in detail
     assert "older" not in detail  # the readable one is of the same date, not older
+
+
+# ----- the time of a result is its instant, whatever offset the feed writes it in
+@pytest.mark.parametrize(
+    ("low_at", "high_at", "fires"),
+    [
+        # 20 at 09:30Z is later than 30 at 10:00+02:00 (08:00Z): the latest, 20, fires
+        ("2026-11-20T09:30:00Z", "2026-11-20T10:00:00+02:00", True),
+        # 30 at 10:00Z is later than 20 at 11:00+02:00 (09:00Z): 30 is the latest
+        ("2026-11-20T11:00:00+02:00", "2026-11-20T10:00:00Z", False),
+        # one instant in two offsets is one time: of the two, the lowest counts
+        ("2026-11-20T08:00:00Z", "2026-11-20T10:00:00+02:00", True),
+        ("2026-11-20T10:00:00+02:00", "2026-11-20T08:00:00Z", True),
+        # a time without an offset is read as UTC
+        ("2026-11-20T09:30:00", "2026-11-20T10:00:00+02:00", True),
+        # a date alone is that day's start: a precise time of the day is later
+        ("2026-11-20", "2026-11-20T08:00:00Z", False),
+        ("2026-11-20T08:00:00Z", "2026-11-20", True),
+    ],
+)
+def test_results_are_ordered_by_their_instant(
+    terms: Knowledge, low_at: str, high_at: str, fires: bool
+) -> None:
+    cards = _cards(terms, _egfr("low", 20, low_at), _egfr("high", 30, high_at))
+    assert ("renal-impairment" in cards) is fires
+    assert "renal-unreadable" not in cards
+
+
+@pytest.mark.parametrize(
+    ("quantity", "said"),
+    [
+        ({"value": 30, "comparator": "<"}, "eGFR (CKD-EPI 2021) <30 mL/min/{1.73_m2} (a bound"),
+        ({"value": 90, "comparator": ">"}, "eGFR (CKD-EPI 2021) >90 mL/min/{1.73_m2} (a bound"),
+        ({"value": -5}, "eGFR (CKD-EPI 2021) -5 mL/min/{1.73_m2} (a negative value)"),
+    ],
+)
+def test_a_bound_or_a_negative_value_is_not_read_as_the_value(
+    terms: Knowledge, quantity: dict[str, Any], said: str
+) -> None:
+    result = _egfr("bound", 0)
+    result["valueQuantity"].update(quantity)
+    cards = _cards(terms, result)
+    assert set(cards) == {"renal-unreadable"}
+    assert said in cards["renal-unreadable"]["detail"]
