@@ -92,7 +92,9 @@ def _shut(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class _Connection(HTTPConnection):
+class _Watched(HTTPConnection):
+    """A connection whose sends and response reads are watched against the call's deadline."""
+
     def send(self, data: Any) -> None:
         # The request body too: a server that reads it slowly holds no send past the deadline.
         if self.sock is None and self.auto_open:
@@ -105,17 +107,12 @@ class _Connection(HTTPConnection):
             return super().getresponse()
 
 
-class _TlsConnection(HTTPSConnection):
-    def send(self, data: Any) -> None:
-        # The request body too: a server that reads it slowly holds no send past the deadline.
-        if self.sock is None and self.auto_open:
-            self.connect()
-        with _watchdog(self.sock):
-            super().send(data)
+class _Connection(_Watched):
+    pass
 
-    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 has it
-        with _watchdog(self.sock):
-            return super().getresponse()
+
+class _TlsConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class _Adapter(HTTPAdapter):
