@@ -3,18 +3,20 @@
 A module's Library declares which facts its rules read (knowledge/_declarations.py); each
 declaration names a kind, and the kind reads the records with the declaration's ValueSets,
 units, route and date window. The rules FHIR gives records are written here once: final
-Observations only, the latest wins (partial dates as their first day), refuted and
-entered-in-error records count for nothing, dateFilter windows before the order's date.
+Observations only, the latest wins (times compared as instants; a partial date is of the
+latest time with each time it may be), refuted and entered-in-error records count for
+nothing, dateFilter windows before the order's date.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ..dosing import UNKNOWN_ROUTE, UNRECOGNISED, DailyDose, DoseUnknown, daily_dose
 from ..knowledge import KINDS, Declaration, Drug, Knowledge, Named, codings, render_value
@@ -172,29 +174,121 @@ def observation_time(obs: Mapping[str, Any]) -> str:
     return issued if isinstance(issued, str) else ""
 
 
-#: how records are ordered in time: the instant (UTC), and whether it is a precise time
-TimeKey = tuple[datetime, bool]
-_NO_TIME: TimeKey = (datetime.min.replace(tzinfo=UTC), False)
+#: FHIR's widest time-zone offsets (its dateTime type allows -14:00 to +14:00), in
+#: nanoseconds: a date written without a time is of some hour of its days in one of them
+_ZONE = 14 * 3600 * 10**9
+_DAY = 86400 * 10**9
+#: the time of a FHIR dateTime after its date: hh:mm[:ss[.fraction]] and an offset
+_TIME = re.compile(r"T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:Z|([+-])(\d{2}):(\d{2}))?")
 
 
-def _sort_key(when: str) -> TimeKey:
-    """The instant of a record's time, in UTC, so that one instant written with two offsets
-    is one time and a later one in another offset is later; a time without an offset is read
-    as UTC. A partial date (a year, a month, a day) sorts as its first day's start, before
-    a precise time of that instant; a record without a readable time is older than all."""
-    day = _first_day(when)
-    if day is None:
-        return _NO_TIME
-    if "T" in when:
-        try:
-            moment = datetime.fromisoformat(when)
-        except ValueError:
-            moment = None
+class Span(NamedTuple):
+    """When a record was made, in nanoseconds of UTC since 0001-01-01: an instant (`start`
+    equal to `end`), or the days of a partial date (`end` excluded), which has no time zone."""
+
+    start: int
+    end: int
+
+    @property
+    def precise(self) -> bool:
+        return self.start == self.end
+
+
+def _instant(day: date, rest: str) -> int | None:
+    """The instant of a dateTime whose date is `day` and whose time part is `rest`, in UTC:
+    an offset is taken off, a time without one is read as UTC; None for no readable time."""
+    match = _TIME.fullmatch(rest)
+    if match is None:
+        return None
+    hour, minute, second, fraction, sign, zone_hours, zone_minutes = match.groups()
+    h, m, s = int(hour), int(minute), int(second or 0)
+    if h > 23 or m > 59 or s > 60:  # 60: a leap second
+        return None
+    offset = 0
+    if sign:
+        oh, om = int(zone_hours), int(zone_minutes)
+        if oh > 14 or om > 59:
+            return None
+        offset = (oh * 60 + om) * 60 * (1 if sign == "+" else -1)
+    nanoseconds = int((fraction or "0")[:9].ljust(9, "0"))
+    return (day.toordinal() * 86400 + h * 3600 + m * 60 + s - offset) * 10**9 + nanoseconds
+
+
+def _span(when: str) -> Span | None:
+    """When a record dated `when` was made: the instant of a precise time (any offset, so
+    that one instant written in two offsets is one time), else the days its date gives (a
+    year, a month, a day; a time that cannot be read leaves its day); None without a date."""
+    parsed = parse_date(when)
+    if parsed is None:
+        return None
+    year, month, day = parsed
+    first = date(year, month or 1, day or 1)
+    if day is not None:
+        moment = _instant(first, when[10:])
         if moment is not None:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            return (moment.astimezone(UTC), True)
-    return (datetime(day.year, day.month, day.day, tzinfo=UTC), False)
+            return Span(moment, moment)
+        last = first
+    elif month is not None:
+        last = date(year, month, calendar.monthrange(year, month)[1])
+    else:
+        last = date(year, 12, 31)
+    return Span(first.toordinal() * _DAY, (last.toordinal() + 1) * _DAY)
+
+
+class _Frontier(NamedTuple):
+    """What says whether a record is older than one of some records: their latest precise
+    time, the latest start of their partial dates, and whether any is dated."""
+
+    instant: int | None
+    start: int | None
+    dated: bool
+
+
+def _frontier(spans: Iterable[Span | None]) -> _Frontier:
+    instants: list[int] = []
+    starts: list[int] = []
+    for span in spans:
+        if span is not None:
+            (instants if span.precise else starts).append(span.start)
+    return _Frontier(
+        max(instants, default=None), max(starts, default=None), bool(instants or starts)
+    )
+
+
+def _older(span: Span | None, recent: _Frontier) -> bool:
+    """Whether a record made at `span` was certainly made before one of the records `recent`
+    sums up. An instant is before a later instant, and before a partial date whose days start
+    more than 14 hours after it (in every time zone); the days of a partial date are before
+    an instant 14 hours or more after they end, and before a partial date starting on or after
+    their end. An undated record is older than every dated one."""
+    if span is None:
+        return recent.dated
+    if span.precise:
+        return (recent.instant is not None and recent.instant > span.start) or (
+            recent.start is not None and recent.start - _ZONE > span.start
+        )
+    return (recent.start is not None and recent.start >= span.end) or (
+        recent.instant is not None and recent.instant >= span.end + _ZONE
+    )
+
+
+def _before(span: Span | None, other: Span | None) -> bool:
+    """Whether a record made at `span` was certainly made before one made at `other`."""
+    return _older(span, _frontier((other,)))
+
+
+_T = TypeVar("_T")
+
+
+def latest_of(found: Sequence[tuple[str, _T]]) -> list[tuple[str, _T]]:
+    """Of records (their dates first), those of the latest time: each that no other was
+    certainly made after (`_older`). So one instant in two offsets is one time, a later
+    instant in any offset is later, and a partial date is of the latest time with a latest
+    precise time it cannot be ordered against (within 14 hours of its days) or a partial date
+    whose days overlap its own: the kinds' rule for several of one time then decides."""
+    spans = [_span(when) for when, _ in found]
+    recent = _frontier(spans)
+    return [item for item, span in zip(found, spans, strict=True) if not _older(span, recent)]
 
 
 def within(declaration: Declaration, when: Any, on: date) -> bool:
@@ -251,11 +345,8 @@ def observation_status(declaration: Declaration, sources: Sources, judged: Judge
     found = _final_observations(declaration, sources, judged.on)
     if not found:
         return Decision(False, False, "")
-    latest = max(_sort_key(w) for w, _ in found)
     yes, no, unread = [], [], []
-    for when, obs in found:
-        if _sort_key(when) != latest:
-            continue
+    for when, obs in latest_of(found):
         value = obs.get("valueCodeableConcept")
         on = f" on {when[:10]}" if when else ""
         shown = f"Observation{on}: {label(value)}"
@@ -368,33 +459,38 @@ BOOLEAN_KINDS: dict[str, Callable[[Declaration, Sources, Judged], Decision]] = {
 
 # ----- the other kinds: output name -> value
 def observation_quantity(declaration: Declaration, sources: Sources, judged: Judged) -> Values:
-    """The latest final Observation with a value in an accepted unit; of several of the
-    latest date, the first in the declaration's `sort` on value (the least safe for the
-    rule's comparison). A result of that date or later that cannot be read makes the fact
-    unreadable: it is named in `unreadable`, and the variable is empty when one shares the
-    chosen result's date."""
-    readable: list[tuple[TimeKey, Decimal, Mapping[str, Any], Mapping[str, Any]]] = []
-    skipped: list[tuple[TimeKey, str]] = []
+    """The latest final Observation with a plain value in an accepted unit; of several of the
+    latest time (`latest_of`), the first in the declaration's `sort` on value (the least safe
+    for the rule's comparison). A result that cannot be read (another unit, no value, a
+    comparator, a negative value) and is not older than a readable one makes the fact
+    unreadable: it is named in `unreadable`, and the variable is empty unless the chosen
+    result is certainly older than each such one."""
+    readable: list[tuple[Span | None, Decimal, Mapping[str, Any], Mapping[str, Any]]] = []
+    skipped: list[tuple[Span | None, str]] = []
     for when, obs in _final_observations(declaration, sources, judged.on):
         quantity = obs.get("valueQuantity")
-        key = _sort_key(when)
+        span = _span(when)
         value = quantity.get("value") if isinstance(quantity, Mapping) else None
         unit = _accepted_unit(quantity, declaration.units)
         number = _number(value)
         if number is None or not unit or number < 0 or _comparator(quantity):
-            skipped.append((key, _unreadable(obs, quantity)))
+            skipped.append((span, _unreadable(obs, quantity)))
             continue
-        readable.append((key, number, obs, quantity))  # type: ignore[arg-type]
-    latest = max((key for key, *_ in readable), default=None)
+        readable.append((span, number, obs, quantity))  # type: ignore[arg-type]
+    recent = _frontier(span for span, *_ in readable)
+    latest = [item for item in readable if not _older(item[0], recent)]
+    later = [(span, text) for span, text in skipped if not _older(span, recent)]
     values: Values = {"": [], "unreadable": []}
-    later = [text for key, text in skipped if latest is None or key >= latest]
     if later:
-        values["unreadable"] = clip("; ".join(later), PIECE_LIMIT)
-    if latest is None or any(key == latest for key, _ in skipped):
+        values["unreadable"] = clip("; ".join(text for _, text in later), PIECE_LIMIT)
+    if not latest:
         return values
-    same_day = [item for item in readable if item[0] == latest]
+    # of equal values the later time counts, so that the feed's order never decides
+    latest.sort(key=lambda item: _when(item[0]), reverse=True)
     pick = max if declaration.value_order == "descending" else min
-    _, _, obs, quantity = pick(same_day, key=lambda item: item[1])
+    span, _, obs, quantity = pick(latest, key=lambda item: item[1])
+    if not all(_before(span, other) for other, _ in later):
+        return values
     unit = _accepted_unit(quantity, declaration.units)
     amount = quantity["value"]
     text = f"{label(obs.get('code'))} {render_value([amount])} {unit}"
@@ -405,6 +501,10 @@ def observation_quantity(declaration: Declaration, sources: Sources, judged: Jud
         "text": clip(text, PIECE_LIMIT),
     }
     return values
+
+
+def _when(span: Span | None) -> tuple[int, int]:
+    return (span.start, span.end) if span is not None else (-1, -1)
 
 
 def _number(value: Any) -> Decimal | None:
@@ -456,9 +556,8 @@ def _unreadable(obs: Mapping[str, Any], quantity: Any) -> str:
     shown = render_value([value])
     comparator = _comparator(quantity)
     if comparator:
-        return clip(
-            f"{label(obs.get('code'))} {comparator}{shown} {unit} (a bound, not a value)", 120
-        )
+        bound = f"{comparator} {shown}" if comparator.isalpha() else f"{comparator}{shown}"
+        return clip(f"{label(obs.get('code'))} {bound} {unit} (a bound, not a value)", 120)
     if _number(value) is not None and Decimal(str(value)) < 0:
         return clip(f"{label(obs.get('code'))} {shown} {unit} (a negative value)", 120)
     return clip(f"{label(obs.get('code'))} in {unit}", 120)

@@ -228,7 +228,8 @@ def test_both_declarations_saying_true_give_both_evidences(knowledge: Knowledge)
     }
 
 
-def test_a_partial_date_sorts_as_its_first_day(knowledge: Knowledge) -> None:
+def test_a_partial_date_is_of_the_latest_time_with_a_day_it_may_be(knowledge: Knowledge) -> None:
+    """ "2026-11" may be the 3rd or later: the two are of one time, and they disagree."""
     facts = status_declarations(knowledge)
     record = PatientRecord(
         observations=(
@@ -239,7 +240,19 @@ def test_a_partial_date_sorts_as_its_first_day(knowledge: Knowledge) -> None:
     env = run(knowledge, facts, record)
     assert (env["pregnant"], env["pregnancyEvidence"]) == (
         True,
-        "Observation on 2026-11-03: 77386006",
+        "Observation on 2026-11-03: 77386006; Observation on 2026-11: 60001007",
+    )
+    # a month before the latest day is older
+    record = PatientRecord(
+        observations=(
+            observation(PREGNANCY_STATUS, PREGNANT, "2026-10"),
+            observation(PREGNANCY_STATUS, NOT_PREGNANT, "2026-11-03"),
+        )
+    )
+    env = run(knowledge, facts, record)
+    assert (env["pregnant"], env["pregnancyEvidence"]) == (
+        False,
+        "Observation on 2026-11-03: 60001007",
     )
 
 
@@ -658,6 +671,26 @@ def test_of_results_of_the_latest_date_the_declared_sort_on_value_chooses(
         low = run(knowledge, renal(knowledge), record)["renalFunction"]
         high = run(knowledge, renal(knowledge, sort="descending"), record)["renalFunction"]
         assert (low["value"], high["value"]) == (24, 40)
+
+
+def test_the_declared_sort_chooses_between_a_time_and_a_date_only_result_of_its_day(
+    knowledge: Knowledge,
+) -> None:
+    """The date-only 40 may be of any hour of the 20th: neither is later than the other."""
+    pair = (egfr(40, "mL/min", "2026-11-20"), egfr(24, "mL/min", "2026-11-20T10:00:00+01:00"))
+    for observations in (pair, pair[::-1]):
+        record = PatientRecord(observations=observations)
+        low = run(knowledge, renal(knowledge), record)["renalFunction"]
+        high = run(knowledge, renal(knowledge, sort="descending"), record)["renalFunction"]
+        assert (low["value"], low["date"]) == (24, "2026-11-20T10:00:00+01:00")
+        assert (high["value"], high["date"]) == (40, "2026-11-20")
+
+
+def test_of_equal_values_of_one_time_the_later_is_shown(knowledge: Knowledge) -> None:
+    pair = (egfr(24, "mL/min", "2026-11-20"), egfr(24, "mL/min", "2026-11-20T10:00:00+01:00"))
+    for observations in (pair, pair[::-1]):
+        env = run(knowledge, renal(knowledge), PatientRecord(observations=observations))
+        assert env["renalFunction"]["date"] == "2026-11-20T10:00:00+01:00"
 
 
 def test_an_unreadable_result_of_the_latest_date_makes_the_fact_unreadable(
