@@ -108,8 +108,9 @@ class _Raise(ErrorListener):  # type: ignore[misc]  # antlr4 ships no type hints
 
 
 #: the tokens that hold free text, as FHIRPath's lexer reads them: a string literal (its
-#: escapes those of the grammar's ESC: a backslash before one of `'\/fnrt or uXXXX), a
-#: delimited identifier, a comment; a quote that starts no valid literal matches alone
+#: escapes those of the grammar's ESC: a backslash before one of `'\/fnrt, or u and four
+#: hex digits), a delimited identifier, a comment; a quote that starts no valid literal
+#: matches alone
 _TEXT_TOKENS = re.compile(
     r"'((?:[^'\\]|\\[`'\\/fnrt]|\\u[0-9a-fA-F]{4})*)'|`(?:[^`\\]|\\.)*`|/\*.*?\*/|//[^\r\n]*|'",
     re.DOTALL,
