@@ -98,13 +98,14 @@ def ndc_candidates(code: Any) -> tuple[str, ...]:
 
 def ndc_problem(code: Any) -> str:
     """Why an NDC in the knowledge is refused (ndc_product found no product in it)."""
-    if len(ndc_candidates(code)) > 1 and len(code.strip()) == 10:
+    ambiguous = len(ndc_candidates(code)) > 1
+    if ambiguous and len(code.strip()) == 10:
         return (
             f"{code!r} is an NDC of 10 digits without hyphens, which may be written 4-4-2, "
             "5-3-2 or 5-4-1, so its product cannot be told: write it with its hyphens, or as "
             "the 11-digit code"
         )
-    if len(ndc_candidates(code)) > 1:
+    if ambiguous:
         return (
             f"{code!r} is an NDC product code of 8 digits without a hyphen, which may be "
             "written 4-4 or 5-3, so its product cannot be told: write it with its hyphen, or "
