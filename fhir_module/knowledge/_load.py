@@ -1,4 +1,5 @@
-"""Reading knowledge files: JSON, then FHIR R4 structure (fhir.resources), then profiles."""
+"""Reading knowledge files: JSON, then FHIR R4 structure (fhir.resources, after a first
+look that spares it where a resource is plainly valid: _structure), then profiles."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from ..errors import KnowledgeError
+from ._structure import plainly_valid
 
 SUPPORTED_TYPES = frozenset(
     {
@@ -199,10 +201,20 @@ def read_json(path: Path, objects: dict[int, dict[str, Any]] | None = None) -> A
         raise KnowledgeError(path.name, "$", f"is not valid JSON ({exc})") from None
 
 
+#: the problem of a resource fhir.resources fails on without naming an element
+UNREADABLE_STRUCTURE = (
+    "$: not FHIR R4 structure: an element holds a value of a kind its type cannot have"
+    " (a primitive's extension `_name` that is not an object, or the like)"
+)
+
+
 def structure_problems(resource: Any) -> list[str]:
-    """FHIR R4 structural problems of a parsed resource, as 'element: problem' lines."""
+    """FHIR R4 structural problems of a parsed resource, as 'element: problem' lines: those
+    fhir.resources finds, where a first look (_structure) does not find it plainly valid."""
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         return ["resourceType: missing; not a FHIR resource"]
+    if plainly_valid(resource):
+        return []
     try:
         model = get_fhir_model_class(resource["resourceType"])
     except KeyError:
@@ -211,6 +223,10 @@ def structure_problems(resource: Any) -> list[str]:
         model.model_validate(resource)
     except ValidationError as exc:
         return [f"{_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
+    except (AttributeError, TypeError, ValueError):
+        # a validator of fhir.resources that fails on a value of the wrong kind (a
+        # primitive's extension `_name` given as true) rather than naming it
+        return [UNREADABLE_STRUCTURE]
     return []
 
 
