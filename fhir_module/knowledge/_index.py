@@ -982,14 +982,20 @@ class Knowledge:
         bases = {
             u[: u.rfind("/" + f.resource["resourceType"] + "/")] for u, f in self.by_url.items()
         }
+        #: each URL met: whether it is of the module's bases yet resolves to nothing loaded
+        unresolved: dict[str, bool] = {}
         for f in self.files:
-            for element, url in _canonicals(f.resource):
-                plain = url.split("|")[0]
-                if (
-                    any(plain.startswith(b + "/") for b in bases)
-                    and plain not in self.by_url
-                    and "/".join(plain.split("/")[-2:]) not in self.by_key
-                ):
+            for url in _canonical_values(f.resource):
+                missing = unresolved.get(url)
+                if missing is None:
+                    plain = url.split("|")[0]
+                    missing = unresolved[url] = (
+                        any(plain.startswith(b + "/") for b in bases)
+                        and plain not in self.by_url
+                        and "/".join(plain.split("/")[-2:]) not in self.by_key
+                    )
+                if missing:
+                    element = next(e for e, u in _canonicals(f.resource) if u == url)
                     raise KnowledgeError(f.name, element, f"{url} does not resolve in the module")
 
 
@@ -1007,6 +1013,38 @@ def _builtin_hint(*files: SourceFile) -> str:
     )
 
 
+#: the members whose text is a canonical URL, and those that list canonical URLs
+_CANONICAL_MEMBERS = frozenset({"system", "valueSet", "resource", "url", "valueCanonical"})
+_CANONICAL_LISTS = frozenset({"profile", "library"})
+
+
+def _canonical_values(resource: Any) -> list[str]:
+    """The URLs _canonicals yields, in its order, without the paths to them (made only
+    for the URL that does not resolve)."""
+    found: list[str] = []
+
+    def walk(node: Any, top: bool) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if (
+                    isinstance(value, str)
+                    and key in _CANONICAL_MEMBERS
+                    and not (top and key == "url")
+                    and value.startswith("http")
+                ):
+                    found.append(value)
+                elif key in _CANONICAL_LISTS and isinstance(value, list):
+                    found.extend(v for v in value if isinstance(v, str))
+                else:
+                    walk(value, False)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, False)
+
+    walk(resource, True)
+    return found
+
+
 def _canonicals(node: Any, path: str = "") -> Iterable[tuple[str, str]]:
     """Every URL-valued element (url, system, profile, valueSet, resource, ...) but own url."""
     if isinstance(node, Mapping):
@@ -1014,12 +1052,12 @@ def _canonicals(node: Any, path: str = "") -> Iterable[tuple[str, str]]:
             sub = f"{path}.{key}" if path else key
             if (
                 isinstance(value, str)
-                and key in ("system", "valueSet", "resource", "url", "valueCanonical")
+                and key in _CANONICAL_MEMBERS
                 and sub != "url"
                 and value.startswith("http")
             ):
                 yield sub, value
-            elif key in ("profile", "library") and isinstance(value, list):
+            elif key in _CANONICAL_LISTS and isinstance(value, list):
                 yield from ((f"{sub}[{i}]", v) for i, v in enumerate(value) if isinstance(v, str))
             else:
                 yield from _canonicals(value, sub)

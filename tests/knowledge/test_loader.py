@@ -131,8 +131,23 @@ def test_unresolved_canonical(copy: Path) -> None:
             valueSet="http://fhir-module.org/fhir/ValueSet/nowhere"
         ),
     )
-    with pytest.raises(KnowledgeError, match="does not resolve in the module"):
+    with pytest.raises(KnowledgeError, match="does not resolve in the module") as raised:
         load(copy)
+    assert raised.value.element == "action[0].trigger[0].data[0].codeFilter[0].valueSet"
+
+
+def test_unresolved_canonical_named_where_first_met(copy: Path) -> None:
+    # one URL that resolves to nothing, twice in a file: the error names its first place
+    nowhere = "http://fhir-module.org/fhir/ValueSet/nowhere"
+
+    def change(r: dict[str, Any]) -> None:
+        r["action"][1]["trigger"][0]["data"][0]["codeFilter"][0]["valueSet"] = nowhere
+        r["action"][2]["trigger"][0]["data"][0]["codeFilter"][0]["valueSet"] = nowhere
+
+    edit(copy, PD, change)
+    with pytest.raises(KnowledgeError, match="nowhere does not resolve") as raised:
+        load(copy)
+    assert raised.value.element == "action[1].trigger[0].data[0].codeFilter[0].valueSet"
 
 
 def test_value_set_filter_that_cannot_be_evaluated(copy: Path) -> None:
