@@ -1024,7 +1024,7 @@ def _canonical_values(resource: Any) -> list[str]:
     found: list[str] = []
 
     def walk(node: Any, top: bool) -> None:
-        if isinstance(node, Mapping):
+        if isinstance(node, dict):
             for key, value in node.items():
                 if (
                     isinstance(value, str)

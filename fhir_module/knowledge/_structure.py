@@ -99,14 +99,11 @@ class Shape:
         self.walked: bool | None = None
 
     def _read(self) -> bool:
+        """Read the model's description; `walked` is set last, so that a shape is used
+        only once all of it is read (by whichever thread reads it first)."""
         model = self.model
         decorators = model.__pydantic_decorators__
-        self.walked = (
-            set(decorators.model_validators) <= _COMMON_VALIDATORS
-            and not decorators.field_validators
-            and not decorators.validators
-            and not decorators.root_validators
-        )
+        members: dict[str, _Member] = {}
         required: set[str] = set()
         names: dict[str, str] = {}
         for name, info in model.model_fields.items():
@@ -116,18 +113,25 @@ class Shape:
                 continue  # not walked: a resource with either goes to fhir.resources
             if info.is_required():
                 required.add(alias)
-            member = _member(info.annotation) if not info.metadata else None
-            if member is not None:
-                self.members[alias] = member
+            if not info.metadata:  # constraints of the field's own: not walked here
+                members[alias] = _member(info.annotation)
         # required primitives (their extension `_name` may stand for them: not walked here)
         for name, _ in model.get_required_fields(None):  # type: ignore[arg-type]
             required.add(names[name])
+        choices = []
         for fields in model.get_one_of_many_fields(None).values():  # type: ignore[arg-type]
             extra = model.model_fields[fields[0]].json_schema_extra
             must = isinstance(extra, dict) and extra.get("one_of_many_required") is True
-            self.choices.append((tuple(names[f] for f in fields), must))
-        self.required = frozenset(required)
-        return self.walked
+            choices.append((tuple(names[f] for f in fields), must))
+        self.members, self.required, self.choices = members, frozenset(required), choices
+        walked = (
+            set(decorators.model_validators) <= _COMMON_VALIDATORS
+            and not decorators.field_validators
+            and not decorators.validators
+            and not decorators.root_validators
+        )
+        self.walked = walked
+        return walked
 
     def accepts(self, node: Any, top: bool = False) -> bool:
         """Whether fhir.resources plainly accepts the JSON object as this type (at the
@@ -168,7 +172,7 @@ def _accepts(member: _Member, value: Any) -> bool:
     return member.shape is not None and member.shape.accepts(value)
 
 
-def _member(annotation: Any) -> _Member | None:
+def _member(annotation: Any) -> _Member:
     """A member of this annotation (its type None when of a kind not walked here)."""
     many = False
     item = _optional(annotation)
