@@ -28,6 +28,10 @@ def _parse(document: Mapping[str, Any] | str | bytes) -> Any:
             raise InvalidRequest(
                 f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})"
             ) from None
+        except RecursionError:
+            raise InvalidRequest("not readable JSON: arrays or objects nested too deep") from None
+        except ValueError:  # json.loads reads integers of at most sys.get_int_max_str_digits()
+            raise InvalidRequest("not valid JSON (a number too long to read)") from None
     return document
 
 

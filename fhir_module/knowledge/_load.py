@@ -199,13 +199,25 @@ def read_json(path: Path, objects: dict[int, dict[str, Any]] | None = None) -> A
         raise KnowledgeError(path.name, "$", f"cannot be read ({exc.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise KnowledgeError(path.name, "$", f"is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise KnowledgeError(path.name, "$", JSON_TOO_DEEP) from None
+    except ValueError:  # json.loads reads integers of at most sys.get_int_max_str_digits()
+        raise KnowledgeError(path.name, "$", JSON_NUMBER_TOO_LONG) from None
 
 
-#: the problem of a resource fhir.resources fails on without naming an element
+#: the problem of a resource fhir.resources fails on without naming an element: one of its
+#: validators meets a value of a kind it does not expect (a primitive's extension `_name`
+#: given as a string, a number for a url) and fails on it rather than naming it
 UNREADABLE_STRUCTURE = (
     "$: not FHIR R4 structure: an element holds a value of a kind its type cannot have"
-    " (a primitive's extension `_name` that is not an object, or the like)"
+    " (a primitive's extension `_name` that is not an object, a number for a url, or the like)"
 )
+#: the problem of a file whose JSON is nested deeper than it can be read
+JSON_TOO_DEEP = "is not readable JSON: arrays or objects nested too deep"
+#: the problem of a file holding a number too long for JSON to be read
+JSON_NUMBER_TOO_LONG = "is not valid JSON (a number too long to read)"
+#: the problem of a resource nested deeper than its structure can be checked
+TOO_DEEP = "$: elements nested too deep for their structure to be checked"
 
 
 def structure_problems(resource: Any) -> list[str]:
@@ -217,15 +229,15 @@ def structure_problems(resource: Any) -> list[str]:
         return []
     try:
         model = get_fhir_model_class(resource["resourceType"])
-    except KeyError:
+    except (KeyError, ValueError):
         return [f"resourceType: unknown FHIR resource type {resource['resourceType']!r}"]
     try:
         model.model_validate(resource)
     except ValidationError as exc:
         return [f"{_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
-    except (AttributeError, TypeError, ValueError):
-        # a validator of fhir.resources that fails on a value of the wrong kind (a
-        # primitive's extension `_name` given as true) rather than naming it
+    except RecursionError:
+        return [TOO_DEEP]
+    except Exception:  # noqa: BLE001 - see UNREADABLE_STRUCTURE
         return [UNREADABLE_STRUCTURE]
     return []
 

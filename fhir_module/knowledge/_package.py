@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KnowledgeError
-from ._load import PACKAGE_MANIFEST, SourceFile, checked_source, is_description
+from ._load import (
+    JSON_NUMBER_TOO_LONG,
+    JSON_TOO_DEEP,
+    PACKAGE_MANIFEST,
+    SourceFile,
+    checked_source,
+    is_description,
+)
 
 PACKAGE_SUFFIXES = (".tgz", ".tar.gz")
 MAX_MEMBER_BYTES = 20 * 1024 * 1024
@@ -70,6 +77,10 @@ def _json(data: bytes, where: str) -> Any:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise KnowledgeError(where, "$", f"is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise KnowledgeError(where, "$", JSON_TOO_DEEP) from None
+    except ValueError:  # json.loads reads integers of at most sys.get_int_max_str_digits()
+        raise KnowledgeError(where, "$", JSON_NUMBER_TOO_LONG) from None
 
 
 def _plain(resource: Mapping[str, Any]) -> dict[str, Any]:

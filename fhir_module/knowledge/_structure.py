@@ -10,9 +10,10 @@ groups) and checks each primitive value with the library's own validator of its 
 True only where fhir.resources accepts the resource; anything it does not plainly
 recognise (a null, an empty list or object, an unknown or Python-named member, a
 contained resource, a primitive's extension `_name`, a choice given twice, a model with
-validators of its own) is False, and then fhir.resources decides and words the problem.
-So the answer of the structure check is fhir.resources' in every case; this only spares
-the model objects where nothing is wrong.
+validators of its own, objects nested more than _DEEPEST deep) is False, and then
+fhir.resources decides and words the problem. So the structure check answers as
+fhir.resources does in every case; this only spares the model objects where nothing is
+wrong.
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from fhir_core.types import FhirBase, FhirElementOrResourceBase
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 #: the validators every fhir.resources model has; a model with others is not walked here
 _COMMON_VALIDATORS = frozenset(
     {"reject_null_complex_elements", "validate_after_model_construction"}
 )
 
+#: the deepest object walked, below the resource: fhir.resources takes several Python
+#: frames an object and may run out of them where a walk would not (PlanDefinition
+#: actions nested a hundred deep), so deeper knowledge goes to it to be judged
+_DEEPEST = 32
 #: the JSON values a primitive may be given as, here
 _PLAIN_VALUES = frozenset({str, int, float, bool})
 #: the values remembered: strings as long as a system URL or a code (the texts, seldom
@@ -79,7 +84,7 @@ class _Primitive:
     def _valid(self, value: Any) -> bool:
         try:
             self.adapter.validate_python(value)
-        except (ValidationError, ValueError, TypeError):
+        except Exception:  # noqa: BLE001 - a library validator failing on the value: not plain
             return False
         return True
 
@@ -115,11 +120,14 @@ class Shape:
                 required.add(alias)
             if not info.metadata:  # constraints of the field's own: not walked here
                 members[alias] = _member(info.annotation)
-        # required primitives (their extension `_name` may stand for them: not walked here)
-        for name, _ in model.get_required_fields(None):  # type: ignore[arg-type]
+        # the model's own lists, of an instance made without validation (no values): the
+        # required primitives (their extension `_name` may stand for them: not walked
+        # here) and the choice groups
+        blank = model.model_construct()
+        for name, _ in blank.get_required_fields():
             required.add(names[name])
         choices = []
-        for fields in model.get_one_of_many_fields(None).values():  # type: ignore[arg-type]
+        for fields in blank.get_one_of_many_fields().values():
             extra = model.model_fields[fields[0]].json_schema_extra
             must = isinstance(extra, dict) and extra.get("one_of_many_required") is True
             choices.append((tuple(names[f] for f in fields), must))
@@ -133,27 +141,27 @@ class Shape:
         self.walked = walked
         return walked
 
-    def accepts(self, node: Any, top: bool = False) -> bool:
-        """Whether fhir.resources plainly accepts the JSON object as this type (at the
-        top: as a resource, its resourceType the model's)."""
+    def accepts(self, node: Any, depth: int) -> bool:
+        """Whether fhir.resources plainly accepts the JSON object as this type, `depth`
+        objects below the resource (at 0: as a resource, its resourceType the model's)."""
         walked = self.walked
         if walked is None:
             walked = self._read()
-        if not walked or type(node) is not dict or not node:
+        if not walked or type(node) is not dict or not node or depth > _DEEPEST:
             return False
         members = self.members
         for key, value in node.items():
             member = members.get(key)
             if member is None:
-                if key == "resourceType" and top and value == self.model.__resource_type__:
+                if key == "resourceType" and not depth and value == self.model.__resource_type__:
                     continue
                 return False
             if member.many:
                 if type(value) is not list or not value:
                     return False
-                if not all(_accepts(member, item) for item in value):
+                if not all(_accepts(member, item, depth) for item in value):
                     return False
-            elif not _accepts(member, value):
+            elif not _accepts(member, value, depth):
                 return False
         if not self.required.issubset(node.keys()):
             return False
@@ -164,12 +172,11 @@ class Shape:
         return True
 
 
-def _accepts(member: _Member, value: Any) -> bool:
-    if value is None or type(value) is list:
-        return False
+def _accepts(member: _Member, value: Any, depth: int) -> bool:
+    """Whether the value of a member of an object `depth` below the resource is plain."""
     if member.primitive is not None:
         return member.primitive.accepts(value)
-    return member.shape is not None and member.shape.accepts(value)
+    return member.shape is not None and member.shape.accepts(value, depth + 1)
 
 
 def _member(annotation: Any) -> _Member:
@@ -221,8 +228,11 @@ def _primitive(annotation: Any) -> _Primitive:
 def plainly_valid(resource: dict[str, Any]) -> bool:
     """True when fhir.resources accepts the resource, known without building its model;
     False when that is not plain here (fhir.resources is then to be asked)."""
-    try:
-        model = get_fhir_model_class(resource["resourceType"])
-    except KeyError:
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    if not isinstance(kind, str):
         return False
-    return _shape(model).accepts(resource, top=True)
+    try:
+        model = get_fhir_model_class(kind)
+    except (KeyError, ValueError):  # not a resource type of the library
+        return False
+    return _shape(model).accepts(resource, 0)
